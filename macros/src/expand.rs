@@ -1,0 +1,505 @@
+//! Code generation: turning `async fn main() { body }` into a synchronous
+//! function that builds a runtime and blocks on `body`.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{AttrStyle, ItemFn, ReturnType};
+
+use crate::args::{self, Backend, Config, Flavor};
+use crate::item;
+use crate::kind::Kind;
+
+/// Expands `#[ringtide::<kind>(args)] item`.
+///
+/// Never panics: every problem becomes a `compile_error!` at the offending
+/// span. When only the arguments are wrong, the function is still expanded
+/// (with the invalid arguments at their defaults) so the user sees just the
+/// argument error instead of follow-up errors such as "`main` function is not
+/// allowed to be `async`". When the function itself is unusable it is emitted
+/// unchanged next to the error, which keeps IDE features working inside it.
+pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let (config, args_error) = args::parse_lenient(kind, args);
+
+    let func = item::parse(kind, item.clone()).and_then(|func| {
+        item::validate(kind, &func)?;
+        Ok(func)
+    });
+
+    match func {
+        Ok(func) => {
+            let expanded = generate(kind, &config, func);
+            let errors = args_error.map(|error| error.to_compile_error());
+            quote! {
+                #expanded
+                #errors
+            }
+        }
+        Err(mut error) => {
+            if let Some(args_error) = args_error {
+                let mut combined = args_error;
+                combined.combine(error);
+                error = combined;
+            }
+            let errors = error.to_compile_error();
+            quote! {
+                #item
+                #errors
+            }
+        }
+    }
+}
+
+/// Generates the synchronous function for a validated `async fn`.
+///
+/// The shape (for `#[ringtide::main(worker_threads = 4)]`) is:
+///
+/// ```ignore
+/// #(#attrs)*
+/// #vis fn main() -> #output {
+///     let body = async move #block;
+///     #[allow(clippy::expect_used, clippy::diverging_sub_expression, clippy::needless_return)]
+///     {
+///         return ::ringtide::runtime::Builder::new_multi_thread()
+///             .worker_threads(4)
+///             .enable_all()
+///             .build()
+///             .expect("Failed building the ringtide runtime")
+///             .block_on(body);
+///     }
+/// }
+/// ```
+///
+/// Tests additionally get `#[::core::prelude::v1::test]` as their first
+/// attribute, and pin the body behind `Pin<&mut dyn Future<Output = #output>>`
+/// (as tokio does) so that every test shares one `block_on` instantiation
+/// instead of monomorphizing it per test.
+pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = func;
+    sig.asyncness = None;
+
+    // Inner attributes of the body (`#![allow(..)]`) are not allowed on the
+    // `async` block the body moves into; apply them to the function instead.
+    let attrs = attrs.into_iter().map(|mut attr| {
+        attr.style = AttrStyle::Outer;
+        attr
+    });
+
+    let test_attr = (kind == Kind::Test).then(|| quote!(#[::core::prelude::v1::test]));
+
+    // Diagnostics about the runtime call (e.g. "mismatched types" when the
+    // body's value does not match the return type) point at the closing brace
+    // of the user's body, as tokio does. The `body` identifier keeps the
+    // call-site hygiene (only its location is moved) so that it always
+    // resolves to our own `let body`, even when the function comes out of a
+    // `macro_rules!` whose tokens have different hygiene.
+    let span = block.brace_token.span.close();
+    let body_ident = Ident::new("body", Span::call_site().located_at(span));
+
+    // The default path gets the same span as the rest of the runtime call, as
+    // in tokio, so that errors about the call point at the user's code.
+    let crate_path = match &config.crate_path {
+        Some(path) => path.to_token_stream(),
+        None => quote_spanned!(span=> ::ringtide),
+    };
+    let constructor = match config.flavor {
+        Flavor::MultiThread => quote_spanned!(span=> new_multi_thread),
+        Flavor::CurrentThread => quote_spanned!(span=> new_current_thread),
+    };
+    let worker_threads = config.worker_threads.map(|threads| {
+        let mut count = Literal::usize_unsuffixed(threads.count);
+        count.set_span(threads.span);
+        quote_spanned!(threads.span=> .worker_threads(#count))
+    });
+
+    // TODO(backend): I/O backend selection (`backend = "..."`) is reserved.
+    // The value is parsed and validated, but generates nothing yet, and the
+    // body runs exactly once for every value, `"both"` included.
+    //
+    // Once the runtime builder can select a backend:
+    // - `IoUring` / `Mio` add that builder call next to `worker_threads`
+    //   above (`Auto` adds nothing);
+    // - `Both` (tests only; rejected for `main` while parsing) turns
+    //   `#body` + `#run` below into the per-backend loop: for each backend,
+    //   build a runtime for it and run a fresh `async move #block` on it (a
+    //   future can only be run once, so the async block must be created
+    //   inside the loop).
+    match config.backend {
+        Backend::Auto | Backend::IoUring | Backend::Mio | Backend::Both => {}
+    }
+
+    let body = match kind {
+        Kind::Main => quote! {
+            let body = async move #block;
+        },
+        Kind::Test => {
+            let output = match &sig.output {
+                // `()` must be spelled out as the `Output` of the trait object.
+                ReturnType::Default => quote!(()),
+                ReturnType::Type(_, ty) => ty.to_token_stream(),
+            };
+            // Spanned like the runtime call, so that a body whose value does not
+            // match the return type is reported at the body's closing brace.
+            let pinned = quote_spanned! {span=>
+                let #body_ident = ::core::pin::pin!(#body_ident);
+                let #body_ident: ::core::pin::Pin<&mut dyn ::core::future::Future<Output = #output>> =
+                    #body_ident;
+            };
+            quote! {
+                let body = async move #block;
+                #pinned
+            }
+        }
+    };
+
+    let run = quote_spanned! {span=>
+        #[allow(
+            clippy::expect_used,
+            clippy::diverging_sub_expression,
+            clippy::needless_return
+        )]
+        {
+            return #crate_path::runtime::Builder::#constructor()
+                #worker_threads
+                .enable_all()
+                .build()
+                .expect("Failed building the ringtide runtime")
+                .block_on(#body_ident);
+        }
+    };
+
+    quote! {
+        #test_attr
+        #(#attrs)*
+        #vis #sig {
+            #body
+            #run
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compares token streams, ignoring whitespace and token spacing
+    /// (`>>` vs `> >`).
+    fn assert_tokens_eq(actual: TokenStream, expected: TokenStream) {
+        let normalize = |tokens: TokenStream| tokens.to_string().replace(' ', "");
+        assert_eq!(normalize(actual), normalize(expected));
+    }
+
+    /// The `compile_error!` messages in an expansion.
+    fn compile_errors(tokens: &TokenStream) -> Vec<String> {
+        let file: syn::File = syn::parse2(tokens.clone()).expect("expansion parses as items");
+        file.items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Macro(mac)
+                    if mac
+                        .mac
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|segment| segment.ident == "compile_error") =>
+                {
+                    Some(mac.mac.tokens.to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn main_default() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(),
+            quote! {
+                async fn main() {
+                    println!("hello");
+                }
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                fn main() {
+                    let body = async move {
+                        println!("hello");
+                    };
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_multi_thread()
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn main_with_all_arguments_and_result() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(
+                flavor = "multi_thread",
+                worker_threads = 4,
+                backend = "io_uring",
+                crate = "rt"
+            ),
+            quote! {
+                /// Docs.
+                #[allow(unused)]
+                pub async fn main() -> Result<(), std::io::Error> {
+                    #![allow(unreachable_code)]
+                    return Ok(());
+                }
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                /// Docs.
+                #[allow(unused)]
+                #[allow(unreachable_code)]
+                pub fn main() -> Result<(), std::io::Error> {
+                    let body = async move {
+                        return Ok(());
+                    };
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return rt::runtime::Builder::new_multi_thread()
+                            .worker_threads(4)
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn main_current_thread() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(flavor = "current_thread"),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let expanded = expanded.to_string();
+        assert!(
+            expanded.contains(":: ringtide :: runtime :: Builder :: new_current_thread ()"),
+            "{expanded}"
+        );
+        assert!(!expanded.contains("worker_threads"), "{expanded}");
+    }
+
+    #[test]
+    fn test_default() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(),
+            quote! {
+                #[should_panic(expected = "boom")]
+                async fn it_panics() {
+                    panic!("boom");
+                }
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                #[::core::prelude::v1::test]
+                #[should_panic(expected = "boom")]
+                fn it_panics() {
+                    let body = async move {
+                        panic!("boom");
+                    };
+                    let body = ::core::pin::pin!(body);
+                    let body: ::core::pin::Pin<&mut dyn ::core::future::Future<Output = ()>> = body;
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn test_multi_thread_with_result() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(
+                flavor = "multi_thread",
+                worker_threads = 2,
+                backend = "both"
+            ),
+            quote! {
+                async fn it_works() -> Result<(), String> {
+                    Err("nope".into())
+                }
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                #[::core::prelude::v1::test]
+                fn it_works() -> Result<(), String> {
+                    let body = async move {
+                        Err("nope".into())
+                    };
+                    let body = ::core::pin::pin!(body);
+                    let body: ::core::pin::Pin<
+                        &mut dyn ::core::future::Future<Output = Result<(), String> >
+                    > = body;
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_multi_thread()
+                            .worker_threads(2)
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn worker_threads_suffix_is_dropped() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(worker_threads = 3usize),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        assert!(
+            expanded.to_string().contains(". worker_threads (3)"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn argument_errors_still_expand_the_function() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(flavor = "bogus", worker_threads = 2, crate = "rt"),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("unknown runtime flavor `bogus`"),
+            "{errors:?}"
+        );
+        // Valid arguments are still honoured, the function is no longer async.
+        let text = expanded.to_string();
+        assert!(text.contains("fn main ()"), "{text}");
+        assert!(!text.contains("async fn"), "{text}");
+        assert!(
+            text.contains("rt :: runtime :: Builder :: new_multi_thread () . worker_threads (2)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn invalid_function_is_emitted_unchanged() {
+        let item = quote!(
+            fn main() {}
+        );
+        let expanded = expand(Kind::Main, quote!(nope = 1), item.clone());
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("unknown argument `nope`"), "{errors:?}");
+        assert!(
+            errors[1].contains("the `async` keyword is missing"),
+            "{errors:?}"
+        );
+        assert!(expanded.to_string().starts_with(&item.to_string()));
+        assert!(!expanded.to_string().contains("runtime"));
+    }
+
+    #[test]
+    fn test_with_parameters_is_rejected() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(),
+            quote!(
+                async fn t(x: u8) {}
+            ),
+        );
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("test functions cannot accept arguments"));
+        assert!(!expanded.to_string().contains("prelude :: v1 :: test"));
+    }
+
+    #[test]
+    fn non_function_item() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("can only be applied to an `async fn`"));
+    }
+
+    #[test]
+    fn expansion_is_valid_rust() {
+        for kind in [Kind::Main, Kind::Test] {
+            let expanded = expand(
+                kind,
+                quote!(flavor = "multi_thread", worker_threads = 2),
+                quote! {
+                    async fn f() -> Result<(), Box<dyn std::error::Error>> {
+                        let _x: u32 = "1".parse()?;
+                        Ok(())
+                    }
+                },
+            );
+            let file: syn::File = syn::parse2(expanded).expect("valid items");
+            assert_eq!(file.items.len(), 1);
+            assert!(compile_errors(&file.to_token_stream()).is_empty());
+        }
+    }
+}

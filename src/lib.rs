@@ -1,0 +1,43 @@
+//! # ringtide
+//!
+//! An async runtime for Rust that is io_uring-first on Linux, with a portable readiness
+//! fallback (mio: epoll, kqueue, IOCP). Both I/O backends feed one work-stealing
+//! scheduler, one timer and one blocking pool.
+//!
+//! This release contains the scheduler core: the multi-thread (work-stealing) and
+//! current-thread runtimes, tasks ([`spawn`], [`task::JoinHandle`], abort, `JoinSet`,
+//! `LocalSet`), the blocking pool, cooperative budgeting, metrics, and the
+//! `#[ringtide::main]` / `#[ringtide::test]` macros. The I/O drivers, timers and
+//! networking types follow.
+//!
+//! The API mirrors tokio's names, so switching is mostly a matter of paths:
+//!
+//! ```
+//! #[ringtide::main]
+//! async fn main() {
+//!     let handles: Vec<_> = (0..10).map(|i| ringtide::spawn(async move { i * 2 })).collect();
+//!     let mut sum = 0;
+//!     for handle in handles {
+//!         sum += handle.await.unwrap();
+//!     }
+//!     assert_eq!(sum, 90);
+//! }
+//! ```
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod blocking;
+mod loom;
+pub mod runtime;
+pub mod task;
+
+pub use task::spawn;
+
+#[cfg(feature = "macros")]
+pub use ringtide_macros::{main, test};

@@ -1,0 +1,267 @@
+//! `Builder`: configures and creates a [`Runtime`].
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blocking::{BlockingPool, Callback, ThreadConfig, ThreadNameFn};
+use crate::runtime::park::Parker;
+use crate::runtime::scheduler::{self, Config, current_thread, multi_thread};
+use crate::runtime::{Handle, Runtime};
+
+/// Builds a [`Runtime`] with custom settings. The method names are tokio's, so code can
+/// switch runtimes by changing the path.
+///
+/// ```
+/// let runtime = ringtide::runtime::Builder::new_multi_thread()
+///     .worker_threads(2)
+///     .thread_name("my-app")
+///     .enable_all()
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.block_on(async { 1 + 1 }), 2);
+/// ```
+pub struct Builder {
+    kind: Kind,
+    worker_threads: Option<usize>,
+    max_blocking_threads: usize,
+    keep_alive: Duration,
+    stack_size: Option<usize>,
+    thread_name: ThreadNameFn,
+    on_thread_start: Option<Callback>,
+    on_thread_stop: Option<Callback>,
+    enable_io: bool,
+    enable_time: bool,
+    global_queue_interval: Option<u32>,
+    event_interval: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    CurrentThread,
+    MultiThread,
+}
+
+const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 31;
+const DEFAULT_EVENT_INTERVAL: u32 = 61;
+
+impl Builder {
+    /// A builder for the multi-thread, work-stealing runtime (one worker per CPU by
+    /// default).
+    pub fn new_multi_thread() -> Builder {
+        Builder::new(Kind::MultiThread)
+    }
+
+    /// A builder for the current-thread runtime: every task runs on the thread that
+    /// calls `block_on`.
+    pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    fn new(kind: Kind) -> Builder {
+        Builder {
+            kind,
+            worker_threads: None,
+            max_blocking_threads: 512,
+            keep_alive: Duration::from_secs(10),
+            stack_size: None,
+            thread_name: Arc::new(|| "ringtide-runtime-worker".to_owned()),
+            on_thread_start: None,
+            on_thread_stop: None,
+            enable_io: false,
+            enable_time: false,
+            global_queue_interval: None,
+            event_interval: DEFAULT_EVENT_INTERVAL,
+        }
+    }
+
+    /// Number of worker threads of a multi-thread runtime. Defaults to the number of
+    /// CPUs (`std::thread::available_parallelism`). Ignored by a current-thread runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `count` is 0.
+    #[track_caller]
+    pub fn worker_threads(&mut self, count: usize) -> &mut Self {
+        assert!(count > 0, "worker_threads must be greater than 0");
+        self.worker_threads = Some(count);
+        self
+    }
+
+    /// Maximum number of threads for `spawn_blocking` (default 512), on top of the
+    /// worker threads. Closures beyond it wait in a queue.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `count` is 0.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, count: usize) -> &mut Self {
+        assert!(count > 0, "max_blocking_threads must be greater than 0");
+        self.max_blocking_threads = count;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before exiting (default 10 s).
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
+        self.keep_alive = duration;
+        self
+    }
+
+    /// Stack size of the runtime's threads, in bytes.
+    pub fn thread_stack_size(&mut self, size: usize) -> &mut Self {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Name of the runtime's threads (default `ringtide-runtime-worker`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        self.thread_name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// A function that names each new runtime thread.
+    pub fn thread_name_fn<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() -> String + Send + Sync + 'static,
+    {
+        self.thread_name = Arc::new(f);
+        self
+    }
+
+    /// Runs on each runtime thread (workers and blocking threads) when it starts.
+    pub fn on_thread_start<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on each runtime thread just before it exits.
+    pub fn on_thread_stop<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Enables the I/O and time drivers.
+    pub fn enable_all(&mut self) -> &mut Self {
+        self.enable_io().enable_time()
+    }
+
+    /// Enables the I/O driver. (The drivers are being built; for now this records the
+    /// choice.)
+    pub fn enable_io(&mut self) -> &mut Self {
+        self.enable_io = true;
+        self
+    }
+
+    /// Enables the timer. (The timer wheel is being built; for now this records the
+    /// choice.)
+    pub fn enable_time(&mut self) -> &mut Self {
+        self.enable_time = true;
+        self
+    }
+
+    /// Scheduler ticks between two looks at the global queue before the local one
+    /// (default 31 for multi-thread, 31 for current-thread). Lower values favour tasks
+    /// spawned or woken from outside the workers.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `interval` is 0.
+    #[track_caller]
+    pub fn global_queue_interval(&mut self, interval: u32) -> &mut Self {
+        assert!(interval > 0, "global_queue_interval must be greater than 0");
+        self.global_queue_interval = Some(interval);
+        self
+    }
+
+    /// Scheduler ticks between two non-blocking polls for I/O and timer events
+    /// (default 61).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `interval` is 0.
+    #[track_caller]
+    pub fn event_interval(&mut self, interval: u32) -> &mut Self {
+        assert!(interval > 0, "event_interval must be greater than 0");
+        self.event_interval = interval;
+        self
+    }
+
+    /// Creates the runtime: starts the worker threads (multi-thread) and the blocking
+    /// pool.
+    ///
+    /// Fails when a thread cannot be started.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let config = Config {
+            global_queue_interval: self
+                .global_queue_interval
+                .unwrap_or(DEFAULT_GLOBAL_QUEUE_INTERVAL),
+            event_interval: self.event_interval,
+        };
+        let pool = BlockingPool::new(ThreadConfig {
+            name: self.thread_name.clone(),
+            stack_size: self.stack_size,
+            on_start: self.on_thread_start.clone(),
+            on_stop: self.on_thread_stop.clone(),
+            keep_alive: self.keep_alive,
+            max_blocking: self.max_blocking_threads,
+        });
+        let handle = match self.kind {
+            Kind::CurrentThread => {
+                let handle =
+                    current_thread::Handle::new(Parker::new(), config, pool.spawner().clone());
+                scheduler::Handle::CurrentThread(Arc::new(handle))
+            }
+            Kind::MultiThread => {
+                let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
+                let parkers = (0..workers).map(|_| Parker::new()).collect();
+                let (handle, cores) =
+                    multi_thread::launch(workers, config, pool.spawner().clone(), parkers);
+                pool.spawner()
+                    .set_handle(scheduler::Handle::MultiThread(handle.clone()));
+                for (index, core) in cores.into_iter().enumerate() {
+                    if multi_thread::start_worker(&handle, core).is_err() {
+                        handle.shutdown();
+                        pool.shutdown(Some(Duration::from_secs(1)));
+                        return Err(io::Error::other(format!(
+                            "failed to start ringtide worker thread {} of {workers}",
+                            index + 1
+                        )));
+                    }
+                }
+                scheduler::Handle::MultiThread(handle)
+            }
+        };
+        pool.spawner().set_handle(handle.clone());
+        Ok(Runtime::from_parts(Handle { inner: handle }, pool))
+    }
+}
+
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("kind", &self.kind)
+            .field("worker_threads", &self.worker_threads)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.keep_alive)
+            .field("thread_stack_size", &self.stack_size)
+            .field("enable_io", &self.enable_io)
+            .field("enable_time", &self.enable_time)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("event_interval", &self.event_interval)
+            .finish_non_exhaustive()
+    }
+}

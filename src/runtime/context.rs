@@ -1,0 +1,163 @@
+//! Thread-local runtime context.
+//!
+//! Each thread remembers:
+//! * the runtime handle it has *entered* (`Handle::enter`, `block_on`, worker threads),
+//!   which `Handle::current()` and `ringtide::spawn` use;
+//! * whether it is *driving* a runtime (inside `block_on` or a worker loop). Blocking on
+//!   a runtime from such a thread would deadlock the tasks it drives, so `block_on`
+//!   checks this and panics with an explanation;
+//! * the id of the task being polled, for `task::id()`.
+//!
+//! The per-worker scheduler state (run queue, LIFO slot) lives in each scheduler's own
+//! thread-local, next to the code that uses it.
+
+use std::cell::{Cell, RefCell};
+
+use crate::runtime::scheduler;
+use crate::task::Id;
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            handle: RefCell::new(None),
+            driving: Cell::new(Driving::No),
+            current_task_id: Cell::new(None),
+        }
+    };
+}
+
+struct Context {
+    handle: RefCell<Option<scheduler::Handle>>,
+    driving: Cell<Driving>,
+    current_task_id: Cell<Option<Id>>,
+}
+
+/// Whether this thread drives a runtime, and whether `block_in_place` may leave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Driving {
+    No,
+    Yes { allow_block_in_place: bool },
+}
+
+/// Returns the handle of the runtime this thread has entered, if any.
+pub(crate) fn current_handle() -> Option<scheduler::Handle> {
+    CONTEXT
+        .try_with(|cx| cx.handle.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Restores the previously entered handle on drop.
+#[derive(Debug)]
+pub(crate) struct SetCurrentGuard {
+    previous: Option<scheduler::Handle>,
+}
+
+/// Makes `handle` the current handle of this thread until the guard drops.
+pub(crate) fn set_current(handle: &scheduler::Handle) -> SetCurrentGuard {
+    let previous = CONTEXT.with(|cx| cx.handle.borrow_mut().replace(handle.clone()));
+    SetCurrentGuard { previous }
+}
+
+impl Drop for SetCurrentGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CONTEXT.try_with(|cx| *cx.handle.borrow_mut() = previous);
+    }
+}
+
+/// Marks this thread as driving a runtime until dropped; restores the previous state.
+#[derive(Debug)]
+pub(crate) struct DrivingGuard {
+    previous: Driving,
+    _handle: SetCurrentGuard,
+}
+
+/// Enters `handle` as a driving thread.
+///
+/// # Panics
+///
+/// Panics when this thread already drives a runtime.
+#[track_caller]
+pub(crate) fn enter_driving(
+    handle: &scheduler::Handle,
+    allow_block_in_place: bool,
+) -> DrivingGuard {
+    let previous = CONTEXT.with(|cx| cx.driving.get());
+    if previous != Driving::No {
+        panic!(
+            "Cannot start a runtime from within a runtime. This happens because a function \
+             (like `block_on`) attempted to block the current thread while the thread is \
+             being used to drive asynchronous tasks. Use `.await` instead, or move the \
+             blocking call into `task::spawn_blocking` (or `task::block_in_place` on a \
+             multi-thread runtime)."
+        );
+    }
+    CONTEXT.with(|cx| {
+        cx.driving.set(Driving::Yes {
+            allow_block_in_place,
+        })
+    });
+    DrivingGuard {
+        previous,
+        _handle: set_current(handle),
+    }
+}
+
+impl Drop for DrivingGuard {
+    fn drop(&mut self) {
+        let previous = self.previous;
+        let _ = CONTEXT.try_with(|cx| cx.driving.set(previous));
+    }
+}
+
+/// Whether this thread drives a runtime.
+pub(crate) fn driving() -> Driving {
+    CONTEXT
+        .try_with(|cx| cx.driving.get())
+        .unwrap_or(Driving::No)
+}
+
+/// Temporarily marks a driving thread as not driving (for `block_in_place`).
+#[derive(Debug)]
+pub(crate) struct ExitDrivingGuard {
+    previous: Driving,
+}
+
+pub(crate) fn exit_driving() -> ExitDrivingGuard {
+    let previous = CONTEXT.with(|cx| cx.driving.replace(Driving::No));
+    ExitDrivingGuard { previous }
+}
+
+impl Drop for ExitDrivingGuard {
+    fn drop(&mut self) {
+        let previous = self.previous;
+        let _ = CONTEXT.try_with(|cx| cx.driving.set(previous));
+    }
+}
+
+/// Restores the previous current task id on drop.
+#[derive(Debug)]
+pub(crate) struct TaskIdGuard {
+    previous: Option<Id>,
+}
+
+pub(crate) fn set_current_task_id(id: Option<Id>) -> TaskIdGuard {
+    let previous = CONTEXT
+        .try_with(|cx| cx.current_task_id.replace(id))
+        .unwrap_or(None);
+    TaskIdGuard { previous }
+}
+
+impl Drop for TaskIdGuard {
+    fn drop(&mut self) {
+        let previous = self.previous;
+        let _ = CONTEXT.try_with(|cx| cx.current_task_id.set(previous));
+    }
+}
+
+pub(crate) fn current_task_id() -> Option<Id> {
+    CONTEXT
+        .try_with(|cx| cx.current_task_id.get())
+        .unwrap_or(None)
+}

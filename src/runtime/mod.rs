@@ -1,0 +1,30 @@
+//! The runtime: [`Builder`], [`Runtime`], [`Handle`], and the schedulers behind them.
+//!
+//! A runtime is a scheduler plus a blocking thread pool (and, once the driver issues
+//! land, an I/O driver and a timer). Two flavours, with tokio's names:
+//!
+//! * [`Builder::new_multi_thread`]: N worker threads with work stealing. Each worker
+//!   has a local run queue and a LIFO slot; a global injection queue takes spawns and
+//!   wake-ups from outside the workers; idle workers steal half of a random victim's
+//!   queue; at most half the workers search at a time; sleeping workers are woken only
+//!   when there is work.
+//! * [`Builder::new_current_thread`]: every task runs on the thread that calls
+//!   [`Runtime::block_on`].
+//!
+//! Tasks get a cooperative budget per poll (see `task::coop`), so one busy task cannot
+//! starve the others or the I/O poll.
+
+mod blocking_on;
+mod builder;
+pub(crate) mod context;
+mod handle;
+mod metrics;
+pub(crate) mod park;
+#[allow(clippy::module_inception)]
+mod runtime;
+pub(crate) mod scheduler;
+
+pub use builder::Builder;
+pub use handle::{EnterGuard, Handle, TryCurrentError};
+pub use metrics::RuntimeMetrics;
+pub use runtime::Runtime;

@@ -1,0 +1,137 @@
+//! `Runtime`: owns the scheduler and the blocking pool; dropping it shuts both down.
+//!
+//! # Shutdown order
+//!
+//! 1. The scheduler closes: no task can be spawned any more (a spawn returns a
+//!    `JoinHandle` that reports cancellation), every worker is told to stop.
+//! 2. Each worker finishes the poll it is in, drops the tasks in its queues and hands
+//!    its core in; the last one drops the global queue and aborts every idle task,
+//!    whose future is then dropped where its wake-up lands. All task destructors run.
+//! 3. The blocking pool stops: queued closures that never started are dropped, and the
+//!    runtime waits for the threads (workers included) to exit: without limit on drop
+//!    and `shutdown_timeout`'s limit otherwise; `shutdown_background` does not wait.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::blocking::BlockingPool;
+use crate::runtime::{Handle, RuntimeMetrics, scheduler};
+use crate::task::JoinHandle;
+
+/// The ringtide runtime: a scheduler (multi-thread or current-thread), its worker
+/// threads and its blocking pool.
+///
+/// ```
+/// use ringtide::runtime::Runtime;
+///
+/// let runtime = Runtime::new().unwrap();
+/// let answer = runtime.block_on(async {
+///     let task = ringtide::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    pool: BlockingPool,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with default settings (one worker per CPU) and every
+    /// driver enabled. Same as `Builder::new_multi_thread().enable_all().build()`.
+    pub fn new() -> std::io::Result<Runtime> {
+        super::Builder::new_multi_thread().enable_all().build()
+    }
+
+    pub(crate) fn from_parts(handle: Handle, pool: BlockingPool) -> Runtime {
+        Runtime { handle, pool }
+    }
+
+    /// Runs `future` to completion on the current thread, with the runtime entered.
+    ///
+    /// On a multi-thread runtime, spawned tasks run on the workers while this thread
+    /// waits. On a current-thread runtime, this thread runs the spawned tasks too.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called from a thread that is driving a runtime (inside a task or
+    /// another `block_on`): blocking there would stall the tasks that thread runs.
+    /// Use `.await`, or `task::spawn_blocking` for blocking work.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task on the runtime. See [`crate::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking closure on the blocking pool. See
+    /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(func)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Enters the runtime on this thread; see [`Handle::enter`].
+    pub fn enter(&self) -> crate::runtime::EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// The runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for the blocking pool's running closures
+    /// (and the workers' current polls) to finish. Threads still busy after that are
+    /// left running in the background.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// Shuts down without waiting for running blocking closures.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        // Destructors of cancelled tasks may need the runtime (to deregister I/O, or
+        // to call `Handle::current`).
+        let _enter = self.handle.enter();
+        self.handle.inner.shutdown();
+        self.pool.shutdown(timeout);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let scheduler::Handle::CurrentThread(_) = &self.handle.inner {
+            // Runs task destructors on this thread.
+        }
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,364 @@
+//! The current-thread scheduler: all tasks run on the thread inside `block_on`.
+//!
+//! The [`Core`] (the local run queue and the parker) is taken by the thread that
+//! drives the runtime. Only one thread drives at a time; another thread calling
+//! `block_on` meanwhile polls just its own future and waits for the core to be
+//! released, then takes it over (so tasks keep running as long as someone blocks on
+//! the runtime). Between `block_on` calls tasks do not run.
+//!
+//! # One tick
+//!
+//! The driving thread polls its `block_on` future whenever that future was woken, then
+//! runs up to `event_interval` queued tasks (taking the remote queue first every
+//! `global_queue_interval` ticks), then polls the driver without blocking. With no
+//! task queued and the future not woken, it parks.
+//!
+//! # Shutdown
+//!
+//! `shutdown` closes the task registry, takes the core (waiting is not needed: the
+//! runtime is being dropped, so no `block_on` can be running on it), drops every queued
+//! task, and aborts the idle ones, whose wake-ups find the scheduler shut down and drop
+//! them on the spot.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use async_task::Runnable;
+use crossbeam_deque::Injector;
+
+use crate::blocking::Spawner;
+use crate::loom::{Mutex, lock};
+use crate::runtime::blocking_on;
+use crate::runtime::context;
+use crate::runtime::metrics::WorkerMetrics;
+use crate::runtime::park::{Park, Parker, Unpark, Unparker};
+use crate::runtime::scheduler::multi_thread::pop_inject;
+use crate::runtime::scheduler::{self, Config};
+use crate::task::owned::OwnedTasks;
+use crate::task::{JoinHandle, coop, harness};
+
+/// The current-thread scheduler's shared state.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    remote: Injector<Runnable>,
+    unpark: Unparker,
+    core: Mutex<Option<Box<Core>>>,
+    /// Threads in `block_on` waiting for the core.
+    core_waiters: Mutex<Vec<Unparker>>,
+    pub(crate) owned: Arc<OwnedTasks>,
+    shutdown: AtomicBool,
+    config: Config,
+    pub(crate) metrics: WorkerMetrics,
+    pub(crate) blocking: Spawner,
+}
+
+#[derive(Debug)]
+struct Core {
+    local: VecDeque<Runnable>,
+    tick: u32,
+    park: Option<Parker>,
+    polls: u64,
+    parks: u64,
+}
+
+struct CoreContext {
+    handle: Arc<Handle>,
+    core: RefCell<Option<Box<Core>>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const CoreContext> = const { Cell::new(ptr::null()) };
+}
+
+fn with_current<R>(f: impl FnOnce(Option<&CoreContext>) -> R) -> R {
+    let current = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    // SAFETY: non-null only while `CoreGuard::block_on` is on the stack; it owns the
+    // `CoreContext` and restores the previous pointer before returning.
+    f(unsafe { current.as_ref() })
+}
+
+struct MainWaker {
+    woken: AtomicBool,
+    unpark: Unparker,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.unpark.unpark();
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(park: Parker, config: Config, blocking: Spawner) -> Handle {
+        Handle {
+            remote: Injector::new(),
+            unpark: park.unpark_handle(),
+            core: Mutex::new(Some(Box::new(Core {
+                local: VecDeque::with_capacity(64),
+                tick: 0,
+                park: Some(park),
+                polls: 0,
+                parks: 0,
+            }))),
+            core_waiters: Mutex::new(Vec::new()),
+            owned: Arc::new(OwnedTasks::new()),
+            shutdown: AtomicBool::new(false),
+            config,
+            metrics: WorkerMetrics::default(),
+            blocking,
+        }
+    }
+
+    pub(crate) fn spawn<F>(this: &Arc<Handle>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let scheduler = this.clone();
+        let (runnable, join) = harness::spawn(future, Some(&this.owned), move |task, _| {
+            scheduler.schedule(task)
+        });
+        if let Some(runnable) = runnable {
+            this.schedule(runnable);
+        }
+        join
+    }
+
+    fn schedule(self: &Arc<Self>, task: Runnable) {
+        let task = with_current(|cx| {
+            let Some(cx) = cx.filter(|cx| Arc::ptr_eq(&cx.handle, self)) else {
+                return Some(task);
+            };
+            let Ok(mut core) = cx.core.try_borrow_mut() else {
+                return Some(task);
+            };
+            match core.as_mut() {
+                Some(core) => {
+                    core.local.push_back(task);
+                    None
+                }
+                None => Some(task),
+            }
+        });
+        if let Some(task) = task {
+            if self.is_shutdown() {
+                drop(task);
+                return;
+            }
+            self.remote.push(task);
+            if self.is_shutdown() {
+                self.drain_remote();
+                return;
+            }
+            self.unpark.unpark();
+        }
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    fn drain_remote(&self) {
+        while let Some(task) = pop_inject(&self.remote) {
+            drop(task);
+        }
+    }
+
+    pub(crate) fn block_on<F: Future>(this: &Arc<Handle>, future: F) -> F::Output {
+        let handle = scheduler::Handle::CurrentThread(this.clone());
+        let _driving = context::enter_driving(&handle, false);
+        let mut future = pin!(future);
+        blocking_on::with_parker(|parker| {
+            loop {
+                if let Some(core) = lock(&this.core).take() {
+                    return CoreGuard::new(this.clone(), core).block_on(future.as_mut());
+                }
+                // Another thread drives the scheduler: poll our future alone, and wait
+                // to be woken by it or by the core's release.
+                lock(&this.core_waiters).push(parker.unpark_handle());
+                if lock(&this.core).is_some() {
+                    continue;
+                }
+                let waker = blocking_on::waker_for(parker);
+                let mut cx = Context::from_waker(&waker);
+                if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
+                    return output;
+                }
+                parker.park();
+            }
+        })
+    }
+
+    /// Stops the scheduler and cancels every task; see the module docs.
+    pub(crate) fn shutdown(&self) {
+        if self.shutdown.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.owned.close();
+        let core = lock(&self.core).take();
+        if let Some(mut core) = core {
+            while let Some(task) = core.local.pop_front() {
+                drop(task);
+            }
+            self.drain_remote();
+            self.owned.abort_all();
+            self.drain_remote();
+            *lock(&self.core) = Some(core);
+        } else {
+            // Still driven by a `block_on` on another thread (through a `Handle`): that
+            // thread drops the tasks when it sees the flag.
+            self.owned.abort_all();
+            self.unpark.unpark();
+        }
+    }
+
+    /// Tasks in the local and remote queues.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.remote.len()
+    }
+}
+
+/// Holds the core while a thread drives the scheduler; gives it back on drop (also
+/// when the `block_on` future panics).
+struct CoreGuard {
+    context: CoreContext,
+}
+
+impl CoreGuard {
+    fn new(handle: Arc<Handle>, core: Box<Core>) -> CoreGuard {
+        CoreGuard {
+            context: CoreContext {
+                handle,
+                core: RefCell::new(Some(core)),
+            },
+        }
+    }
+
+    fn block_on<F: Future>(self, mut future: std::pin::Pin<&mut F>) -> F::Output {
+        let previous = CURRENT.with(|c| c.replace(&self.context));
+        struct Reset(*const CoreContext);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                let _ = CURRENT.try_with(|c| c.set(self.0));
+            }
+        }
+        let _reset = Reset(previous);
+
+        let cx = &self.context;
+        let handle = &*cx.handle;
+        let main_waker = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            unpark: handle.unpark.clone(),
+        });
+        let waker = Waker::from(main_waker.clone());
+        let mut task_cx = Context::from_waker(&waker);
+
+        'outer: loop {
+            if main_waker.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut task_cx)) {
+                    return output;
+                }
+            }
+            for _ in 0..handle.config.event_interval {
+                if handle.is_shutdown() {
+                    self.drop_queued();
+                }
+                if main_waker.woken.load(Ordering::Acquire) {
+                    continue 'outer;
+                }
+                let task = {
+                    let mut core = cx.core.borrow_mut();
+                    let core = core.as_mut().expect("current-thread core missing");
+                    core.tick = core.tick.wrapping_add(1);
+                    let task = if core.tick % handle.config.global_queue_interval == 0 {
+                        pop_inject(&handle.remote).or_else(|| core.local.pop_front())
+                    } else {
+                        core.local
+                            .pop_front()
+                            .or_else(|| pop_inject(&handle.remote))
+                    };
+                    if task.is_some() {
+                        core.polls += 1;
+                    }
+                    task
+                };
+                match task {
+                    Some(task) => {
+                        coop::budget(|| task.run());
+                    }
+                    None => {
+                        if !main_waker.woken.load(Ordering::Acquire) {
+                            self.park(false);
+                        }
+                        continue 'outer;
+                    }
+                }
+            }
+            // A full batch ran: poll the driver without sleeping.
+            self.park(true);
+        }
+    }
+
+    fn park(&self, no_wait: bool) {
+        let mut park = {
+            let mut core = self.context.core.borrow_mut();
+            let core = core.as_mut().expect("current-thread core missing");
+            if !no_wait {
+                core.parks += 1;
+                self.context.handle.publish_metrics(core);
+            }
+            core.park
+                .take()
+                .expect("current-thread core without its parker")
+        };
+        if no_wait {
+            park.park_timeout(Duration::ZERO);
+        } else {
+            park.park();
+        }
+        let mut core = self.context.core.borrow_mut();
+        core.as_mut().expect("current-thread core missing").park = Some(park);
+    }
+
+    fn drop_queued(&self) {
+        let tasks: Vec<Runnable> = {
+            let mut core = self.context.core.borrow_mut();
+            let core = core.as_mut().expect("current-thread core missing");
+            core.local.drain(..).collect()
+        };
+        drop(tasks);
+        self.context.handle.drain_remote();
+    }
+}
+
+impl Drop for CoreGuard {
+    fn drop(&mut self) {
+        let handle = &self.context.handle;
+        if let Some(core) = self.context.core.borrow_mut().take() {
+            handle.publish_metrics(&core);
+            *lock(&handle.core) = Some(core);
+        }
+        for waiter in lock(&handle.core_waiters).drain(..) {
+            waiter.unpark();
+        }
+    }
+}
+
+impl Handle {
+    fn publish_metrics(&self, core: &Core) {
+        self.metrics.polls.store(core.polls, Ordering::Relaxed);
+        self.metrics.parks.store(core.parks, Ordering::Relaxed);
+    }
+}

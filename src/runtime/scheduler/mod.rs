@@ -1,0 +1,67 @@
+//! The two schedulers and the handle that dispatches between them.
+//!
+//! * [`multi_thread`]: work-stealing workers (the default flavour).
+//! * [`current_thread`]: every task runs on the thread that calls `block_on`.
+//!
+//! Both park through [`crate::runtime::park`]; neither knows which I/O backend (if any)
+//! is behind it.
+
+pub(crate) mod current_thread;
+pub(crate) mod multi_thread;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::blocking::Spawner;
+use crate::task::JoinHandle;
+
+/// Scheduler tuning shared by both flavours.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// Ticks between two checks of the global (injection / remote) queue first.
+    pub(crate) global_queue_interval: u32,
+    /// Ticks between two non-blocking polls of the driver.
+    pub(crate) event_interval: u32,
+}
+
+/// A handle to whichever scheduler runs a runtime.
+#[derive(Clone, Debug)]
+pub(crate) enum Handle {
+    CurrentThread(Arc<current_thread::Handle>),
+    MultiThread(Arc<multi_thread::Handle>),
+}
+
+impl Handle {
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self {
+            Handle::CurrentThread(handle) => current_thread::Handle::spawn(handle, future),
+            Handle::MultiThread(handle) => multi_thread::Handle::spawn(handle, future),
+        }
+    }
+
+    pub(crate) fn blocking_spawner(&self) -> &Spawner {
+        match self {
+            Handle::CurrentThread(handle) => &handle.blocking,
+            Handle::MultiThread(handle) => &handle.blocking,
+        }
+    }
+
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self {
+            Handle::CurrentThread(handle) => current_thread::Handle::block_on(handle, future),
+            Handle::MultiThread(handle) => multi_thread::Handle::block_on(handle, future),
+        }
+    }
+
+    /// Stops the scheduler: no new tasks, every task cancelled. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        match self {
+            Handle::CurrentThread(handle) => handle.shutdown(),
+            Handle::MultiThread(handle) => handle.shutdown(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The multi-thread, work-stealing scheduler.
+//!
+//! * [`worker`]: the worker loop, task scheduling and `block_in_place`.
+//! * [`queue`]: a worker's bounded local run queue and its LIFO slot.
+//! * [`idle`]: which workers sleep, and the searching/parking protocol.
+//! * [`handle`]: the shared state (injection queue, stealers, unparkers) and the
+//!   entry points (spawn, block_on, shutdown).
+
+mod handle;
+mod idle;
+mod queue;
+mod worker;
+
+pub(crate) use handle::Handle;
+pub(crate) use queue::pop_inject;
+pub(crate) use worker::{block_in_place, launch, start_worker};
