@@ -25,13 +25,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 
-use crate::loom::lock;
+use crate::loom::{Condvar, Mutex, lock};
 use crate::runtime::{context, scheduler};
 
 /// A callback run on each runtime thread.

@@ -31,12 +31,12 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 
+use crate::loom::atomic::{AtomicU8, Ordering};
 use crate::runtime::context;
 use crate::task::owned::{Entry, OwnedTasks};
 use crate::task::{Id, JoinError, JoinHandle};
@@ -210,4 +210,67 @@ fn finish<T>(
         return (None, handle);
     }
     (Some(runnable), handle)
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn header_with_counter() -> (std::sync::Arc<Header>, std::sync::Arc<CountingWaker>) {
+        let counter = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let header = std::sync::Arc::new(Header::new(Id::next()));
+        let _ = header.waker.set(Waker::from(counter.clone()));
+        (header, counter)
+    }
+
+    /// Two racing aborts (JoinHandle and AbortHandle) schedule the task exactly once.
+    #[test]
+    fn loom_concurrent_aborts_wake_once() {
+        loom::model(|| {
+            let (header, counter) = header_with_counter();
+            let other = header.clone();
+            let thread = loom::thread::spawn(move || other.abort());
+            header.abort();
+            thread.join().unwrap();
+            assert!(header.is_aborted());
+            assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// An abort racing with the task finishing: either the task saw the abort at its
+    /// poll (and reports cancellation), or it finished first; in both cases the
+    /// task was woken or is finished, so a JoinHandle waiting on it is never stranded.
+    #[test]
+    fn loom_abort_races_with_completion() {
+        loom::model(|| {
+            let (header, counter) = header_with_counter();
+            let task_side = header.clone();
+            let poller = loom::thread::spawn(move || {
+                // What Harness::poll and its drop do, in order.
+                let saw_abort = task_side.is_aborted();
+                task_side.state.fetch_or(FINISHED, Ordering::AcqRel);
+                saw_abort
+            });
+            header.abort();
+            let saw_abort = poller.join().unwrap();
+            assert!(header.is_finished());
+            let woken = counter.0.load(Ordering::SeqCst) == 1;
+            // The abort always requests a poll; a task that did not see the flag had
+            // already produced its output, which the JoinHandle returns instead.
+            assert!(woken);
+            if saw_abort {
+                assert!(header.is_aborted());
+            }
+        });
+    }
 }

@@ -17,8 +17,10 @@
 //! The list is sharded by task id so concurrent spawns on different workers rarely
 //! contend on one lock.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use crate::loom::Mutex;
 
 use crossbeam_utils::CachePadded;
 use slab::Slab;
@@ -28,10 +30,13 @@ use crate::task::harness::Header;
 
 const SHARDS: usize = 16;
 
+/// One shard: the tasks whose id falls in it, keyed by their slab slot.
+type Shard = CachePadded<Mutex<Slab<Arc<Header>>>>;
+
 /// The live tasks of one scheduler.
 #[derive(Debug)]
 pub(crate) struct OwnedTasks {
-    shards: Box<[CachePadded<Mutex<Slab<Arc<Header>>>>]>,
+    shards: Box<[Shard]>,
     closed: AtomicBool,
     alive: AtomicUsize,
 }

@@ -28,6 +28,7 @@ pub(crate) struct Handle {
     pub(crate) owned: Arc<OwnedTasks>,
     pub(super) shutdown: AtomicBool,
     /// Cores of workers that have stopped; the last one to arrive finishes shutdown.
+    #[allow(clippy::vec_box)] // cores are boxed everywhere else; they move as boxes
     pub(super) shutdown_cores: Mutex<Vec<Box<Core>>>,
     pub(crate) metrics: Box<[WorkerMetrics]>,
     pub(super) config: Config,

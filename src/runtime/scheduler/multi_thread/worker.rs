@@ -79,7 +79,8 @@ fn with_current<R>(f: impl FnOnce(Option<&WorkerContext>) -> R) -> R {
     f(unsafe { current.as_ref() })
 }
 
-/// Creates the shared handle and one core per worker; `start` launches them.
+/// Creates the shared handle and one core per worker; `start_worker` launches them.
+#[allow(clippy::vec_box)] // each core is moved out as a box into its worker
 pub(crate) fn launch(
     num_workers: usize,
     config: Config,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's test command (see README): formatting, lints, the test suite, and the
+# loom model checks. Run from anywhere inside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+    # nextest does not run doctests.
+    cargo test --workspace --doc
+else
+    cargo test --workspace
+fi
+
+echo "== loom"
+LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" RUSTFLAGS="--cfg loom" \
+    cargo test --release --lib --target-dir target/loom -- loom_
