@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use async_task::Runnable;
+use crate::task::harness::Runnable;
 
 use crate::loom::{Condvar, Mutex, lock};
 use crate::runtime::{context, scheduler};

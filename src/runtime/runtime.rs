@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::blocking::BlockingPool;
-use crate::runtime::{Handle, RuntimeMetrics, scheduler};
+use crate::runtime::{Handle, RuntimeMetrics};
 use crate::task::JoinHandle;
 
 /// The ringtide runtime: a scheduler (multi-thread or current-thread), its worker
@@ -35,6 +35,8 @@ use crate::task::JoinHandle;
 pub struct Runtime {
     handle: Handle,
     pool: BlockingPool,
+    /// Set by `shutdown_timeout`: `Drop` must not wait again, without limit.
+    shut_down: bool,
 }
 
 impl Runtime {
@@ -45,7 +47,11 @@ impl Runtime {
     }
 
     pub(crate) fn from_parts(handle: Handle, pool: BlockingPool) -> Runtime {
-        Runtime { handle, pool }
+        Runtime {
+            handle,
+            pool,
+            shut_down: false,
+        }
     }
 
     /// Runs `future` to completion on the current thread, with the runtime entered.
@@ -111,6 +117,10 @@ impl Runtime {
     }
 
     fn shutdown(&mut self, timeout: Option<Duration>) {
+        if self.shut_down {
+            return;
+        }
+        self.shut_down = true;
         // Destructors of cancelled tasks may need the runtime (to deregister I/O, or
         // to call `Handle::current`).
         let _enter = self.handle.enter();
@@ -121,9 +131,6 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if let scheduler::Handle::CurrentThread(_) = &self.handle.inner {
-            // Runs task destructors on this thread.
-        }
         self.shutdown(None);
     }
 }

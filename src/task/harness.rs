@@ -29,35 +29,40 @@
 //! is dropped, the `Header` ↔ task cycle is gone.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::thread::{self, ThreadId};
 
-use async_task::{Runnable, ScheduleInfo, WithInfo};
+use async_task::{ScheduleInfo, WithInfo};
 
 use crate::loom::atomic::{AtomicU8, Ordering};
 use crate::runtime::context;
-use crate::task::owned::{Entry, OwnedTasks};
+use crate::task::owned::OwnedTasks;
 use crate::task::{Id, JoinError, JoinHandle};
+
+/// A scheduled task, ready to run: what run queues hold.
+pub(crate) type Runnable = async_task::Runnable<Header>;
 
 const ABORTED: u8 = 0b01;
 const FINISHED: u8 = 0b10;
 
-/// State shared between a task's future and the handles that refer to it.
+/// State shared between a task's future and the handles that refer to it. It lives in
+/// the task's own allocation (async-task's metadata), so it costs no extra allocation
+/// and lives exactly as long as any reference to the task.
 #[derive(Debug)]
 pub(crate) struct Header {
     id: Id,
     state: AtomicU8,
-    waker: OnceLock<Waker>,
 }
 
 impl Header {
-    fn new(id: Id) -> Header {
+    fn new() -> Header {
         Header {
-            id,
+            id: Id::next(),
             state: AtomicU8::new(0),
-            waker: OnceLock::new(),
         }
     }
 
@@ -74,27 +79,36 @@ impl Header {
         self.state.load(Ordering::Acquire) & FINISHED != 0
     }
 
-    /// Requests cancellation and wakes the task so its scheduler gets to see it.
-    pub(crate) fn abort(&self) {
+    /// Requests cancellation and wakes the task (through `waker`, one of its own) so its
+    /// scheduler polls it and the harness sees the request. Does nothing to a finished
+    /// task or one already aborted.
+    pub(crate) fn abort(&self, waker: &Waker) {
         let previous = self.state.fetch_or(ABORTED, Ordering::AcqRel);
-        if previous & ABORTED == 0 {
-            if let Some(waker) = self.waker.get() {
-                waker.wake_by_ref();
-            }
+        if previous & (ABORTED | FINISHED) == 0 {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Shutdown's cancellation: like [`abort`](Self::abort), but wakes the task even
+    /// if it was aborted before (that wake-up may have been dropped with a run queue).
+    pub(crate) fn cancel_for_shutdown(&self, waker: &Waker) {
+        let previous = self.state.fetch_or(ABORTED, Ordering::AcqRel);
+        if previous & FINISHED == 0 {
+            waker.wake_by_ref();
         }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The future async-task stores: the user's future plus panic and abort handling.
-    pub(crate) struct Harness<F> {
+    /// It borrows the header from the task's own allocation.
+    pub(crate) struct Harness<'a, F> {
         #[pin]
         future: Option<F>,
-        header: Arc<Header>,
-        registration: Option<(Arc<OwnedTasks>, Entry)>,
+        header: &'a Header,
     }
 
-    impl<F> PinnedDrop for Harness<F> {
+    impl<F> PinnedDrop for Harness<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             // Drop the user's future before deregistering, so shutdown's "all tasks
@@ -102,14 +116,11 @@ pin_project_lite::pin_project! {
             // unwind into the scheduler.
             let _ = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
             this.header.state.fetch_or(FINISHED, Ordering::AcqRel);
-            if let Some((owned, entry)) = this.registration.take() {
-                owned.remove(entry);
-            }
         }
     }
 }
 
-impl<F: Future> Future for Harness<F> {
+impl<F: Future> Future for Harness<'_, F> {
     type Output = Result<F::Output, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -150,18 +161,26 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let (header, registration) = prepare(owned);
-    let harness = Harness {
-        future: Some(future),
-        header: header.clone(),
-        registration,
+    let builder = async_task::Builder::new().metadata(Header::new());
+    // SAFETY: `spawn_unchecked`'s contract: the future is `Send` and borrows nothing
+    // but the task's own metadata (which it may, by that contract); its output is
+    // `Send + 'static`; the schedule function is `Send + Sync + 'static`. So the
+    // runnable and the task handle may go to any thread.
+    let (runnable, task) = unsafe {
+        builder.spawn_unchecked(
+            move |header| Harness {
+                future: Some(future),
+                header,
+            },
+            WithInfo(schedule),
+        )
     };
-    let (runnable, task) = async_task::spawn(harness, WithInfo(schedule));
-    finish(header, runnable, task)
+    finish(runnable, task, owned)
 }
 
 /// Like [`spawn`] for a `!Send` future. The runnable must only ever be run or dropped
-/// on the spawning thread (async-task checks this and panics otherwise).
+/// on the spawning thread; polling it elsewhere panics, and dropping it elsewhere leaks
+/// the future rather than running its destructor on the wrong thread.
 pub(crate) fn spawn_local<F, S>(
     future: F,
     owned: Option<&Arc<OwnedTasks>>,
@@ -172,44 +191,80 @@ where
     F::Output: 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let (header, registration) = prepare(owned);
-    let harness = Harness {
-        future: Some(future),
-        header: header.clone(),
-        registration,
+    let builder = async_task::Builder::new().metadata(Header::new());
+    let future = ThreadBound {
+        thread: thread::current().id(),
+        future: ManuallyDrop::new(future),
     };
-    let (runnable, task) = async_task::spawn_local(harness, WithInfo(schedule));
-    finish(header, runnable, task)
+    // SAFETY: `spawn_unchecked`'s contract for a `!Send` future: the runnable is used
+    // and dropped only on this thread (`ThreadBound` enforces it at run time: it panics
+    // when polled elsewhere and leaks instead of dropping elsewhere); the future
+    // borrows only the task's metadata; the schedule function is `Send + Sync`. The
+    // `JoinHandle` is `!Send` when the output is `!Send` (async-task's `Task` is `Send`
+    // only for `Send` outputs).
+    let (runnable, task) = unsafe {
+        builder.spawn_unchecked(
+            move |header| Harness {
+                future: Some(future),
+                header,
+            },
+            WithInfo(schedule),
+        )
+    };
+    finish(runnable, task, owned)
 }
 
-#[allow(clippy::type_complexity)]
-fn prepare(owned: Option<&Arc<OwnedTasks>>) -> (Arc<Header>, Option<(Arc<OwnedTasks>, Entry)>) {
-    let header = Arc::new(Header::new(Id::next()));
-    let registration = match owned {
-        None => None,
-        Some(owned) => owned.insert(&header).map(|entry| (owned.clone(), entry)),
-    };
-    if owned.is_some() && registration.is_none() {
-        // The scheduler is closed: the task is born aborted, so its first poll (if any)
-        // drops the future and reports cancellation.
-        header.state.fetch_or(ABORTED, Ordering::Relaxed);
-    }
-    (header, registration)
-}
-
+/// Registers the new task and builds its `JoinHandle`.
 fn finish<T>(
-    header: Arc<Header>,
     runnable: Runnable,
-    task: async_task::Task<Result<T, JoinError>>,
+    task: async_task::Task<Result<T, JoinError>, Header>,
+    owned: Option<&Arc<OwnedTasks>>,
 ) -> (Option<Runnable>, JoinHandle<T>) {
-    let _ = header.waker.set(runnable.waker());
-    let handle = JoinHandle::new(task.fallible(), header.clone());
-    if header.is_aborted() {
-        // Closed scheduler: drop the future here (runs its destructor now).
+    let header = runnable.metadata();
+    let waker = runnable.waker();
+    let registered = owned.is_none_or(|owned| owned.insert(header, waker.clone()));
+    let handle = JoinHandle::new(task.fallible(), header, waker);
+    if !registered {
+        // The scheduler is closed: the task is born aborted and its future is dropped
+        // right here (running its destructor now).
+        header.state.fetch_or(ABORTED, Ordering::AcqRel);
         drop(runnable);
         return (None, handle);
     }
     (Some(runnable), handle)
+}
+
+/// A `!Send` future pinned to the thread that created it.
+struct ThreadBound<F> {
+    thread: ThreadId,
+    future: ManuallyDrop<F>,
+}
+
+impl<F: Future> Future for ThreadBound<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        assert_eq!(
+            self.thread,
+            thread::current().id(),
+            "a local task was polled on a thread other than the one that spawned it"
+        );
+        // SAFETY: structural pinning: `future` is never moved out of `self` (it is
+        // only dropped in place, in `Drop`).
+        let future = unsafe { self.map_unchecked_mut(|this| &mut *this.future) };
+        future.poll(cx)
+    }
+}
+
+impl<F> Drop for ThreadBound<F> {
+    fn drop(&mut self) {
+        if self.thread == thread::current().id() {
+            // SAFETY: dropped exactly once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.future) };
+        }
+        // On another thread: leak the future; running a `!Send` destructor there
+        // would be unsound.
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -226,21 +281,21 @@ mod loom_tests {
         }
     }
 
-    fn header_with_counter() -> (std::sync::Arc<Header>, std::sync::Arc<CountingWaker>) {
+    fn header_with_counter() -> (std::sync::Arc<Header>, Waker, std::sync::Arc<CountingWaker>) {
         let counter = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let header = std::sync::Arc::new(Header::new(Id::next()));
-        let _ = header.waker.set(Waker::from(counter.clone()));
-        (header, counter)
+        let header = std::sync::Arc::new(Header::new());
+        (header, Waker::from(counter.clone()), counter)
     }
 
     /// Two racing aborts (JoinHandle and AbortHandle) schedule the task exactly once.
     #[test]
     fn loom_concurrent_aborts_wake_once() {
         loom::model(|| {
-            let (header, counter) = header_with_counter();
+            let (header, waker, counter) = header_with_counter();
             let other = header.clone();
-            let thread = loom::thread::spawn(move || other.abort());
-            header.abort();
+            let other_waker = waker.clone();
+            let thread = loom::thread::spawn(move || other.abort(&other_waker));
+            header.abort(&waker);
             thread.join().unwrap();
             assert!(header.is_aborted());
             assert_eq!(counter.0.load(Ordering::SeqCst), 1);
@@ -253,7 +308,7 @@ mod loom_tests {
     #[test]
     fn loom_abort_races_with_completion() {
         loom::model(|| {
-            let (header, counter) = header_with_counter();
+            let (header, waker, counter) = header_with_counter();
             let task_side = header.clone();
             let poller = loom::thread::spawn(move || {
                 // What Harness::poll and its drop do, in order.
@@ -261,16 +316,17 @@ mod loom_tests {
                 task_side.state.fetch_or(FINISHED, Ordering::AcqRel);
                 saw_abort
             });
-            header.abort();
+            header.abort(&waker);
             let saw_abort = poller.join().unwrap();
             assert!(header.is_finished());
             let woken = counter.0.load(Ordering::SeqCst) == 1;
-            // The abort always requests a poll; a task that did not see the flag had
-            // already produced its output, which the JoinHandle returns instead.
-            assert!(woken);
+            // A task that saw the abort was woken for it; a task that did not had
+            // finished first (its output stands) or reads the flag at its next poll,
+            // which the wake-up schedules: the abort is never lost.
             if saw_abort {
-                assert!(header.is_aborted());
+                assert!(woken, "aborted task was not woken");
             }
+            assert!(woken || header.is_finished());
         });
     }
 }

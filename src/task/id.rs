@@ -18,10 +18,6 @@ impl Id {
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         Id(NonZeroU64::new(id).expect("task id counter wrapped around"))
     }
-
-    pub(crate) fn as_u64(self) -> u64 {
-        self.0.get()
-    }
 }
 
 impl fmt::Debug for Id {

@@ -4,12 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use async_task::FallibleTask;
 
 use crate::task::harness::Header;
+use crate::task::owned::HeaderRef;
 use crate::task::{Id, JoinError, coop};
 
 /// An owned permission to join a task: awaiting it yields the task's output.
@@ -19,16 +19,27 @@ use crate::task::{Id, JoinError, coop};
 ///
 /// Awaiting a `JoinHandle` spends cooperative budget, like every runtime resource.
 pub struct JoinHandle<T> {
-    task: Option<FallibleTask<Result<T, JoinError>>>,
-    header: Arc<Header>,
+    task: Option<FallibleTask<Result<T, JoinError>, Header>>,
+    /// The task's header; valid while `task` is `Some` (it holds a reference count).
+    header: HeaderRef,
+    id: Id,
+    /// A waker of the task: aborting must schedule it, and abort handles keep the task
+    /// allocation alive with a clone.
+    waker: Waker,
     _output: PhantomData<T>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: FallibleTask<Result<T, JoinError>>, header: Arc<Header>) -> Self {
+    pub(crate) fn new(
+        task: FallibleTask<Result<T, JoinError>, Header>,
+        header: &Header,
+        waker: Waker,
+    ) -> Self {
         JoinHandle {
+            id: header.id(),
+            header: HeaderRef::new(header),
             task: Some(task),
-            header,
+            waker,
             _output: PhantomData,
         }
     }
@@ -40,7 +51,15 @@ impl<T> JoinHandle<T> {
     ///
     /// A `spawn_blocking` closure cannot be interrupted once it has started.
     pub fn abort(&self) {
-        self.header.abort();
+        if let Some(header) = self.header() {
+            header.abort(&self.waker);
+        }
+    }
+
+    fn header(&self) -> Option<&Header> {
+        // SAFETY: while `task` is `Some`, it holds a reference count on the task
+        // allocation, which contains the header; the borrow of `self` keeps it there.
+        self.task.as_ref().map(|_| unsafe { self.header.get() })
     }
 
     /// True when the task has finished (completed, panicked or been cancelled).
@@ -51,13 +70,15 @@ impl<T> JoinHandle<T> {
     /// Returns a handle that can abort the task without owning it.
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
-            header: self.header.clone(),
+            id: self.id,
+            waker: self.waker.clone(),
+            header: self.header,
         }
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        self.header.id()
+        self.id
     }
 }
 
@@ -66,7 +87,7 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         ready!(coop::poll_proceed(cx));
-        let id = self.header.id();
+        let id = self.id;
         let task = self
             .task
             .as_mut()
@@ -94,7 +115,7 @@ impl<T> Unpin for JoinHandle<T> {}
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.header.id())
+            .field("id", &self.id)
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -104,31 +125,42 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// does nothing to the task.
 #[derive(Clone)]
 pub struct AbortHandle {
-    header: Arc<Header>,
+    id: Id,
+    /// Keeps the task allocation (which holds the header) alive, and schedules the
+    /// task when it is aborted.
+    waker: Waker,
+    header: HeaderRef,
 }
 
 impl AbortHandle {
     /// Cancels the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        self.header.abort();
+        self.header().abort(&self.waker);
     }
 
     /// True once the task's future has been dropped (it completed, panicked or was
     /// cancelled).
     pub fn is_finished(&self) -> bool {
-        self.header.is_finished()
+        self.header().is_finished()
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        self.header.id()
+        self.id
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: `self.waker` keeps the task allocation, which holds the header, alive
+        // for as long as `self` (and so the returned borrow) lives.
+        unsafe { self.header.get() }
     }
 }
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
-            .field("id", &self.header.id())
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
             .finish()
     }
 }

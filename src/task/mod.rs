@@ -16,6 +16,8 @@ mod error;
 pub(crate) mod harness;
 mod id;
 mod join;
+mod join_set;
+mod local;
 pub(crate) mod owned;
 mod yield_now;
 
@@ -26,6 +28,8 @@ pub use coop::{Unconstrained, consume_budget, unconstrained};
 pub use error::JoinError;
 pub use id::{Id, id, try_id};
 pub use join::{AbortHandle, JoinHandle};
+pub use join_set::JoinSet;
+pub use local::{LocalEnterGuard, LocalSet, spawn_local};
 pub use yield_now::yield_now;
 
 use crate::runtime::Handle;

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use async_task::Runnable;
+use crate::task::harness::Runnable;
 use crossbeam_deque::Injector;
 
 use crate::blocking::Spawner;
@@ -182,7 +182,10 @@ impl Handle {
         let mut future = pin!(future);
         blocking_on::with_parker(|parker| {
             loop {
-                if let Some(core) = lock(&this.core).take() {
+                // Bind first: a guard in the `if let` condition would live through the
+                // block, and `CoreGuard::drop` locks `core` again.
+                let core = lock(&this.core).take();
+                if let Some(core) = core {
                     return CoreGuard::new(this.clone(), core).block_on(future.as_mut());
                 }
                 // Another thread drives the scheduler: poll our future alone, and wait
@@ -215,6 +218,7 @@ impl Handle {
             self.drain_remote();
             self.owned.abort_all();
             self.drain_remote();
+            self.owned.clear();
             *lock(&self.core) = Some(core);
         } else {
             // Still driven by a `block_on` on another thread (through a `Handle`): that
@@ -275,14 +279,11 @@ impl CoreGuard {
                 if handle.is_shutdown() {
                     self.drop_queued();
                 }
-                if main_waker.woken.load(Ordering::Acquire) {
-                    continue 'outer;
-                }
                 let task = {
                     let mut core = cx.core.borrow_mut();
                     let core = core.as_mut().expect("current-thread core missing");
                     core.tick = core.tick.wrapping_add(1);
-                    let task = if core.tick % handle.config.global_queue_interval == 0 {
+                    let task = if core.tick.is_multiple_of(handle.config.global_queue_interval) {
                         pop_inject(&handle.remote).or_else(|| core.local.pop_front())
                     } else {
                         core.local

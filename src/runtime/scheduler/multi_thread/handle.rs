@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_task::Runnable;
+use crate::task::harness::Runnable;
 use crossbeam_deque::{Injector, Stealer};
 
 use crate::blocking::Spawner;
@@ -164,6 +164,8 @@ impl Handle {
         self.drain_inject();
         self.owned.abort_all();
         self.drain_inject();
+        // Break the handle -> registry -> task -> schedule closure -> handle cycle.
+        self.owned.clear();
         // Keep the cores (their parkers) until the handle drops.
         lock(&self.shutdown_cores).extend(cores);
     }

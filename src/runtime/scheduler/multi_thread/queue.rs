@@ -14,7 +14,7 @@
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
-use async_task::Runnable;
+use crate::task::harness::Runnable;
 
 /// Maximum length of a local FIFO.
 pub(crate) const CAPACITY: usize = 256;

@@ -32,7 +32,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use async_task::Runnable;
+use crate::task::harness::Runnable;
 
 use crate::blocking::{Mandatory, Spawner};
 use crate::loom::{Mutex, lock};
@@ -171,7 +171,7 @@ impl WorkerContext {
         core.is_shutdown = handle.is_shutdown();
         while !core.is_shutdown {
             core.tick = core.tick.wrapping_add(1);
-            if core.tick % handle.config.event_interval == 0 {
+            if core.tick.is_multiple_of(handle.config.event_interval) {
                 core = self.maintenance(core);
                 if core.is_shutdown {
                     break;
@@ -286,7 +286,7 @@ impl WorkerContext {
 
 impl Core {
     fn next_task(&mut self, handle: &Handle) -> Option<Runnable> {
-        if self.tick % handle.config.global_queue_interval == 0 {
+        if self.tick.is_multiple_of(handle.config.global_queue_interval) {
             if let Some(task) = pop_inject(&handle.inject) {
                 return Some(task);
             }
