@@ -283,7 +283,10 @@ impl CoreGuard {
                     let mut core = cx.core.borrow_mut();
                     let core = core.as_mut().expect("current-thread core missing");
                     core.tick = core.tick.wrapping_add(1);
-                    let task = if core.tick.is_multiple_of(handle.config.global_queue_interval) {
+                    let task = if core
+                        .tick
+                        .is_multiple_of(handle.config.global_queue_interval)
+                    {
                         pop_inject(&handle.remote).or_else(|| core.local.pop_front())
                     } else {
                         core.local

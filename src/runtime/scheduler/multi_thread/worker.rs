@@ -286,7 +286,10 @@ impl WorkerContext {
 
 impl Core {
     fn next_task(&mut self, handle: &Handle) -> Option<Runnable> {
-        if self.tick.is_multiple_of(handle.config.global_queue_interval) {
+        if self
+            .tick
+            .is_multiple_of(handle.config.global_queue_interval)
+        {
             if let Some(task) = pop_inject(&handle.inject) {
                 return Some(task);
             }
