@@ -161,21 +161,10 @@ where
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let builder = async_task::Builder::new().metadata(Header::new());
-    // SAFETY: `spawn_unchecked`'s contract: the future is `Send` and borrows nothing
-    // but the task's own metadata (which it may, by that contract); its output is
-    // `Send + 'static`; the schedule function is `Send + Sync + 'static`. So the
-    // runnable and the task handle may go to any thread.
-    let (runnable, task) = unsafe {
-        builder.spawn_unchecked(
-            move |header| Harness {
-                future: Some(future),
-                header,
-            },
-            WithInfo(schedule),
-        )
-    };
-    finish(runnable, task, owned)
+    // SAFETY: the future and its output are `Send + 'static` and the schedule function
+    // is `Send + Sync + 'static`, so the runnable and the task handle may go to any
+    // thread.
+    unsafe { spawn_unchecked(future, owned, schedule) }
 }
 
 /// Like [`spawn`] for a `!Send` future. The runnable must only ever be run or dropped
@@ -191,17 +180,39 @@ where
     F::Output: 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
 {
-    let builder = async_task::Builder::new().metadata(Header::new());
     let future = ThreadBound {
         thread: thread::current().id(),
         future: ManuallyDrop::new(future),
     };
-    // SAFETY: `spawn_unchecked`'s contract for a `!Send` future: the runnable is used
-    // and dropped only on this thread (`ThreadBound` enforces it at run time: it panics
-    // when polled elsewhere and leaks instead of dropping elsewhere); the future
-    // borrows only the task's metadata; the schedule function is `Send + Sync`. The
-    // `JoinHandle` is `!Send` when the output is `!Send` (async-task's `Task` is `Send`
-    // only for `Send` outputs).
+    // The `JoinHandle` is `!Send` for a `!Send` output (async-task's `Task` is `Send`
+    // only for `Send` outputs), so it stays on this thread.
+    // SAFETY: `ThreadBound` keeps the runnable's future on this thread (it panics when
+    // polled elsewhere, leaks when dropped elsewhere); the handle stays here (above).
+    unsafe { spawn_unchecked(future, owned, schedule) }
+}
+
+/// Allocates the task (header in async-task's metadata, future wrapped in the
+/// [`Harness`]) and registers it.
+///
+/// # Safety
+///
+/// `async_task::Builder::spawn_unchecked`'s contract for `F` and `S`: if `F` is not
+/// `Send`, the runnable must be used and dropped on this thread; if `F::Output` is not
+/// `Send`, the task handle must stay on this thread. (The future borrows nothing but the
+/// task's own metadata, which that contract allows.)
+unsafe fn spawn_unchecked<F, S>(
+    future: F,
+    owned: Option<&Arc<OwnedTasks>>,
+    schedule: S,
+) -> (Option<Runnable>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+{
+    let builder = async_task::Builder::new().metadata(Header::new());
+    // SAFETY: forwarded from this function's contract; the harness borrows only the
+    // metadata, and the schedule function is `Send + Sync + 'static`.
     let (runnable, task) = unsafe {
         builder.spawn_unchecked(
             move |header| Harness {

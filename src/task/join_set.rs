@@ -466,27 +466,13 @@ impl Wake for EntryNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Builder, Runtime};
     use crate::task::yield_now;
     use futures::FutureExt;
     use futures::channel::oneshot;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::time::Duration;
 
-    fn current_thread() -> Runtime {
-        Builder::new_current_thread().build().unwrap()
-    }
-
-    fn multi_thread() -> Runtime {
-        Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap()
-    }
-
-    fn runtimes() -> [Runtime; 2] {
-        [current_thread(), multi_thread()]
-    }
+    use crate::task::test_runtimes::{current_thread, multi_thread, runtimes};
 
     /// Sends on its channel when dropped.
     struct SignalOnDrop(Option<oneshot::Sender<()>>);

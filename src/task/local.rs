@@ -586,26 +586,12 @@ fn restore(previous: Option<Rc<LocalContext>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::Builder;
     use crate::task::yield_now;
     use futures::channel::oneshot;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
 
-    fn current_thread() -> Runtime {
-        Builder::new_current_thread().build().unwrap()
-    }
-
-    fn multi_thread() -> Runtime {
-        Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap()
-    }
-
-    fn runtimes() -> [Runtime; 2] {
-        [current_thread(), multi_thread()]
-    }
+    use crate::task::test_runtimes::{current_thread, multi_thread, runtimes};
 
     /// Counts its drops and checks they happen on the thread that created it.
     struct DropCounter {

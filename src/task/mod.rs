@@ -65,3 +65,24 @@ where
         ),
     }
 }
+
+/// Runtimes for the unit tests of the task module.
+#[cfg(test)]
+mod test_runtimes {
+    use crate::runtime::{Builder, Runtime};
+
+    pub(super) fn current_thread() -> Runtime {
+        Builder::new_current_thread().build().unwrap()
+    }
+
+    pub(super) fn multi_thread() -> Runtime {
+        Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap()
+    }
+
+    pub(super) fn runtimes() -> [Runtime; 2] {
+        [current_thread(), multi_thread()]
+    }
+}
