@@ -32,8 +32,14 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(not(any(feature = "io-uring", feature = "mio")))]
+compile_error!("ringtide needs at least one I/O backend: enable the `io-uring` or `mio` feature");
+
 mod blocking;
+mod driver;
+pub mod io;
 mod loom;
+mod op;
 pub mod runtime;
 pub mod task;
 

@@ -38,9 +38,10 @@ impl Flavor {
 
 /// The I/O backend requested with `backend = "..."`.
 ///
-/// Reserved: the value is parsed and validated, but every backend currently
-/// expands to the same code (see `expand::generate`). It will select the I/O
-/// driver (io_uring or mio) once the runtime builder exposes that choice.
+/// `IoUring` and `Mio` add a `.backend(<crate>::runtime::Backend::..)` call to
+/// the runtime builder; `Auto` adds nothing, leaving the choice to the
+/// runtime. `Both` makes `#[ringtide::test]` generate one test per backend
+/// (see `expand::generate`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Backend {
     /// `backend = "auto"` (the default): let the runtime pick (io_uring when
@@ -52,7 +53,8 @@ pub(crate) enum Backend {
     /// `backend = "mio"`.
     Mio,
     /// `backend = "both"` (`#[ringtide::test]` only): run the test once per
-    /// backend.
+    /// backend, as two tests named `io_uring` and `mio` in a module named
+    /// after the function.
     Both,
 }
 
@@ -85,8 +87,11 @@ pub(crate) struct Config {
     pub(crate) flavor: Flavor,
     /// `worker_threads = N`, only ever set together with [`Flavor::MultiThread`].
     pub(crate) worker_threads: Option<WorkerThreads>,
-    /// The requested I/O backend (reserved, see [`Backend`]).
+    /// The requested I/O backend; never [`Backend::Both`] for `main`.
     pub(crate) backend: Backend,
+    /// The span of the `backend = "..."` value, so that the generated
+    /// `.backend(..)` call points back at it; the call site when absent.
+    pub(crate) backend_span: Span,
     /// The path of the ringtide crate given with `crate = "..."`; `None`
     /// means the default, `::ringtide`.
     pub(crate) crate_path: Option<Path>,
@@ -306,9 +311,9 @@ impl ArgsParser {
             }
         }
 
-        let mut backend = self
+        let (mut backend, backend_span) = self
             .backend
-            .map_or(Backend::default(), |(backend, _)| backend);
+            .unwrap_or((Backend::default(), Span::call_site()));
         if let (Kind::Main, Some((Backend::Both, span))) = (kind, self.backend) {
             self.push_error(syn::Error::new(
                 span,
@@ -323,6 +328,7 @@ impl ArgsParser {
             flavor,
             worker_threads,
             backend,
+            backend_span,
             crate_path: self.crate_path,
         };
         (config, self.error)

@@ -3,7 +3,7 @@
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::{AttrStyle, ItemFn, ReturnType};
+use syn::{AttrStyle, ItemFn, Path, PathSegment, ReturnType};
 
 use crate::args::{self, Backend, Config, Flavor};
 use crate::item;
@@ -51,7 +51,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 
 /// Generates the synchronous function for a validated `async fn`.
 ///
-/// The shape (for `#[ringtide::main(worker_threads = 4)]`) is:
+/// The shape (for `#[ringtide::main(worker_threads = 4, backend = "mio")]`) is:
 ///
 /// ```ignore
 /// #(#attrs)*
@@ -61,6 +61,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 ///     {
 ///         return ::ringtide::runtime::Builder::new_multi_thread()
 ///             .worker_threads(4)
+///             .backend(::ringtide::runtime::Backend::Mio)
 ///             .enable_all()
 ///             .build()
 ///             .expect("Failed building the ringtide runtime")
@@ -69,10 +70,39 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 /// }
 /// ```
 ///
+/// `backend = "io_uring"` gives `.backend(..::Backend::IoUring)` instead;
+/// `backend = "auto"` (the default) adds no `.backend(..)` call at all.
+///
 /// Tests additionally get `#[::core::prelude::v1::test]` as their first
 /// attribute, and pin the body behind `Pin<&mut dyn Future<Output = #output>>`
 /// (as tokio does) so that every test shares one `block_on` instantiation
 /// instead of monomorphizing it per test.
+///
+/// A test with `backend = "both"` becomes a module named after the function,
+/// holding one such test per backend, each with all of the function's
+/// attributes and its own copy of the body (a future runs only once):
+///
+/// ```ignore
+/// #vis mod #name {
+///     #[allow(unused_imports)]
+///     use super::*;
+///
+///     #[::core::prelude::v1::test]
+///     #(#attrs)*
+///     fn io_uring() -> #output {
+///         /* the test body above, with `.backend(..::Backend::IoUring)` */
+///     }
+///
+///     #[::core::prelude::v1::test]
+///     #(#attrs)*
+///     fn mio() -> #output {
+///         /* the test body above, with `.backend(..::Backend::Mio)` */
+///     }
+/// }
+/// ```
+///
+/// A `crate = "self::.."` or `crate = "super::.."` path is adjusted for the
+/// extra module level.
 pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
     let ItemFn {
         attrs,
@@ -84,10 +114,13 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
 
     // Inner attributes of the body (`#![allow(..)]`) are not allowed on the
     // `async` block the body moves into; apply them to the function instead.
-    let attrs = attrs.into_iter().map(|mut attr| {
-        attr.style = AttrStyle::Outer;
-        attr
-    });
+    let attrs: Vec<_> = attrs
+        .into_iter()
+        .map(|mut attr| {
+            attr.style = AttrStyle::Outer;
+            attr
+        })
+        .collect();
 
     let test_attr = (kind == Kind::Test).then(|| quote!(#[::core::prelude::v1::test]));
 
@@ -100,9 +133,12 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
     let span = block.brace_token.span.close();
     let body_ident = Ident::new("body", Span::call_site().located_at(span));
 
+    let both = kind == Kind::Test && config.backend == Backend::Both;
+
     // The default path gets the same span as the rest of the runtime call, as
     // in tokio, so that errors about the call point at the user's code.
     let crate_path = match &config.crate_path {
+        Some(path) if both => path_from_child_module(path).to_token_stream(),
         Some(path) => path.to_token_stream(),
         None => quote_spanned!(span=> ::ringtide),
     };
@@ -115,22 +151,6 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
         count.set_span(threads.span);
         quote_spanned!(threads.span=> .worker_threads(#count))
     });
-
-    // TODO(backend): I/O backend selection (`backend = "..."`) is reserved.
-    // The value is parsed and validated, but generates nothing yet, and the
-    // body runs exactly once for every value, `"both"` included.
-    //
-    // Once the runtime builder can select a backend:
-    // - `IoUring` / `Mio` add that builder call next to `worker_threads`
-    //   above (`Auto` adds nothing);
-    // - `Both` (tests only; rejected for `main` while parsing) turns
-    //   `#body` + `#run` below into the per-backend loop: for each backend,
-    //   build a runtime for it and run a fresh `async move #block` on it (a
-    //   future can only be run once, so the async block must be created
-    //   inside the loop).
-    match config.backend {
-        Backend::Auto | Backend::IoUring | Backend::Mio | Backend::Both => {}
-    }
 
     let body = match kind {
         Kind::Main => quote! {
@@ -156,30 +176,97 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
         }
     };
 
-    let run = quote_spanned! {span=>
-        #[allow(
-            clippy::expect_used,
-            clippy::diverging_sub_expression,
-            clippy::needless_return
-        )]
-        {
-            return #crate_path::runtime::Builder::#constructor()
-                #worker_threads
-                .enable_all()
-                .build()
-                .expect("Failed building the ringtide runtime")
-                .block_on(#body_ident);
+    // The block that builds the runtime (selecting `backend`, if any) and
+    // runs the body on it.
+    let run = |backend: Backend| {
+        let variant = match backend {
+            Backend::Auto | Backend::Both => None,
+            Backend::IoUring => Some(quote_spanned!(config.backend_span=> IoUring)),
+            Backend::Mio => Some(quote_spanned!(config.backend_span=> Mio)),
+        };
+        let backend = variant.map(|variant| {
+            quote_spanned! {config.backend_span=>
+                .backend(#crate_path::runtime::Backend::#variant)
+            }
+        });
+        quote_spanned! {span=>
+            #[allow(
+                clippy::expect_used,
+                clippy::diverging_sub_expression,
+                clippy::needless_return
+            )]
+            {
+                return #crate_path::runtime::Builder::#constructor()
+                    #worker_threads
+                    #backend
+                    .enable_all()
+                    .build()
+                    .expect("Failed building the ringtide runtime")
+                    .block_on(#body_ident);
+            }
         }
     };
 
+    if !both {
+        // `Both` only reaches here for `main` if `generate` is called with a
+        // config that `args` would have rejected; run once, like `Auto`.
+        let run = run(config.backend);
+        return quote! {
+            #test_attr
+            #(#attrs)*
+            #vis #sig {
+                #body
+                #run
+            }
+        };
+    }
+
+    let name = sig.ident.clone();
+    let tests =
+        [(Backend::IoUring, "io_uring"), (Backend::Mio, "mio")].map(|(backend, fn_name)| {
+            let mut sig = sig.clone();
+            sig.ident = Ident::new(fn_name, name.span());
+            let run = run(backend);
+            quote! {
+                #test_attr
+                #(#attrs)*
+                #sig {
+                    #body
+                    #run
+                }
+            }
+        });
     quote! {
-        #test_attr
-        #(#attrs)*
-        #vis #sig {
-            #body
-            #run
+        #vis mod #name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #(#tests)*
         }
     }
+}
+
+/// Rewrites a `crate = "..."` path for use one module level deeper (inside
+/// the module generated for `backend = "both"`): `self::a` becomes
+/// `super::a` and `super::a` becomes `super::super::a`. Other paths
+/// (`::a`, `crate::a`, `a`) resolve the same there, the last one through the
+/// module's `use super::*;`.
+fn path_from_child_module(path: &Path) -> Path {
+    let mut path = path.clone();
+    if path.leading_colon.is_some() {
+        return path;
+    }
+    let Some(first) = path.segments.first_mut() else {
+        return path;
+    };
+    if first.ident == "self" {
+        first.ident = Ident::new("super", first.ident.span());
+    } else if first.ident == "super" {
+        let span = first.ident.span();
+        path.segments
+            .insert(0, PathSegment::from(Ident::new("super", span)));
+    }
+    path
 }
 
 #[cfg(test)]
@@ -286,6 +373,7 @@ mod tests {
                     {
                         return rt::runtime::Builder::new_multi_thread()
                             .worker_threads(4)
+                            .backend(rt::runtime::Backend::IoUring)
                             .enable_all()
                             .build()
                             .expect("Failed building the ringtide runtime")
@@ -357,11 +445,7 @@ mod tests {
     fn test_multi_thread_with_result() {
         let expanded = expand(
             Kind::Test,
-            quote!(
-                flavor = "multi_thread",
-                worker_threads = 2,
-                backend = "both"
-            ),
+            quote!(flavor = "multi_thread", worker_threads = 2),
             quote! {
                 async fn it_works() -> Result<(), String> {
                     Err("nope".into())
@@ -485,11 +569,307 @@ mod tests {
     }
 
     #[test]
-    fn expansion_is_valid_rust() {
+    fn test_io_uring() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(backend = "io_uring"),
+            quote! {
+                async fn on_uring() {}
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                #[::core::prelude::v1::test]
+                fn on_uring() {
+                    let body = async move {};
+                    let body = ::core::pin::pin!(body);
+                    let body: ::core::pin::Pin<&mut dyn ::core::future::Future<Output = ()>> = body;
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_current_thread()
+                            .backend(::ringtide::runtime::Backend::IoUring)
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn main_mio() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(backend = "mio", worker_threads = 2),
+            quote! {
+                async fn main() {}
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                fn main() {
+                    let body = async move {};
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_multi_thread()
+                            .worker_threads(2)
+                            .backend(::ringtide::runtime::Backend::Mio)
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn explicit_auto_is_the_default() {
+        let item = quote! {
+            async fn f() -> u8 { 1 }
+        };
         for kind in [Kind::Main, Kind::Test] {
+            let auto = expand(kind, quote!(backend = "auto"), item.clone());
+            let default = expand(kind, quote!(), item.clone());
+            assert_eq!(auto.to_string(), default.to_string());
+            assert!(!auto.to_string().contains("backend"), "{auto}");
+        }
+    }
+
+    #[test]
+    fn test_both() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(backend = "both"),
+            quote! {
+                async fn it_works() -> Result<(), String> {
+                    Ok(())
+                }
+            },
+        );
+        let per_backend = |name: TokenStream, variant: TokenStream| {
+            quote! {
+                #[::core::prelude::v1::test]
+                fn #name() -> Result<(), String> {
+                    let body = async move {
+                        Ok(())
+                    };
+                    let body = ::core::pin::pin!(body);
+                    let body: ::core::pin::Pin<
+                        &mut dyn ::core::future::Future<Output = Result<(), String> >
+                    > = body;
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_current_thread()
+                            .backend(::ringtide::runtime::Backend::#variant)
+                            .enable_all()
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            }
+        };
+        let io_uring = per_backend(quote!(io_uring), quote!(IoUring));
+        let mio = per_backend(quote!(mio), quote!(Mio));
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                mod it_works {
+                    #[allow(unused_imports)]
+                    use super::*;
+
+                    #io_uring
+                    #mio
+                }
+            },
+        );
+    }
+
+    /// The two functions generated for `backend = "both"`, by name, checking
+    /// that the expansion is a single module named `module` without errors.
+    fn both_fns(expanded: TokenStream, module: &str) -> Vec<(String, syn::ItemFn)> {
+        assert!(compile_errors(&expanded).is_empty(), "{expanded}");
+        let file: syn::File = syn::parse2(expanded).expect("valid items");
+        assert_eq!(file.items.len(), 1);
+        let syn::Item::Mod(item_mod) = &file.items[0] else {
+            panic!("expected a module");
+        };
+        assert_eq!(item_mod.ident, module);
+        let (_, items) = item_mod.content.as_ref().expect("inline module");
+        assert!(
+            matches!(&items[0], syn::Item::Use(use_item) if use_item.to_token_stream().to_string().contains("use super :: * ;"))
+        );
+        let fns: Vec<_> = items[1..]
+            .iter()
+            .map(|item| match item {
+                syn::Item::Fn(func) => (func.sig.ident.to_string(), func.clone()),
+                _ => panic!("expected only functions after the `use`"),
+            })
+            .collect();
+        let names: Vec<_> = fns.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["io_uring", "mio"]);
+        fns
+    }
+
+    #[test]
+    fn test_both_keeps_attributes_on_each_test() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(
+                backend = "both",
+                flavor = "multi_thread",
+                worker_threads = 2
+            ),
+            quote! {
+                /// Docs.
+                #[should_panic(expected = "boom")]
+                #[ignore]
+                pub async fn panics() {
+                    #![allow(unreachable_code)]
+                    panic!("boom");
+                }
+            },
+        );
+        let text = expanded.to_string();
+        assert!(text.starts_with("pub mod panics"), "{text}");
+        for (name, func) in both_fns(expanded, "panics") {
+            let attrs: Vec<String> = func
+                .attrs
+                .iter()
+                .map(|attr| attr.to_token_stream().to_string().replace(' ', ""))
+                .collect();
+            assert_eq!(
+                attrs,
+                [
+                    "#[::core::prelude::v1::test]",
+                    "#[doc=r\"Docs.\"]",
+                    "#[should_panic(expected=\"boom\")]",
+                    "#[ignore]",
+                    "#[allow(unreachable_code)]",
+                ],
+                "{name}"
+            );
+            // The test functions themselves stay private to the module.
+            assert!(matches!(func.vis, syn::Visibility::Inherited), "{name}");
+            assert!(func.sig.asyncness.is_none(), "{name}");
+            let variant = if name == "io_uring" { "IoUring" } else { "Mio" };
+            let body = func.block.to_token_stream().to_string();
+            assert!(body.contains("panic ! (\"boom\")"), "{body}");
+            assert!(
+                body.contains(&format!(
+                    "new_multi_thread () . worker_threads (2) . backend \
+                     (:: ringtide :: runtime :: Backend :: {variant}) . enable_all ()"
+                )),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_both_crate_paths() {
+        let cases = [
+            ("rt", "rt :: runtime ::"),
+            ("::my::rt", ":: my :: rt :: runtime ::"),
+            ("crate", "crate :: runtime ::"),
+            // One module level deeper than the function.
+            ("self::rt", "super :: rt :: runtime ::"),
+            ("super::rt", "super :: super :: rt :: runtime ::"),
+        ];
+        for (path, expected) in cases {
+            let expanded = expand(
+                Kind::Test,
+                quote!(backend = "both", crate = #path),
+                quote!(
+                    async fn t() {}
+                ),
+            );
+            for (name, func) in both_fns(expanded, "t") {
+                let body = func.block.to_token_stream().to_string();
+                assert!(
+                    body.contains(&format!(
+                        "return {expected} Builder :: new_current_thread ()"
+                    )),
+                    "{path} {name}: {body}"
+                );
+                assert!(
+                    body.contains(&format!(". backend ({expected} Backend ::")),
+                    "{path} {name}: {body}"
+                );
+            }
+        }
+        // Without `both` the path is used as written.
+        let expanded = expand(
+            Kind::Test,
+            quote!(backend = "mio", crate = "self::rt"),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        assert!(
+            expanded
+                .to_string()
+                .contains(". backend (self :: rt :: runtime :: Backend :: Mio)"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn main_both_is_an_error() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(backend = "both"),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("`backend = \\\"both\\\"` is only supported by `#[ringtide::test]`"),
+            "{errors:?}"
+        );
+        // `main` is still expanded, once, as with the default backend.
+        let file: syn::File = syn::parse2(expanded.clone()).expect("valid items");
+        assert_eq!(file.items.len(), 2, "{expanded}");
+        assert!(matches!(&file.items[0], syn::Item::Fn(func) if func.sig.ident == "main"));
+        let text = expanded.to_string();
+        assert!(!text.contains("mod "), "{text}");
+        assert!(!text.contains(". backend"), "{text}");
+    }
+
+    #[test]
+    fn expansion_is_valid_rust() {
+        let cases = [
+            (Kind::Main, "auto"),
+            (Kind::Main, "io_uring"),
+            (Kind::Main, "mio"),
+            (Kind::Test, "auto"),
+            (Kind::Test, "io_uring"),
+            (Kind::Test, "mio"),
+            (Kind::Test, "both"),
+        ];
+        for (kind, backend) in cases {
             let expanded = expand(
                 kind,
-                quote!(flavor = "multi_thread", worker_threads = 2),
+                quote!(flavor = "multi_thread", worker_threads = 2, backend = #backend),
                 quote! {
                     async fn f() -> Result<(), Box<dyn std::error::Error>> {
                         let _x: u32 = "1".parse()?;

@@ -41,10 +41,12 @@
 //! | `backend` | `"io_uring"`, `"mio"`, `"both"` (tests only), `"auto"` | `"auto"` |
 //! | `crate` | path to the ringtide crate, as a string | `"::ringtide"` |
 //!
-//! `backend` is reserved: it will select the runtime's I/O backend, and
-//! `backend = "both"` will run a test once on each backend. For now the value
-//! is validated but does not change the generated code, and the body runs
-//! exactly once.
+//! `backend` selects the runtime's I/O backend: `"io_uring"` and `"mio"` add
+//! `.backend(::ringtide::runtime::Backend::IoUring)` (resp. `Backend::Mio`) to
+//! the builder, so building the runtime fails if that backend is unavailable;
+//! `"auto"` adds nothing and lets the runtime choose. `backend = "both"` runs a
+//! test once on each backend: the function becomes a module of the same name
+//! holding two tests, `io_uring` and `mio` (e.g. `my_test::io_uring`).
 //!
 //! Invalid arguments and functions are reported as compile errors pointing at
 //! the offending tokens.
@@ -76,9 +78,10 @@ use crate::kind::Kind;
 ///   `"multi_thread"`.
 /// - `worker_threads = N`: number of worker threads, `N >= 1`. Only valid with
 ///   the `"multi_thread"` flavor; defaults to the runtime's choice.
-/// - `backend = "io_uring" | "mio" | "auto"`: will select the I/O backend;
-///   reserved for now (validated, but generates the same code as `"auto"`,
-///   the default). `"both"` is only meaningful for tests and rejected here.
+/// - `backend = "io_uring" | "mio" | "auto"`: the I/O backend. `"io_uring"`
+///   and `"mio"` call `Builder::backend` with that backend (building the
+///   runtime then fails if it is unavailable); `"auto"`, the default, lets the
+///   runtime choose. `"both"` is only meaningful for tests and rejected here.
 /// - `crate = "path"`: the path to the ringtide crate, for when it is renamed
 ///   or re-exported. Defaults to `"::ringtide"`.
 ///
@@ -164,10 +167,14 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `"current_thread"`, so each test gets a single-threaded runtime.
 /// - `worker_threads = N`: number of worker threads, `N >= 1`. Only valid with
 ///   an explicit `flavor = "multi_thread"`.
-/// - `backend = "io_uring" | "mio" | "both" | "auto"`: will select the I/O
-///   backend, with `"both"` running the test once on each backend; reserved
-///   for now (validated, but every value generates the same code as
-///   `"auto"`, the default, and the test body runs once).
+/// - `backend = "io_uring" | "mio" | "both" | "auto"`: the I/O backend.
+///   `"io_uring"` and `"mio"` call `Builder::backend` with that backend (the
+///   test fails if it is unavailable); `"auto"`, the default, lets the runtime
+///   choose. `"both"` runs the test once on each backend: the function becomes
+///   a module of the same name holding two tests, `io_uring` and `mio`, each
+///   with the function's attributes (`#[should_panic]`, `#[ignore]`, ...).
+///   Their bodies resolve names through `use super::*;`, so items declared
+///   inside an enclosing function body are not visible to them.
 /// - `crate = "path"`: the path to the ringtide crate, for when it is renamed
 ///   or re-exported. Defaults to `"::ringtide"`.
 ///
@@ -206,6 +213,16 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// On each I/O backend, as the tests `same_on_both::io_uring` and
+/// `same_on_both::mio`:
+///
+/// ```ignore
+/// #[ringtide::test(backend = "both")]
+/// async fn same_on_both() {
+///     assert_eq!(2 + 2, 4);
+/// }
+/// ```
+///
 /// Inside the ringtide crate itself (its own unit tests), `::ringtide` does
 /// not resolve; point the macro at `crate` instead:
 ///
@@ -239,9 +256,49 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// With `backend = "both"`,
+///
+/// ```ignore
+/// #[ringtide::test(backend = "both")]
+/// #[should_panic]
+/// async fn it_panics() {
+///     body
+/// }
+/// ```
+///
+/// becomes
+///
+/// ```ignore
+/// mod it_panics {
+///     #[allow(unused_imports)]
+///     use super::*;
+///
+///     #[::core::prelude::v1::test]
+///     #[should_panic]
+///     fn io_uring() {
+///         let body = async move { body };
+///         let body = ::core::pin::pin!(body);
+///         let body: ::core::pin::Pin<&mut dyn ::core::future::Future<Output = ()>> = body;
+///         return ::ringtide::runtime::Builder::new_current_thread()
+///             .backend(::ringtide::runtime::Backend::IoUring)
+///             .enable_all()
+///             .build()
+///             .expect("Failed building the ringtide runtime")
+///             .block_on(body);
+///     }
+///
+///     #[::core::prelude::v1::test]
+///     #[should_panic]
+///     fn mio() {
+///         // the same, with `Backend::Mio`
+///     }
+/// }
+/// ```
+///
 /// # Panics
 ///
-/// The generated test panics if the runtime cannot be built.
+/// The generated test panics if the runtime cannot be built (for example
+/// when the selected backend is not available).
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(Kind::Test, args.into(), item.into()).into()

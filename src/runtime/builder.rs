@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blocking::{BlockingPool, Callback, ThreadConfig, ThreadNameFn};
-use crate::runtime::park::Parker;
+use crate::driver::{self, Backend, RingConfig};
 use crate::runtime::scheduler::{self, Config, current_thread, multi_thread};
 use crate::runtime::{Handle, Runtime};
 
@@ -35,6 +35,8 @@ pub struct Builder {
     enable_time: bool,
     global_queue_interval: Option<u32>,
     event_interval: u32,
+    backend: Option<Backend>,
+    ring: RingConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,8 @@ impl Builder {
             enable_time: false,
             global_queue_interval: None,
             event_interval: DEFAULT_EVENT_INTERVAL,
+            backend: None,
+            ring: RingConfig::default(),
         }
     }
 
@@ -153,10 +157,43 @@ impl Builder {
         self.enable_io().enable_time()
     }
 
-    /// Enables the I/O driver. (The drivers are being built; for now this records the
-    /// choice.)
+    /// Enables the I/O driver (io_uring or mio, see [`Builder::backend`]). Without it,
+    /// I/O operations fail with an error saying so.
     pub fn enable_io(&mut self) -> &mut Self {
         self.enable_io = true;
+        self
+    }
+
+    /// Chooses the I/O backend. Without this call the environment variable
+    /// `RINGTIDE_BACKEND` (`io_uring`, `mio` or `auto`) decides, and without that,
+    /// [`Backend::Auto`]: io_uring when it works here, else mio with a logged warning.
+    ///
+    /// An explicit [`Backend::IoUring`] that cannot work here (old kernel, seccomp,
+    /// `io_uring_disabled`, memory limits) makes [`build`](Builder::build) fail with the
+    /// reason and how to switch to mio.
+    pub fn backend(&mut self, backend: Backend) -> &mut Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Submission queue entries of each io_uring ring (default 256; the completion
+    /// queue gets twice as many). Rounded up to a power of two by the kernel; smaller
+    /// rings are tried when the memlock limit refuses this size.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `entries` is 0.
+    pub fn uring_entries(&mut self, entries: u32) -> &mut Self {
+        assert!(entries > 0, "uring_entries must be at least 1");
+        self.ring.entries = entries;
+        self
+    }
+
+    /// Uses a kernel submission-polling thread per ring (`IORING_SETUP_SQPOLL`) that
+    /// sleeps after `idle` without submissions. Opt-in: it trades a busy kernel thread
+    /// per worker for fewer syscalls. Ignored by the mio backend.
+    pub fn uring_sqpoll(&mut self, idle: Duration) -> &mut Self {
+        self.ring.sqpoll_idle = Some(idle);
         self
     }
 
@@ -213,17 +250,22 @@ impl Builder {
             keep_alive: self.keep_alive,
             max_blocking: self.max_blocking_threads,
         });
+        let backend = driver::select(self.backend, &self.ring)?;
         let handle = match self.kind {
             Kind::CurrentThread => {
+                let (driver, mut drivers) =
+                    driver::Handle::create(backend, self.enable_io, 1, self.ring)?;
+                let park = drivers.pop().expect("one driver per core");
                 let handle =
-                    current_thread::Handle::new(Parker::new(), config, pool.spawner().clone());
+                    current_thread::Handle::new(park, config, pool.spawner().clone(), driver);
                 scheduler::Handle::CurrentThread(Arc::new(handle))
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
-                let parkers = (0..workers).map(|_| Parker::new()).collect();
+                let (driver, parkers) =
+                    driver::Handle::create(backend, self.enable_io, workers, self.ring)?;
                 let (handle, cores) =
-                    multi_thread::launch(workers, config, pool.spawner().clone(), parkers);
+                    multi_thread::launch(workers, config, pool.spawner().clone(), parkers, driver);
                 pool.spawner()
                     .set_handle(scheduler::Handle::MultiThread(handle.clone()));
                 for (index, core) in cores.into_iter().enumerate() {
@@ -262,6 +304,8 @@ impl fmt::Debug for Builder {
             .field("enable_time", &self.enable_time)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
+            .field("backend", &self.backend)
+            .field("ring", &self.ring)
             .finish_non_exhaustive()
     }
 }

@@ -47,6 +47,19 @@ pub(crate) fn current_handle() -> Option<scheduler::Handle> {
         .flatten()
 }
 
+/// Runs `f` with the handle of the runtime this thread has entered, without cloning it.
+pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&scheduler::Handle>) -> R) -> R {
+    let mut f = Some(f);
+    let result = CONTEXT.try_with(|cx| match cx.handle.try_borrow() {
+        Ok(handle) => (f.take().expect("called once"))(handle.as_ref()),
+        Err(_) => (f.take().expect("called once"))(None),
+    });
+    match result {
+        Ok(result) => result,
+        Err(_) => (f.take().expect("called once"))(None),
+    }
+}
+
 /// Restores the previously entered handle on drop.
 #[derive(Debug)]
 pub(crate) struct SetCurrentGuard {

@@ -56,6 +56,12 @@ impl Handle {
             .ok_or(TryCurrentError { _private: () })
     }
 
+    /// The I/O backend this runtime uses: [`Backend::IoUring`](crate::runtime::Backend)
+    /// or [`Backend::Mio`](crate::runtime::Backend), never `Auto`.
+    pub fn backend(&self) -> crate::runtime::Backend {
+        self.inner.driver().selected()
+    }
+
     /// Spawns a future on the runtime. See [`crate::spawn`].
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where

@@ -18,6 +18,43 @@ pub(crate) struct WorkerMetrics {
     pub(crate) parks: AtomicU64,
 }
 
+/// I/O driver counters, from [`RuntimeMetrics::io`] (whole runtime) or
+/// [`RuntimeMetrics::worker_io`] (one worker's ring or poll).
+///
+/// On io_uring every field is maintained. On mio, `completed` counts readiness events
+/// dispatched and `registered` the registered I/O objects; the op counters stay 0
+/// (readiness ops are plain syscalls, not submissions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IoMetrics {
+    /// Operations submitted to the kernel.
+    pub submitted: u64,
+    /// Completions (CQEs, or readiness events on mio) dispatched.
+    pub completed: u64,
+    /// Operations in flight right now (as of the ring's last reap).
+    pub in_flight: u64,
+    /// Cancellations requested (dropped op futures).
+    pub cancelled: u64,
+    /// Times the completion queue overflowed and completions were fetched from the
+    /// kernel's overflow list (none is ever lost).
+    pub cq_overflow: u64,
+    /// I/O objects registered with the poll (mio).
+    pub registered: u64,
+}
+
+impl From<crate::driver::IoCounters> for IoMetrics {
+    fn from(counters: crate::driver::IoCounters) -> IoMetrics {
+        IoMetrics {
+            submitted: counters.submitted,
+            completed: counters.completed,
+            in_flight: counters.in_flight,
+            cancelled: counters.cancelled,
+            cq_overflow: counters.cq_overflow,
+            registered: counters.registered,
+        }
+    }
+}
+
 /// A handle to the runtime's metrics, from [`Runtime::metrics`](crate::runtime::Runtime::metrics)
 /// or [`Handle::metrics`](crate::runtime::Handle::metrics).
 #[derive(Clone, Debug)]
@@ -28,6 +65,20 @@ pub struct RuntimeMetrics {
 impl RuntimeMetrics {
     pub(crate) fn new(handle: scheduler::Handle) -> RuntimeMetrics {
         RuntimeMetrics { handle }
+    }
+
+    /// I/O driver counters summed over every worker.
+    pub fn io(&self) -> IoMetrics {
+        self.handle.driver().counters().into()
+    }
+
+    /// One worker's I/O driver counters (its ring on io_uring, its poll on mio).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `worker >= num_workers()`.
+    pub fn worker_io(&self, worker: usize) -> IoMetrics {
+        self.handle.driver().core_counters(worker).into()
     }
 
     /// Number of worker threads (1 for a current-thread runtime: the `block_on` thread).

@@ -24,7 +24,8 @@ pub(crate) mod park;
 mod runtime;
 pub(crate) mod scheduler;
 
+pub use crate::driver::Backend;
 pub use builder::Builder;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
-pub use metrics::RuntimeMetrics;
+pub use metrics::{IoMetrics, RuntimeMetrics};
 pub use runtime::Runtime;

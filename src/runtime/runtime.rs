@@ -89,6 +89,11 @@ impl Runtime {
         self.handle.spawn_blocking(func)
     }
 
+    /// The I/O backend this runtime uses (io_uring or mio, never `Auto`).
+    pub fn backend(&self) -> crate::runtime::Backend {
+        self.handle.backend()
+    }
+
     /// A handle to this runtime.
     pub fn handle(&self) -> &Handle {
         &self.handle

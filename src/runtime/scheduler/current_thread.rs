@@ -34,11 +34,12 @@ use crate::task::harness::Runnable;
 use crossbeam_deque::Injector;
 
 use crate::blocking::Spawner;
+use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::blocking_on;
 use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
-use crate::runtime::park::{Park, Parker, Unpark, Unparker};
+use crate::runtime::park::{Park, Unpark};
 use crate::runtime::scheduler::multi_thread::pop_inject;
 use crate::runtime::scheduler::{self, Config};
 use crate::task::owned::OwnedTasks;
@@ -48,22 +49,23 @@ use crate::task::{JoinHandle, coop, harness};
 #[derive(Debug)]
 pub(crate) struct Handle {
     remote: Injector<Runnable>,
-    unpark: Unparker,
+    unpark: driver::Unpark,
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
-    core_waiters: Mutex<Vec<Unparker>>,
+    core_waiters: Mutex<Vec<crate::runtime::park::Unparker>>,
     pub(crate) owned: Arc<OwnedTasks>,
     shutdown: AtomicBool,
     config: Config,
     pub(crate) metrics: WorkerMetrics,
     pub(crate) blocking: Spawner,
+    pub(crate) driver: driver::Handle,
 }
 
 #[derive(Debug)]
 struct Core {
     local: VecDeque<Runnable>,
     tick: u32,
-    park: Option<Parker>,
+    park: Option<CoreDriver>,
     polls: u64,
     parks: u64,
 }
@@ -86,7 +88,7 @@ fn with_current<R>(f: impl FnOnce(Option<&CoreContext>) -> R) -> R {
 
 struct MainWaker {
     woken: AtomicBool,
-    unpark: Unparker,
+    unpark: driver::Unpark,
 }
 
 impl Wake for MainWaker {
@@ -101,7 +103,12 @@ impl Wake for MainWaker {
 }
 
 impl Handle {
-    pub(crate) fn new(park: Parker, config: Config, blocking: Spawner) -> Handle {
+    pub(crate) fn new(
+        park: CoreDriver,
+        config: Config,
+        blocking: Spawner,
+        driver: driver::Handle,
+    ) -> Handle {
         Handle {
             remote: Injector::new(),
             unpark: park.unpark_handle(),
@@ -118,6 +125,7 @@ impl Handle {
             config,
             metrics: WorkerMetrics::default(),
             blocking,
+            driver,
         }
     }
 
@@ -241,7 +249,10 @@ struct CoreGuard {
 }
 
 impl CoreGuard {
-    fn new(handle: Arc<Handle>, core: Box<Core>) -> CoreGuard {
+    fn new(handle: Arc<Handle>, mut core: Box<Core>) -> CoreGuard {
+        if let Some(park) = core.park.as_mut() {
+            driver::Driver::attach(park);
+        }
         CoreGuard {
             context: CoreContext {
                 handle,
@@ -350,7 +361,13 @@ impl CoreGuard {
 impl Drop for CoreGuard {
     fn drop(&mut self) {
         let handle = &self.context.handle;
-        if let Some(core) = self.context.core.borrow_mut().take() {
+        let core = self.context.core.borrow_mut().take();
+        if let Some(mut core) = core {
+            // Another thread may take the core next: hand this thread's in-flight I/O
+            // over (see `driver`).
+            if let Some(park) = core.park.as_mut() {
+                driver::Driver::detach(park);
+            }
             handle.publish_metrics(&core);
             *lock(&handle.core) = Some(core);
         }

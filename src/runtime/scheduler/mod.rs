@@ -3,8 +3,9 @@
 //! * [`multi_thread`]: work-stealing workers (the default flavour).
 //! * [`current_thread`]: every task runs on the thread that calls `block_on`.
 //!
-//! Both park through [`crate::runtime::park`]; neither knows which I/O backend (if any)
-//! is behind it.
+//! Both park through their cores' drivers (`crate::driver::CoreDriver`, which
+//! implements [`crate::runtime::park::Park`]) and tell them when a thread takes or gives
+//! up a core; neither knows which I/O backend (if any) is behind it.
 
 pub(crate) mod current_thread;
 pub(crate) mod multi_thread;
@@ -40,6 +41,14 @@ impl Handle {
         match self {
             Handle::CurrentThread(handle) => current_thread::Handle::spawn(handle, future),
             Handle::MultiThread(handle) => multi_thread::Handle::spawn(handle, future),
+        }
+    }
+
+    /// The runtime's I/O driver handle.
+    pub(crate) fn driver(&self) -> &crate::driver::Handle {
+        match self {
+            Handle::CurrentThread(handle) => &handle.driver,
+            Handle::MultiThread(handle) => &handle.driver,
         }
     }
 

@@ -8,9 +8,10 @@ use crate::task::harness::Runnable;
 use crossbeam_deque::{Injector, Stealer};
 
 use crate::blocking::Spawner;
+use crate::driver;
 use crate::loom::{Mutex, lock};
 use crate::runtime::metrics::WorkerMetrics;
-use crate::runtime::park::{Unpark, Unparker};
+use crate::runtime::park::Unpark;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
 use crate::runtime::scheduler::multi_thread::worker::{self, Core};
@@ -33,17 +34,23 @@ pub(crate) struct Handle {
     pub(crate) metrics: Box<[WorkerMetrics]>,
     pub(super) config: Config,
     pub(crate) blocking: Spawner,
+    pub(crate) driver: driver::Handle,
 }
 
 /// What other threads can reach of one worker.
 #[derive(Debug)]
 pub(super) struct Remote {
     pub(super) steal: Stealer<Runnable>,
-    pub(super) unpark: Unparker,
+    pub(super) unpark: driver::Unpark,
 }
 
 impl Handle {
-    pub(super) fn new(remotes: Box<[Remote]>, config: Config, blocking: Spawner) -> Handle {
+    pub(super) fn new(
+        remotes: Box<[Remote]>,
+        config: Config,
+        blocking: Spawner,
+        driver: driver::Handle,
+    ) -> Handle {
         let num_workers = remotes.len();
         Handle {
             idle: Idle::new(num_workers),
@@ -55,6 +62,7 @@ impl Handle {
             metrics: (0..num_workers).map(|_| WorkerMetrics::default()).collect(),
             config,
             blocking,
+            driver,
         }
     }
 

@@ -35,9 +35,10 @@ use std::sync::atomic::Ordering;
 use crate::task::harness::Runnable;
 
 use crate::blocking::{Mandatory, Spawner};
+use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::context::{self, Driving};
-use crate::runtime::park::{Park, Parker};
+use crate::runtime::park::Park;
 use crate::runtime::scheduler::multi_thread::handle::{Handle, Remote};
 use crate::runtime::scheduler::multi_thread::queue::{LocalQueue, pop_inject};
 use crate::runtime::scheduler::{self, Config};
@@ -55,7 +56,7 @@ pub(crate) struct Core {
     lifo_enabled: bool,
     is_searching: bool,
     is_shutdown: bool,
-    park: Option<Parker>,
+    park: Option<CoreDriver>,
     rand: FastRand,
     polls: u64,
     steals: u64,
@@ -85,7 +86,8 @@ pub(crate) fn launch(
     num_workers: usize,
     config: Config,
     blocking: Spawner,
-    parkers: Vec<Parker>,
+    parkers: Vec<CoreDriver>,
+    driver: driver::Handle,
 ) -> (Arc<Handle>, Vec<Box<Core>>) {
     assert_eq!(parkers.len(), num_workers);
     let mut cores = Vec::with_capacity(num_workers);
@@ -110,7 +112,12 @@ pub(crate) fn launch(
             parks: 0,
         }));
     }
-    let handle = Arc::new(Handle::new(remotes.into_boxed_slice(), config, blocking));
+    let handle = Arc::new(Handle::new(
+        remotes.into_boxed_slice(),
+        config,
+        blocking,
+        driver,
+    ));
     (handle, cores)
 }
 
@@ -160,7 +167,8 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
     let _reset = Reset(previous);
 
     // `None`: the core left with `block_in_place`; this thread is done as a worker.
-    if let Some(core) = cx.run(core) {
+    if let Some(mut core) = cx.run(core) {
+        core.detach_driver();
         cx.handle.shutdown_core(core);
     }
 }
@@ -168,6 +176,7 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
 impl WorkerContext {
     fn run(&self, mut core: Box<Core>) -> Option<Box<Core>> {
         let handle = &*self.handle;
+        core.attach_driver();
         core.is_shutdown = handle.is_shutdown();
         while !core.is_shutdown {
             core.tick = core.tick.wrapping_add(1);
@@ -349,6 +358,20 @@ impl Core {
         metrics.parks.store(self.parks, Ordering::Relaxed);
     }
 
+    /// This thread drives the core from now on: its ring (or poll) serves the core.
+    fn attach_driver(&mut self) {
+        if let Some(park) = self.park.as_mut() {
+            driver::Driver::attach(park);
+        }
+    }
+
+    /// This thread gives the core away: hand in-flight I/O over (see `driver`).
+    fn detach_driver(&mut self) {
+        if let Some(park) = self.park.as_mut() {
+            driver::Driver::detach(park);
+        }
+    }
+
     /// Drops every queued task (shutdown).
     pub(super) fn shutdown(&mut self) {
         self.is_shutdown = true;
@@ -417,9 +440,13 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     });
     if let Some((handle, mut core)) = taken {
         core.transition_from_searching(&handle);
-        if let Err(core) = start_worker(&handle, core) {
+        // The new thread serves the core with its own ring: cancel this thread's
+        // in-flight ops so their tasks resubmit them there.
+        core.detach_driver();
+        if let Err(mut core) = start_worker(&handle, core) {
             // No thread to hand the core to (the pool is at its limit or shutting down):
             // keep it and block this worker instead.
+            core.attach_driver();
             with_current(|cx| {
                 if let Some(cx) = cx {
                     *cx.core.borrow_mut() = Some(core);

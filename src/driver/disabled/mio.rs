@@ -1,0 +1,89 @@
+//! Stand-in for the mio backend when the `mio` feature is off. Its types are
+//! uninhabited: nothing can create them, so every method is unreachable.
+
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::driver::IoCounters;
+
+/// Uninhabited: there is no mio driver in this build.
+#[derive(Debug)]
+pub(crate) enum Driver {}
+
+/// Uninhabited.
+#[derive(Debug)]
+pub(crate) enum Shared {}
+
+/// Uninhabited.
+#[derive(Debug)]
+pub(crate) enum Registration {}
+
+/// A readiness direction (kept so callers compile without the feature).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Driver {
+    pub(crate) fn new(_events: usize) -> io::Result<Driver> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "ringtide was built without the mio backend",
+        ))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        match *self {}
+    }
+
+    pub(crate) fn attach(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) fn detach(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) fn park(&mut self, _timeout: Option<Duration>) {
+        match *self {}
+    }
+}
+
+impl Shared {
+    pub(crate) fn unpark(&self) {
+        match *self {}
+    }
+
+    pub(crate) fn register_fd(
+        self: &Arc<Self>,
+        _fd: std::os::fd::RawFd,
+    ) -> io::Result<Registration> {
+        match **self {}
+    }
+}
+
+impl Registration {
+    pub(crate) fn deregister_fd(&self, _fd: std::os::fd::RawFd) -> io::Result<()> {
+        match *self {}
+    }
+
+    pub(crate) fn poll_io<R>(
+        &self,
+        _cx: &mut Context<'_>,
+        _direction: Direction,
+        _operation: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        match *self {}
+    }
+}
+
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    None
+}
+
+pub(crate) fn counters(shared: &Shared) -> IoCounters {
+    match *shared {}
+}

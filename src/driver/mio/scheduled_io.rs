@@ -1,0 +1,388 @@
+//! The readiness cell of one registered I/O object: what the driver has seen of it and
+//! which tasks wait for it.
+//!
+//! A [`ScheduledIo`] is shared between the driver, which records readiness events into
+//! it, and the [`Registration`](super::registration::Registration) of the I/O object,
+//! whose futures wait on it. It owns:
+//!
+//! * one word of state, packing the readiness bits, a shut-down flag and a tick:
+//!
+//!   ```text
+//!    bit   0         1         2            3             4       5          6 ..
+//!        READABLE  WRITABLE  READ_CLOSED  WRITE_CLOSED  ERROR  SHUTDOWN   tick (wraps)
+//!   ```
+//!
+//! * one waker slot per direction (read, write), behind a mutex.
+//!
+//! # Protocol
+//!
+//! mio is edge-triggered: the OS reports a transition to ready once, and only reports it
+//! again after the readiness was consumed and came back. So the cell keeps readiness
+//! until the I/O object proves it is gone (a syscall returned `WouldBlock`), and the
+//! tick tells a fresh edge from the one already observed:
+//!
+//! ```text
+//!                        driver event: OR the bits in, tick += 1, wake that direction
+//!            ┌───────────────────────────────────────────────────────────────┐
+//!            ▼                                                               │
+//!     ┌─────────────┐  poll_ready: observe (tick, bits)   ┌──────────────┐   │
+//!     │ not ready   │ ◄────────────────────────────────── │    ready     │ ──┘
+//!     │ (waker set) │  clear_readiness(observed), only if │ (bits set)   │
+//!     └─────────────┘  the tick is still the observed one └──────────────┘
+//! ```
+//!
+//! * The driver ORs the event's bits into the state and bumps the tick in one atomic
+//!   update, then takes the waker of every direction the event concerns and wakes it
+//!   outside the lock.
+//! * `poll_ready` returns the direction's bits with the tick they were read at. If none
+//!   are set it stores the task's waker under the lock and reads the state again before
+//!   returning `Pending`. The driver takes the lock after its update, so either it finds
+//!   the waker or the second read sees its bits: no wake-up is lost.
+//! * `clear_readiness` removes the observed bits only if the tick has not moved. A
+//!   moved tick means an edge arrived after the observation, and the OS will not
+//!   report that edge again, so clearing would strand the waiting task.
+//! * `READ_CLOSED` and `WRITE_CLOSED` are never cleared: a hang-up is final, and the
+//!   next syscall reports it (a read of 0 bytes, `EPIPE`).
+//! * `SHUTDOWN` is set once, when the driver shuts down, and then every waiter is woken;
+//!   from then on `poll_ready` fails with [`shutdown_error`].
+
+use std::io;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use ::mio::Token;
+use ::mio::event::Event;
+
+/// The message of the error `poll_ready` returns once the driver has shut down.
+const SHUTDOWN_MESSAGE: &str = "the ringtide runtime driving this I/O object has shut down";
+
+/// Set once the driver has shut down; not a readiness bit.
+const SHUTDOWN: usize = 1 << 5;
+
+/// The bits below the tick: the readiness bits and `SHUTDOWN`.
+const TICK_SHIFT: u32 = 6;
+
+/// Adding this to the state bumps the tick by one; overflow wraps out of the word.
+const TICK_ONE: usize = 1 << TICK_SHIFT;
+
+/// Returns the error of an I/O object whose driver has shut down.
+pub(crate) fn shutdown_error() -> io::Error {
+    io::Error::other(SHUTDOWN_MESSAGE)
+}
+
+/// A set of readiness bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ready(usize);
+
+impl Ready {
+    /// No readiness.
+    pub(crate) const EMPTY: Ready = Ready(0);
+    /// A read would not block.
+    pub(crate) const READABLE: Ready = Ready(1 << 0);
+    /// A write would not block.
+    pub(crate) const WRITABLE: Ready = Ready(1 << 1);
+    /// The read half is closed (the peer hung up); reads return end of file.
+    pub(crate) const READ_CLOSED: Ready = Ready(1 << 2);
+    /// The write half is closed; writes fail.
+    pub(crate) const WRITE_CLOSED: Ready = Ready(1 << 3);
+    /// An error is pending on the I/O object; the next syscall reports it.
+    pub(crate) const ERROR: Ready = Ready(1 << 4);
+
+    /// Every readiness bit.
+    const ALL: Ready = Ready(0b1_1111);
+
+    /// Translates a mio event into readiness bits.
+    pub(crate) fn from_event(event: &Event) -> Ready {
+        let mut ready = Ready::EMPTY;
+        if event.is_readable() {
+            ready = ready | Ready::READABLE;
+        }
+        if event.is_writable() {
+            ready = ready | Ready::WRITABLE;
+        }
+        if event.is_read_closed() {
+            ready = ready | Ready::READ_CLOSED;
+        }
+        if event.is_write_closed() {
+            ready = ready | Ready::WRITE_CLOSED;
+        }
+        if event.is_error() {
+            ready = ready | Ready::ERROR;
+        }
+        ready
+    }
+
+    /// Returns true if no bit is set.
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Returns true if every bit of `other` is set in `self`.
+    #[cfg(test)]
+    pub(crate) fn contains(self, other: Ready) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Returns the bits set in both `self` and `other`.
+    pub(crate) fn intersection(self, other: Ready) -> Ready {
+        Ready(self.0 & other.0)
+    }
+
+    /// Returns the bits of `self` that are not in `other`.
+    pub(crate) fn difference(self, other: Ready) -> Ready {
+        Ready(self.0 & !other.0)
+    }
+
+    /// Extracts the readiness bits of a state word.
+    fn from_state(state: usize) -> Ready {
+        Ready(state & Ready::ALL.0)
+    }
+}
+
+impl std::ops::BitOr for Ready {
+    type Output = Ready;
+
+    fn bitor(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
+    }
+}
+
+/// Which half of an I/O object a task waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Reading (or accepting).
+    Read,
+    /// Writing (or connecting).
+    Write,
+}
+
+impl Direction {
+    /// The readiness bits that let an operation in this direction make progress: the
+    /// direction's own bit, its hang-up and errors (the syscall surfaces both).
+    pub(crate) fn mask(self) -> Ready {
+        match self {
+            Direction::Read => Ready::READABLE | Ready::READ_CLOSED | Ready::ERROR,
+            Direction::Write => Ready::WRITABLE | Ready::WRITE_CLOSED | Ready::ERROR,
+        }
+    }
+}
+
+/// Readiness observed by `poll_ready`: the bits of one direction and the tick they
+/// were read at, to hand back to `clear_readiness`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReadyEvent {
+    tick: usize,
+    ready: Ready,
+}
+
+impl ReadyEvent {
+    /// The readiness bits observed (only those of the polled direction).
+    #[cfg(test)]
+    pub(crate) fn ready(&self) -> Ready {
+        self.ready
+    }
+}
+
+/// The tasks waiting for an I/O object, one per direction.
+#[derive(Debug, Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl Waiters {
+    fn slot(&mut self, direction: Direction) -> &mut Option<Waker> {
+        match direction {
+            Direction::Read => &mut self.reader,
+            Direction::Write => &mut self.writer,
+        }
+    }
+}
+
+/// The readiness cell of one registered I/O object (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct ScheduledIo {
+    /// Readiness bits, `SHUTDOWN` and the tick (see the module documentation).
+    state: AtomicUsize,
+    waiters: Mutex<Waiters>,
+    /// The token the I/O object is registered under; fixed at registration.
+    token: Token,
+}
+
+impl ScheduledIo {
+    /// Creates an empty cell for an I/O object registered under `token`.
+    pub(crate) fn new(token: Token) -> ScheduledIo {
+        ScheduledIo {
+            state: AtomicUsize::new(0),
+            waiters: Mutex::new(Waiters::default()),
+            token,
+        }
+    }
+
+    /// The token the I/O object is registered under.
+    pub(crate) fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Records a readiness event from the driver: adds `ready`, bumps the tick and
+    /// wakes the waiters of the directions `ready` concerns.
+    pub(crate) fn set_readiness(&self, ready: Ready) {
+        // The closure always returns `Some`, so the update cannot fail.
+        let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
+            Some((state | ready.0).wrapping_add(TICK_ONE))
+        });
+        self.wake(ready);
+    }
+
+    /// Marks the cell shut down and wakes both waiters; `poll_ready` fails from now on.
+    pub(crate) fn shutdown(&self) {
+        self.state.fetch_or(SHUTDOWN, AcqRel);
+        self.wake(Direction::Read.mask() | Direction::Write.mask());
+    }
+
+    /// Returns the direction's readiness, or stores the task's waker and returns
+    /// `Pending` when there is none.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(result) = observe(self.state.load(Acquire), direction) {
+            return Poll::Ready(result);
+        }
+        let mut waiters = self.lock_waiters();
+        let slot = waiters.slot(direction);
+        match slot {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        // Read again under the lock: the driver updates the state before it takes the
+        // lock to look for wakers, so an event it recorded after our first read is
+        // either visible now or finds the waker we just stored.
+        match observe(self.state.load(Acquire), direction) {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Clears the readiness `event` observed, unless a new event arrived since (the
+    /// tick moved). Hang-up bits stay set.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        let clear = event
+            .ready
+            .difference(Ready::READ_CLOSED | Ready::WRITE_CLOSED);
+        // Returning `None` (a newer event arrived) leaves the state untouched.
+        let _ = self.state.fetch_update(AcqRel, Acquire, |state| {
+            (state >> TICK_SHIFT == event.tick).then_some(state & !clear.0)
+        });
+    }
+
+    /// Takes the wakers of the directions `ready` concerns and wakes them outside the
+    /// lock (a waker may run arbitrary code, even drop another registration).
+    fn wake(&self, ready: Ready) {
+        let (reader, writer) = {
+            let mut waiters = self.lock_waiters();
+            let reader = if ready.intersection(Direction::Read.mask()).is_empty() {
+                None
+            } else {
+                waiters.reader.take()
+            };
+            let writer = if ready.intersection(Direction::Write.mask()).is_empty() {
+                None
+            } else {
+                waiters.writer.take()
+            };
+            (reader, writer)
+        };
+        for waker in [reader, writer].into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
+    /// Locks the waiters, ignoring poisoning: the critical sections only move wakers.
+    fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What `poll_ready` reports for a state word: the shut-down error, the direction's
+/// readiness, or `None` when it must wait.
+fn observe(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+    if state & SHUTDOWN != 0 {
+        return Some(Err(shutdown_error()));
+    }
+    let ready = Ready::from_state(state).intersection(direction.mask());
+    if ready.is_empty() {
+        return None;
+    }
+    Some(Ok(ReadyEvent {
+        tick: state >> TICK_SHIFT,
+        ready,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready_now(io: &ScheduledIo, direction: Direction) -> ReadyEvent {
+        let mut cx = Context::from_waker(Waker::noop());
+        match io.poll_ready(&mut cx, direction) {
+            Poll::Ready(Ok(event)) => event,
+            other => panic!("expected readiness, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn readiness_is_per_direction() {
+        let io = ScheduledIo::new(Token(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        io.set_readiness(Ready::READABLE);
+        assert_eq!(ready_now(&io, Direction::Read).ready(), Ready::READABLE);
+        assert!(io.poll_ready(&mut cx, Direction::Write).is_pending());
+        // Errors make both directions ready: the syscall reports them.
+        io.set_readiness(Ready::ERROR);
+        assert!(
+            ready_now(&io, Direction::Write)
+                .ready()
+                .contains(Ready::ERROR)
+        );
+    }
+
+    #[test]
+    fn clear_with_a_stale_tick_keeps_the_new_edge() {
+        let io = ScheduledIo::new(Token(0));
+        io.set_readiness(Ready::READABLE);
+        let observed = ready_now(&io, Direction::Read);
+        io.set_readiness(Ready::READABLE);
+        io.clear_readiness(observed);
+        let current = ready_now(&io, Direction::Read);
+        assert_ne!(current.tick, observed.tick);
+        io.clear_readiness(current);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+    }
+
+    #[test]
+    fn hang_up_is_never_cleared() {
+        let io = ScheduledIo::new(Token(0));
+        io.set_readiness(Ready::READABLE | Ready::READ_CLOSED);
+        let observed = ready_now(&io, Direction::Read);
+        io.clear_readiness(observed);
+        assert_eq!(ready_now(&io, Direction::Read).ready(), Ready::READ_CLOSED);
+    }
+
+    #[test]
+    fn the_tick_wraps_without_touching_the_readiness_bits() {
+        let io = ScheduledIo::new(Token(0));
+        let last_tick = usize::MAX & !SHUTDOWN & !Ready::ALL.0;
+        io.state
+            .store(last_tick, std::sync::atomic::Ordering::Relaxed);
+        io.set_readiness(Ready::WRITABLE);
+        let event = ready_now(&io, Direction::Write);
+        assert_eq!(event.tick, 0);
+        assert_eq!(event.ready(), Ready::WRITABLE);
+    }
+}

@@ -1,0 +1,339 @@
+//! The I/O drivers: one scheduler, two I/O models.
+//!
+//! Every scheduler core (each multi-thread worker, the current-thread core) owns a
+//! driver and parks on it. The [`Driver`] trait is the contract; [`CoreDriver`]
+//! dispatches between the backends:
+//!
+//! * `uring` (Linux, feature `io-uring`): completion-based. Each thread that drives a
+//!   core has its own io_uring ring (`SINGLE_ISSUER | DEFER_TASKRUN` where the kernel
+//!   has them). The thread parks in `io_uring_enter` waiting for one CQE, with the park
+//!   timeout as the wait's timeout; other threads wake it by writing the core's eventfd,
+//!   on which every ring keeps a read armed.
+//! * `mio` (feature `mio`): readiness-based; one `mio::Poll` per core, edge-triggered
+//!   registrations with a waker per direction, `mio::Waker` to unpark.
+//! * without I/O (`enable_io` not called): a condvar parker.
+//!
+//! # One operation, two halves
+//!
+//! An operation (`src/op/`) is one type implementing [`op::OpCode`]: the io_uring half
+//! builds an SQE and the readiness half names an interest (read/write), runs the
+//! non-blocking syscall, or runs on the blocking pool. [`op::run`] picks the half from
+//! the backend of the runtime (or of the I/O object) and awaits it. On io_uring, an op
+//! whose opcode the kernel lacks, or that reports `EAGAIN` (a non-blocking fd), waits
+//! for readiness with `POLL_ADD` and runs the syscall directly, so callers never notice.
+//!
+//! # Op lifecycle on io_uring
+//!
+//! ```text
+//!  future polled ──► cell created, holds the op value (buffers)
+//!       │
+//!       ├─ this thread drives a core: SQE pushed on its ring (no syscall)
+//!       └─ no ring here: queued on a core's remote queue, that core is woken
+//!       │
+//!       ▼ submitted in a batch: before the ring's thread parks, at each maintenance
+//!         tick, or when the submission queue is full
+//!  in flight: the ring's table holds an Arc to the cell
+//!       │
+//!       ▼ CQE: result stored in the cell, the task's waker woken (on whichever
+//!         worker the task lives now; the future may be polled anywhere)
+//!  completed: the future takes the value back and turns the result into its output
+//! ```
+//!
+//! # Cancel protocol
+//!
+//! ```text
+//!  future dropped while
+//!   ├─ queued (not yet in a ring) ─► cell Abandoned; the ring skips it
+//!   ├─ in flight ──────────────────► cell Abandoned + ASYNC_CANCEL sent to the owning
+//!   │                                ring (directly, or via its remote queue when the
+//!   │                                drop happens on another thread). The buffers stay
+//!   │                                in the cell until the final CQE; then the ring
+//!   │                                drops its Arc and they are freed.
+//!   └─ completed ──────────────────► nothing in flight; the value is dropped
+//!  future forgotten (mem::forget) ──► the ring frees its Arc at the CQE, the future's
+//!                                     Arc leaks: memory is never freed early
+//!  ring detached (its thread gave the core away: block_in_place, worker exit, end of
+//!  a current-thread block_on) ──► every op cancelled; -ECANCELED ones are resubmitted
+//!                                 by their futures on the next poll, others complete
+//!  runtime dropped ──► workers detach their rings (cancel, drain up to a deadline);
+//!                      ops still in flight after it are leaked, never freed
+//! ```
+//!
+//! # Backend selection
+//!
+//! `Builder::backend` if set, else `RINGTIDE_BACKEND=io_uring|mio|auto`, else auto.
+//! Auto runs [`uring::probe`] (ring setup, a NOP round trip, an opcode probe) and falls
+//! back to mio with one `log::warn!` line naming the reason and the fix. An explicit
+//! `io_uring` that cannot work makes `build()` fail with that reason.
+
+pub(crate) mod op;
+mod select;
+
+#[cfg(feature = "mio")]
+pub(crate) mod mio;
+#[cfg(ringtide_uring)]
+pub(crate) mod uring;
+
+#[cfg(not(feature = "mio"))]
+#[path = "disabled/mio.rs"]
+pub(crate) mod mio;
+#[cfg(not(ringtide_uring))]
+#[path = "disabled/uring.rs"]
+pub(crate) mod uring;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::runtime::park::{Park, Parker, Unparker};
+
+pub use select::Backend;
+pub(crate) use select::select;
+
+/// io_uring setup knobs from the builder.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RingConfig {
+    /// Submission queue entries (the completion queue gets twice as many).
+    pub(crate) entries: u32,
+    /// `Some(idle)`: use a kernel submission-polling thread that sleeps after `idle`.
+    pub(crate) sqpoll_idle: Option<Duration>,
+}
+
+impl Default for RingConfig {
+    fn default() -> RingConfig {
+        RingConfig {
+            entries: 256,
+            sqpoll_idle: None,
+        }
+    }
+}
+
+/// The contract between a scheduler core and its I/O backend.
+pub(crate) trait Driver: Send {
+    /// This thread starts driving the core (takes it).
+    fn attach(&mut self);
+    /// This thread gives the core away; in-flight work must be handed over.
+    fn detach(&mut self);
+    /// Blocks until I/O is ready, an unpark, or `timeout`; dispatches completions and
+    /// readiness to wakers. `Some(Duration::ZERO)` polls without blocking.
+    fn park(&mut self, timeout: Option<Duration>);
+    /// A handle that wakes this driver from any thread.
+    fn unpark_handle(&self) -> Unpark;
+}
+
+/// One core's driver, whichever backend it is.
+#[derive(Debug)]
+pub(crate) enum CoreDriver {
+    /// io_uring completions.
+    Uring(uring::Driver),
+    /// mio readiness.
+    Mio(mio::Driver),
+    /// No I/O: a condvar.
+    NoIo(Parker),
+}
+
+/// Wakes one core's driver from any thread.
+#[derive(Clone, Debug)]
+pub(crate) enum Unpark {
+    /// Writes the core's eventfd when its ring sleeps.
+    Uring(Arc<uring::remote::RingShared>),
+    /// `mio::Waker`.
+    Mio(Arc<mio::Shared>),
+    /// Condvar.
+    NoIo(Unparker),
+}
+
+impl Driver for CoreDriver {
+    fn attach(&mut self) {
+        match self {
+            CoreDriver::Uring(driver) => driver.attach(),
+            CoreDriver::Mio(driver) => driver.attach(),
+            CoreDriver::NoIo(_) => {}
+        }
+    }
+
+    fn detach(&mut self) {
+        match self {
+            CoreDriver::Uring(driver) => driver.detach(),
+            CoreDriver::Mio(driver) => driver.detach(),
+            CoreDriver::NoIo(_) => {}
+        }
+    }
+
+    fn park(&mut self, timeout: Option<Duration>) {
+        match self {
+            CoreDriver::Uring(driver) => driver.park(timeout),
+            CoreDriver::Mio(driver) => driver.park(timeout),
+            CoreDriver::NoIo(parker) => match timeout {
+                Some(timeout) => parker.park_timeout(timeout),
+                None => parker.park(),
+            },
+        }
+    }
+
+    fn unpark_handle(&self) -> Unpark {
+        match self {
+            CoreDriver::Uring(driver) => Unpark::Uring(driver.shared().clone()),
+            CoreDriver::Mio(driver) => Unpark::Mio(driver.shared().clone()),
+            CoreDriver::NoIo(parker) => Unpark::NoIo(parker.unpark_handle()),
+        }
+    }
+}
+
+impl Park for CoreDriver {
+    type Unpark = Unpark;
+
+    fn park(&mut self) {
+        Driver::park(self, None);
+    }
+
+    fn park_timeout(&mut self, timeout: Duration) {
+        Driver::park(self, Some(timeout));
+    }
+
+    fn unpark_handle(&self) -> Unpark {
+        Driver::unpark_handle(self)
+    }
+}
+
+impl crate::runtime::park::Unpark for Unpark {
+    fn unpark(&self) {
+        match self {
+            Unpark::Uring(shared) => shared.unpark(),
+            Unpark::Mio(shared) => shared.unpark(),
+            Unpark::NoIo(unparker) => unparker.unpark(),
+        }
+    }
+}
+
+/// The I/O side of a runtime: its backend and every core's driver handle.
+pub(crate) struct Handle {
+    /// The selected backend, also reported when I/O is disabled.
+    selected: Backend,
+    /// `Some(selected)` when I/O is enabled.
+    backend: Option<Backend>,
+    cores: Box<[Unpark]>,
+    next: AtomicUsize,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("driver::Handle")
+            .field("backend", &self.backend)
+            .field("cores", &self.cores.len())
+            .finish()
+    }
+}
+
+/// Per-runtime I/O counters (summed over cores), see `RuntimeMetrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct IoCounters {
+    pub(crate) submitted: u64,
+    pub(crate) completed: u64,
+    pub(crate) in_flight: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) cq_overflow: u64,
+    pub(crate) registered: u64,
+}
+
+impl Handle {
+    /// Creates `count` core drivers for `selected` (condvar parkers when I/O is
+    /// disabled) and the runtime-wide handle over them.
+    pub(crate) fn create(
+        selected: Backend,
+        enable_io: bool,
+        count: usize,
+        config: RingConfig,
+    ) -> std::io::Result<(Handle, Vec<CoreDriver>)> {
+        let backend = enable_io.then_some(selected);
+        let mut drivers = Vec::with_capacity(count);
+        for _ in 0..count {
+            drivers.push(match backend {
+                Some(Backend::IoUring) => CoreDriver::Uring(uring::Driver::new(config)?),
+                Some(Backend::Mio) => CoreDriver::Mio(mio::Driver::new(1024)?),
+                _ => CoreDriver::NoIo(Parker::new()),
+            });
+        }
+        let cores = drivers.iter().map(Driver::unpark_handle).collect();
+        Ok((
+            Handle {
+                selected,
+                backend,
+                cores,
+                next: AtomicUsize::new(0),
+            },
+            drivers,
+        ))
+    }
+
+    /// The backend in use (`None` when the runtime has no I/O).
+    pub(crate) fn backend(&self) -> Option<Backend> {
+        self.backend
+    }
+
+    /// The backend selected at build time (even when I/O is disabled).
+    pub(crate) fn selected(&self) -> Backend {
+        self.selected
+    }
+
+    /// Runs `f` with the driver handle of the runtime this thread has entered.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+        crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver())))
+    }
+
+    /// A core's ring for an op from a thread without one (round robin).
+    pub(crate) fn pick_ring(&self) -> Option<Arc<uring::remote::RingShared>> {
+        let start = self.next.fetch_add(1, Relaxed);
+        (0..self.cores.len()).find_map(|offset| {
+            match &self.cores[(start + offset) % self.cores.len()] {
+                Unpark::Uring(shared) => Some(shared.clone()),
+                _ => None,
+            }
+        })
+    }
+
+    /// A core's poll to register an I/O object with: this thread's core when it drives
+    /// one, else round robin.
+    pub(crate) fn pick_poll(&self) -> Option<Arc<mio::Shared>> {
+        if let Some(shared) = mio::current_shared() {
+            if self.cores.iter().any(|core| match core {
+                Unpark::Mio(candidate) => Arc::ptr_eq(candidate, &shared),
+                _ => false,
+            }) {
+                return Some(shared);
+            }
+        }
+        let start = self.next.fetch_add(1, Relaxed);
+        (0..self.cores.len()).find_map(|offset| {
+            match &self.cores[(start + offset) % self.cores.len()] {
+                Unpark::Mio(shared) => Some(shared.clone()),
+                _ => None,
+            }
+        })
+    }
+
+    /// One core's counters.
+    pub(crate) fn core_counters(&self, index: usize) -> IoCounters {
+        match &self.cores[index] {
+            Unpark::Uring(shared) => uring::counters(shared),
+            Unpark::Mio(shared) => mio::counters(shared),
+            Unpark::NoIo(_) => IoCounters::default(),
+        }
+    }
+
+    /// Counters summed over every core.
+    pub(crate) fn counters(&self) -> IoCounters {
+        let mut total = IoCounters::default();
+        for index in 0..self.cores.len() {
+            let one = self.core_counters(index);
+            total.submitted += one.submitted;
+            total.completed += one.completed;
+            total.in_flight += one.in_flight;
+            total.cancelled += one.cancelled;
+            total.cq_overflow += one.cq_overflow;
+            total.registered += one.registered;
+        }
+        total
+    }
+}

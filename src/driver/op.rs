@@ -1,0 +1,206 @@
+//! The op contract shared by both backends, and [`run`], which awaits an op on
+//! whichever backend applies.
+//!
+//! An op type (one file per op under `src/op/`) owns everything the operation needs:
+//! the fd, the buffers, any struct an SQE points into. Its two halves:
+//!
+//! * io_uring: [`OpCode::uring_entry`] builds the SQE (called each time the op is
+//!   submitted, so a retired op can be resubmitted); the CQE result comes back to
+//!   [`OpCode::complete`].
+//! * readiness: [`OpCode::readiness`] says what to wait for, [`OpCode::attempt`] runs
+//!   the syscall (non-blocking for `Read`/`Write`, on the blocking pool for
+//!   `Blocking`), and its result goes to [`OpCode::complete`].
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::RawFd;
+
+#[cfg(ringtide_uring)]
+use crate::driver::uring;
+use crate::driver::{Backend, Handle, mio};
+
+/// What the readiness half of an op waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    /// Nothing: `attempt` completes at once.
+    Immediate,
+    /// The fd is readable; `attempt` is a non-blocking syscall.
+    Read(RawFd),
+    /// The fd is writable; `attempt` is a non-blocking syscall.
+    Write(RawFd),
+    /// No readiness exists (regular files): `attempt` blocks, so it runs on the
+    /// blocking pool.
+    #[allow(
+        dead_code,
+        reason = "for file operations, which arrive with the fs module"
+    )]
+    Blocking,
+}
+
+/// One operation with both backends' halves.
+pub(crate) trait OpCode: Send + 'static {
+    /// What the awaiting caller gets (typically a `BufResult`).
+    type Output;
+
+    /// The io_uring opcode, to check the kernel supports it.
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8;
+
+    /// io_uring half: the SQE. `self` stays at this address until the final CQE.
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry;
+
+    /// Readiness half: what to wait for before [`attempt`](OpCode::attempt).
+    fn readiness(&self) -> Readiness;
+
+    /// Readiness half: the syscall. `WouldBlock` means "wait for readiness again".
+    fn attempt(&mut self) -> io::Result<usize>;
+
+    /// Both halves: turns the result (a CQE's `res` or the syscall's return) into the
+    /// output, giving back the owned buffers.
+    fn complete(self, result: io::Result<usize>) -> Self::Output;
+}
+
+/// Where an op's fd is registered, for I/O objects (see `io::AsyncFd`).
+#[derive(Debug)]
+pub(crate) enum IoSource {
+    /// io_uring needs no registration.
+    Uring,
+    /// A mio registration, on one core's poll.
+    Mio(mio::Registration),
+}
+
+/// Runs `op` to completion on the backend of `source` (an I/O object's registration),
+/// or of the current runtime when `source` is `None`.
+pub(crate) async fn run<T: OpCode>(source: Option<&IoSource>, op: T) -> T::Output {
+    let backend = match source {
+        Some(IoSource::Uring) => Some(Backend::IoUring),
+        Some(IoSource::Mio(_)) => Some(Backend::Mio),
+        None => Handle::with_current(|handle| handle.and_then(Handle::backend)),
+    };
+    match backend {
+        Some(Backend::IoUring) => run_uring(op).await,
+        Some(Backend::Mio) => {
+            let registration = match source {
+                Some(IoSource::Mio(registration)) => Some(registration),
+                _ => None,
+            };
+            run_readiness(registration, op).await
+        }
+        _ => op.complete(Err(no_io_error())),
+    }
+}
+
+fn no_io_error() -> io::Error {
+    io::Error::other(
+        "this I/O operation needs a ringtide runtime with I/O enabled: call it from inside \
+         a runtime built with `enable_io()` or `enable_all()`",
+    )
+}
+
+#[cfg(ringtide_uring)]
+async fn run_uring<T: OpCode>(mut op: T) -> T::Output {
+    if !uring::probe::supports(T::OPCODE) {
+        return run_readiness_on_uring(op).await;
+    }
+    loop {
+        let (returned, result) = uring::cell::UringOp::new(op).await;
+        op = returned;
+        match (&result, op.readiness()) {
+            // A non-blocking fd: the kernel reports EAGAIN instead of waiting. Wait for
+            // readiness, then let the ring try again.
+            (Err(error), Readiness::Read(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
+                poll_add(fd, libc::POLLIN).await;
+            }
+            (Err(error), Readiness::Write(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
+                poll_add(fd, libc::POLLOUT).await;
+            }
+            _ => return op.complete(result),
+        }
+    }
+}
+
+#[cfg(not(ringtide_uring))]
+async fn run_uring<T: OpCode>(op: T) -> T::Output {
+    op.complete(Err(no_io_error()))
+}
+
+/// The readiness half on an io_uring runtime, for opcodes the kernel lacks.
+#[cfg(ringtide_uring)]
+async fn run_readiness_on_uring<T: OpCode>(mut op: T) -> T::Output {
+    loop {
+        match op.readiness() {
+            Readiness::Immediate => {
+                let result = op.attempt();
+                return op.complete(result);
+            }
+            Readiness::Blocking => return run_blocking(op).await,
+            Readiness::Read(fd) | Readiness::Write(fd) => {
+                let result = op.attempt();
+                match result {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        let events = if matches!(op.readiness(), Readiness::Read(_)) {
+                            libc::POLLIN
+                        } else {
+                            libc::POLLOUT
+                        };
+                        poll_add(fd, events).await;
+                    }
+                    result => return op.complete(result),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(ringtide_uring)]
+async fn poll_add(fd: RawFd, events: libc::c_short) {
+    // Errors (e.g. a closed fd) surface from the syscall that follows.
+    let _ = uring::cell::UringOp::new(crate::op::poll::PollAdd::new(fd, events)).await;
+}
+
+async fn run_readiness<T: OpCode>(
+    registration: Option<&mio::Registration>,
+    mut op: T,
+) -> T::Output {
+    match op.readiness() {
+        Readiness::Immediate => {
+            let result = op.attempt();
+            op.complete(result)
+        }
+        Readiness::Blocking => run_blocking(op).await,
+        readiness @ (Readiness::Read(_) | Readiness::Write(_)) => {
+            let Some(registration) = registration else {
+                // An fd op without a registration cannot wait: try once.
+                let result = op.attempt();
+                return op.complete(result);
+            };
+            let direction = if matches!(readiness, Readiness::Read(_)) {
+                mio::Direction::Read
+            } else {
+                mio::Direction::Write
+            };
+            let result = poll_fn(|cx| registration.poll_io(cx, direction, || op.attempt())).await;
+            op.complete(result)
+        }
+    }
+}
+
+async fn run_blocking<T: OpCode>(op: T) -> T::Output {
+    let spawned = Handle::with_current(|handle| handle.is_some());
+    if !spawned {
+        return op.complete(Err(no_io_error()));
+    }
+    // The op moves to the pool thread and back; if this future is dropped, the closure
+    // still runs to completion and drops the op (and its buffers) there.
+    let joined = crate::task::spawn_blocking(move || {
+        let mut op = op;
+        let result = op.attempt();
+        (op, result)
+    })
+    .await;
+    match joined {
+        Ok((op, result)) => op.complete(result),
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}

@@ -1,0 +1,172 @@
+//! Choosing the I/O backend: the builder, then `RINGTIDE_BACKEND`, then auto-detection.
+
+use std::fmt;
+use std::io;
+use std::str::FromStr;
+
+use crate::driver::{RingConfig, uring};
+
+/// The environment variable that picks the backend when the builder does not.
+pub(crate) const ENV_VAR: &str = "RINGTIDE_BACKEND";
+
+/// Which I/O backend a runtime uses.
+///
+/// Set it with [`Builder::backend`](crate::runtime::Builder::backend); without that,
+/// the environment variable `RINGTIDE_BACKEND` (`io_uring`, `mio` or `auto`) decides,
+/// and without that, `Auto`. [`Runtime::backend`](crate::runtime::Runtime::backend)
+/// reports the outcome (never `Auto`).
+///
+/// ```
+/// use ringtide::runtime::{Backend, Builder};
+///
+/// let runtime = Builder::new_current_thread()
+///     .backend(Backend::Mio)
+///     .enable_all()
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.backend(), Backend::Mio);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// io_uring when it works here (set up a ring, run a NOP, probe the opcodes),
+    /// otherwise mio, with one warning in the log saying why.
+    Auto,
+    /// io_uring (Linux). `build()` fails, saying why, when it cannot be used.
+    IoUring,
+    /// mio: epoll, kqueue or IOCP readiness.
+    Mio,
+}
+
+impl Backend {
+    /// The name used by `RINGTIDE_BACKEND` and the test macro.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::IoUring => "io_uring",
+            Backend::Mio => "mio",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = io::Error;
+
+    /// Parses `io_uring` (or `io-uring`, `uring`), `mio` or `auto`, ignoring case and
+    /// surrounding spaces.
+    fn from_str(value: &str) -> io::Result<Backend> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Backend::Auto),
+            "io_uring" | "io-uring" | "uring" => Ok(Backend::IoUring),
+            "mio" => Ok(Backend::Mio),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{ENV_VAR}={value:?} is not a backend; expected `io_uring`, `mio` or `auto`"
+                ),
+            )),
+        }
+    }
+}
+
+/// Resolves the backend for a new runtime. `requested` is the builder's choice.
+pub(crate) fn select(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend> {
+    let (wanted, source) = match requested {
+        Some(backend) => (backend, "Builder::backend"),
+        None => match std::env::var(ENV_VAR) {
+            Ok(value) => (value.parse::<Backend>()?, ENV_VAR),
+            Err(std::env::VarError::NotPresent) => (Backend::Auto, "default"),
+            Err(std::env::VarError::NotUnicode(value)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{ENV_VAR}={value:?} is not a backend; expected `io_uring`, `mio` or `auto`"
+                    ),
+                ));
+            }
+        },
+    };
+    match wanted {
+        Backend::Mio => {
+            if cfg!(feature = "mio") {
+                Ok(Backend::Mio)
+            } else {
+                Err(unsupported(format!(
+                    "the mio backend was requested ({source}) but ringtide was built without \
+                     its `mio` feature"
+                )))
+            }
+        }
+        Backend::IoUring => {
+            if !cfg!(ringtide_uring) {
+                return Err(unsupported(format!(
+                    "the io_uring backend was requested ({source}) but ringtide was built \
+                     without it (it needs Linux and the `io-uring` feature); use \
+                     Backend::Mio or {ENV_VAR}=mio"
+                )));
+            }
+            uring::probe::check(config).map_err(|reason| {
+                unsupported(format!(
+                    "the io_uring backend was requested ({source}) but cannot be used: {reason}"
+                ))
+            })?;
+            Ok(Backend::IoUring)
+        }
+        Backend::Auto => {
+            if cfg!(ringtide_uring) {
+                match uring::probe::check(config) {
+                    Ok(()) => return Ok(Backend::IoUring),
+                    Err(reason) if cfg!(feature = "mio") => {
+                        log::warn!("ringtide: io_uring unavailable, using mio instead: {reason}");
+                    }
+                    Err(reason) => {
+                        return Err(unsupported(format!(
+                            "io_uring cannot be used ({reason}) and ringtide was built without \
+                             the `mio` fallback feature"
+                        )));
+                    }
+                }
+            }
+            if cfg!(feature = "mio") {
+                Ok(Backend::Mio)
+            } else {
+                Err(unsupported(
+                    "no I/O backend is compiled in: enable the `io-uring` or `mio` feature"
+                        .to_owned(),
+                ))
+            }
+        }
+    }
+}
+
+fn unsupported(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names() {
+        assert_eq!("io_uring".parse::<Backend>().unwrap(), Backend::IoUring);
+        assert_eq!(" MIO ".parse::<Backend>().unwrap(), Backend::Mio);
+        assert_eq!("auto".parse::<Backend>().unwrap(), Backend::Auto);
+        let error = "epoll".parse::<Backend>().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("epoll"), "{error}");
+    }
+
+    #[test]
+    fn explicit_mio_is_honoured() {
+        assert_eq!(
+            select(Some(Backend::Mio), &RingConfig::default()).unwrap(),
+            Backend::Mio
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! The shared cell of one io_uring operation, and the future that awaits it.
+//!
+//! An operation's state must survive its task moving to another worker and its future
+//! being dropped (or forgotten) while the kernel still uses its buffers. So the op value
+//! (`T`, which owns the buffers and anything an SQE points into) lives in one heap cell,
+//! [`OpCell`], shared by two owners:
+//!
+//! * the future ([`UringOp`]), wherever its task is polled;
+//! * the ring that submitted it: its in-flight table holds an `Arc` to the cell (type
+//!   erased as [`Completion`]) from submission until the final CQE.
+//!
+//! The kernel's use of the op value is bracketed by the ring's reference, so the value
+//! (and its buffers) is freed only once both the future is gone and the final CQE has
+//! arrived (or never, when the ring is torn down with the op still in flight: the ring
+//! then leaks its reference on purpose).
+//!
+//! # States
+//!
+//! ```text
+//!                 submit (local ring, or a worker's remote queue)
+//!   [future owns T] ─────────────► Queued ──ring pushes the SQE──► InFlight
+//!                                    │                                 │
+//!                        CQE ────────┼─────────────────────────────────┤
+//!                                    ▼                                 ▼
+//!                               Completed(res) ◄───────────────── (final CQE)
+//!                                    │  future takes T back, output built
+//!                                    ▼
+//!                                  Taken
+//!
+//!   Queued/InFlight ──future dropped──► Abandoned ──(ring sends ASYNC_CANCEL; the
+//!                                                    final CQE drops the ring's Arc:
+//!                                                    T is freed only then)
+//!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
+//!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
+//! ```
+//!
+//! Every transition happens under the cell's mutex. The op value itself sits in an
+//! `UnsafeCell` outside the mutex, because the kernel may write into it while the
+//! state is `Queued`/`InFlight`; Rust code touches it only in the states where no one
+//! else can: before the first submission (the future), while building the SQE (the
+//! ring, state `Queued`), and after completion (the future, state `Completed`), or when
+//! the last `Arc` drops.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use io_uring::squeue;
+
+use super::remote::{self, RingShared};
+use crate::driver::op::OpCode;
+use crate::loom::lock;
+
+/// The ring's view of a cell: what it needs to submit, complete and retire it.
+pub(crate) trait Completion: Send + Sync {
+    /// Builds the SQE for the op, or `None` when the future was dropped before the ring
+    /// got to submit it. Moves the state from `Queued` to `InFlight`, recording which
+    /// ring and `user_data` now own it.
+    fn start(&self, owner: &Arc<RingShared>, ring_id: u64, user_data: u64)
+    -> Option<squeue::Entry>;
+    /// Delivers a CQE. `more` is the multishot flag: further CQEs follow.
+    fn complete(&self, result: i32, flags: u32, more: bool);
+    /// The ring left its thread and cancelled the op before it ran (`-ECANCELED`): the
+    /// future resubmits it on its next poll.
+    fn retire(&self);
+}
+
+enum State {
+    /// Waiting for a ring to take it (possibly on another thread's remote queue).
+    Queued { waker: Option<Waker> },
+    /// The kernel owns the op's memory.
+    InFlight {
+        waker: Option<Waker>,
+        owner: Arc<RingShared>,
+        ring_id: u64,
+        user_data: u64,
+    },
+    /// The final CQE arrived.
+    Completed { result: i32 },
+    /// Cancelled by a retiring ring: the op never ran and can be submitted again.
+    Retired,
+    /// The future is gone; the ring frees the op with its last reference.
+    Abandoned,
+    /// The future took the op value back.
+    Taken,
+}
+
+/// One operation's shared state.
+pub(crate) struct OpCell<T> {
+    state: Mutex<State>,
+    op: UnsafeCell<Option<T>>,
+}
+
+// SAFETY: `op` is only accessed by one party at a time, as the state machine in the
+// module doc describes (and the state lives under a mutex); `T: Send` lets the value be
+// dropped or taken on whichever thread ends up doing so.
+unsafe impl<T: Send> Sync for OpCell<T> {}
+
+impl<T: OpCode> Completion for OpCell<T> {
+    fn start(
+        &self,
+        owner: &Arc<RingShared>,
+        ring_id: u64,
+        user_data: u64,
+    ) -> Option<squeue::Entry> {
+        let mut state = lock(&self.state);
+        let waker = match &mut *state {
+            State::Queued { waker } => waker.take(),
+            _ => return None,
+        };
+        // SAFETY: in `Queued` the future does not touch `op` (it only looks at the
+        // state), so this is the only access; the cell is heap-pinned inside its `Arc`,
+        // so pointers the SQE takes into the value stay valid until the final CQE.
+        let op = unsafe { &mut *self.op.get() };
+        let entry = op
+            .as_mut()
+            .expect("a queued op holds its value")
+            .uring_entry();
+        *state = State::InFlight {
+            waker,
+            owner: owner.clone(),
+            ring_id,
+            user_data,
+        };
+        Some(entry.user_data(user_data))
+    }
+
+    fn complete(&self, result: i32, _flags: u32, more: bool) {
+        debug_assert!(!more, "multishot ops use their own cell type");
+        let waker = {
+            let mut state = lock(&self.state);
+            match std::mem::replace(&mut *state, State::Completed { result }) {
+                State::InFlight { waker, .. } => waker,
+                State::Abandoned => {
+                    *state = State::Abandoned;
+                    None
+                }
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn retire(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            match std::mem::replace(&mut *state, State::Retired) {
+                State::InFlight { waker, .. } => waker,
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The future of one io_uring operation.
+///
+/// Dropping it while the op is in flight cancels the op and leaves the buffers to the
+/// cell until the kernel is done; forgetting it leaks the cell, never frees it early.
+pub(crate) struct UringOp<T: OpCode> {
+    cell: Option<Arc<OpCell<T>>>,
+    op: Option<T>,
+}
+
+impl<T: OpCode> fmt::Debug for UringOp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UringOp")
+            .field("submitted", &self.cell.is_some())
+            .finish()
+    }
+}
+
+impl<T: OpCode> UringOp<T> {
+    pub(crate) fn new(op: T) -> UringOp<T> {
+        UringOp {
+            cell: None,
+            op: Some(op),
+        }
+    }
+
+    fn submit(&mut self, op: T, cx: &mut Context<'_>) -> io::Result<()> {
+        let cell = Arc::new(OpCell {
+            state: Mutex::new(State::Queued {
+                waker: Some(cx.waker().clone()),
+            }),
+            op: UnsafeCell::new(Some(op)),
+        });
+        self.cell = Some(cell.clone());
+        remote::submit(cell)
+    }
+}
+
+impl<T: OpCode> Unpin for UringOp<T> {}
+
+impl<T: OpCode> Future for UringOp<T> {
+    /// The op value back, with the CQE's result (`res` as a count, or the errno).
+    type Output = (T, io::Result<usize>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(op) = this.op.take() {
+            if let Err(error) = this.submit(op, cx) {
+                let cell = this.cell.take().expect("just submitted");
+                let op = take_unsubmitted(&cell);
+                return Poll::Ready((op, Err(error)));
+            }
+            return Poll::Pending;
+        }
+        let Some(cell) = this.cell.as_ref() else {
+            panic!("UringOp polled after completion");
+        };
+        let mut state = lock(&cell.state);
+        match &mut *state {
+            State::Queued { waker } | State::InFlight { waker, .. } => {
+                match waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            State::Completed { result } => {
+                let result = *result;
+                *state = State::Taken;
+                drop(state);
+                // SAFETY: `Completed` means the final CQE arrived: the kernel is done
+                // with the value and the ring no longer touches it, so the future is
+                // its only user.
+                let op = unsafe { (*cell.op.get()).take() }.expect("completed op has a value");
+                this.cell = None;
+                let result = if result < 0 {
+                    Err(io::Error::from_raw_os_error(-result))
+                } else {
+                    Ok(result as usize)
+                };
+                Poll::Ready((op, result))
+            }
+            State::Retired => {
+                *state = State::Taken;
+                drop(state);
+                // SAFETY: `Retired` means the op was cancelled before it ran and its
+                // final CQE arrived: the value is free again.
+                let op = unsafe { (*cell.op.get()).take() }.expect("retired op has a value");
+                this.cell = None;
+                this.op = Some(op);
+                // Resubmit on this thread's ring (or a worker's).
+                Pin::new(this).poll(cx)
+            }
+            State::Abandoned | State::Taken => unreachable!("the future owns the op"),
+        }
+    }
+}
+
+fn take_unsubmitted<T>(cell: &OpCell<T>) -> T {
+    *lock(&cell.state) = State::Taken;
+    // SAFETY: the submission failed before any ring saw the cell: the future is the
+    // only user.
+    unsafe { (*cell.op.get()).take() }.expect("unsubmitted op has a value")
+}
+
+impl<T: OpCode> Drop for UringOp<T> {
+    fn drop(&mut self) {
+        let Some(cell) = self.cell.take() else {
+            return;
+        };
+        let cancel = {
+            let mut state = lock(&cell.state);
+            match std::mem::replace(&mut *state, State::Abandoned) {
+                State::InFlight {
+                    owner,
+                    ring_id,
+                    user_data,
+                    ..
+                } => Some((owner, ring_id, user_data)),
+                State::Queued { .. } => None,
+                other => {
+                    // Completed/Retired/Taken: nothing in flight; the value drops with
+                    // the last `Arc`.
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some((owner, ring_id, user_data)) = cancel {
+            remote::cancel(&owner, ring_id, user_data);
+        }
+    }
+}

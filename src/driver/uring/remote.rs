@@ -1,0 +1,228 @@
+//! What other threads can do to a core's ring: wake it, hand it ops, ask it to cancel.
+//!
+//! [`RingShared`] belongs to one scheduler core and outlives the rings that serve it
+//! (a core keeps its `RingShared` when `block_in_place` moves it to another thread,
+//! which then serves it with its own ring). It holds:
+//!
+//! * the core's eventfd: every ring attached to the core keeps a read armed on it, so a
+//!   write wakes the ring out of `io_uring_enter`;
+//! * the park state (`EMPTY`/`PARKED`/`NOTIFIED`, as in `runtime::park`), so an unpark
+//!   writes the eventfd only when the ring really sleeps;
+//! * the remote queue: ops submitted by threads without a ring (blocking pool, foreign
+//!   threads, a multi-thread `block_on` caller) and cancellations requested by threads
+//!   other than the ring's own (a future dropped after its task moved);
+//! * the ring's counters, readable from any thread through the runtime metrics.
+//!
+//! The thread-local [`RING`] is the calling thread's ring, if it has one.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+
+use super::cell::Completion;
+use super::ring::Ring;
+use crate::loom::{Mutex, lock};
+
+thread_local! {
+    /// This thread's ring: created by the first core this thread drives, kept for the
+    /// thread's life (detached whenever the thread gives its core away).
+    pub(crate) static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// A request from another thread, applied by the ring the next time it runs.
+pub(crate) enum RemoteRequest {
+    /// Submit this op.
+    Submit(Arc<dyn Completion>),
+    /// Cancel `user_data` if it is still in flight on ring `ring_id`.
+    Cancel { ring_id: u64, user_data: u64 },
+}
+
+/// Counters of one core's ring(s), published for `RuntimeMetrics`.
+#[derive(Debug, Default)]
+pub(crate) struct RingMetrics {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) cq_overflow: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+}
+
+/// The thread-safe side of one core's io_uring driver.
+pub(crate) struct RingShared {
+    pub(crate) eventfd: OwnedFd,
+    state: AtomicUsize,
+    remote: Mutex<Vec<RemoteRequest>>,
+    has_remote: AtomicBool,
+    /// Id of the ring serving the core now (0: none).
+    pub(crate) current_ring: AtomicU64,
+    pub(crate) metrics: RingMetrics,
+}
+
+impl fmt::Debug for RingShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingShared")
+            .field("eventfd", &self.eventfd)
+            .field("current_ring", &self.current_ring)
+            .finish()
+    }
+}
+
+impl RingShared {
+    pub(crate) fn new() -> io::Result<RingShared> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RingShared {
+            // SAFETY: `fd` was just created and is owned by nothing else.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            state: AtomicUsize::new(EMPTY),
+            remote: Mutex::new(Vec::new()),
+            has_remote: AtomicBool::new(false),
+            current_ring: AtomicU64::new(0),
+            metrics: RingMetrics::default(),
+        })
+    }
+
+    /// Wakes the core's thread if it sleeps in its ring; otherwise leaves a token so its
+    /// next park returns at once.
+    pub(crate) fn unpark(&self) {
+        if self.state.swap(NOTIFIED, SeqCst) == PARKED {
+            self.write_eventfd();
+        }
+    }
+
+    fn write_eventfd(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local to an eventfd we own.
+        let _ = unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    /// Moves `EMPTY → PARKED` before sleeping. Returns false (and consumes the token)
+    /// when an unpark is pending: the caller must not sleep.
+    pub(crate) fn begin_park(&self) -> bool {
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => true,
+            Err(_) => {
+                self.state.store(EMPTY, SeqCst);
+                false
+            }
+        }
+    }
+
+    /// Back from sleeping (or from a non-blocking poll): consumes any token.
+    pub(crate) fn end_park(&self) {
+        self.state.store(EMPTY, SeqCst);
+    }
+
+    /// Consumes a pending token without parking. Returns whether there was one.
+    pub(crate) fn take_token(&self) -> bool {
+        self.state.swap(EMPTY, SeqCst) == NOTIFIED
+    }
+
+    pub(crate) fn push_remote(&self, request: RemoteRequest) {
+        lock(&self.remote).push(request);
+        self.has_remote.store(true, SeqCst);
+        self.unpark();
+    }
+
+    pub(crate) fn take_remote(&self) -> Vec<RemoteRequest> {
+        if !self.has_remote.swap(false, SeqCst) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *lock(&self.remote))
+    }
+
+    pub(crate) fn publish_in_flight(&self, in_flight: usize) {
+        self.metrics.in_flight.store(in_flight as u64, Relaxed);
+    }
+
+    /// Blocks on the eventfd alone, for a core whose thread could not create a ring.
+    pub(crate) fn wait_eventfd(&self, timeout: Option<std::time::Duration>) {
+        let mut pollfd = libc::pollfd {
+            fd: self.eventfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
+        if ready > 0 {
+            let mut value: u64 = 0;
+            // SAFETY: reads 8 bytes into a live local; the fd is readable, so this does
+            // not block.
+            let _ = unsafe {
+                libc::read(
+                    self.eventfd.as_raw_fd(),
+                    (&mut value as *mut u64).cast(),
+                    std::mem::size_of::<u64>(),
+                )
+            };
+        }
+    }
+}
+
+/// Submits `cell` on this thread's ring when it serves a core; otherwise hands it to a
+/// core of the current runtime through its remote queue.
+pub(crate) fn submit(cell: Arc<dyn Completion>) -> io::Result<()> {
+    let cell = match RING.try_with(|ring| match ring.try_borrow_mut() {
+        Ok(mut ring) => match ring.as_mut() {
+            Some(ring) if ring.attached().is_some() => {
+                ring.submit(cell);
+                None
+            }
+            _ => Some(cell),
+        },
+        Err(_) => Some(cell),
+    }) {
+        Ok(None) => return Ok(()),
+        Ok(Some(cell)) => cell,
+        Err(_) => return Err(no_ring_error()),
+    };
+    let target = crate::driver::Handle::with_current(|driver| driver.and_then(|d| d.pick_ring()))
+        .ok_or_else(no_ring_error)?;
+    target.push_remote(RemoteRequest::Submit(cell));
+    Ok(())
+}
+
+fn no_ring_error() -> io::Error {
+    io::Error::other(
+        "no io_uring ring can run this operation: it was polled outside a ringtide runtime \
+         that uses the io_uring backend (or while that runtime shuts down)",
+    )
+}
+
+/// Asks the ring that owns an op to cancel it: directly when that ring is this
+/// thread's and free, through the owner's remote queue otherwise.
+pub(crate) fn cancel(owner: &Arc<RingShared>, ring_id: u64, user_data: u64) {
+    let done = RING
+        .try_with(|ring| match ring.try_borrow_mut() {
+            Ok(mut ring) => match ring.as_mut() {
+                Some(ring) if ring.id() == ring_id && ring.attached().is_some() => {
+                    ring.cancel(user_data);
+                    true
+                }
+                _ => false,
+            },
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if !done {
+        owner.push_remote(RemoteRequest::Cancel { ring_id, user_data });
+    }
+}

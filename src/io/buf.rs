@@ -1,0 +1,566 @@
+//! Buffers that an I/O operation takes by value: [`IoBuf`], [`IoBufMut`] and
+//! [`BufResult`].
+//!
+//! # Ownership model
+//!
+//! With io_uring the kernel reads from or writes into a buffer *after* the call that
+//! submitted the operation has returned, and possibly after the future that submitted it
+//! has been dropped (a cancelled operation stays in flight until the kernel reports its
+//! completion). A borrowed `&mut [u8]` cannot express that: the borrow would end while
+//! the kernel still uses the memory. Owned-buffer operations therefore take the buffer
+//! **by value**:
+//!
+//! * while the operation is in flight the runtime owns the buffer, so nothing else can
+//!   read, move the storage of, or free the memory the kernel is using;
+//! * when the operation finishes the buffer is handed back inside the [`BufResult`],
+//!   **on error too**, so the caller can reuse its allocation;
+//! * if the future is dropped before completion the runtime keeps the buffer alive until
+//!   the kernel is done with it, then drops it.
+//!
+//! Moving the buffer value (e.g. a `Vec<u8>`) must not move the bytes it points to:
+//! implementations store their bytes on the heap or in `'static` memory, which is what
+//! the `unsafe` contracts of [`IoBuf`] and [`IoBufMut`] require.
+//!
+//! # Initialised bytes and capacity
+//!
+//! A buffer has [`bytes_total`](IoBuf::bytes_total) bytes of memory (its capacity), of
+//! which the first [`bytes_init`](IoBuf::bytes_init) are initialised. A write sends the
+//! initialised bytes; a read may fill any of the `bytes_total()` bytes, starting at
+//! [`stable_mut_ptr`](IoBufMut::stable_mut_ptr), and then marks the bytes the kernel
+//! reported as initialised with [`set_init`](IoBufMut::set_init). So reading into
+//! `Vec::with_capacity(4096)` works without zero-filling it first, and the vector's
+//! length afterwards is the number of bytes read.
+//!
+//! A buffer with `bytes_total() == 0` (e.g. `Vec::new()`) has a dangling (non-null,
+//! well-aligned) pointer. That is fine: operations on it transfer zero bytes and must
+//! not dereference the pointer.
+//!
+//! # Lengths above `u32::MAX`
+//!
+//! The kernel takes one operation's length as a `u32`. A buffer larger than that is not
+//! an error, and its length is never truncated by wrapping (a 4 GiB + 10 byte buffer
+//! must not become a 10 byte one): the length passed to the kernel is clamped to
+//! `u32::MAX`. A read or write of a larger buffer therefore transfers **at most
+//! `u32::MAX` bytes per call** and reports the real count, i.e. it is a short read or
+//! write, which callers must already handle.
+//!
+//! # Implementations
+//!
+//! | Type | [`IoBuf`] | [`IoBufMut`] |
+//! |------|-----------|--------------|
+//! | `Vec<u8>` | yes (init = `len`, total = `capacity`) | yes |
+//! | `Box<[u8]>` | yes (always fully initialised) | yes |
+//! | `&'static [u8]`, `&'static str` | yes | no (shared memory) |
+//! | `String` | yes (init = `len`, total = `capacity`) | no, see below |
+//! | `bytes::Bytes` (feature `bytes`) | yes | no (shared memory) |
+//! | `bytes::BytesMut` (feature `bytes`) | yes (init = `len`, total = `capacity`) | yes |
+//!
+//! `String` can be written from but not read into: a read stores whatever bytes the
+//! peer sent, which need not be valid UTF-8, and a `String` holding invalid UTF-8 is
+//! undefined behaviour. Read into a `Vec<u8>` and convert with
+//! [`String::from_utf8`] instead.
+
+/// The result of an owned-buffer operation: the outcome plus the buffer, given back.
+///
+/// The buffer is returned whether the operation succeeded or failed, so its allocation
+/// can be reused.
+pub type BufResult<T, B> = (std::io::Result<T>, B);
+
+/// A buffer that an owned-buffer write can send from.
+///
+/// The operation takes the buffer by value and owns it while the kernel may access
+/// it; the buffer comes back in the [`BufResult`], also on error. A write sends the
+/// first [`bytes_init`](IoBuf::bytes_init) bytes, at most `u32::MAX` of them per call
+/// (a larger buffer gives a short write, never a wrapped length).
+///
+/// # Safety
+///
+/// Implementations must guarantee that:
+///
+/// * [`stable_ptr`](IoBuf::stable_ptr) points to [`bytes_total`](IoBuf::bytes_total)
+///   bytes of memory, of which the first [`bytes_init`](IoBuf::bytes_init) are
+///   initialised, and `bytes_init() <= bytes_total()`;
+/// * that memory stays valid and at the same address while the value is moved (the
+///   bytes live on the heap or in `'static` memory, not inline in the value), until the
+///   value is dropped or mutated through `&mut`;
+/// * the three methods are consistent: calling them again without an intervening `&mut`
+///   access returns the same values.
+///
+/// When `bytes_total()` is zero the pointer may dangle; it is never dereferenced.
+pub unsafe trait IoBuf: Unpin + Send + 'static {
+    /// A pointer to the start of the buffer's memory.
+    ///
+    /// It stays valid, at the same address, while the buffer is moved. It may dangle
+    /// when [`bytes_total`](IoBuf::bytes_total) is zero.
+    fn stable_ptr(&self) -> *const u8;
+
+    /// The number of initialised bytes at the start of the buffer: what a write sends.
+    fn bytes_init(&self) -> usize;
+
+    /// The total number of bytes of memory behind [`stable_ptr`](IoBuf::stable_ptr)
+    /// (the capacity), at least [`bytes_init`](IoBuf::bytes_init).
+    fn bytes_total(&self) -> usize;
+}
+
+/// A buffer that an owned-buffer read can fill.
+///
+/// A read writes up to [`bytes_total`](IoBuf::bytes_total) bytes starting at
+/// [`stable_mut_ptr`](IoBufMut::stable_mut_ptr), then calls
+/// [`set_init`](IoBufMut::set_init) with the number of bytes written. As for writes,
+/// one call transfers at most `u32::MAX` bytes.
+///
+/// `String` deliberately does not implement this trait: a read could leave it holding
+/// invalid UTF-8. Read into a `Vec<u8>` instead.
+///
+/// # Safety
+///
+/// Everything [`IoBuf`] requires, and in addition
+/// [`stable_mut_ptr`](IoBufMut::stable_mut_ptr) points to the same
+/// [`bytes_total`](IoBuf::bytes_total) bytes as [`stable_ptr`](IoBuf::stable_ptr), all
+/// of which may be written (the uninitialised ones included), and
+/// [`set_init`](IoBufMut::set_init) behaves as documented.
+pub unsafe trait IoBufMut: IoBuf {
+    /// A pointer to the start of the buffer's memory, valid for writes of
+    /// [`bytes_total`](IoBuf::bytes_total) bytes.
+    ///
+    /// It stays valid, at the same address, while the buffer is moved. It may dangle
+    /// when `bytes_total()` is zero.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// Marks bytes `..pos` as initialised (grows the length if `pos` is larger; never
+    /// shrinks).
+    ///
+    /// Afterwards [`bytes_init`](IoBuf::bytes_init) is `max(bytes_init(), pos)`, except
+    /// for buffers that are always fully initialised, for which this does nothing.
+    ///
+    /// # Safety
+    ///
+    /// `pos <= bytes_total()`, and the first `pos` bytes of the buffer must really be
+    /// initialised (e.g. because the kernel reported writing that many bytes at
+    /// [`stable_mut_ptr`](IoBufMut::stable_mut_ptr)).
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+/// Length to pass to the kernel for `len` bytes: clamped to `u32::MAX`, never wrapped.
+///
+/// An operation on a larger buffer then transfers at most `u32::MAX` bytes and reports
+/// the real count (a short read or write); see the module docs.
+#[allow(dead_code, reason = "used by the I/O drivers")]
+pub(crate) fn kernel_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+// SAFETY: a `Vec`'s elements live in a heap allocation (or at a dangling pointer when
+// the capacity is zero) of `capacity()` bytes, of which the first `len()` are
+// initialised; moving the `Vec` moves only its (pointer, length, capacity) triple.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: `Vec::as_mut_ptr` gives a pointer valid for the whole capacity, without going
+// through a slice of `len()` bytes; `set_init` only grows the length, within the
+// capacity, over bytes the caller guarantees are initialised.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        debug_assert!(pos <= self.capacity(), "set_init past the capacity");
+        if pos > self.len() {
+            // SAFETY: the caller guarantees `pos <= capacity()` and that the first `pos`
+            // bytes are initialised.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice's bytes are on the heap (or dangling when empty), all `len()`
+// of them initialised; moving the box moves only the pointer.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: the mutable pointer covers the whole (fully initialised, writable) slice;
+// since every byte is always initialised, `set_init` has nothing to record.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}
+
+// SAFETY: `'static` memory is valid for the whole program and does not move; all `len()`
+// bytes of a slice are initialised.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as for `&'static [u8]`: a `str` is `len()` initialised bytes.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a `String` is a `Vec<u8>` underneath: heap storage of `capacity()` bytes, the
+// first `len()` initialised, unaffected by moving the `String`.
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: `Bytes` points at shared heap or `'static` storage that is neither moved nor
+// mutated while a handle exists; its `len()` bytes are initialised.
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::Bytes {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: `BytesMut` owns a heap region of `capacity()` bytes starting at its data
+// pointer, the first `len()` initialised; moving the value does not move the region.
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::BytesMut {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: `BytesMut` has unique write access to its `capacity()` bytes starting at its
+// data pointer (it re-allocates or copies before anything else could observe them), and
+// `set_init` only grows the length, within the capacity, over initialised bytes.
+#[cfg(feature = "bytes")]
+unsafe impl IoBufMut for bytes::BytesMut {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        // `BytesMut` has no pointer accessor for the whole capacity; the slice pointer
+        // has the right address, and the memory up to `capacity()` is writable (the
+        // kernel, not Rust code, writes the uninitialised part).
+        self.as_mut_ptr()
+    }
+
+    unsafe fn set_init(&mut self, pos: usize) {
+        debug_assert!(pos <= self.capacity(), "set_init past the capacity");
+        if pos > self.len() {
+            // SAFETY: the caller guarantees `pos <= capacity()` and that the first `pos`
+            // bytes are initialised.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks the pointer/length triple of an `IoBuf`.
+    fn check<B: IoBuf>(buf: &B, ptr: *const u8, init: usize, total: usize) {
+        assert_eq!(buf.stable_ptr(), ptr);
+        assert_eq!(buf.bytes_init(), init);
+        assert_eq!(buf.bytes_total(), total);
+        assert!(buf.bytes_init() <= buf.bytes_total());
+    }
+
+    /// The buffer's initialised bytes, read through `stable_ptr`.
+    fn init_bytes<B: IoBuf>(buf: &B) -> &[u8] {
+        if buf.bytes_init() == 0 {
+            return &[];
+        }
+        // SAFETY: the `IoBuf` contract: `stable_ptr` points at `bytes_init()` initialised
+        // bytes, valid while `buf` is borrowed.
+        unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
+    }
+
+    /// Simulates a read of `data` into the start of `buf`, like a driver would.
+    fn fake_read<B: IoBufMut>(buf: &mut B, data: &[u8]) {
+        assert!(data.len() <= buf.bytes_total());
+        let ptr = buf.stable_mut_ptr();
+        // SAFETY: the `IoBufMut` contract: `ptr` is valid for writes of `bytes_total()`
+        // bytes, which is at least `data.len()`; `data` cannot overlap `buf`, which is
+        // borrowed mutably.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
+        // SAFETY: the first `data.len()` bytes were just written.
+        unsafe { buf.set_init(data.len()) };
+    }
+
+    #[test]
+    fn buf_result_gives_the_buffer_back() {
+        let result: BufResult<usize, Vec<u8>> =
+            (Err(std::io::ErrorKind::WouldBlock.into()), vec![1, 2]);
+        let (outcome, buf) = result;
+        assert!(outcome.is_err());
+        assert_eq!(buf, [1, 2]);
+    }
+
+    #[test]
+    fn vec() {
+        let v = vec![1u8, 2, 3];
+        check(&v, v.as_ptr(), 3, v.capacity());
+        assert_eq!(init_bytes(&v), [1, 2, 3]);
+
+        // Moving the vector does not move its bytes.
+        let ptr = v.as_ptr();
+        let moved = Box::new(v);
+        assert_eq!(moved.stable_ptr(), ptr);
+    }
+
+    #[test]
+    fn vec_with_spare_capacity() {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(b"ab");
+        let total = v.capacity();
+        assert!(total >= 16);
+        check(&v, v.as_ptr(), 2, total);
+        // Writes send only the initialised bytes, reads may fill the whole capacity.
+        assert_eq!(init_bytes(&v), b"ab");
+        assert_eq!(v.stable_mut_ptr().cast_const(), v.stable_ptr());
+    }
+
+    #[test]
+    fn vec_set_init_grows_never_shrinks() {
+        let mut v: Vec<u8> = Vec::with_capacity(8);
+        fake_read(&mut v, b"hello");
+        assert_eq!(v, b"hello");
+        assert_eq!(v.bytes_init(), 5);
+
+        // A shorter read overwrites the start but keeps the length.
+        fake_read(&mut v, b"HE");
+        assert_eq!(v, b"HEllo");
+
+        // A read filling the whole capacity.
+        let total = v.bytes_total();
+        let full = vec![7u8; total];
+        fake_read(&mut v, &full);
+        assert_eq!(v.len(), total);
+        assert_eq!(v, full);
+
+        // SAFETY: `0 <= bytes_total()`, and zero bytes are trivially initialised.
+        unsafe { v.set_init(0) };
+        assert_eq!(v.len(), total);
+    }
+
+    #[test]
+    fn zero_length_buffers() {
+        let mut v: Vec<u8> = Vec::new();
+        assert!(!v.stable_ptr().is_null());
+        check(&v, v.as_ptr(), 0, 0);
+        assert!(!v.stable_mut_ptr().is_null());
+        fake_read(&mut v, &[]);
+        assert!(v.is_empty());
+
+        let mut b: Box<[u8]> = Box::new([]);
+        assert!(!b.stable_ptr().is_null());
+        check(&b, b.as_ptr(), 0, 0);
+        fake_read(&mut b, &[]);
+
+        let s: &'static [u8] = &[];
+        check(&s, s.as_ptr(), 0, 0);
+        let s: &'static str = "";
+        check(&s, s.as_ptr(), 0, 0);
+        let s = String::new();
+        check(&s, s.as_ptr(), 0, 0);
+        assert!(!s.stable_ptr().is_null());
+
+        // Non-zero capacity but nothing initialised: a read target, not a write source.
+        let v: Vec<u8> = Vec::with_capacity(4);
+        assert_eq!(v.bytes_init(), 0);
+        assert!(v.bytes_total() >= 4);
+        assert!(init_bytes(&v).is_empty());
+    }
+
+    #[test]
+    fn boxed_slice() {
+        let mut b: Box<[u8]> = vec![0u8; 4].into_boxed_slice();
+        check(&b, b.as_ptr(), 4, 4);
+        fake_read(&mut b, b"xy");
+        // Always fully initialised: `set_init` does not change the length.
+        assert_eq!(&*b, b"xy\0\0");
+        assert_eq!(b.bytes_init(), 4);
+        assert_eq!(b.stable_mut_ptr().cast_const(), b.stable_ptr());
+    }
+
+    #[test]
+    fn static_slices() {
+        let s: &'static [u8] = b"static";
+        check(&s, s.as_ptr(), 6, 6);
+        assert_eq!(init_bytes(&s), b"static");
+
+        let s: &'static str = "héllo";
+        check(&s, s.as_ptr(), 6, 6);
+        assert_eq!(init_bytes(&s), "héllo".as_bytes());
+    }
+
+    #[test]
+    fn string() {
+        let mut s = String::with_capacity(32);
+        s.push_str("text");
+        check(&s, s.as_ptr(), 4, s.capacity());
+        assert!(s.bytes_total() >= 32);
+        assert_eq!(init_bytes(&s), b"text");
+    }
+
+    #[test]
+    fn kernel_len_clamps() {
+        assert_eq!(kernel_len(0), 0);
+        assert_eq!(kernel_len(5), 5);
+        assert_eq!(kernel_len(u32::MAX as usize), u32::MAX);
+        #[cfg(target_pointer_width = "64")]
+        {
+            assert_eq!(kernel_len(u32::MAX as usize + 1), u32::MAX);
+            assert_eq!(kernel_len(u32::MAX as usize + 10), u32::MAX);
+            assert_eq!(kernel_len(usize::MAX), u32::MAX);
+        }
+    }
+
+    #[test]
+    fn bounds() {
+        fn assert_buf<B: IoBuf>() {}
+        fn assert_buf_mut<B: IoBufMut>() {}
+        assert_buf::<Vec<u8>>();
+        assert_buf::<Box<[u8]>>();
+        assert_buf::<&'static [u8]>();
+        assert_buf::<&'static str>();
+        assert_buf::<String>();
+        assert_buf_mut::<Vec<u8>>();
+        assert_buf_mut::<Box<[u8]>>();
+    }
+
+    #[cfg(feature = "bytes")]
+    mod bytes_impls {
+        use super::*;
+        use bytes::{Bytes, BytesMut};
+
+        #[test]
+        fn bytes() {
+            let b = Bytes::from_static(b"static bytes");
+            check(&b, b.as_ptr(), 12, 12);
+            assert_eq!(init_bytes(&b), b"static bytes");
+
+            let b = Bytes::from(vec![1u8, 2, 3]);
+            let ptr = b.as_ptr();
+            check(&b, ptr, 3, 3);
+            let moved = Box::new(b);
+            assert_eq!(moved.stable_ptr(), ptr);
+
+            let b = Bytes::new();
+            check(&b, b.as_ptr(), 0, 0);
+            assert!(!b.stable_ptr().is_null());
+        }
+
+        #[test]
+        fn bytes_mut() {
+            let mut b = BytesMut::with_capacity(16);
+            b.extend_from_slice(b"ab");
+            let total = b.capacity();
+            assert!(total >= 16);
+            check(&b, b.as_ptr(), 2, total);
+            assert_eq!(init_bytes(&b), b"ab");
+            assert_eq!(b.stable_mut_ptr().cast_const(), b.stable_ptr());
+
+            // Within the initialised part.
+            fake_read(&mut b, b"A");
+            assert_eq!(&b[..], b"Ab");
+            // SAFETY: `1 <= bytes_total()` and the first byte is initialised.
+            unsafe { b.set_init(1) };
+            assert_eq!(b.len(), 2, "set_init never shrinks");
+        }
+
+        #[test]
+        fn bytes_mut_set_init_grows() {
+            let mut b = BytesMut::with_capacity(8);
+            // Fill the spare capacity the way the kernel would, then record it.
+            for (slot, byte) in b.spare_capacity_mut().iter_mut().zip(b"hello") {
+                slot.write(*byte);
+            }
+            // SAFETY: the first 5 bytes were just written, and the capacity is at
+            // least 8.
+            unsafe { b.set_init(5) };
+            assert_eq!(&b[..], b"hello");
+            assert_eq!(b.bytes_init(), 5);
+        }
+
+        #[test]
+        fn zero_length() {
+            let mut b = BytesMut::new();
+            check(&b, b.as_ptr(), 0, 0);
+            assert!(!b.stable_mut_ptr().is_null());
+            // SAFETY: zero bytes are trivially initialised.
+            unsafe { b.set_init(0) };
+            assert!(b.is_empty());
+        }
+
+        #[test]
+        fn bounds() {
+            fn assert_buf<B: IoBuf>() {}
+            fn assert_buf_mut<B: IoBufMut>() {}
+            assert_buf::<Bytes>();
+            assert_buf::<BytesMut>();
+            assert_buf_mut::<BytesMut>();
+        }
+    }
+}

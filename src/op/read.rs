@@ -1,0 +1,61 @@
+//! READ: reads into an owned buffer from an fd's current position.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::io::{BufResult, IoBufMut};
+
+/// Reads up to `buf.bytes_total()` bytes (clamped to `u32::MAX` on io_uring and
+/// `isize::MAX` for the syscall) into the start of `buf`.
+#[derive(Debug)]
+pub(crate) struct Read<B> {
+    fd: RawFd,
+    buf: B,
+}
+
+impl<B: IoBufMut> Read<B> {
+    pub(crate) fn new(fd: RawFd, buf: B) -> Read<B> {
+        Read { fd, buf }
+    }
+}
+
+impl<B: IoBufMut> OpCode for Read<B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::Read::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = crate::io::kernel_len(self.buf.bytes_total());
+        // Offset -1: the fd's current position (pipes, sockets, files alike).
+        io_uring::opcode::Read::new(io_uring::types::Fd(self.fd), self.buf.stable_mut_ptr(), len)
+            .offset(u64::MAX)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Read(self.fd)
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        let len = self.buf.bytes_total().min(isize::MAX as usize);
+        // SAFETY: the buffer has `bytes_total()` writable bytes at `stable_mut_ptr()`.
+        let read = unsafe { libc::read(self.fd, self.buf.stable_mut_ptr().cast(), len) };
+        if read < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(read as usize)
+        }
+    }
+
+    fn complete(mut self, result: io::Result<usize>) -> BufResult<usize, B> {
+        if let Ok(read) = result {
+            // SAFETY: the kernel (or the syscall) initialised `read` bytes at the start
+            // of the buffer.
+            unsafe { self.buf.set_init(read) };
+        }
+        (result, self.buf)
+    }
+}
