@@ -115,6 +115,11 @@ pub(crate) trait Driver: Send {
     fn attach(&mut self);
     /// This thread gives the core away; in-flight work must be handed over.
     fn detach(&mut self);
+    /// Like [`detach`](Driver::detach), for a thread that stops driving for good (a
+    /// worker thread leaving): per-thread driver state is released too.
+    fn detach_and_release(&mut self) {
+        self.detach();
+    }
     /// Blocks until I/O is ready, an unpark, or `timeout`; dispatches completions and
     /// readiness to wakers. `Some(Duration::ZERO)` polls without blocking.
     fn park(&mut self, timeout: Option<Duration>);
@@ -158,6 +163,13 @@ impl Driver for CoreDriver {
             CoreDriver::Uring(driver) => driver.detach(),
             CoreDriver::Mio(driver) => driver.detach(),
             CoreDriver::NoIo(_) => {}
+        }
+    }
+
+    fn detach_and_release(&mut self) {
+        match self {
+            CoreDriver::Uring(driver) => driver.detach_and_release(),
+            other => other.detach(),
         }
     }
 

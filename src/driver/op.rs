@@ -175,6 +175,12 @@ async fn run_readiness<T: OpCode>(
                 let result = op.attempt();
                 return op.complete(result);
             };
+            // Try first: the data may be there already (and a zero-length read or
+            // write never waits); wait for readiness only after `WouldBlock`.
+            match op.attempt() {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                result => return op.complete(result),
+            }
             let direction = if matches!(readiness, Readiness::Read(_)) {
                 mio::Direction::Read
             } else {

@@ -79,6 +79,7 @@ pub(crate) fn select(requested: Option<Backend>, config: &RingConfig) -> io::Res
     let (wanted, source) = match requested {
         Some(backend) => (backend, "Builder::backend"),
         None => match std::env::var(ENV_VAR) {
+            Ok(value) if value.trim().is_empty() => (Backend::Auto, ENV_VAR),
             Ok(value) => (value.parse::<Backend>()?, ENV_VAR),
             Err(std::env::VarError::NotPresent) => (Backend::Auto, "default"),
             Err(std::env::VarError::NotUnicode(value)) => {
@@ -112,7 +113,8 @@ pub(crate) fn select(requested: Option<Backend>, config: &RingConfig) -> io::Res
             }
             uring::probe::check(config).map_err(|reason| {
                 unsupported(format!(
-                    "the io_uring backend was requested ({source}) but cannot be used: {reason}"
+                    "the io_uring backend was requested ({source}) but cannot be used: \
+                     {reason}. Use Backend::Mio or {ENV_VAR}=mio to run on mio instead"
                 ))
             })?;
             Ok(Backend::IoUring)
@@ -122,7 +124,14 @@ pub(crate) fn select(requested: Option<Backend>, config: &RingConfig) -> io::Res
                 match uring::probe::check(config) {
                     Ok(()) => return Ok(Backend::IoUring),
                     Err(reason) if cfg!(feature = "mio") => {
-                        log::warn!("ringtide: io_uring unavailable, using mio instead: {reason}");
+                        // Once per process: every runtime built after it falls back too.
+                        static WARNED: std::sync::atomic::AtomicBool =
+                            std::sync::atomic::AtomicBool::new(false);
+                        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            log::warn!(
+                                "ringtide: io_uring unavailable, using mio instead: {reason}"
+                            );
+                        }
                     }
                     Err(reason) => {
                         return Err(unsupported(format!(

@@ -96,6 +96,19 @@ impl Driver {
         });
     }
 
+    /// Detaches, then closes this thread's ring unless the kernel still owns some of
+    /// its ops (then it stays, detached, until the thread exits).
+    pub(crate) fn detach_and_release(&mut self) {
+        self.detach();
+        let _ = RING.try_with(|ring| {
+            if let Ok(mut ring) = ring.try_borrow_mut() {
+                if ring.as_ref().is_some_and(Ring::is_idle) {
+                    *ring = None;
+                }
+            }
+        });
+    }
+
     /// Parks until a completion, an unpark, or `timeout`; `Some(ZERO)` only polls.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         let shared = &self.shared;

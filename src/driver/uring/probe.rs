@@ -31,8 +31,14 @@ pub(crate) fn supports(opcode: u8) -> bool {
         .is_none_or(|bits| bits[usize::from(opcode / 64)] & (1 << (opcode % 64)) != 0)
 }
 
-/// Why io_uring cannot be used, in words a user can act on.
+/// Why io_uring cannot be used, in words a user can act on. Probed once per process
+/// (the answer does not change); later calls return the first answer.
 pub(crate) fn check(config: &RingConfig) -> Result<(), String> {
+    static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
+    ANSWER.get_or_init(|| probe(config)).clone()
+}
+
+fn probe(config: &RingConfig) -> Result<(), String> {
     let mut entries = config.entries.max(8);
     let mut uring = loop {
         match IoUring::new(entries) {
@@ -51,7 +57,7 @@ pub(crate) fn check(config: &RingConfig) -> Result<(), String> {
     if let Err(error) = uring.submit_and_wait(1) {
         return Err(format!(
             "io_uring_enter failed during the NOP round trip ({error}); the kernel or a \
-             sandbox blocks io_uring. Use RINGTIDE_BACKEND=mio or Backend::Mio"
+             sandbox blocks io_uring"
         ));
     }
     match uring.completion().next() {
@@ -67,8 +73,7 @@ pub(crate) fn check(config: &RingConfig) -> Result<(), String> {
     let mut probe = io_uring::Probe::new();
     if let Err(error) = uring.submitter().register_probe(&mut probe) {
         return Err(format!(
-            "io_uring opcode probe failed ({error}); the kernel is older than 5.6. \
-             Use RINGTIDE_BACKEND=mio or Backend::Mio"
+            "io_uring opcode probe failed ({error}); the kernel is older than 5.6"
         ));
     }
     let mut bits = [0u64; 4];
@@ -85,8 +90,7 @@ pub(crate) fn check(config: &RingConfig) -> Result<(), String> {
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "this kernel's io_uring lacks the opcodes {}; use a newer kernel, or \
-             RINGTIDE_BACKEND=mio / Backend::Mio",
+            "this kernel's io_uring lacks the opcodes {}; a newer kernel has them",
             missing.join(", ")
         ));
     }
@@ -99,7 +103,7 @@ fn explain_setup(error: &io::Error) -> String {
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(0);
-    let reason = match errno {
+    match errno {
         libc::ENOSYS => {
             "the kernel has no io_uring (ENOSYS: built without it, or older than 5.1)".to_owned()
         }
@@ -118,6 +122,5 @@ fn explain_setup(error: &io::Error) -> String {
              raise RLIMIT_MEMLOCK (ulimit -l)"
         ),
         _ => format!("io_uring_setup failed ({error})"),
-    };
-    format!("{reason}; or use RINGTIDE_BACKEND=mio / Backend::Mio")
+    }
 }

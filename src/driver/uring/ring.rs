@@ -127,6 +127,11 @@ impl Ring {
         self.id
     }
 
+    /// Detached with nothing in flight: safe to close.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.attached.is_none() && self.in_flight.is_empty() && !self.eventfd_armed
+    }
+
     pub(crate) fn attached(&self) -> Option<&Arc<RingShared>> {
         self.attached.as_ref()
     }
@@ -220,6 +225,7 @@ impl Ring {
             retiring: false,
         });
         shared.metrics.submitted.fetch_add(1, Relaxed);
+        shared.publish_in_flight(self.in_flight.len());
         self.push(sqe);
     }
 

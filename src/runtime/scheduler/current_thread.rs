@@ -314,9 +314,11 @@ impl CoreGuard {
                         coop::budget(|| task.run());
                     }
                     None => {
-                        if !main_waker.woken.load(Ordering::Acquire) {
-                            self.park(false);
-                        }
+                        // Out of tasks: sleep in the driver, or, when the main future
+                        // is ready to run again (it yielded), just poll the driver so a
+                        // future that yields in a loop cannot starve I/O.
+                        let woken = main_waker.woken.load(Ordering::Acquire);
+                        self.park(woken);
                         continue 'outer;
                     }
                 }

@@ -168,7 +168,7 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
 
     // `None`: the core left with `block_in_place`; this thread is done as a worker.
     if let Some(mut core) = cx.run(core) {
-        core.detach_driver();
+        core.release_driver();
         cx.handle.shutdown_core(core);
     }
 }
@@ -365,10 +365,11 @@ impl Core {
         }
     }
 
-    /// This thread gives the core away: hand in-flight I/O over (see `driver`).
-    fn detach_driver(&mut self) {
+    /// This thread stops being a worker (exit, or `block_in_place` handing the core
+    /// on): hand in-flight I/O over (see `driver`) and free its per-thread state.
+    fn release_driver(&mut self) {
         if let Some(park) = self.park.as_mut() {
-            driver::Driver::detach(park);
+            driver::Driver::detach_and_release(park);
         }
     }
 
@@ -442,7 +443,7 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
         core.transition_from_searching(&handle);
         // The new thread serves the core with its own ring: cancel this thread's
         // in-flight ops so their tasks resubmit them there.
-        core.detach_driver();
+        core.release_driver();
         if let Err(mut core) = start_worker(&handle, core) {
             // No thread to hand the core to (the pool is at its limit or shutting down):
             // keep it and block this worker instead.
