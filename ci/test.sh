@@ -10,6 +10,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== one backend at a time (what a non-Linux target or a trimmed build compiles)"
+cargo check --no-default-features --features mio,macros --all-targets
+cargo check --no-default-features --features io-uring
+cargo clippy --no-default-features --features mio -- -D warnings
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast

@@ -4,11 +4,14 @@
 //! fallback (mio: epoll, kqueue, IOCP). Both I/O backends feed one work-stealing
 //! scheduler, one timer and one blocking pool.
 //!
-//! This release contains the scheduler core: the multi-thread (work-stealing) and
-//! current-thread runtimes, tasks ([`spawn`], [`task::JoinHandle`], abort, `JoinSet`,
-//! `LocalSet`), the blocking pool, cooperative budgeting, metrics, and the
-//! `#[ringtide::main]` / `#[ringtide::test]` macros. The I/O drivers, timers and
-//! networking types follow.
+//! This release contains the scheduler core (the multi-thread work-stealing and
+//! current-thread runtimes, tasks, `JoinSet`, `LocalSet`, the blocking pool, cooperative
+//! budgeting, metrics, the `#[ringtide::main]` / `#[ringtide::test]` macros) and the two
+//! I/O drivers: io_uring (a ring per worker thread) and mio, chosen by
+//! [`runtime::Builder::backend`], the `RINGTIDE_BACKEND` environment variable, or
+//! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
+//! writes on any file descriptor with either backend. Timers and networking types
+//! follow.
 //!
 //! The API mirrors tokio's names, so switching is mostly a matter of paths:
 //!

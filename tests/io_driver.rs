@@ -612,3 +612,55 @@ fn cancel_from_another_thread() {
     }
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn tiny_rings_flush_full_queues_and_lose_no_completion() {
+    // 4 SQ entries (8 CQ entries) for 300 reads in flight at once: submission queue
+    // full (flushed and retried) and completion queue overflow (fetched back from the
+    // kernel's overflow list) both happen.
+    let _fds = shared_fds();
+    rt_common::with_timeout("tiny_rings", rt_common::TEST_TIMEOUT, || {
+        for workers in [0, 2] {
+            let mut builder = if workers == 0 {
+                Builder::new_current_thread()
+            } else {
+                let mut builder = Builder::new_multi_thread();
+                builder.worker_threads(workers);
+                builder
+            };
+            let rt = builder
+                .backend(Backend::IoUring)
+                .uring_entries(4)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut writers = Vec::new();
+                let mut reads = Vec::new();
+                for index in 0..300usize {
+                    let (reader, writer) = pipe();
+                    writers.push(writer);
+                    reads.push(ringtide::spawn(async move {
+                        let (result, buf) = reader.read(vec![0u8; 8]).await;
+                        assert_eq!(result.unwrap(), 8);
+                        assert_eq!(usize::from_le_bytes(buf[..8].try_into().unwrap()), index);
+                    }));
+                }
+                // Let every read reach the kernel before any data arrives.
+                for _ in 0..20 {
+                    ringtide::task::yield_now().await;
+                }
+                for (index, writer) in writers.iter().enumerate() {
+                    let (written, _) = writer.write(index.to_le_bytes().to_vec()).await;
+                    assert_eq!(written.unwrap(), 8);
+                }
+                for read in reads {
+                    read.await.unwrap();
+                }
+                let io = ringtide::runtime::Handle::current().metrics().io();
+                assert_eq!(io.in_flight, 0, "{io:?}");
+                assert!(io.submitted >= 300, "{io:?}");
+            });
+        }
+    });
+}

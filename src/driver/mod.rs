@@ -225,6 +225,7 @@ pub(crate) struct Handle {
     selected: Backend,
     /// `Some(selected)` when I/O is enabled.
     backend: Option<Backend>,
+    config: RingConfig,
     cores: Box<[Unpark]>,
     next: AtomicUsize,
 }
@@ -272,6 +273,7 @@ impl Handle {
             Handle {
                 selected,
                 backend,
+                config,
                 cores,
                 next: AtomicUsize::new(0),
             },
@@ -282,6 +284,20 @@ impl Handle {
     /// The backend in use (`None` when the runtime has no I/O).
     pub(crate) fn backend(&self) -> Option<Backend> {
         self.backend
+    }
+
+    /// Polls `future` on this thread until it completes (a multi-thread runtime's
+    /// `block_on`). On io_uring the thread parks in a ring of its own, so the ops the
+    /// future submits run on this thread's ring instead of being handed to a worker;
+    /// the ring is detached (its ops cancelled and drained) when `block_on` returns.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        #[cfg(ringtide_uring)]
+        if self.backend == Some(Backend::IoUring) {
+            if let Ok(driver) = uring::Driver::new(self.config) {
+                return block_on_driver(CoreDriver::Uring(driver), future);
+            }
+        }
+        crate::runtime::blocking_on::block_on(future)
     }
 
     /// The backend selected at build time (even when I/O is disabled).
@@ -295,6 +311,7 @@ impl Handle {
     }
 
     /// A core's ring for an op from a thread without one (round robin).
+    #[cfg(ringtide_uring)]
     pub(crate) fn pick_ring(&self) -> Option<Arc<uring::remote::RingShared>> {
         let start = self.next.fetch_add(1, Relaxed);
         (0..self.cores.len()).find_map(|offset| {
@@ -347,5 +364,40 @@ impl Handle {
             total.registered += one.registered;
         }
         total
+    }
+}
+
+/// Polls `future` to completion, parking on `driver` (attached to this thread for the
+/// duration, detached also when the future panics).
+#[cfg(ringtide_uring)]
+fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Attached(CoreDriver);
+    impl Drop for Attached {
+        fn drop(&mut self) {
+            self.0.detach();
+        }
+    }
+    struct UnparkWaker(Unpark);
+    impl Wake for UnparkWaker {
+        fn wake(self: Arc<Self>) {
+            crate::runtime::park::Unpark::unpark(&self.0);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            crate::runtime::park::Unpark::unpark(&self.0);
+        }
+    }
+
+    let mut driver = Attached(driver);
+    driver.0.attach();
+    let waker = Waker::from(Arc::new(UnparkWaker(Driver::unpark_handle(&driver.0))));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = crate::task::coop::budget(|| future.as_mut().poll(&mut cx)) {
+            return output;
+        }
+        Driver::park(&mut driver.0, None);
     }
 }

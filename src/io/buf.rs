@@ -145,7 +145,10 @@ pub unsafe trait IoBufMut: IoBuf {
 ///
 /// An operation on a larger buffer then transfers at most `u32::MAX` bytes and reports
 /// the real count (a short read or write); see the module docs.
-#[allow(dead_code, reason = "used by the I/O drivers")]
+#[cfg_attr(
+    not(ringtide_uring),
+    allow(dead_code, reason = "only the io_uring ops pass lengths to the kernel")
+)]
 pub(crate) fn kernel_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }

@@ -21,6 +21,7 @@ mod async_fd;
 mod buf;
 
 pub use async_fd::AsyncFd;
+#[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;
 pub use buf::{BufResult, IoBuf, IoBufMut};
 

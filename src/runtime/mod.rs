@@ -14,7 +14,7 @@
 //! Tasks get a cooperative budget per poll (see `task::coop`), so one busy task cannot
 //! starve the others or the I/O poll.
 
-mod blocking_on;
+pub(crate) mod blocking_on;
 mod builder;
 pub(crate) mod context;
 mod handle;

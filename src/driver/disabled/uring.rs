@@ -31,6 +31,10 @@ impl Driver {
         match *self {}
     }
 
+    pub(crate) fn detach_and_release(&mut self) {
+        match *self {}
+    }
+
     pub(crate) fn park(&mut self, _timeout: Option<Duration>) {
         match *self {}
     }

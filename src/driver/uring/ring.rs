@@ -395,13 +395,20 @@ impl Ring {
                     return;
                 }
                 let more = cqueue::more(flags);
-                if entry.retiring && result == -libc::ECANCELED && !more {
+                if more {
+                    entry.target.complete(result, flags, true);
+                    return;
+                }
+                // Final CQE: leave the table (and update the gauge) before waking the
+                // task, so whatever it observes is already consistent.
+                let entry = self.in_flight.remove(key);
+                if let Some(shared) = &self.attached {
+                    shared.publish_in_flight(self.in_flight.len());
+                }
+                if entry.retiring && result == -libc::ECANCELED {
                     entry.target.retire();
                 } else {
-                    entry.target.complete(result, flags, more);
-                }
-                if !more {
-                    drop(self.in_flight.remove(key));
+                    entry.target.complete(result, flags, false);
                 }
             }
         }

@@ -10,13 +10,13 @@ use crossbeam_deque::{Injector, Stealer};
 use crate::blocking::Spawner;
 use crate::driver;
 use crate::loom::{Mutex, lock};
+use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
 use crate::runtime::park::Unpark;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
 use crate::runtime::scheduler::multi_thread::worker::{self, Core};
 use crate::runtime::scheduler::{self, Config};
-use crate::runtime::{blocking_on, context};
 use crate::task::owned::OwnedTasks;
 use crate::task::{JoinHandle, harness};
 
@@ -89,7 +89,7 @@ impl Handle {
     pub(crate) fn block_on<F: Future>(this: &Arc<Handle>, future: F) -> F::Output {
         let handle = scheduler::Handle::MultiThread(this.clone());
         let _driving = context::enter_driving(&handle, true);
-        blocking_on::block_on(future)
+        this.driver.block_on(future)
     }
 
     /// Queues a task that was woken (or spawned).
