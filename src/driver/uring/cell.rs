@@ -46,14 +46,14 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::squeue;
 
 use super::remote::{self, RingShared};
 use crate::driver::op::OpCode;
-use crate::loom::lock;
+use crate::loom::{Mutex, lock};
 
 /// The ring's view of a cell: what it needs to submit, complete and retire it.
 pub(crate) trait Completion: Send + Sync {
@@ -297,5 +297,142 @@ impl<T: OpCode> Drop for UringOp<T> {
         if let Some((owner, ring_id, user_data)) = cancel {
             remote::cancel(&owner, ring_id, user_data);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    //! Loom models of the cell protocol: the future (poll, drop) on one thread racing
+    //! the ring (completion, retire) on another.
+
+    use std::io;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::*;
+    use crate::driver::op::Readiness;
+    use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// An op that counts how often its value is dropped.
+    struct Counted(std::sync::Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl OpCode for Counted {
+        type Output = ();
+        const OPCODE: u8 = io_uring::opcode::Nop::CODE;
+
+        fn uring_entry(&mut self) -> squeue::Entry {
+            io_uring::opcode::Nop::new().build()
+        }
+        fn readiness(&self) -> Readiness {
+            Readiness::Immediate
+        }
+        fn attempt(&mut self) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn complete(self, _result: io::Result<usize>) {}
+    }
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// A cell already started on a ring: state `InFlight`, as after `Ring::submit`.
+    fn in_flight(
+        drops: &std::sync::Arc<AtomicUsize>,
+        waker: &Waker,
+    ) -> (UringOp<Counted>, Arc<dyn Completion>) {
+        let owner = Arc::new(RingShared::new().unwrap());
+        let cell = Arc::new(OpCell {
+            state: Mutex::new(State::Queued {
+                waker: Some(waker.clone()),
+            }),
+            op: UnsafeCell::new(Some(Counted(drops.clone()))),
+        });
+        assert!(cell.start(&owner, 1, 42).is_some());
+        let ring: Arc<dyn Completion> = cell.clone();
+        let future = UringOp {
+            cell: Some(cell),
+            op: None,
+        };
+        (future, ring)
+    }
+
+    #[test]
+    fn loom_drop_races_completion_frees_once() {
+        loom::model(|| {
+            let drops = std::sync::Arc::new(AtomicUsize::new(0));
+            let waker = Waker::from(std::sync::Arc::new(CountingWaker(AtomicUsize::new(0))));
+            let (future, ring) = in_flight(&drops, &waker);
+            let kernel = loom::thread::spawn(move || {
+                ring.complete(0, 0, false);
+                // The ring drops its reference after the final CQE.
+                drop(ring);
+            });
+            drop(future);
+            kernel.join().unwrap();
+            assert_eq!(drops.load(SeqCst), 1, "the op value is freed exactly once");
+        });
+    }
+
+    #[test]
+    fn loom_poll_races_completion_never_loses_the_wake() {
+        loom::model(|| {
+            let drops = std::sync::Arc::new(AtomicUsize::new(0));
+            let wakes = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            let (mut future, ring) = in_flight(&drops, &waker);
+            let kernel = loom::thread::spawn(move || {
+                ring.complete(3, 0, false);
+                drop(ring);
+            });
+            let mut cx = Context::from_waker(&waker);
+            let first = Pin::new(&mut future).poll(&mut cx);
+            kernel.join().unwrap();
+            match first {
+                Poll::Ready((op, result)) => {
+                    assert_eq!(result.unwrap(), 3);
+                    drop(op);
+                }
+                Poll::Pending => {
+                    // Pending means the completion had not happened yet: it must have
+                    // woken the (kept) waker.
+                    assert!(wakes.0.load(SeqCst) >= 1, "lost wake-up");
+                    match Pin::new(&mut future).poll(&mut cx) {
+                        Poll::Ready((op, result)) => {
+                            assert_eq!(result.unwrap(), 3);
+                            drop(op);
+                        }
+                        Poll::Pending => panic!("woken but not ready"),
+                    }
+                }
+            }
+            drop(future);
+            assert_eq!(drops.load(SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn loom_retire_races_drop_frees_once() {
+        loom::model(|| {
+            let drops = std::sync::Arc::new(AtomicUsize::new(0));
+            let waker = Waker::from(std::sync::Arc::new(CountingWaker(AtomicUsize::new(0))));
+            let (future, ring) = in_flight(&drops, &waker);
+            let kernel = loom::thread::spawn(move || {
+                ring.retire();
+                drop(ring);
+            });
+            drop(future);
+            kernel.join().unwrap();
+            assert_eq!(drops.load(SeqCst), 1);
+        });
     }
 }
