@@ -11,11 +11,28 @@ use crate::driver::op::{OpCode, Readiness};
 pub(crate) struct PollAdd {
     fd: RawFd,
     events: libc::c_short,
+    multishot: bool,
 }
 
 impl PollAdd {
+    /// One completion, when the fd is ready.
     pub(crate) fn new(fd: RawFd, events: libc::c_short) -> PollAdd {
-        PollAdd { fd, events }
+        PollAdd {
+            fd,
+            events,
+            multishot: false,
+        }
+    }
+
+    /// A completion each time the fd becomes ready, until cancelled (run it with
+    /// `driver::uring::multishot::MultishotOp`).
+    #[allow(dead_code, reason = "readiness streams for the poll-based I/O traits")]
+    pub(crate) fn multishot(fd: RawFd, events: libc::c_short) -> PollAdd {
+        PollAdd {
+            fd,
+            events,
+            multishot: true,
+        }
     }
 }
 
@@ -25,7 +42,9 @@ impl OpCode for PollAdd {
     const OPCODE: u8 = io_uring::opcode::PollAdd::CODE;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::PollAdd::new(io_uring::types::Fd(self.fd), self.events as u32).build()
+        io_uring::opcode::PollAdd::new(io_uring::types::Fd(self.fd), self.events as u32)
+            .multi(self.multishot)
+            .build()
     }
 
     fn readiness(&self) -> Readiness {

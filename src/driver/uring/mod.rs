@@ -3,6 +3,7 @@
 //! * [`ring`]: one io_uring instance per thread, its in-flight table, submit/reap and
 //!   the detach (retire) protocol.
 //! * [`cell`]: an op's shared, reference-counted state and the future awaiting it.
+//! * [`multishot`]: the same for ops that complete many times per submission.
 //! * [`remote`]: a core's thread-safe side (eventfd wake-ups, the remote queue,
 //!   counters) and the thread-local ring.
 //! * [`probe`]: whether io_uring works here at all (backend selection).
@@ -12,6 +13,8 @@
 //! thread gives the core away.
 
 pub(crate) mod cell;
+#[allow(dead_code, reason = "multishot accept/recv/poll users arrive with networking")]
+pub(crate) mod multishot;
 pub(crate) mod probe;
 pub(crate) mod remote;
 pub(crate) mod ring;

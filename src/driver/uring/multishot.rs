@@ -1,0 +1,252 @@
+//! Multishot operations: one submission, many CQEs (poll, accept, recv with
+//! `IORING_*_MULTISHOT`).
+//!
+//! Same ownership rules as [`super::cell`]: the op value lives in a shared cell that
+//! the ring references until the final CQE (the one without `IORING_CQE_F_MORE`), so a
+//! dropped or forgotten stream never frees memory the kernel may still use. The
+//! difference is the result: a queue of CQEs instead of one.
+//!
+//! ```text
+//!   Queued ──ring pushes the SQE──► InFlight ──CQE with F_MORE──► InFlight (+1 queued)
+//!                                      │
+//!                                      ├──final CQE──► Finished (queued CQEs drain, then
+//!                                      │                         the stream ends)
+//!                                      ├──ring retired, -ECANCELED──► Retired: the stream
+//!                                      │        resubmits on its next poll
+//!                                      └──stream dropped──► Abandoned + ASYNC_CANCEL; the
+//!                                               final CQE drops the ring's reference
+//! ```
+//!
+//! The kernel may end a multishot request on its own (for example when the CQ
+//! overflows); the stream then reports the final CQE and ends, and the caller decides
+//! whether to start a new one.
+
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::squeue;
+
+use super::cell::Completion;
+use super::remote::{self, RingShared};
+use crate::driver::op::OpCode;
+use crate::loom::{Mutex, lock};
+
+enum Phase {
+    Queued,
+    InFlight {
+        owner: Arc<RingShared>,
+        ring_id: u64,
+        user_data: u64,
+    },
+    Finished,
+    Retired,
+    Abandoned,
+}
+
+struct MultiState {
+    phase: Phase,
+    /// CQE results not yet taken by the stream.
+    queue: VecDeque<i32>,
+    waker: Option<Waker>,
+}
+
+/// A multishot op's shared state.
+pub(crate) struct MultiCell<T> {
+    state: Mutex<MultiState>,
+    op: UnsafeCell<T>,
+}
+
+// SAFETY: the op value is only touched while building the SQE (`Queued`, by the one
+// ring that starts it) and dropped with the last `Arc`; everything else is under the
+// mutex. `T: Send` lets it be dropped on whichever thread holds the last reference.
+unsafe impl<T: Send> Sync for MultiCell<T> {}
+
+impl<T: OpCode> Completion for MultiCell<T> {
+    fn start(
+        &self,
+        owner: &Arc<RingShared>,
+        ring_id: u64,
+        user_data: u64,
+    ) -> Option<squeue::Entry> {
+        let mut state = lock(&self.state);
+        if !matches!(state.phase, Phase::Queued) {
+            return None;
+        }
+        // SAFETY: `Queued` means no SQE for this cell is in the kernel and no other
+        // ring is building one; the stream never touches the value.
+        let entry = unsafe { &mut *self.op.get() }.uring_entry();
+        state.phase = Phase::InFlight {
+            owner: owner.clone(),
+            ring_id,
+            user_data,
+        };
+        Some(entry.user_data(user_data))
+    }
+
+    fn complete(&self, result: i32, _flags: u32, more: bool) {
+        let waker = {
+            let mut state = lock(&self.state);
+            if matches!(state.phase, Phase::Abandoned) {
+                return;
+            }
+            state.queue.push_back(result);
+            if !more {
+                state.phase = Phase::Finished;
+            }
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn retire(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            if !matches!(state.phase, Phase::InFlight { .. }) {
+                return;
+            }
+            state.phase = Phase::Retired;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A stream of the CQE results of one multishot op (`Ok(res)` or the errno).
+pub(crate) struct MultishotOp<T: OpCode> {
+    cell: Arc<MultiCell<T>>,
+    submitted: bool,
+}
+
+impl<T: OpCode> fmt::Debug for MultishotOp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultishotOp")
+            .field("submitted", &self.submitted)
+            .finish()
+    }
+}
+
+impl<T: OpCode> MultishotOp<T> {
+    /// `op.uring_entry()` must build a multishot SQE.
+    pub(crate) fn new(op: T) -> MultishotOp<T> {
+        MultishotOp {
+            cell: Arc::new(MultiCell {
+                state: Mutex::new(MultiState {
+                    phase: Phase::Queued,
+                    queue: VecDeque::new(),
+                    waker: None,
+                }),
+                op: UnsafeCell::new(op),
+            }),
+            submitted: false,
+        }
+    }
+
+    /// The next CQE's result; `None` once the kernel ended the request and every CQE
+    /// was taken.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        if !self.submitted {
+            self.submitted = true;
+            lock(&self.cell.state).waker = Some(cx.waker().clone());
+            if let Err(error) = remote::submit(self.cell.clone()) {
+                lock(&self.cell.state).phase = Phase::Finished;
+                return Poll::Ready(Some(Err(error)));
+            }
+        }
+        let mut state = lock(&self.cell.state);
+        if let Some(result) = state.queue.pop_front() {
+            return Poll::Ready(Some(if result < 0 {
+                Err(io::Error::from_raw_os_error(-result))
+            } else {
+                Ok(result as u32)
+            }));
+        }
+        match state.phase {
+            Phase::Finished => Poll::Ready(None),
+            Phase::Retired => {
+                // The ring that ran it left its thread: start again on this one's.
+                state.phase = Phase::Queued;
+                drop(state);
+                self.submitted = false;
+                self.poll_next(cx)
+            }
+            _ => {
+                match &state.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => state.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: OpCode> Unpin for MultishotOp<T> {}
+
+impl<T: OpCode> Drop for MultishotOp<T> {
+    fn drop(&mut self) {
+        let cancel = {
+            let mut state = lock(&self.cell.state);
+            match std::mem::replace(&mut state.phase, Phase::Abandoned) {
+                Phase::InFlight {
+                    owner,
+                    ring_id,
+                    user_data,
+                } => Some((owner, ring_id, user_data)),
+                _ => None,
+            }
+        };
+        if let Some((owner, ring_id, user_data)) = cancel {
+            remote::cancel(&owner, ring_id, user_data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+    use crate::op::poll::PollAdd;
+    use crate::runtime::{Backend, Builder};
+
+    #[test]
+    fn multishot_poll_delivers_several_completions_then_cancels_on_drop() {
+        let runtime = Builder::new_current_thread()
+            .backend(Backend::IoUring)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (mut reader, mut writer) = std::io::pipe().unwrap();
+            let mut stream = MultishotOp::new(PollAdd::multishot(reader.as_raw_fd(), libc::POLLIN));
+            for round in 0..3u8 {
+                writer.write_all(&[round]).unwrap();
+                let event = poll_fn(|cx| stream.poll_next(cx)).await.unwrap().unwrap();
+                assert!(event & libc::POLLIN as u32 != 0, "round {round}: {event:#x}");
+                // Drain, so the next write is a new readiness edge.
+                let mut byte = [0u8; 1];
+                std::io::Read::read_exact(&mut reader, &mut byte).unwrap();
+                assert_eq!(byte[0], round);
+            }
+            let handle = crate::runtime::Handle::current();
+            assert_eq!(handle.metrics().io().in_flight, 1, "one submission for all rounds");
+            drop(stream);
+            // The cancel reaches the ring at its next poll; the final CQE then frees the
+            // cell.
+            while handle.metrics().io().in_flight > 0 {
+                crate::task::yield_now().await;
+            }
+            assert_eq!(handle.metrics().io().cancelled, 1);
+        });
+    }
+}
