@@ -664,3 +664,31 @@ fn tiny_rings_flush_full_queues_and_lose_no_completion() {
         }
     });
 }
+
+#[test]
+fn sqpoll_rings_work() {
+    let _fds = shared_fds();
+    rt_common::with_timeout("sqpoll", rt_common::TEST_TIMEOUT, || {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .backend(Backend::IoUring)
+            .uring_sqpoll(Duration::from_millis(20))
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            ringtide::spawn(async {
+                let (reader, writer) = pipe();
+                for round in 0..100u8 {
+                    let (written, _) = writer.write(vec![round]).await;
+                    assert_eq!(written.unwrap(), 1);
+                    let (result, buf) = reader.read(vec![0u8; 1]).await;
+                    assert_eq!(result.unwrap(), 1);
+                    assert_eq!(buf[0], round);
+                }
+            })
+            .await
+            .unwrap();
+        });
+    });
+}

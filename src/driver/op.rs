@@ -50,6 +50,14 @@ pub(crate) trait OpCode: Send + 'static {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
 
+    /// io_uring half: the op completed after its future was dropped (the cancel came
+    /// too late). Ops whose result is a resource (an accepted or opened fd) release it
+    /// here so nothing leaks; the default does nothing.
+    #[cfg(ringtide_uring)]
+    fn complete_abandoned(&mut self, result: i32) {
+        let _ = result;
+    }
+
     /// Readiness half: what to wait for before [`attempt`](OpCode::attempt).
     fn readiness(&self) -> Readiness;
 

@@ -137,6 +137,12 @@ impl<T: OpCode> Completion for OpCell<T> {
                 State::InFlight { waker, .. } => waker,
                 State::Abandoned => {
                     *state = State::Abandoned;
+                    drop(state);
+                    // SAFETY: the final CQE arrived and the future is gone: nobody else
+                    // touches the value.
+                    if let Some(op) = unsafe { &mut *self.op.get() } {
+                        op.complete_abandoned(result);
+                    }
                     None
                 }
                 other => {
@@ -193,6 +199,42 @@ impl<T: OpCode> UringOp<T> {
     }
 
     fn submit(&mut self, op: T, cx: &mut Context<'_>) -> io::Result<()> {
+        // Fast path: this thread's ring serves a core. The cell is created in flight,
+        // before anyone else can see it, so no lock is taken.
+        let mut op = Some(op);
+        let _ = remote::RING.try_with(|ring| {
+            let Ok(mut ring) = ring.try_borrow_mut() else {
+                return;
+            };
+            let Some(ring) = ring.as_mut().filter(|r| r.attached().is_some()) else {
+                return;
+            };
+            ring.submit_with(|owner, ring_id, user_data| {
+                let cell = Arc::new(OpCell {
+                    state: Mutex::new(State::InFlight {
+                        waker: Some(cx.waker().clone()),
+                        owner: owner.clone(),
+                        ring_id,
+                        user_data,
+                    }),
+                    op: UnsafeCell::new(op.take()),
+                });
+                // SAFETY: the cell is not shared yet, so this is the only access; the
+                // value is in its final place, so pointers the SQE takes into it stay
+                // valid until the final CQE.
+                let value = unsafe { &mut *cell.op.get() };
+                let entry = value
+                    .as_mut()
+                    .expect("just stored")
+                    .uring_entry()
+                    .user_data(user_data);
+                self.cell = Some(cell.clone());
+                Some((cell as Arc<dyn Completion>, entry))
+            });
+        });
+        let Some(op) = op else {
+            return Ok(());
+        };
         let cell = Arc::new(OpCell {
             state: Mutex::new(State::Queued {
                 waker: Some(cx.waker().clone()),

@@ -13,7 +13,10 @@
 //! thread gives the core away.
 
 pub(crate) mod cell;
-#[allow(dead_code, reason = "multishot accept/recv/poll users arrive with networking")]
+#[allow(
+    dead_code,
+    reason = "multishot accept/recv/poll users arrive with networking"
+)]
 pub(crate) mod multishot;
 pub(crate) mod probe;
 pub(crate) mod remote;

@@ -142,7 +142,8 @@ impl RingShared {
     }
 
     pub(crate) fn take_remote(&self) -> Vec<RemoteRequest> {
-        if !self.has_remote.swap(false, SeqCst) {
+        // A plain load first: the queue is almost always empty.
+        if !self.has_remote.load(SeqCst) || !self.has_remote.swap(false, SeqCst) {
             return Vec::new();
         }
         std::mem::take(&mut *lock(&self.remote))

@@ -46,6 +46,9 @@ pub(crate) const CANCEL_USER_DATA: u64 = u64::MAX - 1;
 /// `IORING_ENTER_GETEVENTS`.
 const GETEVENTS: u32 = 1;
 
+/// CQEs taken out of the completion queue per batch.
+const REAP_BATCH: usize = 64;
+
 /// How long a detach waits for cancelled ops before leaving them in flight.
 const RETIRE_DEADLINE: Duration = Duration::from_millis(500);
 
@@ -93,6 +96,8 @@ pub(crate) struct Ring {
     eventfd_armed: bool,
     /// Which setup flags the kernel accepted (for diagnostics).
     pub(crate) setup: &'static str,
+    /// CQEs copied out of the completion queue, reused between reaps.
+    reaped: Vec<(u64, i32, u32)>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -120,6 +125,7 @@ impl Ring {
             eventfd_buffer: Box::new(0),
             eventfd_armed: false,
             setup,
+            reaped: Vec::with_capacity(REAP_BATCH),
         })
     }
 
@@ -205,9 +211,21 @@ impl Ring {
 
     /// Submits an op's cell: builds its SQE and records it as in flight.
     pub(crate) fn submit(&mut self, target: Arc<dyn Completion>) {
-        let Some(shared) = self.attached.clone() else {
+        self.submit_with(|owner, ring_id, user_data| {
+            let sqe = target.start(owner, ring_id, user_data)?;
+            Some((target, sqe))
+        });
+    }
+
+    /// Submits the op `build` creates for the `user_data` it is given (with the core
+    /// it will belong to and this ring's id); `None` submits nothing.
+    pub(crate) fn submit_with(
+        &mut self,
+        build: impl FnOnce(&Arc<RingShared>, u64, u64) -> Option<(Arc<dyn Completion>, squeue::Entry)>,
+    ) {
+        let Some(shared) = self.attached.as_ref() else {
             // Not serving a core: nobody would reap the completion. Callers check
-            // `attached` first; keep the op queued rather than losing it.
+            // `attached` first.
             debug_assert!(false, "submit on a detached ring");
             return;
         };
@@ -215,7 +233,7 @@ impl Ring {
         let generation = self.generation;
         let entry = self.in_flight.vacant_entry();
         let user_data = user_data(entry.key(), generation);
-        let Some(sqe) = target.start(&shared, self.id, user_data) else {
+        let Some((target, sqe)) = build(shared, self.id, user_data) else {
             // The future went away before the op was submitted.
             return;
         };
@@ -224,7 +242,7 @@ impl Ring {
             generation,
             retiring: false,
         });
-        shared.metrics.submitted.fetch_add(1, Relaxed);
+        bump(&shared.metrics.submitted, 1);
         shared.publish_in_flight(self.in_flight.len());
         self.push(sqe);
     }
@@ -235,7 +253,7 @@ impl Ring {
         let generation = (user_data >> 32) as u32;
         if matches!(self.in_flight.get(key), Some(e) if e.generation == generation) {
             if let Some(shared) = &self.attached {
-                shared.metrics.cancelled.fetch_add(1, Relaxed);
+                bump(&shared.metrics.cancelled, 1);
             }
             self.push_cancel(user_data);
         }
@@ -337,24 +355,21 @@ impl Ring {
     /// Dispatches every available CQE. Returns how many were seen.
     pub(crate) fn reap(&mut self) -> usize {
         let mut seen = 0;
+        let mut batch = std::mem::take(&mut self.reaped);
         loop {
-            let mut batch = [(0u64, 0i32, 0u32); 64];
-            let mut count = 0;
-            {
-                let mut cq = self.uring.completion();
-                for cqe in &mut cq {
-                    batch[count] = (cqe.user_data(), cqe.result(), cqe.flags());
-                    count += 1;
-                    if count == batch.len() {
-                        break;
-                    }
-                }
-            }
-            for &(user_data, result, flags) in &batch[..count] {
+            batch.clear();
+            batch.extend(
+                self.uring
+                    .completion()
+                    .take(REAP_BATCH)
+                    .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
+            );
+            let count = batch.len();
+            for &(user_data, result, flags) in &batch {
                 self.dispatch(user_data, result, flags);
             }
             seen += count;
-            if count < batch.len() {
+            if count < REAP_BATCH {
                 // CQEs the kernel kept aside because the CQ was full (FEAT_NODROP)
                 // come back with one more GETEVENTS enter.
                 let overflow = self.uring.submission().cq_overflow();
@@ -362,14 +377,16 @@ impl Ring {
                     break;
                 }
                 if let Some(shared) = &self.attached {
-                    shared.metrics.cq_overflow.fetch_add(1, Relaxed);
+                    bump(&shared.metrics.cq_overflow, 1);
                 }
                 self.enter(0, None);
             }
         }
-        if let Some(shared) = &self.attached {
-            shared.metrics.completed.fetch_add(seen as u64, Relaxed);
-            shared.publish_in_flight(self.in_flight.len());
+        self.reaped = batch;
+        if seen > 0 {
+            if let Some(shared) = &self.attached {
+                bump(&shared.metrics.completed, seen as u64);
+            }
         }
         seen
     }
@@ -432,6 +449,12 @@ impl Drop for Ring {
             std::mem::forget(std::mem::replace(&mut self.eventfd_buffer, Box::new(0)));
         }
     }
+}
+
+/// Adds to a counter that only the ring serving the core writes (one at a time), so a
+/// plain load and store suffice: no locked read-modify-write on the hot path.
+fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
 }
 
 fn user_data(key: usize, generation: u32) -> u64 {

@@ -244,6 +244,16 @@ impl WorkerContext {
         if core.queue.has_tasks() {
             return core;
         }
+        // Submit what is queued and collect completions that need no waiting (an op
+        // that completed at submission): the woken tasks run without this worker going
+        // through the idle protocol.
+        // That poll may consume an unpark token; the only ones an awake worker can hold
+        // are stale ones and shutdown's, so look at the flag again.
+        core = self.park_with(core, true);
+        core.is_shutdown = handle.is_shutdown();
+        if core.queue.has_tasks() || core.is_shutdown {
+            return core;
+        }
         if handle
             .idle
             .transition_worker_to_parked(core.index, core.is_searching)
