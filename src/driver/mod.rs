@@ -193,6 +193,18 @@ impl Driver for CoreDriver {
     }
 }
 
+impl CoreDriver {
+    /// Operations are queued for the kernel but not submitted yet: a non-blocking park
+    /// would submit them, and fast ones (a NOP, a read of ready data) complete during
+    /// that very call.
+    pub(crate) fn has_unsubmitted(&self) -> bool {
+        match self {
+            CoreDriver::Uring(driver) => driver.has_unsubmitted(),
+            CoreDriver::Mio(_) | CoreDriver::NoIo(_) => false,
+        }
+    }
+}
+
 impl Park for CoreDriver {
     type Unpark = Unpark;
 

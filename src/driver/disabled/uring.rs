@@ -35,6 +35,10 @@ impl Driver {
         match *self {}
     }
 
+    pub(crate) fn has_unsubmitted(&self) -> bool {
+        match *self {}
+    }
+
     pub(crate) fn park(&mut self, _timeout: Option<Duration>) {
         match *self {}
     }

@@ -115,6 +115,18 @@ impl Driver {
         });
     }
 
+    /// Whether this thread's ring has SQEs queued but not yet submitted, which a
+    /// non-blocking [`park`](Driver::park) would submit (and often complete at once).
+    pub(crate) fn has_unsubmitted(&self) -> bool {
+        RING.try_with(|ring| {
+            ring.try_borrow()
+                .ok()
+                .and_then(|ring| ring.as_ref().map(Ring::has_unsubmitted))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+    }
+
     /// Parks until a completion, an unpark, or `timeout`; `Some(ZERO)` only polls.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         let shared = &self.shared;

@@ -98,6 +98,8 @@ pub(crate) struct Ring {
     pub(crate) setup: &'static str,
     /// CQEs copied out of the completion queue, reused between reaps.
     reaped: Vec<(u64, i32, u32)>,
+    /// SQEs were queued since the last `io_uring_enter`.
+    unsubmitted: bool,
 }
 
 impl std::fmt::Debug for Ring {
@@ -126,11 +128,17 @@ impl Ring {
             eventfd_armed: false,
             setup,
             reaped: Vec::with_capacity(REAP_BATCH),
+            unsubmitted: false,
         })
     }
 
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// SQEs wait for submission (ops queued since the last enter).
+    pub(crate) fn has_unsubmitted(&self) -> bool {
+        self.unsubmitted
     }
 
     /// Detached with nothing in flight: safe to close.
@@ -274,6 +282,7 @@ impl Ring {
             // completion: op cells held by the in-flight table (or leaked), or the
             // eventfd buffer (leaked if still armed when the ring goes away).
             if unsafe { self.uring.submission().push(&entry) }.is_ok() {
+                self.unsubmitted = true;
                 return;
             }
             match self.uring.submit() {
@@ -325,6 +334,7 @@ impl Ring {
     }
 
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
+        self.unsubmitted = false;
         let result = match timeout {
             Some(timeout) => {
                 let timespec = types::Timespec::from(timeout);

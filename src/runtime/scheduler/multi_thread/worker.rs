@@ -190,6 +190,15 @@ impl WorkerContext {
                 core = self.run_task(task, core)?;
                 continue;
             }
+            if core.park.as_ref().is_some_and(CoreDriver::has_unsubmitted) {
+                // Submit before looking elsewhere: ops that complete at submission
+                // wake their tasks here, without searching or parking.
+                core = self.park_with(core, true);
+                if let Some(task) = core.next_task(handle) {
+                    core = self.run_task(task, core)?;
+                    continue;
+                }
+            }
             if let Some(task) = core.steal_work(handle) {
                 core = self.run_task(task, core)?;
                 continue;
