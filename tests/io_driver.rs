@@ -428,11 +428,14 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
             rng ^= rng << 17;
             rng
         };
-        let pipes: Vec<_> = rt.block_on(async { (0..PIPES).map(|_| pipe()).collect() });
-        let pipes = Arc::new(pipes);
         let returned = Arc::new(AtomicUsize::new(0));
         let mut id = 0;
         for _ in 0..ROUNDS {
+            // Fresh pipes each round: a dropped read whose cancellation is still on its
+            // way may take data written later (reads are not cancel-safe), which must
+            // not starve the next round's reads.
+            let pipes: Vec<_> = rt.block_on(async { (0..PIPES).map(|_| pipe()).collect() });
+            let pipes = Arc::new(pipes);
             let choices: Vec<u64> = (0..PIPES).map(|_| next()).collect();
             let round_pipes = pipes.clone();
             let ledger = ledger.clone();
@@ -494,7 +497,6 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
             });
         }
         let metrics = rt.metrics().io();
-        drop(pipes);
         drop(rt);
         if backend == Backend::IoUring {
             assert!(metrics.submitted >= (PIPES * ROUNDS) as u64, "{metrics:?}");
