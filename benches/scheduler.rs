@@ -28,6 +28,7 @@
 //! cargo bench --bench scheduler -- --noplot
 //! RINGTIDE_BENCH_QUICK=1 cargo bench --bench scheduler -- --noplot   # smoke run
 //! cargo bench --bench scheduler -- --noplot 'yield_many/2workers'    # one group
+//! RINGTIDE_BENCH_WORKERS=1,2,4,8,16 cargo bench --bench scheduler -- --noplot  # scaling
 //! ```
 //!
 //! The default settings (20 samples, 0.5 s warm-up, 2 s measurement per function) keep
@@ -55,6 +56,22 @@ const NUM_PINGS: usize = 1_000;
 const CHAIN_LEN: usize = 1_000;
 /// Worker thread counts every workload runs at.
 const WORKER_COUNTS: [usize; 2] = [2, 4];
+
+/// The worker counts to run: `RINGTIDE_BENCH_WORKERS=1,2,4,8,16` overrides the default
+/// (for scaling runs on larger machines).
+fn worker_counts() -> Vec<usize> {
+    match std::env::var("RINGTIDE_BENCH_WORKERS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("RINGTIDE_BENCH_WORKERS: comma-separated counts")
+            })
+            .collect(),
+        Err(_) => WORKER_COUNTS.to_vec(),
+    }
+}
 
 /// The operations the workloads need, implemented for both runtimes so the workload
 /// code is literally the same (monomorphised) for each.
@@ -283,7 +300,7 @@ fn bench_workload(
     ringtide_workload: fn(&ringtide::runtime::Runtime),
     tokio_workload: fn(&tokio::runtime::Runtime),
 ) {
-    for workers in WORKER_COUNTS {
+    for workers in worker_counts() {
         let mut group = c.benchmark_group(format!("{name}/{workers}workers"));
         group.throughput(Throughput::Elements(elements as u64));
         bench_on(&mut group, workers, ringtide_workload);

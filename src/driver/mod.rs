@@ -237,6 +237,8 @@ pub(crate) struct Handle {
     selected: Backend,
     /// `Some(selected)` when I/O is enabled.
     backend: Option<Backend>,
+    /// For the rings of `block_on` callers.
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     config: RingConfig,
     cores: Box<[Unpark]>,
     next: AtomicUsize,
