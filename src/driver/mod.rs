@@ -30,8 +30,9 @@
 //!       ├─ this thread drives a core: SQE pushed on its ring (no syscall)
 //!       └─ no ring here: queued on a core's remote queue, that core is woken
 //!       │
-//!       ▼ submitted in a batch: before the ring's thread parks, at each maintenance
-//!         tick, or when the submission queue is full
+//!       ▼ submitted in a batch: when the ring's thread runs out of queued tasks
+//!         (before it searches or parks), at each maintenance tick, or when the
+//!         submission queue is full
 //!  in flight: the ring's table holds an Arc to the cell
 //!       │
 //!       ▼ CQE: result stored in the cell, the task's waker woken (on whichever
