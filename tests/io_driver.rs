@@ -694,3 +694,39 @@ fn sqpoll_rings_work() {
         });
     });
 }
+
+#[test]
+fn op_submitted_on_a_worker_completes_when_awaited_on_another_thread() {
+    // The read is submitted by a task on a worker (its ring, or its poll on mio), then
+    // the future moves to the `block_on` thread, which awaits it: the completion on the
+    // worker must wake the other thread.
+    let _fds = shared_fds();
+    for backend in [Backend::IoUring, Backend::Mio] {
+        rt_common::with_timeout("migrate", rt_common::TEST_TIMEOUT, move || {
+            let rt = runtime(backend, 2);
+            rt.block_on(async {
+                let (reader, writer) = pipe();
+                let reader = Arc::new(reader);
+                let (tx, rx) = futures::channel::oneshot::channel();
+                let worker_thread = ringtide::spawn({
+                    let reader = reader.clone();
+                    async move {
+                        let mut read = Box::pin(async move { reader.read(vec![0u8; 8]).await });
+                        assert!(futures::poll!(read.as_mut()).is_pending());
+                        let _ = tx.send(read);
+                        std::thread::current().id()
+                    }
+                })
+                .await
+                .unwrap();
+                assert_ne!(worker_thread, std::thread::current().id());
+                let read = rx.await.unwrap();
+                let (written, _) = writer.write(b"moved".to_vec()).await;
+                assert_eq!(written.unwrap(), 5);
+                let (result, buf) = read.await;
+                assert_eq!(result.unwrap(), 5);
+                assert_eq!(&buf[..5], b"moved");
+            });
+        });
+    }
+}
