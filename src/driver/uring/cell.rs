@@ -354,11 +354,17 @@ mod tests {
     use crate::driver::op::Readiness;
     use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
 
-    /// An op that counts how often its value is dropped.
-    struct Counted(std::sync::Arc<AtomicUsize>);
+    /// An op that counts how often its value is dropped, and checks it is never
+    /// dropped while the (simulated) kernel may still use it.
+    struct Counted(std::sync::Arc<AtomicUsize>, std::sync::Arc<AtomicUsize>);
 
     impl Drop for Counted {
         fn drop(&mut self) {
+            assert_eq!(
+                self.1.load(SeqCst),
+                1,
+                "op value freed before its final CQE"
+            );
             self.0.fetch_add(1, SeqCst);
         }
     }
@@ -390,6 +396,7 @@ mod tests {
     /// A cell already started on a ring: state `InFlight`, as after `Ring::submit`.
     fn in_flight(
         drops: &std::sync::Arc<AtomicUsize>,
+        kernel_done: &std::sync::Arc<AtomicUsize>,
         waker: &Waker,
     ) -> (UringOp<Counted>, Arc<dyn Completion>) {
         let owner = Arc::new(RingShared::new().unwrap());
@@ -397,7 +404,7 @@ mod tests {
             state: Mutex::new(State::Queued {
                 waker: Some(waker.clone()),
             }),
-            op: UnsafeCell::new(Some(Counted(drops.clone()))),
+            op: UnsafeCell::new(Some(Counted(drops.clone(), kernel_done.clone()))),
         });
         assert!(cell.start(&owner, 1, 42).is_some());
         let ring: Arc<dyn Completion> = cell.clone();
@@ -413,8 +420,10 @@ mod tests {
         loom::model(|| {
             let drops = std::sync::Arc::new(AtomicUsize::new(0));
             let waker = Waker::from(std::sync::Arc::new(CountingWaker(AtomicUsize::new(0))));
-            let (future, ring) = in_flight(&drops, &waker);
+            let done = std::sync::Arc::new(AtomicUsize::new(0));
+            let (future, ring) = in_flight(&drops, &done, &waker);
             let kernel = loom::thread::spawn(move || {
+                done.store(1, SeqCst);
                 ring.complete(0, 0, false);
                 // The ring drops its reference after the final CQE.
                 drop(ring);
@@ -431,8 +440,10 @@ mod tests {
             let drops = std::sync::Arc::new(AtomicUsize::new(0));
             let wakes = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
             let waker = Waker::from(wakes.clone());
-            let (mut future, ring) = in_flight(&drops, &waker);
+            let done = std::sync::Arc::new(AtomicUsize::new(0));
+            let (mut future, ring) = in_flight(&drops, &done, &waker);
             let kernel = loom::thread::spawn(move || {
+                done.store(1, SeqCst);
                 ring.complete(3, 0, false);
                 drop(ring);
             });
@@ -467,8 +478,10 @@ mod tests {
         loom::model(|| {
             let drops = std::sync::Arc::new(AtomicUsize::new(0));
             let waker = Waker::from(std::sync::Arc::new(CountingWaker(AtomicUsize::new(0))));
-            let (future, ring) = in_flight(&drops, &waker);
+            let done = std::sync::Arc::new(AtomicUsize::new(0));
+            let (future, ring) = in_flight(&drops, &done, &waker);
             let kernel = loom::thread::spawn(move || {
+                done.store(1, SeqCst);
                 ring.retire();
                 drop(ring);
             });
