@@ -45,6 +45,7 @@ mod loom;
 mod op;
 pub mod runtime;
 pub mod task;
+pub mod time;
 
 pub use task::spawn;
 

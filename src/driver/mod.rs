@@ -241,6 +241,8 @@ pub(crate) struct Handle {
     /// For the rings of `block_on` callers.
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     config: RingConfig,
+    /// The timer, when the time driver is enabled.
+    time: Option<Arc<crate::time::driver::TimeHandle>>,
     cores: Box<[Unpark]>,
     next: AtomicUsize,
 }
@@ -271,6 +273,7 @@ impl Handle {
     pub(crate) fn create(
         selected: Backend,
         enable_io: bool,
+        enable_time: bool,
         count: usize,
         config: RingConfig,
     ) -> std::io::Result<(Handle, Vec<CoreDriver>)> {
@@ -283,12 +286,15 @@ impl Handle {
                 _ => CoreDriver::NoIo(Parker::new()),
             });
         }
-        let cores = drivers.iter().map(Driver::unpark_handle).collect();
+        let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
+        let time =
+            enable_time.then(|| Arc::new(crate::time::driver::TimeHandle::new(cores.clone())));
         Ok((
             Handle {
                 selected,
                 backend,
                 config,
+                time,
                 cores,
                 next: AtomicUsize::new(0),
             },
@@ -313,6 +319,29 @@ impl Handle {
             }
         }
         crate::runtime::blocking_on::block_on(future)
+    }
+
+    /// The runtime's timer, when enabled.
+    pub(crate) fn time(&self) -> Option<&Arc<crate::time::driver::TimeHandle>> {
+        self.time.as_ref()
+    }
+
+    /// Parks core `index` on `driver`, bounded by the timer (one core at a time sleeps
+    /// with the timer's timeout, see `time::driver`), then fires due timers.
+    /// `no_wait` only polls.
+    pub(crate) fn park_core(&self, index: usize, driver: &mut CoreDriver, no_wait: bool) {
+        let Some(time) = &self.time else {
+            Driver::park(driver, no_wait.then_some(Duration::ZERO));
+            return;
+        };
+        if no_wait {
+            Driver::park(driver, Some(Duration::ZERO));
+            time.process();
+            return;
+        }
+        let timeout = time.before_park(index);
+        Driver::park(driver, timeout);
+        time.after_park(index);
     }
 
     /// The backend selected at build time (even when I/O is disabled).

@@ -253,8 +253,13 @@ impl Builder {
         let backend = driver::select(self.backend, &self.ring)?;
         let handle = match self.kind {
             Kind::CurrentThread => {
-                let (driver, mut drivers) =
-                    driver::Handle::create(backend, self.enable_io, 1, self.ring)?;
+                let (driver, mut drivers) = driver::Handle::create(
+                    backend,
+                    self.enable_io,
+                    self.enable_time,
+                    1,
+                    self.ring,
+                )?;
                 let park = drivers.pop().expect("one driver per core");
                 let handle =
                     current_thread::Handle::new(park, config, pool.spawner().clone(), driver);
@@ -262,8 +267,13 @@ impl Builder {
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
-                let (driver, parkers) =
-                    driver::Handle::create(backend, self.enable_io, workers, self.ring)?;
+                let (driver, parkers) = driver::Handle::create(
+                    backend,
+                    self.enable_io,
+                    self.enable_time,
+                    workers,
+                    self.ring,
+                )?;
                 let (handle, cores) =
                     multi_thread::launch(workers, config, pool.spawner().clone(), parkers, driver);
                 pool.spawner()

@@ -67,6 +67,12 @@ impl RuntimeMetrics {
         RuntimeMetrics { handle }
     }
 
+    /// Timers held by the runtime's wheel: pending ones, and fired ones whose `Sleep`
+    /// still exists. 0 without the time driver.
+    pub fn timers(&self) -> usize {
+        self.handle.driver().time().map_or(0, |time| time.entries())
+    }
+
     /// I/O driver counters summed over every worker.
     pub fn io(&self) -> IoMetrics {
         self.handle.driver().counters().into()

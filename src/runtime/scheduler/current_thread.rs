@@ -28,7 +28,6 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
 use crate::task::harness::Runnable;
 use crossbeam_deque::Injector;
@@ -340,11 +339,7 @@ impl CoreGuard {
                 .take()
                 .expect("current-thread core without its parker")
         };
-        if no_wait {
-            park.park_timeout(Duration::ZERO);
-        } else {
-            park.park();
-        }
+        self.context.handle.driver.park_core(0, &mut park, no_wait);
         let mut core = self.context.core.borrow_mut();
         core.as_mut().expect("current-thread core missing").park = Some(park);
     }

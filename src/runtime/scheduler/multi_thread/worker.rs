@@ -292,12 +292,9 @@ impl WorkerContext {
     /// delivered by the driver on this thread can schedule into it.
     fn park_with(&self, mut core: Box<Core>, no_wait: bool) -> Box<Core> {
         let mut park = core.park.take().expect("worker core without its parker");
+        let index = core.index;
         *self.core.borrow_mut() = Some(core);
-        if no_wait {
-            park.park_timeout(std::time::Duration::ZERO);
-        } else {
-            park.park();
-        }
+        self.handle.driver.park_core(index, &mut park, no_wait);
         let mut core = self
             .core
             .borrow_mut()

@@ -1,0 +1,27 @@
+//! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], [`interval`],
+//! [`Instant`].
+//!
+//! Names and semantics follow tokio's. Every runtime built with `enable_time()` (or
+//! `enable_all()`) has one hierarchical timer wheel (see `wheel`): 1 ms resolution,
+//! deadlines rounded up so a timer never fires early, O(1) insert and cancel. The
+//! earliest deadline bounds how long a worker parks on either I/O backend (see
+//! `driver`).
+//!
+//! `Duration::MAX` and deadlines in the past are valid. Using a timer outside a
+//! runtime, or on one built without the time driver, panics with a message saying what
+//! to enable.
+//!
+//! Not there yet: the test clock (`pause` / `advance` / `resume`).
+
+pub(crate) mod driver;
+pub mod error;
+mod instant;
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod wheel;
+
+pub use instant::Instant;
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use timeout::{Timeout, timeout, timeout_at};

@@ -1,0 +1,117 @@
+//! [`Sleep`], [`sleep`] and [`sleep_until`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::time::Instant;
+use crate::time::driver::TimeHandle;
+use crate::time::wheel::TimerKey;
+
+/// Waits until `duration` has elapsed. `Duration::MAX` (or any duration that overflows
+/// the clock) means "about 30 years", never a panic.
+///
+/// The timer has millisecond resolution and never fires early: the deadline is rounded
+/// up to the next millisecond.
+///
+/// # Panics
+///
+/// Polling the returned future panics outside a ringtide runtime, or on a runtime built
+/// without `enable_time()` / `enable_all()`.
+pub fn sleep(duration: Duration) -> Sleep {
+    let deadline = Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(Instant::far_future);
+    sleep_until(deadline)
+}
+
+/// Waits until `deadline`. A deadline in the past completes at the first poll.
+///
+/// # Panics
+///
+/// As [`sleep`].
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        entry: None,
+    }
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`]. Dropping it removes its timer.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Sleep {
+    deadline: Instant,
+    entry: Option<(Arc<TimeHandle>, TimerKey)>,
+}
+
+impl Sleep {
+    /// When this sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later); a completed sleep waits again.
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        let this = self.get_mut();
+        this.deadline = deadline;
+        if let Some((time, key)) = &this.entry {
+            time.reset(*key, time.deadline_ms(deadline));
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Some((time, key)) = &this.entry {
+            return if time.poll_fired(*key, cx) || Instant::now() >= this.deadline {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        if Instant::now() >= this.deadline {
+            return Poll::Ready(());
+        }
+        let time = current_time_handle();
+        let key = time.register(time.deadline_ms(this.deadline), cx.waker());
+        this.entry = Some((time, key));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((time, key)) = self.entry.take() {
+            time.remove(key);
+        }
+    }
+}
+
+#[track_caller]
+fn current_time_handle() -> Arc<TimeHandle> {
+    let found = crate::runtime::context::with_handle(|handle| {
+        handle.map(|handle| handle.driver().time().cloned())
+    });
+    match found {
+        Some(Some(time)) => time,
+        Some(None) => panic!(
+            "ringtide timers need the time driver: build the runtime with `enable_time()` \
+             or `enable_all()`"
+        ),
+        None => panic!(
+            "ringtide timers must be used inside a ringtide runtime: call them from a \
+             task or inside `Runtime::block_on`"
+        ),
+    }
+}

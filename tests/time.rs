@@ -1,0 +1,280 @@
+//! Timer tests, each on both backends and both flavours ([`time_test!`]).
+
+mod rt_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ringtide::runtime::{Backend, Builder, Runtime};
+use ringtide::time::{self, Instant};
+
+/// Runs a body once per backend and flavour: `fn name(rt: Runtime, multi: bool)`.
+macro_rules! time_test {
+    ($(#[$attr:meta])* fn $name:ident($rt:ident, $multi:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_variables)]
+            fn body($rt: Runtime, $multi: bool) $body
+
+            fn run(backend: Backend, workers: usize) {
+                rt_common::with_timeout(
+                    stringify!($name),
+                    rt_common::TEST_TIMEOUT,
+                    move || body(runtime(backend, workers), workers > 0),
+                );
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_current_thread() {
+                run(Backend::IoUring, 0);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_multi_thread() {
+                run(Backend::IoUring, 4);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_current_thread() {
+                run(Backend::Mio, 0);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_multi_thread() {
+                run(Backend::Mio, 4);
+            }
+        }
+    };
+}
+
+fn runtime(backend: Backend, workers: usize) -> Runtime {
+    let mut builder = if workers == 0 {
+        Builder::new_current_thread()
+    } else {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    builder.backend(backend).enable_all().build().unwrap()
+}
+
+time_test! {
+    fn sleeps_never_fire_early(rt, multi) {
+        rt.block_on(async {
+            for millis in [0u64, 1, 2, 5, 20, 50] {
+                let duration = Duration::from_millis(millis);
+                let start = Instant::now();
+                time::sleep(duration).await;
+                assert!(start.elapsed() >= duration, "{millis} ms fired early");
+            }
+        });
+    }
+}
+
+time_test! {
+    fn sleeps_in_tasks_fire_in_deadline_order(rt, multi) {
+        // On one thread, timers that fire in the same pass wake their tasks in
+        // deadline order; on several workers only "never early" is checked.
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for index in 0..200u64 {
+                let millis = (index * 7919) % 100;
+                let fired = fired.clone();
+                tasks.push(ringtide::spawn(async move {
+                    let deadline = start + Duration::from_millis(millis);
+                    time::sleep_until(deadline).await;
+                    assert!(Instant::now() >= deadline, "fired early");
+                    fired.lock().unwrap().push(millis);
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        let fired = fired.lock().unwrap();
+        assert_eq!(fired.len(), 200);
+        if !multi {
+            assert!(
+                fired.windows(2).all(|pair| pair[0] <= pair[1]),
+                "out of deadline order: {fired:?}"
+            );
+        }
+    }
+}
+
+time_test! {
+    fn hundred_thousand_concurrent_sleeps_all_fire(rt, multi) {
+        let count = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let mut tasks = Vec::with_capacity(100_000);
+            for index in 0..100_000u64 {
+                let count = count.clone();
+                tasks.push(ringtide::spawn(async move {
+                    time::sleep(Duration::from_millis(index % 50)).await;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 100_000);
+        assert_eq!(rt.metrics().timers(), 0, "every timer left the wheel");
+    }
+}
+
+time_test! {
+    fn dropping_a_million_timers_empties_the_wheel(rt, multi) {
+        rt.block_on(async {
+            let mut sleeps: Vec<_> = (0..1_000_000u64)
+                .map(|index| Box::pin(time::sleep(Duration::from_secs(10 + index % 1000))))
+                .collect();
+            for sleep in &mut sleeps {
+                assert!(futures::poll!(sleep.as_mut()).is_pending());
+            }
+            assert_eq!(ringtide::runtime::Handle::current().metrics().timers(), 1_000_000);
+            drop(sleeps);
+            assert_eq!(ringtide::runtime::Handle::current().metrics().timers(), 0);
+        });
+    }
+}
+
+time_test! {
+    fn timeout_fires_or_not(rt, multi) {
+        rt.block_on(async {
+            let result = time::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
+            assert!(result.is_err(), "a pending future times out");
+            let result = time::timeout(Duration::from_secs(60), async { 7 }).await;
+            assert_eq!(result.unwrap(), 7, "a ready future wins");
+            let result = time::timeout(Duration::ZERO, async { 8 }).await;
+            assert_eq!(result.unwrap(), 8, "polled before the timer");
+            let result = time::timeout(
+                Duration::from_millis(5),
+                time::sleep(Duration::MAX),
+            )
+            .await;
+            assert!(result.is_err(), "Duration::MAX is valid and never fires first");
+            let past = Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
+            time::sleep_until(past).await;
+        });
+    }
+}
+
+time_test! {
+    fn reset_earlier_and_later(rt, multi) {
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
+            assert!(futures::poll!(sleep.as_mut()).is_pending());
+            sleep.as_mut().reset(start + Duration::from_millis(10));
+            sleep.as_mut().await;
+            assert!(start.elapsed() >= Duration::from_millis(10));
+            assert!(sleep.is_elapsed());
+
+            let later = Instant::now() + Duration::from_millis(30);
+            let mut sleep = Box::pin(time::sleep(Duration::from_millis(1)));
+            assert!(futures::poll!(sleep.as_mut()).is_pending());
+            sleep.as_mut().reset(later);
+            assert_eq!(sleep.deadline(), later);
+            sleep.as_mut().await;
+            assert!(Instant::now() >= later, "reset later must not fire at the old deadline");
+        });
+    }
+}
+
+time_test! {
+    fn timers_from_a_blocking_thread(rt, multi) {
+        rt.block_on(async {
+            let handle = ringtide::runtime::Handle::current();
+            let waited = ringtide::task::spawn_blocking(move || {
+                let start = Instant::now();
+                handle.block_on(time::sleep(Duration::from_millis(15)));
+                start.elapsed()
+            })
+            .await
+            .unwrap();
+            assert!(waited >= Duration::from_millis(15));
+        });
+    }
+}
+
+#[test]
+fn timer_outside_a_runtime_panics_with_a_hint() {
+    let panic = std::panic::catch_unwind(|| {
+        futures::executor::block_on(time::sleep(Duration::from_millis(1)));
+    })
+    .unwrap_err();
+    let message = panic_message(&*panic);
+    assert!(message.contains("inside a ringtide runtime"), "{message}");
+}
+
+#[test]
+fn timer_without_enable_time_panics_with_a_hint() {
+    let rt = Builder::new_current_thread().enable_io().build().unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(time::sleep(Duration::from_millis(1)));
+    }))
+    .unwrap_err();
+    let message = panic_message(&*panic);
+    assert!(message.contains("enable_time"), "{message}");
+}
+
+time_test! {
+    fn interval_missed_tick_behaviours(rt, multi) {
+        // A 20 ms period and a 65 ms handler after the first tick: ticks at 20, 40 and
+        // 60 ms are missed. The scheduled instants `tick` returns tell the behaviours
+        // apart without depending on how late the wake-ups are.
+        let period = Duration::from_millis(20);
+        rt.block_on(async move {
+            for behavior in [
+                time::MissedTickBehavior::Burst,
+                time::MissedTickBehavior::Skip,
+                time::MissedTickBehavior::Delay,
+            ] {
+                let start = Instant::now();
+                let mut interval = time::interval_at(start, period);
+                interval.set_missed_tick_behavior(behavior);
+                assert_eq!(interval.tick().await, start, "the first tick is at start");
+                time::sleep(Duration::from_millis(65)).await; // the slow handler
+                let first_late = interval.tick().await;
+                assert_eq!(first_late, start + period, "{behavior:?}: the missed tick fires");
+                let next = interval.tick().await;
+                match behavior {
+                    // Burst fires every missed tick, on the original schedule.
+                    time::MissedTickBehavior::Burst => {
+                        assert_eq!(next, start + period * 2);
+                        assert_eq!(interval.tick().await, start + period * 3);
+                    }
+                    // Skip jumps to the next point of the original schedule.
+                    time::MissedTickBehavior::Skip => {
+                        let offset = next.duration_since(start);
+                        assert!(offset >= period * 4, "{offset:?}");
+                        assert_eq!(offset.as_nanos() % period.as_nanos(), 0, "{offset:?}");
+                    }
+                    // Delay restarts the schedule one period after the late tick.
+                    time::MissedTickBehavior::Delay => {
+                        assert!(next.duration_since(start) >= Duration::from_millis(65) + period);
+                    }
+                }
+                assert_eq!(interval.period(), period);
+            }
+        });
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
