@@ -10,8 +10,8 @@
 //! I/O drivers: io_uring (a ring per worker thread) and mio, chosen by
 //! [`runtime::Builder::backend`], the `RINGTIDE_BACKEND` environment variable, or
 //! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
-//! writes on any file descriptor with either backend. Timers and networking types
-//! follow.
+//! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
+//! and `interval` on a hierarchical timer wheel. Networking types follow.
 //!
 //! The API mirrors tokio's names, so switching is mostly a matter of paths:
 //!
