@@ -278,3 +278,138 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
 }
+
+/// The test clock runs on current-thread runtimes; each case below runs on both
+/// backends.
+fn current_thread(backend: Backend) -> Runtime {
+    runtime(backend, 0)
+}
+
+#[test]
+fn paused_clock_cascades_through_every_level_in_order() {
+    for backend in [Backend::IoUring, Backend::Mio] {
+        let rt = current_thread(backend);
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        rt.block_on(async {
+            time::pause();
+            let start = Instant::now();
+            // One deadline per wheel level, and beyond the top level's range.
+            let deadlines = [
+                Duration::from_millis(3),              // level 0
+                Duration::from_millis(100),            // level 1
+                Duration::from_secs(10),               // level 2
+                Duration::from_secs(600),              // level 3
+                Duration::from_secs(5 * 3600),         // level 4
+                Duration::from_secs(20 * 86_400),      // level 5
+                Duration::from_secs(4 * 365 * 86_400), // beyond the wheel
+            ];
+            let mut tasks = Vec::new();
+            for (index, deadline) in deadlines.iter().copied().enumerate().rev() {
+                let fired = fired.clone();
+                tasks.push(ringtide::spawn(async move {
+                    time::sleep_until(start + deadline).await;
+                    assert!(
+                        Instant::now() >= start + deadline,
+                        "level {index} fired early"
+                    );
+                    fired.lock().unwrap().push(index);
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            assert!(start.elapsed() >= deadlines[6]);
+        });
+        assert_eq!(
+            *fired.lock().unwrap(),
+            vec![0, 1, 2, 3, 4, 5, 6],
+            "{backend}"
+        );
+    }
+}
+
+#[test]
+fn advance_moves_a_paused_clock() {
+    for backend in [Backend::IoUring, Backend::Mio] {
+        current_thread(backend).block_on(async {
+            time::pause();
+            let start = Instant::now();
+            let mut sleep = Box::pin(time::sleep(Duration::from_secs(5)));
+            assert!(futures::poll!(sleep.as_mut()).is_pending());
+            time::advance(Duration::from_secs(4)).await;
+            assert_eq!(
+                start.elapsed(),
+                Duration::from_secs(4),
+                "time stands still otherwise"
+            );
+            assert!(futures::poll!(sleep.as_mut()).is_pending());
+            time::advance(Duration::from_secs(1)).await;
+            assert!(futures::poll!(sleep.as_mut()).is_ready());
+            time::resume();
+            let resumed = Instant::now();
+            time::sleep(Duration::from_millis(2)).await;
+            assert!(
+                resumed.elapsed() >= Duration::from_millis(2),
+                "real time runs again"
+            );
+        });
+    }
+}
+
+#[test]
+fn interval_slow_consumer_burst_and_skip() {
+    // The seed's example on a paused clock: a 1 s period and a 3 s handler.
+    for backend in [Backend::IoUring, Backend::Mio] {
+        current_thread(backend).block_on(async {
+            time::pause();
+            let second = Duration::from_secs(1);
+            for behavior in [
+                time::MissedTickBehavior::Burst,
+                time::MissedTickBehavior::Skip,
+            ] {
+                let start = Instant::now();
+                let mut interval = time::interval(second);
+                interval.set_missed_tick_behavior(behavior);
+                assert_eq!(interval.tick().await, start);
+                time::sleep(3 * second).await; // the slow handler
+                let handler_done = Instant::now();
+                let mut ticks = Vec::new();
+                for _ in 0..3 {
+                    ticks.push(interval.tick().await);
+                }
+                match behavior {
+                    // The missed ticks at 1, 2 and 3 s fire at once, back to back.
+                    time::MissedTickBehavior::Burst => {
+                        assert_eq!(
+                            ticks,
+                            vec![start + second, start + 2 * second, start + 3 * second]
+                        );
+                        assert_eq!(Instant::now(), handler_done, "no waiting while catching up");
+                    }
+                    // One late tick, then the schedule resumes at 4 s and 5 s.
+                    time::MissedTickBehavior::Skip => {
+                        assert_eq!(
+                            ticks,
+                            vec![start + second, start + 4 * second, start + 5 * second]
+                        );
+                    }
+                    time::MissedTickBehavior::Delay => unreachable!(),
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn pause_on_a_multi_thread_runtime_panics_with_a_hint() {
+    let rt = runtime(Backend::Mio, 2);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { time::pause() });
+    }))
+    .unwrap_err();
+    assert!(
+        panic_message(&*panic).contains("current-thread"),
+        "{}",
+        panic_message(&*panic)
+    );
+}

@@ -24,6 +24,7 @@ use crate::driver::Unpark;
 use crate::loom::{Mutex, lock};
 use crate::runtime::park::Unpark as _;
 use crate::time::Instant;
+use crate::time::clock::Clock;
 use crate::time::wheel::{TimerKey, Wheel};
 
 /// No keeper: `keeper` holds `index + 1` of the keeping core.
@@ -33,6 +34,7 @@ const NO_KEEPER: usize = 0;
 pub(crate) struct TimeHandle {
     /// Time zero of the wheel.
     start: std::time::Instant,
+    clock: Clock,
     wheel: Mutex<Wheel>,
     keeper: AtomicUsize,
     /// What the keeper sleeps until, in wheel milliseconds (`u64::MAX`: no timeout).
@@ -52,6 +54,7 @@ impl TimeHandle {
     pub(crate) fn new(cores: Box<[Unpark]>) -> TimeHandle {
         TimeHandle {
             start: std::time::Instant::now(),
+            clock: Clock::new(),
             wheel: Mutex::new(Wheel::new()),
             keeper: AtomicUsize::new(NO_KEEPER),
             keeper_deadline: AtomicU64::new(u64::MAX),
@@ -61,7 +64,24 @@ impl TimeHandle {
 
     /// Milliseconds since the wheel started, rounded down (what has fully elapsed).
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let elapsed = self.clock.now().saturating_duration_since(self.start);
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The runtime's clock (pausable in tests).
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// With a paused clock and nothing to run: jump the clock to the next timer.
+    /// Returns false when nothing is pending (the caller sleeps as usual).
+    pub(crate) fn auto_advance(&self) -> bool {
+        let Some(next) = lock(&self.wheel).next_expiration() else {
+            return false;
+        };
+        let target = self.start + Duration::from_millis(next);
+        self.clock.advance_to(target);
+        true
     }
 
     /// A deadline in wheel milliseconds, rounded up so it never fires early.

@@ -14,6 +14,11 @@ pub struct Instant {
 impl Instant {
     /// The current time.
     pub fn now() -> Instant {
+        if crate::time::clock::any_adjusted() {
+            if let Some(std) = crate::time::clock::adjusted_now() {
+                return Instant { std };
+            }
+        }
         Instant {
             std: std::time::Instant::now(),
         }

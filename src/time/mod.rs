@@ -11,8 +11,11 @@
 //! runtime, or on one built without the time driver, panics with a message saying what
 //! to enable.
 //!
-//! Not there yet: the test clock (`pause` / `advance` / `resume`).
+//! Tests can stop time on a current-thread runtime with [`pause`], move it with
+//! [`advance`], and restart it with [`resume`]; a paused runtime with nothing to run
+//! jumps straight to its next timer.
 
+mod clock;
 pub(crate) mod driver;
 pub mod error;
 mod instant;
@@ -21,6 +24,7 @@ mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
+pub use clock::{advance, pause, resume};
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
