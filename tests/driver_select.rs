@@ -258,10 +258,9 @@ fn run_child(scenario: &str, env: &[(&str, &OsStr)]) -> Child {
         Ok(output) => output.expect("wait for the child test process"),
         Err(_) => {
             let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
-            // SAFETY: kill() touches no memory of ours. `pid` is our child, which its
-            // waiter thread has not reported as exited, so the id names it (unless it
-            // exited and was reaped in the instant since the timeout, and the id was
-            // reused in that instant too); SIGKILL only ends it.
+            // SAFETY: kill() touches no memory of ours; `pid` is our child, not yet
+            // reported as exited by its waiter (so the id still names it), and SIGKILL
+            // only ends it.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let output = receive
                 .recv()

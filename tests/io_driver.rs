@@ -19,68 +19,20 @@ use std::time::{Duration, Instant};
 use ringtide::io::{AsyncFd, IoBuf, IoBufMut};
 use ringtide::runtime::{Backend, Builder, Runtime};
 
-/// Runs a body once per backend and flavour: `fn name(rt: Runtime) { ... }`.
+/// [`backend_test!`] for I/O: the body gets the runtime, and the test holds the fd lock
+/// shared (see [`FD_COUNT`]).
 macro_rules! io_test {
     ($(#[$attr:meta])* fn $name:ident($rt:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[allow(unused_variables)]
-            fn body($rt: Runtime) $body
-
-            fn run(backend: Backend, workers: usize) {
-                let _fds = shared_fds();
-                rt_common::with_timeout(
-                    concat!(stringify!($name)),
-                    rt_common::TEST_TIMEOUT,
-                    move || body(runtime(backend, workers)),
-                );
-            }
-
-            #[test]
+        backend_test! {
             $(#[$attr])*
-            fn io_uring_current_thread() {
-                run(Backend::IoUring, 0);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn io_uring_multi_thread() {
-                run(Backend::IoUring, 4);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn mio_current_thread() {
-                run(Backend::Mio, 0);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn mio_multi_thread() {
-                run(Backend::Mio, 4);
-            }
+            guard: shared_fds();
+            fn $name($rt, multi) $body
         }
     };
 }
 
-/// `workers == 0`: current-thread.
 fn runtime(backend: Backend, workers: usize) -> Runtime {
-    let mut builder = if workers == 0 {
-        Builder::new_current_thread()
-    } else {
-        let mut builder = Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    let runtime = builder
-        .backend(backend)
-        .enable_all()
-        .build()
-        .expect("runtime builds");
-    assert_eq!(runtime.backend(), backend);
-    runtime
+    rt_common::backend_runtime(backend, workers)
 }
 
 fn pipe() -> (AsyncFd<std::io::PipeReader>, AsyncFd<std::io::PipeWriter>) {

@@ -1,4 +1,4 @@
-//! Timer tests, each on both backends and both flavours ([`time_test!`]).
+//! Timer tests, each on both backends and both flavours (`backend_test!`).
 
 mod rt_common;
 
@@ -9,63 +9,11 @@ use std::time::Duration;
 use ringtide::runtime::{Backend, Builder, Runtime};
 use ringtide::time::{self, Instant};
 
-/// Runs a body once per backend and flavour: `fn name(rt: Runtime, multi: bool)`.
-macro_rules! time_test {
-    ($(#[$attr:meta])* fn $name:ident($rt:ident, $multi:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[allow(unused_variables)]
-            fn body($rt: Runtime, $multi: bool) $body
-
-            fn run(backend: Backend, workers: usize) {
-                rt_common::with_timeout(
-                    stringify!($name),
-                    rt_common::TEST_TIMEOUT,
-                    move || body(runtime(backend, workers), workers > 0),
-                );
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn io_uring_current_thread() {
-                run(Backend::IoUring, 0);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn io_uring_multi_thread() {
-                run(Backend::IoUring, 4);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn mio_current_thread() {
-                run(Backend::Mio, 0);
-            }
-
-            #[test]
-            $(#[$attr])*
-            fn mio_multi_thread() {
-                run(Backend::Mio, 4);
-            }
-        }
-    };
-}
-
 fn runtime(backend: Backend, workers: usize) -> Runtime {
-    let mut builder = if workers == 0 {
-        Builder::new_current_thread()
-    } else {
-        let mut builder = Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    builder.backend(backend).enable_all().build().unwrap()
+    rt_common::backend_runtime(backend, workers)
 }
 
-time_test! {
+backend_test! {
     fn sleeps_never_fire_early(rt, multi) {
         rt.block_on(async {
             for millis in [0u64, 1, 2, 5, 20, 50] {
@@ -78,7 +26,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn sleeps_in_tasks_fire_in_deadline_order(rt, multi) {
         // On one thread, timers that fire in the same pass wake their tasks in
         // deadline order; on several workers only "never early" is checked.
@@ -111,7 +59,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn hundred_thousand_concurrent_sleeps_all_fire(rt, multi) {
         let count = Arc::new(AtomicUsize::new(0));
         rt.block_on(async {
@@ -132,7 +80,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn dropping_a_million_timers_empties_the_wheel(rt, multi) {
         rt.block_on(async {
             let mut sleeps: Vec<_> = (0..1_000_000u64)
@@ -148,7 +96,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn timeout_fires_or_not(rt, multi) {
         rt.block_on(async {
             let result = time::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
@@ -169,7 +117,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn reset_earlier_and_later(rt, multi) {
         rt.block_on(async {
             let start = Instant::now();
@@ -191,7 +139,7 @@ time_test! {
     }
 }
 
-time_test! {
+backend_test! {
     fn timers_from_a_blocking_thread(rt, multi) {
         rt.block_on(async {
             let handle = ringtide::runtime::Handle::current();
@@ -228,7 +176,7 @@ fn timer_without_enable_time_panics_with_a_hint() {
     assert!(message.contains("enable_time"), "{message}");
 }
 
-time_test! {
+backend_test! {
     fn interval_missed_tick_behaviours(rt, multi) {
         // A 20 ms period and a 65 ms handler after the first tick: ticks at 20, 40 and
         // 60 ms are missed. The scheduled instants `tick` returns tell the behaviours

@@ -3,6 +3,9 @@
 //! * [`rt_test!`](crate::rt_test): expands one test body into three `#[test]` functions,
 //!   one per runtime flavour (`current_thread`, `multi_thread_1`, `multi_thread_4`),
 //!   each run under [`with_timeout`] so a hang becomes a failure instead of a stuck CI.
+//! * [`backend_test!`](crate::backend_test): expands one I/O or timer test body into
+//!   four tests, io_uring and mio, each on a current-thread and a 4-worker runtime
+//!   (built by [`backend_runtime`]).
 //! * [`Flavor`]: the runtime a body runs on, with builder shortcuts.
 //! * Drop guards and small synchronisation helpers.
 //!
@@ -297,4 +300,76 @@ pub fn spin_work(iterations: u64) -> u64 {
 /// Sums the per-worker values of a metric.
 pub fn sum_workers(metrics: &ringtide::runtime::RuntimeMetrics, f: impl Fn(usize) -> u64) -> u64 {
     (0..metrics.num_workers()).map(f).sum()
+}
+
+/// A runtime with `backend` and every driver enabled; `workers == 0` means
+/// current-thread. Checks the runtime really uses `backend`.
+pub fn backend_runtime(backend: ringtide::runtime::Backend, workers: usize) -> Runtime {
+    let mut builder = if workers == 0 {
+        Builder::new_current_thread()
+    } else {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let runtime = builder
+        .backend(backend)
+        .enable_all()
+        .build()
+        .expect("runtime builds");
+    assert_eq!(runtime.backend(), backend);
+    runtime
+}
+
+/// Runs a body once per backend and flavour, under [`with_timeout`]:
+/// `fn name(rt, multi) { ... }` gets the runtime and whether it is multi-thread. An
+/// optional `guard: expr;` is held for the whole test.
+#[macro_export]
+macro_rules! backend_test {
+    (
+        $(#[$attr:meta])*
+        $(guard: $guard:expr;)?
+        fn $name:ident($rt:ident, $multi:ident) $body:block
+    ) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_variables)]
+            fn body($rt: ringtide::runtime::Runtime, $multi: bool) $body
+
+            fn run(backend: ringtide::runtime::Backend, workers: usize) {
+                $(let _guard = $guard;)?
+                $crate::rt_common::with_timeout(
+                    stringify!($name),
+                    $crate::rt_common::TEST_TIMEOUT,
+                    move || body($crate::rt_common::backend_runtime(backend, workers), workers > 0),
+                );
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_current_thread() {
+                run(ringtide::runtime::Backend::IoUring, 0);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_multi_thread() {
+                run(ringtide::runtime::Backend::IoUring, 4);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_current_thread() {
+                run(ringtide::runtime::Backend::Mio, 0);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_multi_thread() {
+                run(ringtide::runtime::Backend::Mio, 4);
+            }
+        }
+    };
 }

@@ -26,7 +26,7 @@
 //! their cells are leaked on purpose, since the kernel may still write into them.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -439,12 +439,6 @@ impl Ring {
                 }
             }
         }
-    }
-
-    /// The ring's file descriptor (for diagnostics).
-    #[allow(dead_code)]
-    pub(crate) fn fd(&self) -> RawFd {
-        self.uring.as_raw_fd()
     }
 }
 
