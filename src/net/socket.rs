@@ -254,6 +254,47 @@ impl Socket {
         Ok((socket, accepted.peer))
     }
 
+    /// Connects a new, not yet registered socket (`fd`, of `kind`; `nonblocking` as
+    /// for [`with_mode`](Socket::with_mode)) to `address`.
+    ///
+    /// On mio the `connect` syscall is issued *before* the fd is registered. A TCP
+    /// socket that is not connected yet polls as hung up (`EPOLLHUP`, state `CLOSE`),
+    /// and a worker parked in `epoll_wait` on the poll the fd is added to can record
+    /// that edge as `READ_CLOSED`/`WRITE_CLOSED`, which are never cleared: every later
+    /// read (or write) that finds nothing to do then spins forever in
+    /// `Registration::poll_io` (`recv` keeps returning `EAGAIN` while the cell keeps
+    /// saying "closed"). Registered after `connect`, the socket is in `SYN_SENT` or
+    /// connected and reports no hang-up. (tokio registers after `connect` too.)
+    pub(crate) async fn connect_fd(
+        fd: OwnedFd,
+        kind: Kind,
+        address: SockAddr,
+        nonblocking: Option<bool>,
+    ) -> io::Result<Socket> {
+        let backend = Handle::with_current(|handle| handle.and_then(Handle::backend));
+        if backend != Some(Backend::Mio) {
+            let socket = Socket::with_mode(fd, kind, nonblocking)?;
+            socket.connect(address).await?;
+            return Ok(socket);
+        }
+        if nonblocking != Some(true) {
+            socket2::SockRef::from(&fd).set_nonblocking(true)?;
+        }
+        let in_progress = match socket2::SockRef::from(&fd).connect(&address) {
+            Ok(()) => false,
+            Err(error) if matches!(error.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {
+                true
+            }
+            Err(error) => return Err(error),
+        };
+        let socket = Socket::with_mode(fd, kind, Some(true))?;
+        if in_progress {
+            socket.ready(Direction::Write).await?;
+            socket.shared.take_error()?;
+        }
+        Ok(socket)
+    }
+
     /// Connects to `address`.
     pub(crate) async fn connect(&self, address: SockAddr) -> io::Result<()> {
         let result = op::run(self.source(), Connect::new(self.shared.clone(), address)).await;

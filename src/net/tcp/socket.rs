@@ -128,8 +128,8 @@ impl TcpSocket {
     ///
     /// `ConnectionRefused` and the like, or no runtime with I/O enabled.
     pub async fn connect(self, address: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(self.inner.into(), Kind::Stream)?;
-        socket.connect(address.into()).await?;
+        let socket =
+            Socket::connect_fd(self.inner.into(), Kind::Stream, address.into(), None).await?;
         Ok(TcpStream::from_socket(socket))
     }
 

@@ -45,12 +45,13 @@ impl TcpStream {
     }
 
     async fn connect_one(address: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::create(
+        let fd = socket2::Socket::new(
             socket2::Domain::for_address(address),
             socket2::Type::STREAM.cloexec(),
-            Kind::Stream,
+            None,
         )?;
-        socket.connect(address.into()).await?;
+        let socket =
+            Socket::connect_fd(fd.into(), Kind::Stream, address.into(), Some(false)).await?;
         Ok(TcpStream { socket })
     }
 
