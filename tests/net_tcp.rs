@@ -295,7 +295,7 @@ fn echo(rt: Runtime, connections: usize) {
         let mut clients = Vec::with_capacity(connections);
         for index in 0..connections {
             clients.push(ringtide::spawn(async move {
-                let mut stream = TcpStream::connect(addr).await.expect("connect");
+                let stream = TcpStream::connect(addr).await.expect("connect");
                 let len = 1 + (index * 7919) % (64 * 1024);
                 let mut message = Vec::new();
                 Pattern::new(index as u64 + 1).fill(&mut message, len);
@@ -621,7 +621,7 @@ net_test! {
 }
 
 /// Sets `SO_LINGER` to {on, 0 s}: closing the socket then sends an RST.
-fn set_linger_zero(fd: impl AsRawFd) {
+fn set_linger_zero(fd: &impl AsRawFd) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -670,7 +670,7 @@ net_test! {
             // The RST arrives before the read starts, after the connection carried data.
             let (mut client, mut server) = pair().await;
             write_all(&mut client, b"never read".to_vec()).await;
-            set_linger_zero(&server);
+            server.set_linger(Some(Duration::ZERO)).unwrap();
             let (result, _) = server.read_owned(Vec::with_capacity(1)).await;
             assert_eq!(result.unwrap(), 1);
             drop(server);
