@@ -125,7 +125,65 @@ pub(crate) enum Direction {
 #[derive(Debug)]
 pub(crate) struct Socket {
     shared: Arc<SharedSocket>,
+    /// io_uring listeners: the armed multishot accept. It lives here, not in
+    /// `SharedSocket`, because its op holds the `SharedSocket` (that would be a cycle);
+    /// dropping the listener drops it, which cancels it.
+    #[cfg(ringtide_uring)]
+    accept_stream: AcceptStream,
 }
+
+#[cfg(ringtide_uring)]
+type MultishotAccept =
+    crate::driver::uring::multishot::MultishotOp<crate::op::accept_multi::AcceptMulti>;
+
+/// The slot of a listener's multishot accept.
+///
+/// Dropping an armed one cancels it, but the cancellation completes asynchronously and
+/// the op keeps the fd open until then. So that dropping a listener frees its port at
+/// once (new connections are refused, and the address can be bound again, as with
+/// tokio), the drop first shuts the listening socket down, which ends the accept.
+#[cfg(ringtide_uring)]
+#[derive(Debug)]
+struct AcceptStream {
+    slot: std::sync::Mutex<Option<MultishotAccept>>,
+    fd: RawFd,
+}
+
+#[cfg(ringtide_uring)]
+impl AcceptStream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultishotAccept>> {
+        self.slot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Cancels the accept without shutting the socket down (the fd is handed over).
+    fn disarm(&self) {
+        self.lock().take();
+    }
+}
+
+#[cfg(ringtide_uring)]
+impl Drop for AcceptStream {
+    fn drop(&mut self) {
+        if let Some(stream) = self.lock().take() {
+            // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
+            // open (the armed op holds it); errors are irrelevant here.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            drop(stream);
+        }
+    }
+}
+
+/// Whether the kernel has multishot accept: unknown until the first one completes.
+#[cfg(ringtide_uring)]
+static MULTISHOT_ACCEPT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+#[cfg(ringtide_uring)]
+const MULTISHOT_UNKNOWN: u8 = 0;
+#[cfg(ringtide_uring)]
+const MULTISHOT_WORKS: u8 = 1;
+#[cfg(ringtide_uring)]
+const MULTISHOT_MISSING: u8 = 2;
 
 #[allow(
     dead_code,
@@ -160,6 +218,11 @@ impl Socket {
             }
         })?;
         Ok(Socket {
+            #[cfg(ringtide_uring)]
+            accept_stream: AcceptStream {
+                slot: std::sync::Mutex::new(None),
+                fd: fd.as_raw_fd(),
+            },
             shared: Arc::new(SharedSocket {
                 fd,
                 source,
@@ -206,8 +269,11 @@ impl Socket {
 
     /// Gives the fd back, deregistered. When cancelled ops still hold the socket (their
     /// final completions have not arrived), the shared state is leaked so that nothing
-    /// here ever closes the fd the caller now owns.
+    /// here ever closes the fd the caller now owns (a connection that a listener's
+    /// multishot accept takes before its cancellation lands is then leaked too).
     pub(crate) fn into_owned_fd(self) -> OwnedFd {
+        #[cfg(ringtide_uring)]
+        self.accept_stream.disarm();
         match Arc::try_unwrap(self.shared) {
             Ok(shared) => {
                 if let IoSource::Mio(registration) = &shared.source {
@@ -240,9 +306,12 @@ impl Socket {
     /// Accepts one connection and reports the peer's address; a connection kept from a
     /// cancelled accept comes first.
     pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
-        let accepted = match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
-            Some(kept) => kept,
-            None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+        let accepted = match self.accept_multishot().await {
+            Some(accepted) => accepted?,
+            None => match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
+                Some(kept) => kept,
+                None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+            },
         };
         let nonblocking = match self.backend() {
             // A ring accept leaves the new socket blocking; the readiness fallback
@@ -252,6 +321,60 @@ impl Socket {
         };
         let socket = Socket::with_mode(accepted.fd, Kind::Stream, nonblocking)?;
         Ok((socket, accepted.peer))
+    }
+
+    /// io_uring: takes the next connection from the listener's multishot accept
+    /// (arming it on first use, and again after the kernel ended it, e.g. after an
+    /// `EMFILE`). `None`: not io_uring, or the kernel lacks multishot accept (single
+    /// accepts are used instead).
+    #[cfg(ringtide_uring)]
+    async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !matches!(self.shared.source, IoSource::Uring)
+            || MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_MISSING
+        {
+            return None;
+        }
+        poll_fn(|cx| {
+            if let Some(kept) = ready!(self.shared.accepts.poll_take(cx)) {
+                return Poll::Ready(Some(Ok(kept)));
+            }
+            let mut slot = self.accept_stream.lock();
+            // At most one re-arm per poll: a request the kernel ended is replaced once.
+            for _ in 0..2 {
+                let stream = slot.get_or_insert_with(|| {
+                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(
+                        self.shared.clone(),
+                    ))
+                });
+                match ready!(stream.poll_next(cx)) {
+                    None => *slot = None,
+                    Some(Ok(fd)) => {
+                        MULTISHOT_ACCEPT.store(MULTISHOT_WORKS, Relaxed);
+                        return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
+                    }
+                    Some(Err(error))
+                        if error.raw_os_error() == Some(libc::EINVAL)
+                            && MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_UNKNOWN =>
+                    {
+                        // An old kernel: single accepts from now on (a listener that
+                        // really is invalid fails those with EINVAL too).
+                        MULTISHOT_ACCEPT.store(MULTISHOT_MISSING, Relaxed);
+                        *slot = None;
+                        return Poll::Ready(None);
+                    }
+                    Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                }
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
+    #[cfg(not(ringtide_uring))]
+    async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
+        None
     }
 
     /// Connects to `address`.
