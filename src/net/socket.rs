@@ -85,7 +85,7 @@ pub(crate) enum Kind {
 /// The state every op on a socket shares (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct SharedSocket {
-    fd: OwnedFd,
+    fd: SocketFd,
     source: IoSource,
     kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
@@ -97,17 +97,63 @@ pub(crate) struct SharedSocket {
     readiness: [std::sync::Mutex<Option<UringReadiness>>; 2],
 }
 
+/// The fd of a socket. Dropped once every op that used it is finished (each held the
+/// `SharedSocket`). A stream's or datagram socket's close goes through the ring when
+/// this thread drives one (batched with the other SQEs, so the peer sees the close
+/// when the ring next submits, before the worker looks for work or parks); otherwise,
+/// and for listeners, it is a `close(2)`.
+#[derive(Debug)]
+struct SocketFd {
+    fd: Option<OwnedFd>,
+    raw: RawFd,
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    through_ring: bool,
+}
+
+impl SocketFd {
+    fn into_owned(mut self) -> OwnedFd {
+        self.fd.take().expect("a socket's fd is taken once")
+    }
+}
+
+impl Drop for SocketFd {
+    fn drop(&mut self) {
+        let Some(fd) = self.fd.take() else {
+            return;
+        };
+        #[cfg(ringtide_uring)]
+        if self.through_ring {
+            // Without a ring on this thread the op comes back and its drop closes it.
+            let _ = crate::driver::uring::cell::submit_detached(crate::op::close::Close::new(fd));
+            return;
+        }
+        drop(fd);
+    }
+}
+
+impl std::os::fd::AsFd for SharedSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.borrowed_fd()
+    }
+}
+
 #[cfg(ringtide_uring)]
 type UringReadiness = crate::driver::uring::cell::UringOp<crate::op::poll::PollAdd>;
 
 impl SharedSocket {
     pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.raw
+    }
+
+    fn borrowed_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the fd stays open while `self` lives (it is closed only by
+        // `SocketFd`'s drop, or handed out by `into_owned_fd`, which consumes `self`).
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.raw) }
     }
 
     /// The pending socket error (`SO_ERROR`), as a result.
     pub(crate) fn take_error(&self) -> io::Result<()> {
-        match socket2::SockRef::from(&self.fd).take_error()? {
+        match socket2::SockRef::from(self).take_error()? {
             Some(error) => Err(error),
             None => Ok(()),
         }
@@ -224,7 +270,13 @@ impl Socket {
                 fd: fd.as_raw_fd(),
             },
             shared: Arc::new(SharedSocket {
-                fd,
+                fd: SocketFd {
+                    raw: fd.as_raw_fd(),
+                    fd: Some(fd),
+                    // Listeners close at once, so that their port is free when the
+                    // drop returns (a test or a restart may bind it again next).
+                    through_ring: matches!(source, IoSource::Uring) && kind != Kind::Listener,
+                },
                 source,
                 kind,
                 reads: Leftovers::default(),
@@ -252,11 +304,11 @@ impl Socket {
 
     /// Borrowed view for socket options.
     pub(crate) fn as_sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(&self.shared.fd)
+        socket2::SockRef::from(&*self.shared)
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.shared.fd)
+        self.shared.borrowed_fd()
     }
 
     /// The backend this socket runs on.
@@ -277,9 +329,9 @@ impl Socket {
         match Arc::try_unwrap(self.shared) {
             Ok(shared) => {
                 if let IoSource::Mio(registration) = &shared.source {
-                    let _ = registration.deregister_fd(shared.fd.as_raw_fd());
+                    let _ = registration.deregister_fd(shared.fd.raw);
                 }
-                shared.fd
+                shared.fd.into_owned()
             }
             Err(shared) => {
                 let raw = shared.fd();

@@ -4,6 +4,8 @@
 pub(crate) mod accept;
 #[cfg(ringtide_uring)]
 pub(crate) mod accept_multi;
+#[cfg(ringtide_uring)]
+pub(crate) mod close;
 pub(crate) mod connect;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
