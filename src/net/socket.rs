@@ -85,7 +85,7 @@ pub(crate) enum Kind {
 /// The state every op on a socket shares (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct SharedSocket {
-    fd: OwnedFd,
+    fd: SocketFd,
     source: IoSource,
     kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
@@ -97,17 +97,63 @@ pub(crate) struct SharedSocket {
     readiness: [std::sync::Mutex<Option<UringReadiness>>; 2],
 }
 
+/// The fd of a socket. Dropped once every op that used it is finished (each held the
+/// `SharedSocket`). A stream's or datagram socket's close goes through the ring when
+/// this thread drives one (batched with the other SQEs, so the peer sees the close
+/// when the ring next submits, before the worker looks for work or parks); otherwise,
+/// and for listeners, it is a `close(2)`.
+#[derive(Debug)]
+struct SocketFd {
+    fd: Option<OwnedFd>,
+    raw: RawFd,
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    through_ring: bool,
+}
+
+impl SocketFd {
+    fn into_owned(mut self) -> OwnedFd {
+        self.fd.take().expect("a socket's fd is taken once")
+    }
+}
+
+impl Drop for SocketFd {
+    fn drop(&mut self) {
+        let Some(fd) = self.fd.take() else {
+            return;
+        };
+        #[cfg(ringtide_uring)]
+        if self.through_ring {
+            // Without a ring on this thread the op comes back and its drop closes it.
+            let _ = crate::driver::uring::cell::submit_detached(crate::op::close::Close::new(fd));
+            return;
+        }
+        drop(fd);
+    }
+}
+
+impl std::os::fd::AsFd for SharedSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.borrowed_fd()
+    }
+}
+
 #[cfg(ringtide_uring)]
 type UringReadiness = crate::driver::uring::cell::UringOp<crate::op::poll::PollAdd>;
 
 impl SharedSocket {
     pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.raw
+    }
+
+    fn borrowed_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the fd stays open while `self` lives (it is closed only by
+        // `SocketFd`'s drop, or handed out by `into_owned_fd`, which consumes `self`).
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.raw) }
     }
 
     /// The pending socket error (`SO_ERROR`), as a result.
     pub(crate) fn take_error(&self) -> io::Result<()> {
-        match socket2::SockRef::from(&self.fd).take_error()? {
+        match socket2::SockRef::from(self).take_error()? {
             Some(error) => Err(error),
             None => Ok(()),
         }
@@ -125,7 +171,65 @@ pub(crate) enum Direction {
 #[derive(Debug)]
 pub(crate) struct Socket {
     shared: Arc<SharedSocket>,
+    /// io_uring listeners: the armed multishot accept. It lives here, not in
+    /// `SharedSocket`, because its op holds the `SharedSocket` (that would be a cycle);
+    /// dropping the listener drops it, which cancels it.
+    #[cfg(ringtide_uring)]
+    accept_stream: AcceptStream,
 }
+
+#[cfg(ringtide_uring)]
+type MultishotAccept =
+    crate::driver::uring::multishot::MultishotOp<crate::op::accept_multi::AcceptMulti>;
+
+/// The slot of a listener's multishot accept.
+///
+/// Dropping an armed one cancels it, but the cancellation completes asynchronously and
+/// the op keeps the fd open until then. So that dropping a listener frees its port at
+/// once (new connections are refused, and the address can be bound again, as with
+/// tokio), the drop first shuts the listening socket down, which ends the accept.
+#[cfg(ringtide_uring)]
+#[derive(Debug)]
+struct AcceptStream {
+    slot: std::sync::Mutex<Option<MultishotAccept>>,
+    fd: RawFd,
+}
+
+#[cfg(ringtide_uring)]
+impl AcceptStream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultishotAccept>> {
+        self.slot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Cancels the accept without shutting the socket down (the fd is handed over).
+    fn disarm(&self) {
+        self.lock().take();
+    }
+}
+
+#[cfg(ringtide_uring)]
+impl Drop for AcceptStream {
+    fn drop(&mut self) {
+        if let Some(stream) = self.lock().take() {
+            // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
+            // open (the armed op holds it); errors are irrelevant here.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            drop(stream);
+        }
+    }
+}
+
+/// Whether the kernel has multishot accept: unknown until the first one completes.
+#[cfg(ringtide_uring)]
+static MULTISHOT_ACCEPT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+#[cfg(ringtide_uring)]
+const MULTISHOT_UNKNOWN: u8 = 0;
+#[cfg(ringtide_uring)]
+const MULTISHOT_WORKS: u8 = 1;
+#[cfg(ringtide_uring)]
+const MULTISHOT_MISSING: u8 = 2;
 
 #[allow(
     dead_code,
@@ -160,8 +264,19 @@ impl Socket {
             }
         })?;
         Ok(Socket {
+            #[cfg(ringtide_uring)]
+            accept_stream: AcceptStream {
+                slot: std::sync::Mutex::new(None),
+                fd: fd.as_raw_fd(),
+            },
             shared: Arc::new(SharedSocket {
-                fd,
+                fd: SocketFd {
+                    raw: fd.as_raw_fd(),
+                    fd: Some(fd),
+                    // Listeners close at once, so that their port is free when the
+                    // drop returns (a test or a restart may bind it again next).
+                    through_ring: matches!(source, IoSource::Uring) && kind != Kind::Listener,
+                },
                 source,
                 kind,
                 reads: Leftovers::default(),
@@ -189,11 +304,11 @@ impl Socket {
 
     /// Borrowed view for socket options.
     pub(crate) fn as_sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(&self.shared.fd)
+        socket2::SockRef::from(&*self.shared)
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.shared.fd)
+        self.shared.borrowed_fd()
     }
 
     /// The backend this socket runs on.
@@ -206,14 +321,17 @@ impl Socket {
 
     /// Gives the fd back, deregistered. When cancelled ops still hold the socket (their
     /// final completions have not arrived), the shared state is leaked so that nothing
-    /// here ever closes the fd the caller now owns.
+    /// here ever closes the fd the caller now owns (a connection that a listener's
+    /// multishot accept takes before its cancellation lands is then leaked too).
     pub(crate) fn into_owned_fd(self) -> OwnedFd {
+        #[cfg(ringtide_uring)]
+        self.accept_stream.disarm();
         match Arc::try_unwrap(self.shared) {
             Ok(shared) => {
                 if let IoSource::Mio(registration) = &shared.source {
-                    let _ = registration.deregister_fd(shared.fd.as_raw_fd());
+                    let _ = registration.deregister_fd(shared.fd.raw);
                 }
-                shared.fd
+                shared.fd.into_owned()
             }
             Err(shared) => {
                 let raw = shared.fd();
@@ -240,9 +358,12 @@ impl Socket {
     /// Accepts one connection and reports the peer's address; a connection kept from a
     /// cancelled accept comes first.
     pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
-        let accepted = match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
-            Some(kept) => kept,
-            None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+        let accepted = match self.accept_multishot().await {
+            Some(accepted) => accepted?,
+            None => match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
+                Some(kept) => kept,
+                None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+            },
         };
         let nonblocking = match self.backend() {
             // A ring accept leaves the new socket blocking; the readiness fallback
@@ -293,6 +414,60 @@ impl Socket {
             socket.shared.take_error()?;
         }
         Ok(socket)
+    }
+
+    /// io_uring: takes the next connection from the listener's multishot accept
+    /// (arming it on first use, and again after the kernel ended it, e.g. after an
+    /// `EMFILE`). `None`: not io_uring, or the kernel lacks multishot accept (single
+    /// accepts are used instead).
+    #[cfg(ringtide_uring)]
+    async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !matches!(self.shared.source, IoSource::Uring)
+            || MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_MISSING
+        {
+            return None;
+        }
+        poll_fn(|cx| {
+            if let Some(kept) = ready!(self.shared.accepts.poll_take(cx)) {
+                return Poll::Ready(Some(Ok(kept)));
+            }
+            let mut slot = self.accept_stream.lock();
+            // At most one re-arm per poll: a request the kernel ended is replaced once.
+            for _ in 0..2 {
+                let stream = slot.get_or_insert_with(|| {
+                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(
+                        self.shared.clone(),
+                    ))
+                });
+                match ready!(stream.poll_next(cx)) {
+                    None => *slot = None,
+                    Some(Ok(fd)) => {
+                        MULTISHOT_ACCEPT.store(MULTISHOT_WORKS, Relaxed);
+                        return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
+                    }
+                    Some(Err(error))
+                        if error.raw_os_error() == Some(libc::EINVAL)
+                            && MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_UNKNOWN =>
+                    {
+                        // An old kernel: single accepts from now on (a listener that
+                        // really is invalid fails those with EINVAL too).
+                        MULTISHOT_ACCEPT.store(MULTISHOT_MISSING, Relaxed);
+                        *slot = None;
+                        return Poll::Ready(None);
+                    }
+                    Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                }
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
+    #[cfg(not(ringtide_uring))]
+    async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
+        None
     }
 
     /// Connects to `address`.

@@ -2,6 +2,10 @@
 //! `driver::op::OpCode`).
 
 pub(crate) mod accept;
+#[cfg(ringtide_uring)]
+pub(crate) mod accept_multi;
+#[cfg(ringtide_uring)]
+pub(crate) mod close;
 pub(crate) mod connect;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]

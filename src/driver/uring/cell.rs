@@ -248,6 +248,33 @@ impl<T: OpCode> UringOp<T> {
     }
 }
 
+/// Submits `op` with no future to await it ("fire and forget", e.g. closing a socket's
+/// fd) on this thread's ring; gives `op` back when this thread has no attached ring.
+///
+/// The cell is created `Queued` without a waker and only the ring references it: its
+/// final CQE moves it to `Completed`, the ring drops its reference and the op value is
+/// dropped with the cell. Nobody reads the result.
+pub(crate) fn submit_detached<T: OpCode>(op: T) -> Result<(), T> {
+    let mut op = Some(op);
+    let _ = remote::RING.try_with(|ring| {
+        let Ok(mut ring) = ring.try_borrow_mut() else {
+            return;
+        };
+        let Some(ring) = ring.as_mut().filter(|r| r.attached().is_some()) else {
+            return;
+        };
+        let cell = Arc::new(OpCell {
+            state: Mutex::new(State::Queued { waker: None }),
+            op: UnsafeCell::new(op.take()),
+        });
+        ring.submit(cell);
+    });
+    match op {
+        None => Ok(()),
+        Some(op) => Err(op),
+    }
+}
+
 impl<T: OpCode> Unpin for UringOp<T> {}
 
 impl<T: OpCode> Future for UringOp<T> {

@@ -51,7 +51,9 @@ struct MultiState {
     phase: Phase,
     /// CQE results not yet taken by the stream.
     queue: VecDeque<i32>,
-    waker: Option<Waker>,
+    /// Tasks waiting for the next result (several tasks may share one stream, e.g.
+    /// tasks accepting on one listener); all are woken by a result.
+    wakers: Vec<Waker>,
 }
 
 /// A multishot op's shared state.
@@ -100,11 +102,9 @@ impl<T: OpCode> Completion for MultiCell<T> {
             if !more {
                 state.phase = Phase::Finished;
             }
-            state.waker.take()
+            std::mem::take(&mut state.wakers)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        waker.into_iter().for_each(Waker::wake);
     }
 
     fn retire(&self) {
@@ -114,11 +114,9 @@ impl<T: OpCode> Completion for MultiCell<T> {
                 return;
             }
             state.phase = Phase::Retired;
-            state.waker.take()
+            std::mem::take(&mut state.wakers)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        waker.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -144,7 +142,7 @@ impl<T: OpCode> MultishotOp<T> {
                 state: Mutex::new(MultiState {
                     phase: Phase::Queued,
                     queue: VecDeque::new(),
-                    waker: None,
+                    wakers: Vec::new(),
                 }),
                 op: UnsafeCell::new(op),
             }),
@@ -157,7 +155,7 @@ impl<T: OpCode> MultishotOp<T> {
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
         if !self.submitted {
             self.submitted = true;
-            lock(&self.cell.state).waker = Some(cx.waker().clone());
+            lock(&self.cell.state).wakers = vec![cx.waker().clone()];
             if let Err(error) = remote::submit(self.cell.clone()) {
                 lock(&self.cell.state).phase = Phase::Finished;
                 return Poll::Ready(Some(Err(error)));
@@ -181,9 +179,8 @@ impl<T: OpCode> MultishotOp<T> {
                 self.poll_next(cx)
             }
             _ => {
-                match &state.waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => state.waker = Some(cx.waker().clone()),
+                if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.wakers.push(cx.waker().clone());
                 }
                 Poll::Pending
             }
@@ -197,6 +194,14 @@ impl<T: OpCode> Drop for MultishotOp<T> {
     fn drop(&mut self) {
         let cancel = {
             let mut state = lock(&self.cell.state);
+            // Results that arrived but were never taken (an accepted fd) go to the op,
+            // as later ones will.
+            for result in std::mem::take(&mut state.queue) {
+                // SAFETY: under the state lock, like the ring's own calls for an
+                // abandoned cell; `complete_abandoned` reads no memory the kernel
+                // writes.
+                unsafe { &mut *self.cell.op.get() }.complete_abandoned(result);
+            }
             match std::mem::replace(&mut state.phase, Phase::Abandoned) {
                 Phase::InFlight {
                     owner,

@@ -1,0 +1,67 @@
+//! ACCEPT with `IORING_ACCEPT_MULTISHOT` (io_uring only, Linux 5.19+): one submission
+//! accepts connections until it is cancelled or fails; each CQE is a new fd.
+//!
+//! The listener keeps one armed (see `net::socket`), so connections are accepted by the
+//! kernel as they arrive and queue in the op's cell until an `accept` call takes them.
+//! Results nobody will take (the listener was dropped) are kept in the listener's
+//! leftovers, which close them when the listener's state goes away.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::net::socket::{Accepted, SharedSocket};
+
+/// Multishot accept on a listener.
+#[derive(Debug)]
+pub(crate) struct AcceptMulti {
+    socket: Arc<SharedSocket>,
+}
+
+impl AcceptMulti {
+    pub(crate) fn new(socket: Arc<SharedSocket>) -> AcceptMulti {
+        AcceptMulti { socket }
+    }
+}
+
+/// The connection behind fd `result` of a multishot accept CQE. The CQE carries no
+/// address, so the peer's is read back (an already reset peer reports `0.0.0.0:0`).
+pub(crate) fn accepted(result: u32) -> Accepted {
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(result as i32) };
+    let peer = socket2::SockRef::from(&fd)
+        .peer_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)).into());
+    Accepted { fd, peer }
+}
+
+impl OpCode for AcceptMulti {
+    type Output = io::Result<usize>;
+
+    const OPCODE: u8 = io_uring::opcode::AcceptMulti::CODE;
+
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.socket.fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+    }
+
+    fn complete_abandoned(&mut self, result: i32) {
+        if result >= 0 {
+            self.socket.accepts.keep(accepted(result as u32));
+        }
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Immediate
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+
+    fn complete(self, result: io::Result<usize>) -> io::Result<usize> {
+        result
+    }
+}
