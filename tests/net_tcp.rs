@@ -1282,22 +1282,30 @@ fn child_entry() {
 
 fn child_emfile_accept(rt: &Runtime) -> String {
     rt.block_on(async {
-        let listener = TcpListener::bind(localhost()).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        // Warm up: one full accept/read round trip, so the runtime's lazily created
-        // resources (rings of the threads involved) exist before fds run out.
-        let (mut warm_client, mut warm_server) = pair_on(&listener).await;
+        // Warm up on another listener: one full accept/read round trip, so the
+        // runtime's lazily created resources (rings of the threads involved) exist
+        // before fds run out. Kept open until the end: on io_uring a dropped stream is
+        // closed by a CLOSE op that runs later, which would free fds in the middle of
+        // the exhaustion below.
+        let warm_listener = TcpListener::bind(localhost()).await.unwrap();
+        let (mut warm_client, mut warm_server) = pair_on(&warm_listener).await;
         write_all(&mut warm_client, b"w".to_vec()).await;
         let (result, _) = warm_server
             .read_exact_owned(vec![0u8; 1].into_boxed_slice())
             .await;
         result.unwrap();
-        drop((warm_client, warm_server));
+        let _warm = (warm_listener, warm_client, warm_server);
 
-        // A client whose connection waits in the backlog (the kernel completes the
-        // handshake without an accept).
-        let mut pending = std::net::TcpStream::connect(addr).unwrap();
-
+        // The listener under test has never accepted: io_uring arms its multishot
+        // accept at the first `accept`, and the kernel takes the RLIMIT_NOFILE it
+        // allocates fds under when the request is prepared, so it must be armed after
+        // the limit is lowered (a multishot armed earlier keeps accepting past it).
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A client socket, created now (a socket needs an fd) and connected once fds
+        // are exhausted.
+        let pending =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         // Exhaust fds: lower the soft limit to just above the highest fd in use, then
         // fill what is left.
         let highest = std::fs::read_dir("/proc/self/fd")
@@ -1326,9 +1334,19 @@ fn child_emfile_accept(rt: &Runtime) -> String {
                 Err(error) => panic!("filling fds: {error}"),
             }
         }
+        // The handshake completes in the kernel without an accept: the connection
+        // waits in the backlog (or for a free fd, in a multishot accept).
+        pending
+            .connect(&addr.into())
+            .expect("connect the pending client");
+        let mut pending = std::net::TcpStream::from(pending);
         let error = match timeout(HANG, listener.accept()).await {
             Err(_) => panic!("accept with no fd free neither failed nor succeeded: it hangs"),
-            Ok(Ok((_, peer))) => panic!("accept succeeded with no fd free (peer {peer})"),
+            Ok(Ok((stream, peer))) => panic!(
+                "accept succeeded with no fd free: peer {peer}, fd {} (soft limit {})",
+                stream.as_raw_fd(),
+                highest + 16
+            ),
             Ok(Err(error)) => error,
         };
         assert_eq!(error.raw_os_error(), Some(libc::EMFILE), "{error:?}");
