@@ -748,8 +748,10 @@ fn without_fd_leaks(rt: Runtime, multi: bool, body: impl FnOnce(Runtime) + Send 
     .join()
     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
     let after = open_fds();
-    assert_eq!(
-        after, before,
+    // Fewer is not a leak: under `cargo test` (one process), threads of runtimes that
+    // earlier tests dropped may still be exiting and closing their rings meanwhile.
+    assert!(
+        after <= before,
         "fds leaked: {before} open before, {after} after"
     );
 }
