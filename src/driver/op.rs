@@ -74,6 +74,15 @@ pub(crate) trait OpCode: Send + 'static {
     /// Readiness half: the syscall. `WouldBlock` means "wait for readiness again".
     fn attempt(&mut self) -> io::Result<usize>;
 
+    /// Readiness half: for reads from a byte stream (socket, pipe), how many bytes
+    /// `attempt` asks for. A read that returns fewer drained the source, so the
+    /// readiness is cleared and the next read waits for an event instead of making a
+    /// syscall that would only say `WouldBlock` (tokio does the same). `None` (the
+    /// default): no such inference (datagrams, accepts, writes).
+    fn stream_read_len(&self) -> Option<usize> {
+        None
+    }
+
     /// Both halves: turns the result (a CQE's `res` or the syscall's return) into the
     /// output, giving back the owned buffers.
     fn complete(self, result: io::Result<usize>) -> Self::Output;
@@ -193,18 +202,38 @@ async fn run_readiness<T: OpCode>(
                 let result = op.attempt();
                 return op.complete(result);
             };
-            // Try first: the data may be there already (and a zero-length read or
-            // write never waits); wait for readiness only after `WouldBlock`.
-            match op.attempt() {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                result => return op.complete(result),
-            }
+            let requested = op.stream_read_len();
             let direction = if matches!(readiness, Readiness::Read(_)) {
                 mio::Direction::Read
             } else {
                 mio::Direction::Write
             };
-            let result = poll_fn(|cx| registration.poll_io(cx, direction, || op.attempt())).await;
+            // Writes (and zero-length reads, which must never wait) try first: a socket
+            // is usually writable. Reads go by the readiness state, which a short read
+            // cleared, so a read usually costs one syscall.
+            if matches!(direction, mio::Direction::Write) || requested == Some(0) {
+                match op.attempt() {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    result => return op.complete(result),
+                }
+            }
+            let result = poll_fn(|cx| {
+                std::task::ready!(crate::task::coop::poll_proceed(cx));
+                loop {
+                    let event = std::task::ready!(registration.poll_ready(cx, direction))?;
+                    match op.attempt() {
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            registration.clear_readiness(event);
+                        }
+                        Ok(read) if read > 0 && requested.is_some_and(|len| read < len) => {
+                            registration.clear_readiness(event);
+                            return std::task::Poll::Ready(Ok(read));
+                        }
+                        result => return std::task::Poll::Ready(result),
+                    }
+                }
+            })
+            .await;
             op.complete(result)
         }
     }

@@ -39,6 +39,10 @@ impl<B: IoBufMut> OpCode for Read<B> {
         Readiness::Read(self.fd)
     }
 
+    fn stream_read_len(&self) -> Option<usize> {
+        Some(self.buf.bytes_total().min(isize::MAX as usize))
+    }
+
     fn attempt(&mut self) -> io::Result<usize> {
         let len = self.buf.bytes_total().min(isize::MAX as usize);
         // SAFETY: the buffer has `bytes_total()` writable bytes at `stable_mut_ptr()`.

@@ -79,6 +79,10 @@ impl<B: IoBufMut> OpCode for Recv<B> {
         Readiness::Read(self.socket.fd())
     }
 
+    fn stream_read_len(&self) -> Option<usize> {
+        Some((self.buf.bytes_total() - self.offset).min(isize::MAX as usize))
+    }
+
     fn attempt(&mut self) -> io::Result<usize> {
         let fd = self.socket.fd();
         let (start, len) = self.spare();

@@ -78,6 +78,10 @@ impl Registration {
         match *self {}
     }
 
+    pub(crate) fn clear_readiness(&self, _event: ()) {
+        match *self {}
+    }
+
     pub(crate) fn poll_io<R>(
         &self,
         _cx: &mut Context<'_>,
