@@ -42,6 +42,7 @@ mod blocking;
 mod driver;
 pub mod io;
 mod loom;
+pub mod net;
 mod op;
 pub mod runtime;
 pub mod task;

@@ -50,13 +50,23 @@ pub(crate) trait OpCode: Send + 'static {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
 
-    /// io_uring half: the op completed after its future was dropped (the cancel came
-    /// too late). Ops whose result is a resource (an accepted or opened fd) release it
-    /// here so nothing leaks; the default does nothing.
+    /// io_uring half: a result nobody will take: the op completed after its future was
+    /// dropped (the cancel came too late), or the future was dropped holding a
+    /// completion it had not yet collected. Ops whose result is a resource (an accepted
+    /// fd, bytes read from a stream) hand it back to their I/O object here, or release
+    /// it, so nothing leaks or goes missing; the default does nothing.
     #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
         let _ = result;
     }
+
+    /// io_uring half: the future was dropped while the kernel owns the op; its final
+    /// CQE will reach [`complete_abandoned`](OpCode::complete_abandoned) later. Called
+    /// (under the op cell's lock) before the cancellation is sent, so it always runs
+    /// before that `complete_abandoned`; the default does nothing. Stream reads use it
+    /// to make the next read wait for the late bytes.
+    #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {}
 
     /// Readiness half: what to wait for before [`attempt`](OpCode::attempt).
     fn readiness(&self) -> Readiness;

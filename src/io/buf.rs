@@ -230,6 +230,22 @@ unsafe impl IoBuf for &'static [u8] {
     }
 }
 
+// SAFETY: as for `&'static [u8]`: an array reference is `N` initialised bytes that
+// never move (byte-string literals such as `b"ping"`).
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        N
+    }
+
+    fn bytes_total(&self) -> usize {
+        N
+    }
+}
+
 // SAFETY: as for `&'static [u8]`: a `str` is `len()` initialised bytes.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {

@@ -19,11 +19,13 @@
 
 mod async_fd;
 mod buf;
+pub(crate) mod owned;
 
 pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;
 pub use buf::{BufResult, IoBuf, IoBufMut};
+pub use owned::{AsyncReadOwned, AsyncWriteOwned};
 
 /// Runs one operation that does nothing through the runtime's I/O driver: an io_uring
 /// NOP on the io_uring backend, an immediate completion on mio.

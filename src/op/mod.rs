@@ -1,8 +1,15 @@
 //! Operations: one file per op, each holding both backends' halves (see
 //! `driver::op::OpCode`).
 
+pub(crate) mod accept;
+pub(crate) mod connect;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
 pub(crate) mod poll;
 pub(crate) mod read;
+pub(crate) mod recv;
+pub(crate) mod recv_msg;
+pub(crate) mod send;
+pub(crate) mod send_msg;
+pub(crate) mod shutdown;
 pub(crate) mod write;

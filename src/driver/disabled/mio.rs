@@ -70,6 +70,14 @@ impl Registration {
         match *self {}
     }
 
+    pub(crate) fn poll_ready(
+        &self,
+        _cx: &mut Context<'_>,
+        _direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        match *self {}
+    }
+
     pub(crate) fn poll_io<R>(
         &self,
         _cx: &mut Context<'_>,

@@ -30,6 +30,8 @@
 //!   Queued/InFlight ──future dropped──► Abandoned ──(ring sends ASYNC_CANCEL; the
 //!                                                    final CQE drops the ring's Arc:
 //!                                                    T is freed only then)
+//!   Completed ──future dropped before collecting it──► the op's `complete_abandoned`
+//!                (late results, such as bytes a stream read, go back to their owner)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
 //! ```
@@ -326,11 +328,32 @@ impl<T: OpCode> Drop for UringOp<T> {
                     ring_id,
                     user_data,
                     ..
-                } => Some((owner, ring_id, user_data)),
+                } => {
+                    // SAFETY: a shared reference to the value while the kernel owns
+                    // it: the ring does not touch it in `InFlight` (the state is
+                    // locked) and the hook only reads fields the SQE does not point
+                    // into.
+                    if let Some(op) = unsafe { &*cell.op.get() } {
+                        op.abandoned_in_flight();
+                    }
+                    Some((owner, ring_id, user_data))
+                }
                 State::Queued { .. } => None,
+                State::Completed { result } => {
+                    // The CQE arrived but the future never collected it: hand the
+                    // result to the op so it is not lost.
+                    *state = State::Taken;
+                    drop(state);
+                    // SAFETY: `Completed`: the kernel and the ring are done with the
+                    // value; the future (being dropped) is its only user.
+                    if let Some(op) = unsafe { &mut *cell.op.get() } {
+                        op.complete_abandoned(result);
+                    }
+                    return;
+                }
                 other => {
-                    // Completed/Retired/Taken: nothing in flight; the value drops with
-                    // the last `Arc`.
+                    // Retired/Taken: nothing in flight; the value drops with the last
+                    // `Arc`.
                     *state = other;
                     None
                 }

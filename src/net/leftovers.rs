@@ -1,0 +1,195 @@
+//! [`Leftovers`]: results of cancelled operations, kept for the next operation of the
+//! same kind on the same socket. This is what makes `accept` and stream reads
+//! cancel-safe on io_uring.
+//!
+//! On io_uring, dropping an `accept` or `read` future cancels its op, but the kernel
+//! may have completed it already (or complete it before the cancellation lands): the
+//! connection was accepted, the bytes were taken from the socket. The op then hands that
+//! result here (`OpCode::complete_abandoned`) instead of dropping it, and the next
+//! `accept`/`read` on the socket takes it first.
+//!
+//! Order matters for bytes: a read issued while a cancelled read is still in the kernel
+//! could otherwise return later bytes before the cancelled read's earlier ones reach the
+//! stash. So a cancelled op that is still in flight is counted
+//! (`OpCode::abandoned_in_flight`, which the op cell calls before it sends the cancel),
+//! and [`Leftovers::poll_take`] waits until that count is back to zero:
+//!
+//! ```text
+//!   future dropped, op in the kernel ──► note_abandoned()   in_flight += 1
+//!   its final CQE ───────────────────► finish_abandoned(r)  in_flight -= 1, keep r, wake
+//!   future dropped after its CQE ─────► keep(r)             (nothing was counted)
+//!   next op ──► poll_take: in_flight > 0 ? wait : take the oldest kept result, if any
+//! ```
+//!
+//! The mio backend never needs it: its syscalls run inside `poll`, so a dropped future
+//! has taken nothing.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// Kept results of cancelled operations (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Leftovers<T> {
+    /// False when `in_flight == 0` and `kept` is empty: the fast path takes no lock.
+    busy: AtomicBool,
+    state: Mutex<State<T>>,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    in_flight: usize,
+    kept: VecDeque<T>,
+    waiters: Vec<Waker>,
+}
+
+impl<T> Default for Leftovers<T> {
+    fn default() -> Self {
+        Leftovers {
+            busy: AtomicBool::new(false),
+            state: Mutex::new(State {
+                in_flight: 0,
+                kept: VecDeque::new(),
+                waiters: Vec::new(),
+            }),
+        }
+    }
+}
+
+#[cfg_attr(
+    not(ringtide_uring),
+    allow(
+        dead_code,
+        reason = "only io_uring ops complete after their future is gone"
+    )
+)]
+impl<T> Leftovers<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn update_busy(&self, state: &State<T>) {
+        self.busy.store(
+            state.in_flight > 0 || !state.kept.is_empty(),
+            Ordering::Release,
+        );
+    }
+
+    /// A cancelled op is still in the kernel: later ops wait for its result.
+    pub(crate) fn note_abandoned(&self) {
+        let mut state = self.lock();
+        state.in_flight += 1;
+        self.update_busy(&state);
+    }
+
+    /// The final result of an op counted by [`note_abandoned`](Leftovers::note_abandoned)
+    /// (`None`: it produced nothing).
+    pub(crate) fn finish_abandoned(&self, result: Option<T>) {
+        let waiters = {
+            let mut state = self.lock();
+            state.in_flight = state.in_flight.saturating_sub(1);
+            state.kept.extend(result);
+            self.update_busy(&state);
+            std::mem::take(&mut state.waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Keeps a result whose future was dropped after it completed.
+    pub(crate) fn keep(&self, result: T) {
+        let mut state = self.lock();
+        state.kept.push_back(result);
+        self.update_busy(&state);
+    }
+
+    /// Puts back the unused part of a result taken with
+    /// [`poll_take`](Leftovers::poll_take), ahead of everything else.
+    pub(crate) fn put_back(&self, result: T) {
+        let mut state = self.lock();
+        state.kept.push_front(result);
+        self.update_busy(&state);
+    }
+
+    /// The oldest kept result (`Ready(None)` when there is none); `Pending` while a
+    /// cancelled op may still produce one.
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if !self.busy.load(Ordering::Acquire) {
+            return Poll::Ready(None);
+        }
+        let mut state = self.lock();
+        if state.in_flight > 0 {
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        let taken = state.kept.pop_front();
+        self.update_busy(&state);
+        Poll::Ready(taken)
+    }
+}
+
+/// What one op needs to feed [`Leftovers`]: whether it was counted as abandoned in
+/// flight (so its final result must also uncount it).
+#[derive(Debug, Default)]
+#[cfg_attr(
+    not(ringtide_uring),
+    allow(
+        dead_code,
+        reason = "only io_uring ops complete after their future is gone"
+    )
+)]
+pub(crate) struct LeftoverTicket {
+    counted: AtomicBool,
+}
+
+#[cfg_attr(
+    not(ringtide_uring),
+    allow(
+        dead_code,
+        reason = "only io_uring ops complete after their future is gone"
+    )
+)]
+impl LeftoverTicket {
+    /// `OpCode::abandoned_in_flight`: the op's result will arrive later.
+    pub(crate) fn abandoned_in_flight<T>(&self, leftovers: &Leftovers<T>) {
+        self.counted.store(true, Ordering::Relaxed);
+        leftovers.note_abandoned();
+    }
+
+    /// `OpCode::complete_abandoned`: hands the op's late result over.
+    pub(crate) fn complete_abandoned<T>(&self, leftovers: &Leftovers<T>, result: Option<T>) {
+        if self.counted.load(Ordering::Relaxed) {
+            leftovers.finish_abandoned(result);
+        } else if let Some(result) = result {
+            leftovers.keep(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_waits_for_in_flight_cancellations_and_keeps_order() {
+        let leftovers = Leftovers::<u32>::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(None));
+        leftovers.note_abandoned();
+        leftovers.note_abandoned();
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Pending);
+        leftovers.finish_abandoned(Some(1));
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Pending);
+        leftovers.finish_abandoned(None);
+        leftovers.keep(2);
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(1)));
+        leftovers.put_back(7);
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(7)));
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(2)));
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(None));
+    }
+}

@@ -1,0 +1,29 @@
+//! Networking: TCP, UDP and Unix sockets with the same API on both backends.
+//!
+//! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
+//! * [`lookup_host`] and [`ToSocketAddrs`]: host names resolve on the blocking pool.
+//!
+//! Streams read and write through the owned-buffer traits of [`crate::io`]
+//! ([`AsyncReadOwned`](crate::io::AsyncReadOwned),
+//! [`AsyncWriteOwned`](crate::io::AsyncWriteOwned)).
+//!
+//! # Backends
+//!
+//! On io_uring, each read, write, accept and connect is one operation submitted to the
+//! ring of the worker that runs the task (sockets stay in blocking mode; the kernel waits
+//! inside the op). On mio, sockets are non-blocking and registered with one worker's
+//! poll; the syscall runs when the socket is ready. The behaviour, errors and cancel
+//! safety documented on each method are the same on both.
+//!
+//! # Errors, never signals
+//!
+//! Writes use `MSG_NOSIGNAL`: writing to a closed peer is an `io::Error` of kind
+//! `BrokenPipe` (or `ConnectionReset`), never a `SIGPIPE`.
+
+mod addr;
+pub(crate) mod leftovers;
+pub(crate) mod socket;
+pub mod tcp;
+
+pub use addr::{ToSocketAddrs, lookup_host};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};

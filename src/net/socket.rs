@@ -1,0 +1,623 @@
+//! [`Socket`]: the one socket type under every `net` type, on either backend.
+//!
+//! A socket is an `Arc<SharedSocket>` holding the fd, its backend registration and the
+//! leftovers of cancelled ops. Every op on the socket holds a clone of that `Arc`, so
+//! the fd is closed only when the socket is dropped AND the kernel has finished every
+//! op that used it: dropping a stream with a read in flight cancels the read and closes
+//! the fd after its final completion, never while the kernel may still use the number.
+//!
+//! Mode of the fd, per backend:
+//!
+//! * io_uring: blocking. The kernel then waits inside the op (one SQE per read instead
+//!   of `EAGAIN` + `POLL_ADD` + retry). The poll-based paths (`poll_recv`/`poll_send`,
+//!   used by the `AsyncRead`/`AsyncWrite` impls) use `MSG_DONTWAIT` syscalls and wait
+//!   for readiness with a `POLL_ADD` kept per direction.
+//! * mio: non-blocking, registered edge-triggered with one core's poll.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use socket2::{SockAddr, SockAddrStorage};
+
+use super::leftovers::Leftovers;
+use crate::driver::op::{self, IoSource};
+use crate::driver::{Backend, Handle};
+use crate::io::{BufResult, IoBuf, IoBufMut};
+use crate::op::{
+    accept::Accept, connect::Connect, recv::Recv, recv_msg::RecvMsg, send::Send, send_msg::SendMsg,
+    shutdown::Shutdown,
+};
+
+/// Bytes (and, for datagrams, the sender) that a cancelled read took from the kernel.
+#[derive(Debug)]
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "`from` is read by the datagram types")
+)]
+pub(crate) struct Received {
+    pub(crate) data: Vec<u8>,
+    pub(crate) from: Option<SockAddr>,
+}
+
+/// A connection taken by an accept.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) fd: OwnedFd,
+    pub(crate) peer: SockAddr,
+}
+
+/// A `msghdr` that ops keep next to the buffers it points into.
+pub(crate) struct MessageHeader(pub(crate) libc::msghdr);
+
+impl Default for MessageHeader {
+    fn default() -> Self {
+        // SAFETY: all zeroes is a valid `msghdr` (null pointers, zero lengths).
+        MessageHeader(unsafe { std::mem::zeroed() })
+    }
+}
+
+/// A socket address the kernel wrote into `storage` (`length` bytes).
+pub(crate) fn sock_addr(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> SockAddr {
+    let mut copy = SockAddrStorage::zeroed();
+    // SAFETY: `sockaddr_storage` is one of the platform's address types, and the storage
+    // is exactly its size.
+    unsafe { *copy.view_as::<libc::sockaddr_storage>() = *storage };
+    let length = length.min(size_of::<libc::sockaddr_storage>() as libc::socklen_t);
+    // SAFETY: the first `length` bytes are the address the kernel reported (clamped to
+    // the storage).
+    unsafe { SockAddr::new(copy, length) }
+}
+
+/// What kind of socket: decides how kept read results are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A byte stream (TCP, Unix stream): a read takes part of a kept chunk.
+    Stream,
+    /// Datagrams: a read takes one kept datagram whole (truncated to the buffer).
+    Datagram,
+    /// A listening socket.
+    Listener,
+}
+
+/// The state every op on a socket shares (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct SharedSocket {
+    fd: OwnedFd,
+    source: IoSource,
+    kind: Kind,
+    /// Reads whose futures were dropped after the kernel took the data.
+    pub(crate) reads: Leftovers<Received>,
+    /// Connections accepted by dropped `accept` futures.
+    pub(crate) accepts: Leftovers<Accepted>,
+    /// io_uring: the `POLL_ADD` each direction of the poll-based API waits on.
+    #[cfg(ringtide_uring)]
+    readiness: [std::sync::Mutex<Option<UringReadiness>>; 2],
+}
+
+#[cfg(ringtide_uring)]
+type UringReadiness = crate::driver::uring::cell::UringOp<crate::op::poll::PollAdd>;
+
+impl SharedSocket {
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The pending socket error (`SO_ERROR`), as a result.
+    pub(crate) fn take_error(&self) -> io::Result<()> {
+        match socket2::SockRef::from(&self.fd).take_error()? {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The direction of the poll-based API.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+/// A socket driven by the current runtime's backend.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    shared: Arc<SharedSocket>,
+}
+
+#[allow(
+    dead_code,
+    reason = "datagram and poll-based methods are used by the UDP type and the AsyncRead impls"
+)]
+impl Socket {
+    /// Takes `fd` over for the current runtime: sets its mode for the backend and
+    /// registers it with mio when that is the backend.
+    pub(crate) fn new(fd: OwnedFd, kind: Kind) -> io::Result<Socket> {
+        Socket::with_mode(fd, kind, None)
+    }
+
+    /// `new` for an fd whose `O_NONBLOCK` flag is known (`Some(true)`: set).
+    fn with_mode(fd: OwnedFd, kind: Kind, nonblocking: Option<bool>) -> io::Result<Socket> {
+        let source = Handle::with_current(|handle| {
+            let handle = handle.ok_or_else(no_runtime)?;
+            match handle.backend() {
+                Some(Backend::IoUring) => {
+                    if nonblocking != Some(false) {
+                        socket2::SockRef::from(&fd).set_nonblocking(false)?;
+                    }
+                    Ok(IoSource::Uring)
+                }
+                Some(Backend::Mio) => {
+                    if nonblocking != Some(true) {
+                        socket2::SockRef::from(&fd).set_nonblocking(true)?;
+                    }
+                    let poll = handle.pick_poll().ok_or_else(no_runtime)?;
+                    Ok(IoSource::Mio(poll.register_fd(fd.as_raw_fd())?))
+                }
+                _ => Err(no_runtime()),
+            }
+        })?;
+        Ok(Socket {
+            shared: Arc::new(SharedSocket {
+                fd,
+                source,
+                kind,
+                reads: Leftovers::default(),
+                accepts: Leftovers::default(),
+                #[cfg(ringtide_uring)]
+                readiness: Default::default(),
+            }),
+        })
+    }
+
+    /// A new socket of `domain` and `socket_type` (close-on-exec) for the current
+    /// runtime.
+    pub(crate) fn create(
+        domain: socket2::Domain,
+        socket_type: socket2::Type,
+        kind: Kind,
+    ) -> io::Result<Socket> {
+        let socket = socket2::Socket::new(domain, socket_type, None)?;
+        Socket::with_mode(socket.into(), kind, Some(false))
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.shared.fd()
+    }
+
+    /// Borrowed view for socket options.
+    pub(crate) fn as_sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(&self.shared.fd)
+    }
+
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.shared.fd)
+    }
+
+    /// The backend this socket runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.shared.source {
+            IoSource::Uring => Backend::IoUring,
+            IoSource::Mio(_) => Backend::Mio,
+        }
+    }
+
+    /// Gives the fd back, deregistered. When cancelled ops still hold the socket (their
+    /// final completions have not arrived), the shared state is leaked so that nothing
+    /// here ever closes the fd the caller now owns.
+    pub(crate) fn into_owned_fd(self) -> OwnedFd {
+        match Arc::try_unwrap(self.shared) {
+            Ok(shared) => {
+                if let IoSource::Mio(registration) = &shared.source {
+                    let _ = registration.deregister_fd(shared.fd.as_raw_fd());
+                }
+                shared.fd
+            }
+            Err(shared) => {
+                let raw = shared.fd();
+                std::mem::forget(shared);
+                // SAFETY: the `SharedSocket` that owned `raw` is leaked above, so this is
+                // now the only owner.
+                unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) }
+            }
+        }
+    }
+
+    /// [`into_owned_fd`](Socket::into_owned_fd), then non-blocking mode (as tokio's
+    /// `into_std` leaves sockets).
+    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+        let fd = self.into_owned_fd();
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
+        Ok(fd)
+    }
+
+    fn source(&self) -> Option<&IoSource> {
+        Some(&self.shared.source)
+    }
+
+    /// Accepts one connection and reports the peer's address; a connection kept from a
+    /// cancelled accept comes first.
+    pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
+        let accepted = match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
+            Some(kept) => kept,
+            None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+        };
+        let nonblocking = match self.backend() {
+            // A ring accept leaves the new socket blocking; the readiness fallback
+            // (`accept4` with `SOCK_NONBLOCK`) does not.
+            Backend::Mio => Some(true),
+            _ => None,
+        };
+        let socket = Socket::with_mode(accepted.fd, Kind::Stream, nonblocking)?;
+        Ok((socket, accepted.peer))
+    }
+
+    /// Connects to `address`.
+    pub(crate) async fn connect(&self, address: SockAddr) -> io::Result<()> {
+        let result = op::run(self.source(), Connect::new(self.shared.clone(), address)).await;
+        match result.as_ref().map_err(io::Error::raw_os_error) {
+            // A resubmitted io_uring connect (its ring was retired mid-way): the first
+            // attempt goes on in the kernel, or has finished.
+            Err(Some(libc::EALREADY | libc::EINPROGRESS)) => {
+                self.ready(Direction::Write).await?;
+                self.shared.take_error()
+            }
+            Err(Some(libc::EISCONN)) => Ok(()),
+            _ => result,
+        }
+    }
+
+    /// Waits until the socket is readable or writable (or has an error to report).
+    pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(cx, direction)).await
+    }
+
+    /// Reads into `buf[offset..]`. Kept bytes (or a kept datagram) from a cancelled
+    /// read come first.
+    pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_total() == offset {
+            return (Ok(0), buf);
+        }
+        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+            let count = self.hand_out(kept, &mut buf, offset);
+            return (Ok(count), buf);
+        }
+        if self.shared.kind == Kind::Datagram {
+            let (result, mut bufs) = op::run(
+                self.source(),
+                RecvMsg::new(self.shared.clone(), vec![buf], true),
+            )
+            .await;
+            let buf = bufs.pop().expect("one buffer in, one out");
+            return (result.map(|(count, _)| count), buf);
+        }
+        op::run(self.source(), Recv::new(self.shared.clone(), buf, offset)).await
+    }
+
+    /// Copies a kept result into `buf[offset..]`; a stream puts back what did not fit.
+    fn hand_out<B: IoBufMut>(&self, mut kept: Received, buf: &mut B, offset: usize) -> usize {
+        let room = buf.bytes_total() - offset;
+        let count = room.min(kept.data.len());
+        // SAFETY: `buf` has `room` writable bytes after `offset`, and `count <= room`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                kept.data.as_ptr(),
+                buf.stable_mut_ptr().add(offset),
+                count,
+            );
+            buf.set_init(offset + count);
+        }
+        if self.shared.kind == Kind::Stream && count < kept.data.len() {
+            kept.data.drain(..count);
+            self.shared.reads.put_back(kept);
+        }
+        count
+    }
+
+    /// Fills `buf` to its capacity; `UnexpectedEof` when the stream ends first.
+    pub(crate) async fn recv_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
+        let mut filled = 0;
+        while filled < buf.bytes_total() {
+            let (result, returned) = self.recv(buf, filled).await;
+            buf = returned;
+            match result {
+                Ok(0) => {
+                    return (
+                        Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the stream ended before the buffer was full",
+                        )),
+                        buf,
+                    );
+                }
+                Ok(count) => filled += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return (Err(error), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Reads into `bufs` in order (a kept chunk fills the first buffer only).
+    pub(crate) async fn recv_vectored<B: IoBufMut>(
+        &self,
+        mut bufs: Vec<B>,
+    ) -> BufResult<usize, Vec<B>> {
+        if bufs.iter().all(|buf| buf.bytes_total() == 0) {
+            return (Ok(0), bufs);
+        }
+        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+            let first = bufs
+                .iter_mut()
+                .find(|buf| buf.bytes_total() > 0)
+                .expect("checked above");
+            let count = self.hand_out(kept, first, 0);
+            return (Ok(count), bufs);
+        }
+        let (result, bufs) = op::run(
+            self.source(),
+            RecvMsg::new(self.shared.clone(), bufs, false),
+        )
+        .await;
+        (result.map(|(count, _)| count), bufs)
+    }
+
+    /// Receives one datagram and its sender.
+    pub(crate) async fn recv_from<B: IoBufMut>(
+        &self,
+        mut buf: B,
+    ) -> BufResult<(usize, SockAddr), B> {
+        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+            let from = kept.from.clone();
+            let count = self.hand_out(kept, &mut buf, 0);
+            return match from {
+                Some(from) => (Ok((count, from)), buf),
+                None => (Err(io::Error::other("kept datagram without a sender")), buf),
+            };
+        }
+        let (result, mut bufs) = op::run(
+            self.source(),
+            RecvMsg::new(self.shared.clone(), vec![buf], true),
+        )
+        .await;
+        let buf = bufs.pop().expect("one buffer in, one out");
+        let result = result.map(|(count, from)| (count, from.expect("a sender was asked for")));
+        (result, buf)
+    }
+
+    /// Writes `buf[offset..bytes_init()]` once; returns how much was written.
+    pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_init() == offset && self.shared.kind == Kind::Stream {
+            return (Ok(0), buf);
+        }
+        op::run(self.source(), Send::new(self.shared.clone(), buf, offset)).await
+    }
+
+    /// Writes all of `buf`'s initialised bytes.
+    pub(crate) async fn send_all<B: IoBuf>(&self, mut buf: B) -> BufResult<(), B> {
+        let mut written = 0;
+        while written < buf.bytes_init() {
+            let (result, returned) = self.send(buf, written).await;
+            buf = returned;
+            match result {
+                Ok(0) => {
+                    return (
+                        Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "the socket accepted no more bytes",
+                        )),
+                        buf,
+                    );
+                }
+                Ok(count) => written += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return (Err(error), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Writes the buffers' initialised bytes in order, once.
+    pub(crate) async fn send_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        if bufs.iter().all(|buf| buf.bytes_init() == 0) {
+            return (Ok(0), bufs);
+        }
+        op::run(self.source(), SendMsg::new(self.shared.clone(), bufs, None)).await
+    }
+
+    /// Sends one datagram to `target`.
+    pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
+        let (result, mut bufs) = op::run(
+            self.source(),
+            SendMsg::new(self.shared.clone(), vec![buf], Some(target)),
+        )
+        .await;
+        (result, bufs.pop().expect("one buffer in, one out"))
+    }
+
+    /// Shuts down one or both directions.
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        op::run(self.source(), Shutdown::new(self.shared.clone(), how)).await
+    }
+
+    /// Poll-based read (the `AsyncRead` impls): kept bytes first, then a non-blocking
+    /// `recv`, waiting for readability when there is nothing.
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(kept) = ready!(self.shared.reads.poll_take(cx)) {
+            let count = buf.len().min(kept.data.len());
+            buf[..count].copy_from_slice(&kept.data[..count]);
+            if count < kept.data.len() {
+                let mut rest = kept;
+                rest.data.drain(..count);
+                self.shared.reads.put_back(rest);
+            }
+            return Poll::Ready(Ok(count));
+        }
+        self.poll_io(cx, Direction::Read, || {
+            // SAFETY: `buf` is a valid writable slice for the whole call.
+            let read = unsafe {
+                libc::recv(
+                    self.fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if read < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(read as usize)
+            }
+        })
+    }
+
+    /// Poll-based write (the `AsyncWrite` impls): a non-blocking `send`, waiting for
+    /// writability when the socket buffer is full.
+    pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(cx, Direction::Write, || {
+            // SAFETY: `buf` is a valid readable slice for the whole call.
+            let sent = unsafe {
+                libc::send(
+                    self.fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as usize)
+            }
+        })
+    }
+
+    /// Poll-based vectored write.
+    pub(crate) fn poll_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(cx, Direction::Write, || {
+            let mut header = MessageHeader::default();
+            header.0.msg_iov = bufs.as_ptr().cast_mut().cast();
+            header.0.msg_iovlen = bufs.len() as _;
+            // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices live for the
+            // whole call.
+            let sent = unsafe {
+                libc::sendmsg(
+                    self.fd(),
+                    &header.0,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as usize)
+            }
+        })
+    }
+
+    /// Runs `operation` (a non-blocking syscall) until it does not report `WouldBlock`,
+    /// waiting for readiness in between.
+    fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut operation: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        match &self.shared.source {
+            IoSource::Mio(registration) => {
+                let direction = match direction {
+                    Direction::Read => crate::driver::mio::Direction::Read,
+                    Direction::Write => crate::driver::mio::Direction::Write,
+                };
+                registration.poll_io(cx, direction, operation)
+            }
+            IoSource::Uring => {
+                ready!(crate::task::coop::poll_proceed(cx));
+                loop {
+                    match operation() {
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            ready!(self.poll_ready(cx, direction))?;
+                        }
+                        result => return Poll::Ready(result),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ready when the direction is ready (or an error is pending); registers `cx`.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        match &self.shared.source {
+            IoSource::Mio(registration) => {
+                let direction = match direction {
+                    Direction::Read => crate::driver::mio::Direction::Read,
+                    Direction::Write => crate::driver::mio::Direction::Write,
+                };
+                registration.poll_ready(cx, direction).map_ok(|_| ())
+            }
+            IoSource::Uring => self.poll_ready_uring(cx, direction),
+        }
+    }
+
+    #[cfg(ringtide_uring)]
+    fn poll_ready_uring(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
+        use std::future::Future;
+        let mut slot = self.shared.readiness[direction as usize]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let events = match direction {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        };
+        let wait = slot.get_or_insert_with(|| {
+            crate::driver::uring::cell::UringOp::new(crate::op::poll::PollAdd::new(
+                self.fd(),
+                events,
+            ))
+        });
+        let (_, result) = ready!(std::pin::Pin::new(wait).poll(cx));
+        *slot = None;
+        // A readiness error (the fd is gone) shows up in the syscall that follows; only
+        // a failure to submit at all is reported here.
+        match result {
+            Err(error) if error.raw_os_error().is_none() => Poll::Ready(Err(error)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    #[cfg(not(ringtide_uring))]
+    fn poll_ready_uring(
+        &self,
+        _cx: &mut Context<'_>,
+        _direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(no_runtime()))
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+}
+
+fn no_runtime() -> io::Error {
+    io::Error::other(
+        "ringtide sockets must be created inside a ringtide runtime built with `enable_io()` \
+         or `enable_all()`",
+    )
+}

@@ -1,0 +1,162 @@
+//! [`TcpListener`]: accepts TCP connections.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+
+use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::socket::{Kind, Socket};
+use crate::net::tcp::TcpStream;
+use crate::runtime::Backend;
+
+/// A TCP socket listening for connections.
+///
+/// ```
+/// use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
+/// use ringtide::net::{TcpListener, TcpStream};
+///
+/// # ringtide::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?;
+/// let client = ringtide::spawn(async move {
+///     let mut stream = TcpStream::connect(address).await?;
+///     let (result, _) = stream.write_all_owned(b"ping").await;
+///     result
+/// });
+/// let (mut stream, _peer) = listener.accept().await?;
+/// let (result, buf) = stream.read_exact_owned(Vec::with_capacity(4)).await;
+/// result?;
+/// assert_eq!(buf, b"ping");
+/// client.await.unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct TcpListener {
+    socket: Socket,
+}
+
+impl TcpListener {
+    /// Binds to `address` (the first of its resolutions that works) and listens, with
+    /// `SO_REUSEADDR` set (as std and tokio do on Unix). Port 0 picks a free port; see
+    /// [`local_addr`](TcpListener::local_addr).
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`, `AddrNotAvailable`, a failed name lookup, or no runtime.
+    pub async fn bind(address: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let mut last_error = None;
+        for address in resolve(address).await? {
+            match TcpListener::bind_one(address) {
+                Ok(listener) => return Ok(listener),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.expect("resolve returns at least one address"))
+    }
+
+    fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM.cloexec(),
+            None,
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&address.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_fd(socket.into())
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            socket: Socket::new(fd, Kind::Listener)?,
+        })
+    }
+
+    /// Accepts a connection and returns it with the peer's address.
+    ///
+    /// Cancel-safe: when the future is dropped (for example by a `select!` whose other
+    /// branch won) after the kernel accepted a connection, the connection is kept and
+    /// the next `accept` returns it. Nothing is lost or leaked.
+    ///
+    /// # Errors
+    ///
+    /// Errors such as `EMFILE` (too many open files) fail this call only; the listener
+    /// keeps working, and a later `accept` succeeds once fds are free.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (socket, peer) = self.socket.accept_raw().await?;
+        let peer = peer.as_socket().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP connection")
+        })?;
+        Ok((TcpStream::from_socket(socket), peer))
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.socket.as_sock_ref().local_addr()?)
+    }
+
+    /// Wraps a listening std socket for the current runtime (its blocking mode is set
+    /// as the backend needs).
+    ///
+    /// # Errors
+    ///
+    /// Outside a runtime with I/O enabled.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        TcpListener::from_fd(listener.into())
+    }
+
+    /// Gives the socket back as a std listener, in non-blocking mode.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        Ok(self.socket.into_fd()?.into())
+    }
+
+    /// The socket's `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.socket.as_sock_ref().ttl_v4()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.socket.as_sock_ref().set_ttl_v4(ttl)
+    }
+
+    /// The backend this listener runs on.
+    pub fn backend(&self) -> Backend {
+        self.socket.backend()
+    }
+}
+
+pub(crate) fn socket_addr(address: socket2::SockAddr) -> io::Result<SocketAddr> {
+    address
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl IntoRawFd for TcpListener {
+    fn into_raw_fd(self) -> RawFd {
+        self.socket.into_owned_fd().into_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.socket.fd())
+            .field("local_addr", &self.local_addr().ok())
+            .field("backend", &self.backend())
+            .finish()
+    }
+}

@@ -1,0 +1,168 @@
+//! [`TcpSocket`]: a TCP socket configured before it listens or connects.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
+
+use crate::net::socket::{Kind, Socket};
+use crate::net::tcp::socket_addr;
+use crate::net::tcp::{TcpListener, TcpStream};
+
+/// A TCP socket not yet listening or connected: set options, [`bind`](TcpSocket::bind),
+/// then [`listen`](TcpSocket::listen) or [`connect`](TcpSocket::connect).
+///
+/// ```
+/// use ringtide::net::TcpSocket;
+///
+/// # ringtide::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let socket = TcpSocket::new_v4()?;
+/// socket.set_reuseaddr(true)?;
+/// socket.bind("127.0.0.1:0".parse().unwrap())?;
+/// let listener = socket.listen(128)?;
+/// let stream = TcpSocket::new_v4()?.connect(listener.local_addr()?).await?;
+/// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct TcpSocket {
+    inner: socket2::Socket,
+}
+
+impl TcpSocket {
+    /// An IPv4 TCP socket.
+    pub fn new_v4() -> io::Result<TcpSocket> {
+        TcpSocket::new(socket2::Domain::IPV4)
+    }
+
+    /// An IPv6 TCP socket.
+    pub fn new_v6() -> io::Result<TcpSocket> {
+        TcpSocket::new(socket2::Domain::IPV6)
+    }
+
+    fn new(domain: socket2::Domain) -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            inner: socket2::Socket::new(domain, socket2::Type::STREAM.cloexec(), None)?,
+        })
+    }
+
+    /// Sets `SO_REUSEADDR`.
+    pub fn set_reuseaddr(&self, reuse: bool) -> io::Result<()> {
+        self.inner.set_reuse_address(reuse)
+    }
+
+    /// Whether `SO_REUSEADDR` is set.
+    pub fn reuseaddr(&self) -> io::Result<bool> {
+        self.inner.reuse_address()
+    }
+
+    /// Sets `SO_REUSEPORT` (several sockets may bind the same port; the kernel spreads
+    /// connections across them).
+    pub fn set_reuseport(&self, reuse: bool) -> io::Result<()> {
+        self.inner.set_reuse_port(reuse)
+    }
+
+    /// Whether `SO_REUSEPORT` is set.
+    pub fn reuseport(&self) -> io::Result<bool> {
+        self.inner.reuse_port()
+    }
+
+    /// Sets `SO_SNDBUF` (the kernel doubles the value and applies its limits).
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.inner.set_send_buffer_size(size as usize)
+    }
+
+    /// `SO_SNDBUF`.
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.inner
+            .send_buffer_size()
+            .map(|size| u32::try_from(size).unwrap_or(u32::MAX))
+    }
+
+    /// Sets `SO_RCVBUF` (the kernel doubles the value and applies its limits).
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.inner.set_recv_buffer_size(size as usize)
+    }
+
+    /// `SO_RCVBUF`.
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.inner
+            .recv_buffer_size()
+            .map(|size| u32::try_from(size).unwrap_or(u32::MAX))
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_tcp_nodelay(nodelay)
+    }
+
+    /// Sets `SO_LINGER`.
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        self.inner.set_linger(linger)
+    }
+
+    /// Binds to `address`.
+    pub fn bind(&self, address: SocketAddr) -> io::Result<()> {
+        self.inner.bind(&address.into())
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.inner.local_addr()?)
+    }
+
+    /// Listens with a queue of `backlog` pending connections.
+    ///
+    /// # Errors
+    ///
+    /// The `listen(2)` error, or no runtime with I/O enabled.
+    pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        self.inner
+            .listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        TcpListener::from_fd(self.inner.into())
+    }
+
+    /// Connects to `address`.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` and the like, or no runtime with I/O enabled.
+    pub async fn connect(self, address: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(self.inner.into(), Kind::Stream)?;
+        socket.connect(address.into()).await?;
+        Ok(TcpStream::from_socket(socket))
+    }
+
+    /// Wraps a std stream's socket (to set options on it before use).
+    pub fn from_std_stream(stream: std::net::TcpStream) -> TcpSocket {
+        TcpSocket {
+            inner: stream.into(),
+        }
+    }
+}
+
+impl AsRawFd for TcpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl IntoRawFd for TcpSocket {
+    fn into_raw_fd(self) -> RawFd {
+        self.inner.into_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpSocket")
+            .field("fd", &self.inner.as_raw_fd())
+            .finish()
+    }
+}

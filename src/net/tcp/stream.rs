@@ -1,0 +1,182 @@
+//! [`TcpStream`]: a TCP connection.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+
+use crate::io::owned::impl_owned_io;
+use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::socket::{Kind, Socket};
+use crate::net::tcp::socket_addr;
+use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use crate::runtime::Backend;
+
+/// A TCP connection.
+///
+/// Reads and writes go through the owned-buffer traits
+/// [`AsyncReadOwned`](crate::io::AsyncReadOwned) and
+/// [`AsyncWriteOwned`](crate::io::AsyncWriteOwned), and through tokio's or futures'
+/// `AsyncRead`/`AsyncWrite` with the `tokio-io` / `futures-io` features. Split it into
+/// halves that two tasks can use with [`into_split`](TcpStream::into_split).
+///
+/// Dropping the stream with operations in flight cancels them; the fd is closed once
+/// the kernel has finished with it.
+pub struct TcpStream {
+    socket: Socket,
+}
+
+impl TcpStream {
+    /// Connects to `address`, trying each resolved address in turn.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused`, `TimedOut`, `NetworkUnreachable`..., the last address's
+    /// error when none connects; a failed name lookup.
+    pub async fn connect(address: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last_error = None;
+        for address in resolve(address).await? {
+            match TcpStream::connect_one(address).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.expect("resolve returns at least one address"))
+    }
+
+    async fn connect_one(address: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::create(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM.cloexec(),
+            Kind::Stream,
+        )?;
+        socket.connect(address.into()).await?;
+        Ok(TcpStream { socket })
+    }
+
+    pub(crate) fn from_socket(socket: Socket) -> TcpStream {
+        TcpStream { socket }
+    }
+
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Wraps a connected std stream for the current runtime (its blocking mode is set
+    /// as the backend needs).
+    ///
+    /// # Errors
+    ///
+    /// Outside a runtime with I/O enabled.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            socket: Socket::new(OwnedFd::from(stream), Kind::Stream)?,
+        })
+    }
+
+    /// Gives the socket back as a std stream, in non-blocking mode. Bytes kept from a
+    /// cancelled read (see [`AsyncReadOwned`](crate::io::AsyncReadOwned)) are dropped.
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(self.socket.into_fd()?.into())
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.socket.as_sock_ref().peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket_addr(self.socket.as_sock_ref().local_addr()?)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.socket.as_sock_ref().tcp_nodelay()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.socket.as_sock_ref().set_tcp_nodelay(nodelay)
+    }
+
+    /// The socket's `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.socket.as_sock_ref().ttl_v4()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.socket.as_sock_ref().set_ttl_v4(ttl)
+    }
+
+    /// Sets `SO_LINGER` (`Some(Duration::ZERO)`: close with a reset).
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        self.socket.as_sock_ref().set_linger(linger)
+    }
+
+    /// Shuts down the read side, the write side or both (`shutdown(2)`). After
+    /// `Shutdown::Write` the peer reads end of stream; after `Shutdown::Read` reads
+    /// return `Ok(0)`.
+    ///
+    /// Named `shutdown_with` so that it does not shadow tokio's
+    /// `AsyncWriteExt::shutdown()` on this type.
+    pub async fn shutdown_with(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.socket.shutdown(how).await
+    }
+
+    /// Waits until the stream is readable (data, end of stream or an error).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.ready(crate::net::socket::Direction::Read).await
+    }
+
+    /// Waits until the stream is writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.socket
+            .ready(crate::net::socket::Direction::Write)
+            .await
+    }
+
+    /// Splits the stream into a read half and a write half that can move to different
+    /// tasks. [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split(self)
+    }
+
+    /// The backend this stream runs on.
+    pub fn backend(&self) -> Backend {
+        self.socket.backend()
+    }
+}
+
+impl_owned_io!(read: TcpStream);
+impl_owned_io!(write: TcpStream);
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl IntoRawFd for TcpStream {
+    fn into_raw_fd(self) -> RawFd {
+        self.socket.into_owned_fd().into_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.socket.fd())
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .field("backend", &self.backend())
+            .finish()
+    }
+}

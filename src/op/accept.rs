@@ -1,0 +1,111 @@
+//! ACCEPT: takes one connection from a listening socket.
+//!
+//! Cancel-safe: a connection accepted by an op whose future was dropped goes to the
+//! listener's leftovers (see `net::leftovers`), where the next `accept` finds it.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::net::leftovers::LeftoverTicket;
+use crate::net::socket::{Accepted, SharedSocket, sock_addr};
+
+const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+
+/// Accepts a connection, recording the peer's address.
+pub(crate) struct Accept {
+    socket: Arc<SharedSocket>,
+    storage: libc::sockaddr_storage,
+    length: libc::socklen_t,
+    /// Hands a late result to the socket's leftovers (io_uring only).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    ticket: LeftoverTicket,
+}
+
+impl std::fmt::Debug for Accept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accept")
+            .field("fd", &self.socket.fd())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accept {
+    pub(crate) fn new(socket: Arc<SharedSocket>) -> Accept {
+        Accept {
+            socket,
+            // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
+            storage: unsafe { std::mem::zeroed() },
+            length: STORAGE_LENGTH,
+            ticket: LeftoverTicket::default(),
+        }
+    }
+
+    fn accepted(&self, fd: i32) -> Accepted {
+        // SAFETY: the kernel returned a new fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let peer = sock_addr(&self.storage, self.length);
+        Accepted { fd, peer }
+    }
+}
+
+impl OpCode for Accept {
+    type Output = io::Result<Accepted>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::Accept::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        self.length = STORAGE_LENGTH;
+        let address: *mut libc::sockaddr = (&raw mut self.storage).cast();
+        // The accepted socket stays blocking: io_uring waits inside the kernel.
+        io_uring::opcode::Accept::new(
+            io_uring::types::Fd(self.socket.fd()),
+            address,
+            &mut self.length,
+        )
+        .flags(libc::SOCK_CLOEXEC)
+        .build()
+    }
+
+    #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {
+        self.ticket.abandoned_in_flight(&self.socket.accepts);
+    }
+
+    #[cfg(ringtide_uring)]
+    fn complete_abandoned(&mut self, result: i32) {
+        let accepted = (result >= 0).then(|| self.accepted(result));
+        self.ticket
+            .complete_abandoned(&self.socket.accepts, accepted);
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Read(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        self.length = STORAGE_LENGTH;
+        // SAFETY: the storage and length are valid for the kernel to write an address
+        // into.
+        let fd = unsafe {
+            libc::accept4(
+                self.socket.fd(),
+                (&raw mut self.storage).cast(),
+                &mut self.length,
+                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            )
+        };
+        if fd < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(fd as usize)
+        }
+    }
+
+    fn complete(self, result: io::Result<usize>) -> io::Result<Accepted> {
+        result.map(|fd| self.accepted(fd as i32))
+    }
+}

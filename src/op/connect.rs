@@ -1,0 +1,83 @@
+//! CONNECT: connects a socket to an address.
+//!
+//! On io_uring the op runs on a blocking socket and completes when the connection is
+//! established. If the ring that ran it was retired mid-way, the op is submitted again
+//! and the kernel answers `EALREADY` (still in progress) or `EISCONN` (done); the
+//! caller (`net::socket`) treats those as "wait for writability, then read
+//! `SO_ERROR`" and "connected". On mio the first attempt starts a non-blocking connect
+//! (`EINPROGRESS` is reported as `WouldBlock`), and the attempt after writability reads
+//! `SO_ERROR`.
+
+use std::io;
+use std::sync::Arc;
+
+use socket2::SockAddr;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::net::socket::SharedSocket;
+
+/// Connects to `address`.
+#[derive(Debug)]
+pub(crate) struct Connect {
+    socket: Arc<SharedSocket>,
+    address: SockAddr,
+    started: bool,
+}
+
+impl Connect {
+    pub(crate) fn new(socket: Arc<SharedSocket>, address: SockAddr) -> Connect {
+        Connect {
+            socket,
+            address,
+            started: false,
+        }
+    }
+}
+
+impl OpCode for Connect {
+    type Output = io::Result<()>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::Connect::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::Connect::new(
+            io_uring::types::Fd(self.socket.fd()),
+            self.address.as_ptr().cast(),
+            self.address.len(),
+        )
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Write(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        if self.started {
+            return self.socket.take_error().map(|()| 0);
+        }
+        self.started = true;
+        // SAFETY: the address pointer and length describe a valid socket address.
+        let result = unsafe {
+            libc::connect(
+                self.socket.fd(),
+                self.address.as_ptr().cast(),
+                self.address.len(),
+            )
+        };
+        if result == 0 {
+            return Ok(0);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINPROGRESS) => Err(io::ErrorKind::WouldBlock.into()),
+            _ => Err(error),
+        }
+    }
+
+    fn complete(self, result: io::Result<usize>) -> io::Result<()> {
+        result.map(|_| ())
+    }
+}

@@ -1,0 +1,109 @@
+//! RECV: reads from a socket into an owned buffer, from a given offset in it.
+//!
+//! Stream reads keep what a cancelled read took (see `net::leftovers`): when the future
+//! was dropped and the kernel completed the read anyway, the bytes go to the socket's
+//! leftovers instead of being freed with the buffer.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::io::{BufResult, IoBufMut};
+use crate::net::leftovers::LeftoverTicket;
+use crate::net::socket::SharedSocket;
+
+/// Receives up to `bytes_total() - offset` bytes into `buf[offset..]`.
+#[derive(Debug)]
+pub(crate) struct Recv<B> {
+    socket: Arc<SharedSocket>,
+    buf: B,
+    offset: usize,
+    /// Hands a late result to the socket's leftovers (io_uring only).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    ticket: LeftoverTicket,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    pub(crate) fn new(socket: Arc<SharedSocket>, buf: B, offset: usize) -> Recv<B> {
+        debug_assert!(offset <= buf.bytes_total());
+        Recv {
+            socket,
+            buf,
+            offset,
+            ticket: LeftoverTicket::default(),
+        }
+    }
+
+    fn spare(&mut self) -> (*mut u8, usize) {
+        let total = self.buf.bytes_total();
+        // SAFETY: `offset <= bytes_total()`, so the pointer stays inside the buffer.
+        let start = unsafe { self.buf.stable_mut_ptr().add(self.offset) };
+        (start, total - self.offset)
+    }
+}
+
+impl<B: IoBufMut> OpCode for Recv<B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::Recv::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let fd = self.socket.fd();
+        let (start, len) = self.spare();
+        io_uring::opcode::Recv::new(io_uring::types::Fd(fd), start, crate::io::kernel_len(len))
+            .build()
+    }
+
+    #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {
+        self.ticket.abandoned_in_flight(&self.socket.reads);
+    }
+
+    #[cfg(ringtide_uring)]
+    fn complete_abandoned(&mut self, result: i32) {
+        let received = (result > 0).then(|| {
+            let (start, _) = self.spare();
+            // SAFETY: the kernel wrote `result` bytes at `start` (the final CQE says so).
+            let bytes = unsafe { std::slice::from_raw_parts(start, result as usize) };
+            crate::net::socket::Received {
+                data: bytes.to_vec(),
+                from: None,
+            }
+        });
+        self.ticket.complete_abandoned(&self.socket.reads, received);
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Read(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        let fd = self.socket.fd();
+        let (start, len) = self.spare();
+        // SAFETY: `start` has `len` writable bytes (see `spare`).
+        let read = unsafe {
+            libc::recv(
+                fd,
+                start.cast(),
+                len.min(isize::MAX as usize),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if read < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(read as usize)
+        }
+    }
+
+    fn complete(mut self, result: io::Result<usize>) -> BufResult<usize, B> {
+        if let Ok(read) = result {
+            // SAFETY: the kernel (or the syscall) initialised `read` bytes after
+            // `offset`, and the caller's bytes before `offset` were initialised already.
+            unsafe { self.buf.set_init(self.offset + read) };
+        }
+        (result, self.buf)
+    }
+}

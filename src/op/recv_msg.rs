@@ -1,0 +1,164 @@
+//! RECVMSG: vectored reads (`readv` on streams) and datagram receives that report the
+//! sender's address (`recv_from`).
+//!
+//! Like [`Recv`](super::recv::Recv), a result that arrives after the future was dropped
+//! goes to the socket's leftovers, with the sender's address for datagrams.
+
+use std::io;
+use std::sync::Arc;
+
+use socket2::SockAddr;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::io::{BufResult, IoBufMut};
+use crate::net::leftovers::LeftoverTicket;
+use crate::net::socket::{MessageHeader, SharedSocket, sock_addr};
+
+const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+
+/// Receives into `bufs` in order; with `want_sender`, records the sender's address.
+pub(crate) struct RecvMsg<B> {
+    socket: Arc<SharedSocket>,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    header: MessageHeader,
+    sender: libc::sockaddr_storage,
+    want_sender: bool,
+    /// Hands a late result to the socket's leftovers (io_uring only).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    ticket: LeftoverTicket,
+}
+
+// SAFETY: the raw pointers in `iovecs` point into `bufs` and `sender`, which the op owns
+// and moves with it; they are rebuilt before each use.
+unsafe impl<B: Send> Send for RecvMsg<B> {}
+
+impl<B> std::fmt::Debug for RecvMsg<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvMsg")
+            .field("fd", &self.socket.fd())
+            .field("bufs", &self.bufs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: IoBufMut> RecvMsg<B> {
+    pub(crate) fn new(socket: Arc<SharedSocket>, bufs: Vec<B>, want_sender: bool) -> RecvMsg<B> {
+        RecvMsg {
+            socket,
+            bufs,
+            iovecs: Vec::new(),
+            header: MessageHeader::default(),
+            // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
+            sender: unsafe { std::mem::zeroed() },
+            want_sender,
+            ticket: LeftoverTicket::default(),
+        }
+    }
+
+    /// Points the header at this op's buffers and address storage (at their current
+    /// place: call again after the op moved).
+    fn prepare(&mut self) -> *mut libc::msghdr {
+        self.iovecs.clear();
+        for buf in &mut self.bufs {
+            self.iovecs.push(libc::iovec {
+                iov_base: buf.stable_mut_ptr().cast(),
+                iov_len: buf.bytes_total(),
+            });
+        }
+        let header = &mut self.header.0;
+        if self.want_sender {
+            header.msg_name = (&raw mut self.sender).cast();
+            header.msg_namelen = STORAGE_LENGTH;
+        } else {
+            header.msg_name = std::ptr::null_mut();
+            header.msg_namelen = 0;
+        }
+        header.msg_iov = self.iovecs.as_mut_ptr();
+        header.msg_iovlen = self.iovecs.len() as _;
+        header.msg_control = std::ptr::null_mut();
+        header.msg_controllen = 0;
+        header.msg_flags = 0;
+        header
+    }
+
+    fn sender(&self) -> Option<SockAddr> {
+        self.want_sender
+            .then(|| sock_addr(&self.sender, self.header.0.msg_namelen))
+    }
+
+    /// The first `count` received bytes, copied out of the buffers.
+    #[cfg(ringtide_uring)]
+    fn copy_received(&mut self, mut count: usize) -> Vec<u8> {
+        let mut data = Vec::with_capacity(count);
+        for buf in &mut self.bufs {
+            let take = count.min(buf.bytes_total());
+            // SAFETY: the kernel wrote `take` bytes at the start of this buffer.
+            data.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(buf.stable_mut_ptr(), take)
+            });
+            count -= take;
+        }
+        data
+    }
+}
+
+impl<B: IoBufMut> OpCode for RecvMsg<B> {
+    type Output = BufResult<(usize, Option<SockAddr>), Vec<B>>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::RecvMsg::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let header = self.prepare();
+        io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.socket.fd()), header).build()
+    }
+
+    #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {
+        self.ticket.abandoned_in_flight(&self.socket.reads);
+    }
+
+    #[cfg(ringtide_uring)]
+    fn complete_abandoned(&mut self, result: i32) {
+        let received = (result > 0 || (result == 0 && self.want_sender)).then(|| {
+            crate::net::socket::Received {
+                data: self.copy_received(result as usize),
+                from: self.sender(),
+            }
+        });
+        self.ticket.complete_abandoned(&self.socket.reads, received);
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Read(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        let header = self.prepare();
+        // SAFETY: the header points at this op's live buffers and storage.
+        let read = unsafe { libc::recvmsg(self.socket.fd(), header, libc::MSG_DONTWAIT) };
+        if read < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(read as usize)
+        }
+    }
+
+    fn complete(mut self, result: io::Result<usize>) -> Self::Output {
+        let sender = self.sender();
+        let output = result.map(|read| {
+            let mut left = read;
+            for buf in &mut self.bufs {
+                let filled = left.min(buf.bytes_total());
+                // SAFETY: the kernel initialised the first `filled` bytes of this buffer
+                // (the bytes are spread over the buffers in order).
+                unsafe { buf.set_init(filled) };
+                left -= filled;
+            }
+            (read, sender)
+        });
+        (output, self.bufs)
+    }
+}

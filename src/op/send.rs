@@ -1,0 +1,79 @@
+//! SEND: writes an owned buffer's initialised bytes, from a given offset, to a socket,
+//! with `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, never a `SIGPIPE`).
+
+use std::io;
+use std::sync::Arc;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::io::{BufResult, IoBuf};
+use crate::net::socket::SharedSocket;
+
+/// Sends `buf[offset..bytes_init()]`.
+#[derive(Debug)]
+pub(crate) struct Send<B> {
+    socket: Arc<SharedSocket>,
+    buf: B,
+    offset: usize,
+}
+
+impl<B: IoBuf> Send<B> {
+    pub(crate) fn new(socket: Arc<SharedSocket>, buf: B, offset: usize) -> Send<B> {
+        debug_assert!(offset <= buf.bytes_init());
+        Send {
+            socket,
+            buf,
+            offset,
+        }
+    }
+
+    fn pending(&self) -> (*const u8, usize) {
+        // SAFETY: `offset <= bytes_init()`, so the pointer stays inside the buffer.
+        let start = unsafe { self.buf.stable_ptr().add(self.offset) };
+        (start, self.buf.bytes_init() - self.offset)
+    }
+}
+
+impl<B: IoBuf> OpCode for Send<B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::Send::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let (start, len) = self.pending();
+        io_uring::opcode::Send::new(
+            io_uring::types::Fd(self.socket.fd()),
+            start,
+            crate::io::kernel_len(len),
+        )
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Write(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        let (start, len) = self.pending();
+        // SAFETY: `start` has `len` initialised bytes (see `pending`).
+        let sent = unsafe {
+            libc::send(
+                self.socket.fd(),
+                start.cast(),
+                len.min(isize::MAX as usize),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if sent < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(sent as usize)
+        }
+    }
+
+    fn complete(self, result: io::Result<usize>) -> BufResult<usize, B> {
+        (result, self.buf)
+    }
+}

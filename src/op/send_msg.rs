@@ -1,0 +1,116 @@
+//! SENDMSG: vectored writes (`writev` on streams) and datagram sends to an address
+//! (`send_to`), with `MSG_NOSIGNAL`.
+
+use std::io;
+use std::sync::Arc;
+
+use socket2::SockAddr;
+
+use crate::driver::op::{OpCode, Readiness};
+use crate::io::{BufResult, IoBuf};
+use crate::net::socket::{MessageHeader, SharedSocket};
+
+/// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
+pub(crate) struct SendMsg<B> {
+    socket: Arc<SharedSocket>,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    header: MessageHeader,
+    target: Option<SockAddr>,
+}
+
+// SAFETY: the raw pointers in `iovecs` and `header` point into `bufs` and `target`,
+// which the op owns and moves with it; they are rebuilt before each use.
+unsafe impl<B: Send> Send for SendMsg<B> {}
+
+impl<B> std::fmt::Debug for SendMsg<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendMsg")
+            .field("fd", &self.socket.fd())
+            .field("bufs", &self.bufs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: IoBuf> SendMsg<B> {
+    pub(crate) fn new(
+        socket: Arc<SharedSocket>,
+        bufs: Vec<B>,
+        target: Option<SockAddr>,
+    ) -> SendMsg<B> {
+        SendMsg {
+            socket,
+            bufs,
+            iovecs: Vec::new(),
+            header: MessageHeader::default(),
+            target,
+        }
+    }
+
+    fn prepare(&mut self) -> *const libc::msghdr {
+        self.iovecs.clear();
+        for buf in &self.bufs {
+            self.iovecs.push(libc::iovec {
+                iov_base: buf.stable_ptr().cast_mut().cast(),
+                iov_len: buf.bytes_init(),
+            });
+        }
+        let header = &mut self.header.0;
+        match &self.target {
+            Some(target) => {
+                header.msg_name = target.as_ptr().cast_mut().cast();
+                header.msg_namelen = target.len();
+            }
+            None => {
+                header.msg_name = std::ptr::null_mut();
+                header.msg_namelen = 0;
+            }
+        }
+        header.msg_iov = self.iovecs.as_mut_ptr();
+        header.msg_iovlen = self.iovecs.len() as _;
+        header.msg_control = std::ptr::null_mut();
+        header.msg_controllen = 0;
+        header.msg_flags = 0;
+        header
+    }
+}
+
+impl<B: IoBuf> OpCode for SendMsg<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::SendMsg::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let header = self.prepare();
+        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.socket.fd()), header)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Write(self.socket.fd())
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        let header = self.prepare();
+        // SAFETY: the header points at this op's live buffers and address.
+        let sent = unsafe {
+            libc::sendmsg(
+                self.socket.fd(),
+                header,
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if sent < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(sent as usize)
+        }
+    }
+
+    fn complete(self, result: io::Result<usize>) -> Self::Output {
+        (result, self.bufs)
+    }
+}
