@@ -16,7 +16,14 @@ use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpStream};
 use ringtide::runtime::{Backend, Builder};
 
-fn main() -> io::Result<()> {
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("echo: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> io::Result<()> {
     let mut backend = None;
     let mut addr = String::from("127.0.0.1:7878");
     let mut args = std::env::args().skip(1);
