@@ -10,7 +10,10 @@
 //!   the server process over the measured window, divided by the requests it echoed in
 //!   that window (echoed bytes / message size); the median of the runs.
 //!
-//! and the ratios ringtide / tokio of both.
+//! and the ratios ringtide / tokio of both, and how busy each side was: `server%` and
+//! `client%` are each process's CPU time over the window (100% = its whole CPU). The
+//! throughput is bound by the slower side; the client is the same for every server, so
+//! when it is the bottleneck a cheaper server shows in CPU per request, not in throughput.
 //!
 //! Setup: the server and the client are separate processes. This binary is the client; it
 //! re-executes itself (with `RINGTIDE_NET_BENCH_SERVER=<server>`) once per server and
@@ -34,10 +37,14 @@
 //! Targets (issue 5), at 256 connections: ringtide io_uring ≥ 1.2× tokio's throughput and
 //! ≤ 0.8× its CPU per request; ringtide mio ≥ 1.0× tokio's throughput.
 //!
-//! Caveat: on a small shared machine (2 cores, other builds running) the numbers are
-//! noisy; compare ratios from one run, not absolute numbers across runs. With one
-//! connection a round trip is bound by two cross-core wake-ups (~60 µs per round trip
-//! on such a VM), so that case says little about the servers.
+//! Caveats: on a small shared machine (2 cores, other builds running) the numbers are
+//! noisy, and a `server%` / `client%` well under 100% at 256 connections means other
+//! processes took the CPUs; compare ratios from one run, not absolute numbers across runs.
+//! With one connection a round trip is bound by two cross-core wake-ups (~60 µs per round
+//! trip on such a VM), so that case says little about the servers. `getrusage` counts the
+//! kernel's TCP work done in the server's syscalls (on loopback that includes part of the
+//! client's receive path), which is the same for every server, so the CPU ratios
+//! understate the difference in the runtimes' own costs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
