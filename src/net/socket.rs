@@ -98,10 +98,11 @@ pub(crate) struct SharedSocket {
 }
 
 /// The fd of a socket. Dropped once every op that used it is finished (each held the
-/// `SharedSocket`). A stream's or datagram socket's close goes through the ring when
-/// this thread drives one (batched with the other SQEs, so the peer sees the close
-/// when the ring next submits, before the worker looks for work or parks); otherwise,
-/// and for listeners, it is a `close(2)`.
+/// `SharedSocket`). A stream's close goes through the ring when this thread drives one
+/// (batched with the other SQEs, so the peer sees the close when the ring next
+/// submits, before the worker looks for work or parks); otherwise, and for listeners
+/// and datagram sockets (which own an address that must be free once the drop
+/// returns), it is a `close(2)`.
 #[derive(Debug)]
 struct SocketFd {
     fd: Option<OwnedFd>,
@@ -273,9 +274,11 @@ impl Socket {
                 fd: SocketFd {
                     raw: fd.as_raw_fd(),
                     fd: Some(fd),
-                    // Listeners close at once, so that their port is free when the
-                    // drop returns (a test or a restart may bind it again next).
-                    through_ring: matches!(source, IoSource::Uring) && kind != Kind::Listener,
+                    // Listeners and datagram sockets close at once, so that their
+                    // address is free when the drop returns (a test or a restart may
+                    // bind it again next; a datagram sent there next must draw "port
+                    // unreachable", and a connected peer must see the socket gone).
+                    through_ring: matches!(source, IoSource::Uring) && kind == Kind::Stream,
                 },
                 source,
                 kind,
