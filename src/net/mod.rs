@@ -1,6 +1,7 @@
 //! Networking: TCP, UDP and Unix sockets with the same API on both backends.
 //!
 //! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
+//! * [`UdpSocket`]: datagrams with their boundaries kept.
 //! * [`lookup_host`] and [`ToSocketAddrs`]: host names resolve on the blocking pool.
 //!
 //! Streams read and write through the owned-buffer traits of [`crate::io`]
@@ -24,6 +25,8 @@ mod addr;
 pub(crate) mod leftovers;
 pub(crate) mod socket;
 pub mod tcp;
+mod udp;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;

@@ -33,10 +33,6 @@ use crate::op::{
 
 /// Bytes (and, for datagrams, the sender) that a cancelled read took from the kernel.
 #[derive(Debug)]
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "`from` is read by the datagram types")
-)]
 pub(crate) struct Received {
     pub(crate) data: Vec<u8>,
     pub(crate) from: Option<SockAddr>,
@@ -232,10 +228,6 @@ const MULTISHOT_WORKS: u8 = 1;
 #[cfg(ringtide_uring)]
 const MULTISHOT_MISSING: u8 = 2;
 
-#[allow(
-    dead_code,
-    reason = "datagram and poll-based methods are used by the UDP type and the AsyncRead impls"
-)]
 impl Socket {
     /// Takes `fd` over for the current runtime: sets its mode for the backend and
     /// registers it with mio when that is the backend.
@@ -494,9 +486,10 @@ impl Socket {
     }
 
     /// Reads into `buf[offset..]`. Kept bytes (or a kept datagram) from a cancelled
-    /// read come first.
+    /// read come first. On a datagram socket, a zero-capacity buffer still takes (and
+    /// discards) one datagram, as `recv(2)` does.
     pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B, offset: usize) -> BufResult<usize, B> {
-        if buf.bytes_total() == offset {
+        if buf.bytes_total() == offset && self.shared.kind == Kind::Stream {
             return (Ok(0), buf);
         }
         if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
@@ -663,6 +656,10 @@ impl Socket {
 
     /// Poll-based read (the `AsyncRead` impls): kept bytes first, then a non-blocking
     /// `recv`, waiting for readability when there is nothing.
+    #[allow(
+        dead_code,
+        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    )]
     pub(crate) fn poll_recv(
         &self,
         cx: &mut Context<'_>,
@@ -698,6 +695,10 @@ impl Socket {
 
     /// Poll-based write (the `AsyncWrite` impls): a non-blocking `send`, waiting for
     /// writability when the socket buffer is full.
+    #[allow(
+        dead_code,
+        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    )]
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_io(cx, Direction::Write, || {
             // SAFETY: `buf` is a valid readable slice for the whole call.
@@ -718,6 +719,10 @@ impl Socket {
     }
 
     /// Poll-based vectored write.
+    #[allow(
+        dead_code,
+        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    )]
     pub(crate) fn poll_send_vectored(
         &self,
         cx: &mut Context<'_>,
@@ -746,6 +751,10 @@ impl Socket {
 
     /// Runs `operation` (a non-blocking syscall) until it does not report `WouldBlock`,
     /// waiting for readiness in between.
+    #[allow(
+        dead_code,
+        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    )]
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
