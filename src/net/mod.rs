@@ -2,6 +2,8 @@
 //!
 //! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
 //! * [`UdpSocket`]: datagrams with their boundaries kept.
+//! * [`UnixListener`], [`UnixStream`] (and [`unix`]'s split halves), [`UnixDatagram`]:
+//!   Unix domain sockets, by path or (Linux) abstract name.
 //! * [`lookup_host`] and [`ToSocketAddrs`]: host names resolve on the blocking pool.
 //!
 //! Streams read and write through the owned-buffer traits of [`crate::io`]
@@ -26,7 +28,9 @@ pub(crate) mod leftovers;
 pub(crate) mod socket;
 pub mod tcp;
 mod udp;
+pub mod unix;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

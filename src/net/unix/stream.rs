@@ -1,0 +1,214 @@
+//! [`UnixStream`]: a Unix stream connection.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use socket2::SockAddr;
+
+use crate::io::owned::impl_owned_io;
+use crate::net::socket::{Direction, Kind, Socket};
+use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use crate::net::unix::{path_addr, sock_addr, unix_addr};
+use crate::runtime::Backend;
+
+/// A Unix stream connection.
+///
+/// Reads and writes go through the owned-buffer traits
+/// [`AsyncReadOwned`](crate::io::AsyncReadOwned) and
+/// [`AsyncWriteOwned`](crate::io::AsyncWriteOwned), with the same cancel safety as
+/// [`TcpStream`](crate::net::TcpStream)'s: a dropped read loses no bytes. Split it into
+/// halves that two tasks can use with [`into_split`](UnixStream::into_split).
+///
+/// Dropping the stream with operations in flight cancels them; the fd is closed once
+/// the kernel has finished with it.
+///
+/// ```
+/// use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
+/// use ringtide::net::UnixStream;
+///
+/// # ringtide::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// let (result, _) = a.write_all_owned(b"hello").await;
+/// result?;
+/// let (result, buf) = b.read_exact_owned(Vec::with_capacity(5)).await;
+/// result?;
+/// assert_eq!(buf, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct UnixStream {
+    socket: Socket,
+}
+
+impl UnixStream {
+    /// Connects to the listener at `path` (on Linux, a path that starts with a NUL byte
+    /// is an abstract name: see the [module documentation](crate::net::unix)).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when nothing is at the path, `ConnectionRefused` when no listener is
+    /// bound there any more, `InvalidInput` for a path longer than `sun_path`, or no
+    /// runtime with I/O enabled.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let address = path_addr(path.as_ref())?;
+        UnixStream::connect_sock_addr(address).await
+    }
+
+    /// Connects to `address` (a path or, on Linux, an abstract name).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](UnixStream::connect); `InvalidInput` for an unnamed address.
+    pub async fn connect_addr(address: &SocketAddr) -> io::Result<UnixStream> {
+        let address = sock_addr(address)?;
+        UnixStream::connect_sock_addr(address).await
+    }
+
+    async fn connect_sock_addr(address: SockAddr) -> io::Result<UnixStream> {
+        let socket = Socket::create(
+            socket2::Domain::UNIX,
+            socket2::Type::STREAM.cloexec(),
+            Kind::Stream,
+        )?;
+        socket.connect(address).await?;
+        Ok(UnixStream { socket })
+    }
+
+    /// A pair of connected streams (`socketpair(2)`).
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE` and the like, or no runtime with I/O enabled.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) =
+            socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::STREAM.cloexec(), None)?;
+        Ok((
+            UnixStream {
+                socket: Socket::new(a.into(), Kind::Stream)?,
+            },
+            UnixStream {
+                socket: Socket::new(b.into(), Kind::Stream)?,
+            },
+        ))
+    }
+
+    pub(crate) fn from_socket(socket: Socket) -> UnixStream {
+        UnixStream { socket }
+    }
+
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Wraps a connected std stream for the current runtime (its blocking mode is set
+    /// as the backend needs).
+    ///
+    /// # Errors
+    ///
+    /// Outside a runtime with I/O enabled.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            socket: Socket::new(OwnedFd::from(stream), Kind::Stream)?,
+        })
+    }
+
+    /// Gives the socket back as a std stream, in non-blocking mode. Bytes kept from a
+    /// cancelled read are dropped.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(self.socket.into_fd()?.into())
+    }
+
+    /// The local address (usually unnamed for a connecting client).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.as_sock_ref().local_addr()?)
+    }
+
+    /// The remote address (unnamed for the accepting side's peer when the client did
+    /// not bind, and for both ends of a [`pair`](UnixStream::pair)).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.as_sock_ref().peer_addr()?)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.socket.as_sock_ref().take_error()
+    }
+
+    /// Shuts down the read side, the write side or both (`shutdown(2)`). After
+    /// `Shutdown::Write` the peer reads end of stream; after `Shutdown::Read` reads
+    /// return `Ok(0)`.
+    ///
+    /// Named `shutdown_with` so that it does not shadow tokio's
+    /// `AsyncWriteExt::shutdown()` on this type.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` when the stream is no longer connected.
+    pub async fn shutdown_with(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.socket.shutdown(how).await
+    }
+
+    /// Waits until the stream is readable (data, end of stream or an error).
+    ///
+    /// # Errors
+    ///
+    /// A failure to wait (no runtime).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.ready(Direction::Read).await
+    }
+
+    /// Waits until the stream is writable.
+    ///
+    /// # Errors
+    ///
+    /// A failure to wait (no runtime).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.socket.ready(Direction::Write).await
+    }
+
+    /// Splits the stream into a read half and a write half that can move to different
+    /// tasks. [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split(self)
+    }
+
+    /// The backend this stream runs on.
+    pub fn backend(&self) -> Backend {
+        self.socket.backend()
+    }
+}
+
+impl_owned_io!(read: UnixStream);
+impl_owned_io!(write: UnixStream);
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl IntoRawFd for UnixStream {
+    fn into_raw_fd(self) -> RawFd {
+        self.socket.into_owned_fd().into_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.socket.fd())
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
