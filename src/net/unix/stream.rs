@@ -68,12 +68,10 @@ impl UnixStream {
     }
 
     async fn connect_sock_addr(address: SockAddr) -> io::Result<UnixStream> {
-        let socket = Socket::create(
-            socket2::Domain::UNIX,
-            socket2::Type::STREAM.cloexec(),
-            Kind::Stream,
-        )?;
-        socket.connect(address).await?;
+        // Registered (on mio) only after `connect(2)`: see `Socket::connect_fd`.
+        let fd =
+            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM.cloexec(), None)?;
+        let socket = Socket::connect_fd(fd.into(), Kind::Stream, address, Some(false)).await?;
         Ok(UnixStream { socket })
     }
 
