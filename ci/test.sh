@@ -8,7 +8,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 echo "== one backend at a time (what a non-Linux target or a trimmed build compiles)"
 cargo check --no-default-features --features mio,macros --all-targets
@@ -16,12 +16,14 @@ cargo check --no-default-features --features io-uring
 cargo clippy --no-default-features --features mio -- -D warnings
 
 echo "== tests"
+# Every feature: both backends plus `bytes`, `tokio-io` and `futures-io`, whose tests
+# (`tests/net_poll_io.rs`) compile only with them.
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
+    cargo nextest run --workspace --all-features --no-fail-fast
     # nextest does not run doctests.
-    cargo test --workspace --doc
+    cargo test --workspace --all-features --doc
 else
-    cargo test --workspace
+    cargo test --workspace --all-features
 fi
 
 echo "== loom"

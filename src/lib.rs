@@ -13,6 +13,21 @@
 //! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
 //! and `interval` on a hierarchical timer wheel. Networking types follow.
 //!
+//! # Cargo features
+//!
+//! * `io-uring` (default): the io_uring backend (Linux only; ignored elsewhere).
+//! * `mio` (default): the portable readiness backend.
+//! * `macros` (default): `#[ringtide::main]` and `#[ringtide::test]`.
+//! * `bytes`: [`io::IoBuf`]/[`io::IoBufMut`] for `bytes::Bytes` and `bytes::BytesMut`.
+//! * `tokio-io`: `tokio::io::AsyncRead`/`AsyncWrite` for the stream types
+//!   ([`net::TcpStream`] and its halves), so tokio's `AsyncReadExt`, `BufReader`,
+//!   `io::copy` and `tokio_util` codecs work on them. Pulls in tokio with no features:
+//!   the traits only, no second runtime.
+//! * `futures-io`: `futures_io::AsyncRead`/`AsyncWrite` for the same types.
+//!
+//! [`io`]'s module documentation compares the poll-based traits with the owned-buffer
+//! ones.
+//!
 //! The API mirrors tokio's names, so switching is mostly a matter of paths:
 //!
 //! ```

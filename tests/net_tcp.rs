@@ -518,6 +518,28 @@ net_test! {
 }
 
 net_test! {
+    fn vectored_io_with_more_buffers_than_iov_max_is_short_not_an_error(rt, multi) {
+        rt.block_on(async {
+            let (mut client, mut server) = pair().await;
+            let bufs: Vec<Vec<u8>> = (0..2000u32).map(|i| vec![(i % 251) as u8]).collect();
+            let (result, bufs) = client.writev_owned(bufs).await;
+            let written = result.expect("2000 buffers: a short writev, not EMSGSIZE");
+            assert!(written > 0 && written <= 1024, "{written}");
+            assert_eq!(bufs.len(), 2000, "the buffers come back");
+            client.shutdown_with(Shutdown::Write).await.unwrap();
+
+            let bufs: Vec<Vec<u8>> = (0..2000).map(|_| Vec::with_capacity(1)).collect();
+            let (result, bufs) = server.readv_owned(bufs).await;
+            let read = result.expect("2000 buffers: a short readv, not EMSGSIZE");
+            assert!(read > 0 && read <= written, "{read}");
+            let got: Vec<u8> = bufs.concat();
+            let expected: Vec<u8> = (0..read as u32).map(|i| (i % 251) as u8).collect();
+            assert_eq!(got, expected);
+        });
+    }
+}
+
+net_test! {
     fn zero_length_reads_and_writes_return_zero_at_once(rt, multi) {
         rt.block_on(async {
             let (mut client, mut server) = pair().await;

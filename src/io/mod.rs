@@ -11,8 +11,36 @@
 //! * [`nop`]: one round trip through the driver that does nothing, for measuring the
 //!   runtime's per-operation overhead.
 //!
-//! Cancel safety: dropping an owned-buffer future before it completes cancels the
-//! operation. The buffer is freed only after the kernel is done with it; bytes the
+//! # Two stream APIs: owned-buffer traits and poll traits
+//!
+//! The stream types of [`crate::net`] read and write through two APIs:
+//!
+//! * **Owned-buffer traits**, [`AsyncReadOwned`] and [`AsyncWriteOwned`] (always
+//!   available): `read_owned(buf).await` hands the buffer to the operation and gets it
+//!   back in a [`BufResult`]. On io_uring that is one `RECV`/`SEND` straight into your
+//!   buffer: no readiness round trip, no copy. Use them for code written for ringtide,
+//!   and wherever throughput or syscall count matters.
+//! * **Poll traits**, tokio's `AsyncRead`/`AsyncWrite` (feature `tokio-io`) and
+//!   futures' (feature `futures-io`): `poll_read(cx, &mut buf)` with a borrowed buffer.
+//!   A borrowed buffer cannot be handed to the kernel past the call, so on io_uring
+//!   these are readiness-based (a non-blocking syscall, then a `POLL_ADD` to wait; see
+//!   `net/poll_io.rs` for why, with measurements); on mio they are exactly what
+//!   tokio does. Use them to plug ringtide streams into the ecosystem: tokio's
+//!   `AsyncReadExt`/`BufReader`/`io::copy`, `tokio_util` codecs, hyper, TLS crates,
+//!   futures' `AsyncReadExt`.
+//!
+//! The owned methods end in `_owned` (`read_owned`, `write_all_owned`, ...) so that
+//! with both traits in scope they never shadow (or collide with) the extension
+//! traits' `read`, `read_exact`, `write_all`, ...; likewise the stream's own shutdown
+//! is `shutdown_with(how)`, leaving `shutdown()` to `AsyncWriteExt`.
+//!
+//! Both APIs can be mixed on one stream: bytes a cancelled `read_owned` took from the
+//! kernel are kept and returned first by the next read of either kind, and writes of
+//! either kind go straight to the socket (the poll traits buffer nothing, so
+//! `poll_flush` is immediate).
+//!
+//! Cancel safety of [`AsyncFd`]: dropping one of its futures before it completes
+//! cancels the operation. The buffer is freed only after the kernel is done with it; bytes the
 //! kernel read before the cancellation took effect are lost with the buffer, so `read`
 //! is not cancel-safe with respect to data (as a `read` syscall whose result is
 //! discarded is not).

@@ -25,6 +25,7 @@
 
 mod addr;
 pub(crate) mod leftovers;
+pub(crate) mod poll_io;
 pub(crate) mod socket;
 pub mod tcp;
 mod udp;

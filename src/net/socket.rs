@@ -655,19 +655,26 @@ impl Socket {
     }
 
     /// Poll-based read (the `AsyncRead` impls): kept bytes first, then a non-blocking
-    /// `recv`, waiting for readability when there is nothing.
-    #[allow(
-        dead_code,
-        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    /// `recv`, waiting for readability when there is nothing. Writes only initialised
+    /// bytes, at the start of `buf`, and returns how many (`Ok(0)` for an empty `buf`
+    /// without a syscall).
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
     pub(crate) fn poll_recv(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
+        buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         if let Some(kept) = ready!(self.shared.reads.poll_take(cx)) {
             let count = buf.len().min(kept.data.len());
-            buf[..count].copy_from_slice(&kept.data[..count]);
+            for (slot, byte) in buf.iter_mut().zip(&kept.data[..count]) {
+                slot.write(*byte);
+            }
             if count < kept.data.len() {
                 let mut rest = kept;
                 rest.data.drain(..count);
@@ -676,7 +683,8 @@ impl Socket {
             return Poll::Ready(Ok(count));
         }
         self.poll_io(cx, Direction::Read, || {
-            // SAFETY: `buf` is a valid writable slice for the whole call.
+            // SAFETY: `buf` is a valid writable slice for the whole call; `recv` writes
+            // only initialised bytes into it.
             let read = unsafe {
                 libc::recv(
                     self.fd(),
@@ -695,9 +703,9 @@ impl Socket {
 
     /// Poll-based write (the `AsyncWrite` impls): a non-blocking `send`, waiting for
     /// writability when the socket buffer is full.
-    #[allow(
-        dead_code,
-        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_io(cx, Direction::Write, || {
@@ -718,16 +726,19 @@ impl Socket {
         })
     }
 
-    /// Poll-based vectored write.
-    #[allow(
-        dead_code,
-        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    /// Poll-based vectored write. Sends at most the first `IOV_MAX` (1024) slices, as
+    /// std's `write_vectored` does (more would fail with `EMSGSIZE`).
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
     pub(crate) fn poll_send_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        const IOV_MAX: usize = 1024;
+        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
         self.poll_io(cx, Direction::Write, || {
             let mut header = MessageHeader::default();
             header.0.msg_iov = bufs.as_ptr().cast_mut().cast();
@@ -751,9 +762,9 @@ impl Socket {
 
     /// Runs `operation` (a non-blocking syscall) until it does not report `WouldBlock`,
     /// waiting for readiness in between.
-    #[allow(
-        dead_code,
-        reason = "used by the AsyncRead/AsyncWrite impls (tokio-io, futures-io)"
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
     fn poll_io<R>(
         &self,

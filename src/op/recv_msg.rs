@@ -10,6 +10,9 @@ use std::sync::Arc;
 use socket2::SockAddr;
 
 use crate::driver::op::{OpCode, Readiness};
+
+/// Most buffers one `recvmsg`/`sendmsg` takes (Linux's `UIO_MAXIOV`).
+pub(crate) const IOV_MAX: usize = 1024;
 use crate::io::{BufResult, IoBufMut};
 use crate::net::leftovers::LeftoverTicket;
 use crate::net::socket::{MessageHeader, SharedSocket, sock_addr};
@@ -60,7 +63,9 @@ impl<B: IoBufMut> RecvMsg<B> {
     /// place: call again after the op moved).
     fn prepare(&mut self) -> *mut libc::msghdr {
         self.iovecs.clear();
-        for buf in &mut self.bufs {
+        // The kernel rejects more than IOV_MAX (1024) vectors with EMSGSIZE: use the
+        // first 1024 (a short transfer, as std's vectored I/O does).
+        for buf in self.bufs.iter_mut().take(IOV_MAX) {
             self.iovecs.push(libc::iovec {
                 iov_base: buf.stable_mut_ptr().cast(),
                 iov_len: buf.bytes_total(),

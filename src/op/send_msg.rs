@@ -9,6 +9,7 @@ use socket2::SockAddr;
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::{BufResult, IoBuf};
 use crate::net::socket::{MessageHeader, SharedSocket};
+use crate::op::recv_msg::IOV_MAX;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
 pub(crate) struct SendMsg<B> {
@@ -49,7 +50,9 @@ impl<B: IoBuf> SendMsg<B> {
 
     fn prepare(&mut self) -> *const libc::msghdr {
         self.iovecs.clear();
-        for buf in &self.bufs {
+        // The kernel rejects more than IOV_MAX (1024) vectors with EMSGSIZE: use the
+        // first 1024 (a short transfer, as std's vectored I/O does).
+        for buf in self.bufs.iter().take(IOV_MAX) {
             self.iovecs.push(libc::iovec {
                 iov_base: buf.stable_ptr().cast_mut().cast(),
                 iov_len: buf.bytes_init(),

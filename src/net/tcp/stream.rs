@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::io::owned::impl_owned_io;
 use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::socket_addr;
 use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
@@ -152,6 +153,8 @@ impl TcpStream {
 
 impl_owned_io!(read: TcpStream);
 impl_owned_io!(write: TcpStream);
+impl_poll_io!(read: TcpStream);
+impl_poll_io!(write: TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -12,6 +12,7 @@ use std::os::unix::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::io::owned::impl_owned_io;
+use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::Socket;
 use crate::net::unix::UnixStream;
 
@@ -131,6 +132,8 @@ impl Drop for OwnedWriteHalf {
 
 impl_owned_io!(read: OwnedReadHalf);
 impl_owned_io!(write: OwnedWriteHalf);
+impl_poll_io!(read: OwnedReadHalf);
+impl_poll_io!(write: OwnedWriteHalf);
 
 impl AsRawFd for OwnedReadHalf {
     fn as_raw_fd(&self) -> RawFd {

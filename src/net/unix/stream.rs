@@ -9,6 +9,7 @@ use std::path::Path;
 use socket2::SockAddr;
 
 use crate::io::owned::impl_owned_io;
+use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::{Direction, Kind, Socket};
 use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
@@ -181,6 +182,8 @@ impl UnixStream {
 
 impl_owned_io!(read: UnixStream);
 impl_owned_io!(write: UnixStream);
+impl_poll_io!(read: UnixStream);
+impl_poll_io!(write: UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
