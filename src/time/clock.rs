@@ -182,7 +182,7 @@ pub fn advance(duration: Duration) -> impl std::future::Future<Output = ()> {
         if let Some(time) = crate::runtime::context::with_handle(|handle| {
             handle.and_then(|handle| handle.driver().time().cloned())
         }) {
-            time.process();
+            time.process_all();
         }
         crate::task::yield_now().await;
     }
