@@ -73,7 +73,9 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if let Some((time, key)) = &this.entry {
-            return if time.poll_fired(*key, cx) || Instant::now() >= this.deadline {
+            // The clock first: a fired timer's deadline has passed, so the common case
+            // (polled because it fired) needs no lock on the wheel.
+            return if Instant::now() >= this.deadline || time.poll_fired(*key, cx) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
