@@ -12,8 +12,11 @@
 //!   shard, so reset, poll and removal go to it from whatever thread the task moved to.
 //!   Workers mostly lock their own shard, so registering and cancelling do not contend.
 //! * **Next expiration.** Each shard publishes its wheel's next expiration in an atomic,
-//!   rewritten under the shard's lock after every change. Readers that only need to
-//!   know whether anything is due (or when) read the atomics, without locking.
+//!   written under the shard's lock: lowered when an earlier timer is placed,
+//!   recomputed when the wheel advances or loses its earliest timer (so it is a lower
+//!   bound: at worst the keeper wakes for a timer that was cancelled, and parks again).
+//!   Readers that only need to know whether anything is due (or when) read the
+//!   atomics, without locking.
 //! * **The keeper.** A core about to park claims the keeper role if it is free and then
 //!   parks with a timeout until the earliest next expiration over *all* shards (the
 //!   io_uring wait's timeout, or the mio poll timeout), so a timer fires on time even
@@ -71,15 +74,27 @@ pub(crate) struct TimerId {
 #[repr(align(128))]
 struct Shard {
     wheel: Mutex<Wheel>,
-    /// `wheel.next_expiration()` as of the last change (`u64::MAX`: nothing pending).
+    /// A lower bound of the wheel's pending deadlines, at most its
+    /// `next_expiration()` as of the last advance (`u64::MAX`: nothing pending). Only
+    /// written with the wheel locked.
     next: AtomicU64,
 }
 
 impl Shard {
-    /// Republishes the next expiration; call with the wheel locked, after a change.
+    /// Republishes the next expiration; call with the wheel locked, after it advanced
+    /// or lost its earliest timer.
     fn publish(&self, wheel: &Wheel) {
         self.next
             .store(wheel.next_expiration().unwrap_or(u64::MAX), SeqCst);
+    }
+
+    /// A timer for `deadline` was placed; call with the wheel locked. The published
+    /// value stays a lower bound of every pending deadline, so it only has to move when
+    /// `deadline` is earlier (the common case, a later timer, writes nothing).
+    fn publish_placed(&self, deadline: u64) {
+        if deadline < self.next.load(SeqCst) {
+            self.next.store(deadline, SeqCst);
+        }
     }
 }
 
@@ -165,12 +180,9 @@ impl TimeHandle {
     /// With a paused clock and nothing to run: jump the clock to the next timer.
     /// Returns false when nothing is pending (the caller sleeps as usual).
     pub(crate) fn auto_advance(&self) -> bool {
-        let next = self
-            .shards
-            .iter()
-            .filter_map(|shard| lock(&shard.wheel).next_expiration())
-            .min();
-        let Some(next) = next else {
+        // The published values, not the wheels' own next expirations: `process_all`
+        // advances a wheel once its published value is reached, which it must be.
+        let Some(next) = self.earliest() else {
             return false;
         };
         let target = self.start + Duration::from_millis(next);
@@ -197,7 +209,7 @@ impl TimeHandle {
             let owner = &self.shards[shard];
             let mut wheel = lock(&owner.wheel);
             let key = wheel.insert(deadline, waker.clone());
-            owner.publish(&wheel);
+            owner.publish_placed(deadline);
             key
         };
         self.wake_keeper_before(deadline);
@@ -210,7 +222,7 @@ impl TimeHandle {
             let owner = &self.shards[id.shard];
             let mut wheel = lock(&owner.wheel);
             wheel.reset(id.key, deadline);
-            owner.publish(&wheel);
+            owner.publish_placed(deadline);
         }
         self.wake_keeper_before(deadline);
     }
@@ -229,8 +241,13 @@ impl TimeHandle {
     pub(crate) fn remove(&self, id: TimerId) {
         let owner = &self.shards[id.shard];
         let mut wheel = lock(&owner.wheel);
-        wheel.remove(id.key);
-        owner.publish(&wheel);
+        // Removing a later timer leaves the published value a lower bound: keep it.
+        if wheel
+            .remove(id.key)
+            .is_some_and(|deadline| deadline <= owner.next.load(SeqCst))
+        {
+            owner.publish(&wheel);
+        }
     }
 
     /// After a change that made `deadline` pending: unparks the keeper if it sleeps past
