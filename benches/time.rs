@@ -6,10 +6,16 @@
 //!   disarming a timer around a future that is ready at once).
 //! * `sleep_1ms_loop` (printed, not criterion): 10k tasks on a 2-worker runtime, each
 //!   sleeping 1 ms in a loop for 1 s; reports wake-ups per second and the lateness
-//!   (actual minus requested wake time) p50 / p99.
+//!   (actual minus requested wake time) p50 / p99. Three variants, interleaved:
+//!   ringtide with one timer wheel for the runtime (`timer_shards(1)`), ringtide with
+//!   its default (one wheel per worker), and tokio; `RINGTIDE_BENCH_ROUNDS` rounds
+//!   (default 3), then the median of each figure and its ratio to tokio's. Wake-ups
+//!   per CPU second (the process's CPU time) are printed too: on a shared, busy
+//!   machine they vary less than wake-ups per wall-clock second.
 //!
 //! ```text
 //! cargo bench --bench time -- --noplot
+//! cargo bench --bench time -- --noplot sleep_1ms_loop            # the loop only
 //! RINGTIDE_BENCH_QUICK=1 cargo bench --bench time -- --noplot   # smoke run
 //! ```
 
@@ -144,15 +150,32 @@ struct LoopResult {
     wakeups: usize,
     lateness_micros: Vec<u64>,
     elapsed: Duration,
+    /// CPU time the process used meanwhile (all threads).
+    cpu: Duration,
 }
 
-fn sleep_loop_ringtide(tasks: usize, run_for: Duration) -> LoopResult {
-    let rt = ringtide::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+/// CPU time used by this process so far (every thread).
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `shards`: `Some(n)` sets `timer_shards(n)`, `None` keeps the default.
+fn sleep_loop_ringtide(tasks: usize, run_for: Duration, shards: Option<usize>) -> LoopResult {
+    let mut builder = ringtide::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2).enable_all();
+    if let Some(shards) = shards {
+        builder.timer_shards(shards);
+    }
+    let rt = builder.build().unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));
+    let cpu_start = process_cpu_time();
     let start = Instant::now();
     rt.block_on(async {
         let mut handles = Vec::new();
@@ -174,11 +197,13 @@ fn sleep_loop_ringtide(tasks: usize, run_for: Duration) -> LoopResult {
         }
     });
     let elapsed = start.elapsed();
+    let cpu = process_cpu_time() - cpu_start;
     let lateness_micros = std::mem::take(&mut *samples.lock().unwrap());
     LoopResult {
         wakeups: lateness_micros.len(),
         lateness_micros,
         elapsed,
+        cpu,
     }
 }
 
@@ -189,6 +214,7 @@ fn sleep_loop_tokio(tasks: usize, run_for: Duration) -> LoopResult {
         .build()
         .unwrap();
     let samples = Arc::new(Mutex::new(Vec::new()));
+    let cpu_start = process_cpu_time();
     let start = Instant::now();
     rt.block_on(async {
         let mut handles = Vec::new();
@@ -210,15 +236,27 @@ fn sleep_loop_tokio(tasks: usize, run_for: Duration) -> LoopResult {
         }
     });
     let elapsed = start.elapsed();
+    let cpu = process_cpu_time() - cpu_start;
     let lateness_micros = std::mem::take(&mut *samples.lock().unwrap());
     LoopResult {
         wakeups: lateness_micros.len(),
         lateness_micros,
         elapsed,
+        cpu,
     }
 }
 
-fn report(name: &str, mut result: LoopResult) {
+/// One run's figures: wake-ups per second, lateness p50 and p99 (µs).
+#[derive(Clone, Copy)]
+struct Figures {
+    rate: f64,
+    p50: u64,
+    p99: u64,
+    /// Wake-ups per CPU second: less sensitive than `rate` to a busy machine.
+    per_cpu: f64,
+}
+
+fn report(name: &str, mut result: LoopResult) -> Figures {
     result.lateness_micros.sort_unstable();
     let percentile = |p: f64| {
         let samples = &result.lateness_micros;
@@ -227,12 +265,23 @@ fn report(name: &str, mut result: LoopResult) {
         }
         samples[((samples.len() - 1) as f64 * p) as usize]
     };
+    let figures = Figures {
+        rate: result.wakeups as f64 / result.elapsed.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        per_cpu: result.wakeups as f64 / result.cpu.as_secs_f64(),
+    };
     println!(
-        "sleep_1ms_loop/{name}: {:.0} wake-ups/s, lateness p50 {} us, p99 {} us",
-        result.wakeups as f64 / result.elapsed.as_secs_f64(),
-        percentile(0.50),
-        percentile(0.99),
+        "sleep_1ms_loop/{name}: {:.0} wake-ups/s, lateness p50 {} us, p99 {} us, \
+         {:.0} wake-ups/CPU-s",
+        figures.rate, figures.p50, figures.p99, figures.per_cpu,
     );
+    figures
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn sleep_1ms_loop() {
@@ -242,10 +291,45 @@ fn sleep_1ms_loop() {
     } else {
         Duration::from_secs(1)
     };
-    // Interleaved, twice each: the machine's speed drifts.
-    for _ in 0..2 {
-        report("ringtide", sleep_loop_ringtide(tasks, run_for));
-        report("tokio", sleep_loop_tokio(tasks, run_for));
+    let rounds = std::env::var("RINGTIDE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize)
+        .max(1);
+    const NAMES: [&str; 3] = ["ringtide-1-wheel", "ringtide-sharded", "tokio"];
+    let mut runs: [Vec<Figures>; 3] = Default::default();
+    // Interleaved: the machine's speed drifts.
+    for _ in 0..rounds {
+        runs[0].push(report(
+            NAMES[0],
+            sleep_loop_ringtide(tasks, run_for, Some(1)),
+        ));
+        runs[1].push(report(NAMES[1], sleep_loop_ringtide(tasks, run_for, None)));
+        runs[2].push(report(NAMES[2], sleep_loop_tokio(tasks, run_for)));
+    }
+    let medians: Vec<[f64; 4]> = runs
+        .iter()
+        .map(|runs| {
+            [
+                median(runs.iter().map(|f| f.rate).collect()),
+                median(runs.iter().map(|f| f.p50 as f64).collect()),
+                median(runs.iter().map(|f| f.p99 as f64).collect()),
+                median(runs.iter().map(|f| f.per_cpu).collect()),
+            ]
+        })
+        .collect();
+    let tokio = medians[2];
+    for (name, [rate, p50, p99, per_cpu]) in NAMES.iter().zip(&medians) {
+        // Each ratio is oriented so that <= 1.0 means at least as good as tokio.
+        println!(
+            "sleep_1ms_loop/{name} median of {rounds}: {rate:.0} wake-ups/s, p50 {p50:.0} us, \
+             p99 {p99:.0} us, {per_cpu:.0} wake-ups/CPU-s; vs tokio: rate {:.2}, p50 {:.2}, \
+             p99 {:.2}, CPU per wake-up {:.2} (<= 1.0: as good)",
+            tokio[0] / rate,
+            p50 / tokio[1],
+            p99 / tokio[2],
+            tokio[3] / per_cpu,
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod rt_common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -152,6 +152,124 @@ backend_test! {
             .unwrap();
             assert!(waited >= Duration::from_millis(15));
         });
+    }
+}
+
+backend_test! {
+    fn timers_from_every_worker_and_a_blocking_thread_all_fire(rt, multi) {
+        // Each worker registers in its own wheel, a blocking thread in any of them; a
+        // timer moved to another thread is reset, polled and dropped through its own.
+        let fired = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for index in 0..256u64 {
+                let fired = fired.clone();
+                tasks.push(ringtide::spawn(async move {
+                    for round in 0..4 {
+                        rt_common::spin_work(1000 * (index % 7));
+                        time::sleep(Duration::from_millis((index + round) % 5)).await;
+                    }
+                    fired.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            let handle = ringtide::runtime::Handle::current();
+            let fired_blocking = fired.clone();
+            tasks.push(ringtide::task::spawn_blocking(move || {
+                for millis in [1u64, 3, 0, 2] {
+                    handle.block_on(time::sleep(Duration::from_millis(millis)));
+                }
+                fired_blocking.fetch_add(1, Ordering::Relaxed);
+            }));
+            // Registered on a worker, then reset and awaited on a blocking thread.
+            let moved = ringtide::spawn(async {
+                let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
+                assert!(futures::poll!(sleep.as_mut()).is_pending());
+                Some(sleep)
+            })
+            .await
+            .unwrap()
+            .expect("the sleep");
+            let handle = ringtide::runtime::Handle::current();
+            let fired_moved = fired.clone();
+            tasks.push(ringtide::task::spawn_blocking(move || {
+                let mut sleep = moved;
+                sleep.as_mut().reset(Instant::now() + Duration::from_millis(2));
+                handle.block_on(sleep);
+                fired_moved.fetch_add(1, Ordering::Relaxed);
+            }));
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        assert_eq!(fired.load(Ordering::Relaxed), 258);
+        assert_eq!(rt.metrics().timers(), 0, "every timer left its wheel");
+    }
+}
+
+/// A waker that sets a flag (no task has to run for the wake to be seen).
+struct SetFlag(Arc<AtomicBool>);
+
+impl std::task::Wake for SetFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task registers a timer in its worker's wheel and then keeps that worker busy until
+/// the timer has fired: another worker must fire it.
+fn blocked_worker_timer_fires(rt: &Runtime) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let spinner_flag = flag.clone();
+    rt.block_on(rt.spawn(async move {
+        // Woken by a timer (not by a spawn, which makes the scheduler look for another
+        // worker): nothing but the timer driver gets the other worker going.
+        time::sleep(Duration::from_millis(1)).await;
+        let waker = std::task::Waker::from(Arc::new(SetFlag(spinner_flag.clone())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut sleep = Box::pin(time::sleep(Duration::from_millis(5)));
+        // Ready only if this thread stalled past the deadline before the first poll.
+        if std::future::Future::poll(sleep.as_mut(), &mut cx).is_ready() {
+            return;
+        }
+        while !spinner_flag.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    }))
+    .unwrap();
+}
+
+backend_test! {
+    fn a_timer_fires_while_the_worker_owning_its_wheel_is_blocked(rt, multi) {
+        if !multi {
+            return;
+        }
+        let backend = rt.backend();
+        drop(rt);
+        for shards in [None, Some(1)] {
+            let mut builder = Builder::new_multi_thread();
+            builder.worker_threads(2).backend(backend).enable_all();
+            if let Some(shards) = shards {
+                builder.timer_shards(shards);
+            }
+            let rt = builder.build().unwrap();
+            // The other worker is idle: it keeps the timers, parked with a timeout.
+            for _ in 0..20 {
+                blocked_worker_timer_fires(&rt);
+            }
+            // The other worker is busy too (yielding): its maintenance ticks fire it.
+            let stop = Arc::new(AtomicBool::new(false));
+            let yielder_stop = stop.clone();
+            let yielder = rt.spawn(async move {
+                while !yielder_stop.load(Ordering::SeqCst) {
+                    ringtide::task::yield_now().await;
+                }
+            });
+            for _ in 0..20 {
+                blocked_worker_timer_fires(&rt);
+            }
+            stop.store(true, Ordering::SeqCst);
+            rt.block_on(yielder).unwrap();
+        }
     }
 }
 

@@ -276,6 +276,7 @@ impl Handle {
         enable_time: bool,
         count: usize,
         config: RingConfig,
+        timer_shards: Option<usize>,
     ) -> std::io::Result<(Handle, Vec<CoreDriver>)> {
         let backend = enable_io.then_some(selected);
         let mut drivers = Vec::with_capacity(count);
@@ -287,8 +288,12 @@ impl Handle {
             });
         }
         let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
-        let time =
-            enable_time.then(|| Arc::new(crate::time::driver::TimeHandle::new(cores.clone())));
+        let time = enable_time.then(|| {
+            Arc::new(crate::time::driver::TimeHandle::new(
+                cores.clone(),
+                timer_shards,
+            ))
+        });
         Ok((
             Handle {
                 selected,
@@ -327,7 +332,8 @@ impl Handle {
     }
 
     /// Parks core `index` on `driver`, bounded by the timer (one core at a time sleeps
-    /// with the timer's timeout, see `time::driver`), then fires due timers.
+    /// with the timer's timeout, see `time::driver`), then fires due timers (its own
+    /// shard's, and others' as `time::driver` says).
     /// `no_wait` only polls.
     pub(crate) fn park_core(&self, index: usize, driver: &mut CoreDriver, no_wait: bool) {
         let Some(time) = &self.time else {
@@ -336,13 +342,13 @@ impl Handle {
         };
         if no_wait {
             Driver::park(driver, Some(Duration::ZERO));
-            time.process();
+            time.process(index);
             return;
         }
         if time.clock().is_paused() && time.auto_advance() {
             // A paused clock: poll I/O once, then let time jump to the next timer.
             Driver::park(driver, Some(Duration::ZERO));
-            time.process();
+            time.process_all();
             return;
         }
         let timeout = time.before_park(index);

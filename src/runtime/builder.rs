@@ -37,6 +37,7 @@ pub struct Builder {
     event_interval: u32,
     backend: Option<Backend>,
     ring: RingConfig,
+    timer_shards: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +78,7 @@ impl Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             backend: None,
             ring: RingConfig::default(),
+            timer_shards: None,
         }
     }
 
@@ -231,6 +233,15 @@ impl Builder {
         self
     }
 
+    /// Number of timer wheels (each behind its own lock). Default: one per worker, each
+    /// worker registering its timers in its own; 1 is a single runtime-wide wheel.
+    /// Clamped to `1..=workers`. For benchmarks comparing the two.
+    #[doc(hidden)]
+    pub fn timer_shards(&mut self, count: usize) -> &mut Self {
+        self.timer_shards = Some(count);
+        self
+    }
+
     /// Creates the runtime: starts the worker threads (multi-thread) and the blocking
     /// pool.
     ///
@@ -259,6 +270,7 @@ impl Builder {
                     self.enable_time,
                     1,
                     self.ring,
+                    self.timer_shards,
                 )?;
                 let park = drivers.pop().expect("one driver per core");
                 let handle =
@@ -273,6 +285,7 @@ impl Builder {
                     self.enable_time,
                     workers,
                     self.ring,
+                    self.timer_shards,
                 )?;
                 let (handle, cores) =
                     multi_thread::launch(workers, config, pool.spawner().clone(), parkers, driver);
@@ -316,6 +329,7 @@ impl fmt::Debug for Builder {
             .field("event_interval", &self.event_interval)
             .field("backend", &self.backend)
             .field("ring", &self.ring)
+            .field("timer_shards", &self.timer_shards)
             .finish_non_exhaustive()
     }
 }

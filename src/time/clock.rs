@@ -12,6 +12,8 @@
 //! workers would observe time jumping under them.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use crate::loom::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::time::Duration;
 
 use crate::loom::{Mutex, lock};
@@ -25,6 +27,9 @@ static ADJUSTED_CLOCKS: AtomicUsize = AtomicUsize::new(0);
 #[derive(Debug)]
 pub(crate) struct Clock {
     state: Mutex<State>,
+    /// `state.adjusted`, readable without the lock: until a test pauses the clock it is
+    /// the system's, and reading it takes no lock (every timer operation reads it).
+    adjusted: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -42,11 +47,15 @@ impl Clock {
     pub(crate) fn new() -> Clock {
         Clock {
             state: Mutex::new(State::default()),
+            adjusted: AtomicBool::new(false),
         }
     }
 
     /// The current time on this clock.
     pub(crate) fn now(&self) -> std::time::Instant {
+        if !self.adjusted.load(Acquire) {
+            return std::time::Instant::now();
+        }
         let state = lock(&self.state);
         match state.paused {
             Some(now) => now,
@@ -58,12 +67,12 @@ impl Clock {
     }
 
     pub(crate) fn is_paused(&self) -> bool {
-        lock(&self.state).paused.is_some()
+        self.adjusted.load(Acquire) && lock(&self.state).paused.is_some()
     }
 
     /// Whether this clock differs from the system's.
     pub(crate) fn is_adjusted(&self) -> bool {
-        lock(&self.state).adjusted
+        self.adjusted.load(Acquire)
     }
 
     fn pause(&self) {
@@ -73,6 +82,7 @@ impl Clock {
             state.paused = Some(real.checked_add(state.offset).unwrap_or(real));
             if !state.adjusted {
                 state.adjusted = true;
+                self.adjusted.store(true, Release);
                 ADJUSTED_CLOCKS.fetch_add(1, SeqCst);
             }
         }
@@ -182,7 +192,7 @@ pub fn advance(duration: Duration) -> impl std::future::Future<Output = ()> {
         if let Some(time) = crate::runtime::context::with_handle(|handle| {
             handle.and_then(|handle| handle.driver().time().cloned())
         }) {
-            time.process();
+            time.process_all();
         }
         crate::task::yield_now().await;
     }

@@ -1,22 +1,51 @@
-//! The runtime's timer: one wheel behind a lock, and the rule for who sleeps on it.
+//! The runtime's timer: one wheel per worker (a *shard*), and the rule for who sleeps
+//! on them.
 //!
-//! Timers are registered in one [`Wheel`] per runtime (1 ms resolution, deadlines
-//! rounded up so a timer never fires early). The wheel bounds how long a core parks:
+//! Timers live in [`Wheel`]s (1 ms resolution, deadlines rounded up so a timer never
+//! fires early), one per scheduler core by default, each behind its own lock
+//! (`Builder::timer_shards` picks fewer; 1 is a single runtime-wide wheel).
 //!
+//! * **Shards.** A timer registers in the shard of the worker that polls it first (the
+//!   core the scheduler's context says this thread drives); threads that drive no core
+//!   (`block_on` callers, `spawn_blocking` threads, a worker that left its core with
+//!   `block_in_place`) pick a shard round robin. The timer's [`TimerId`] remembers the
+//!   shard, so reset, poll and removal go to it from whatever thread the task moved to.
+//!   Workers mostly lock their own shard, so registering and cancelling do not contend.
+//! * **Next expiration.** Each shard publishes its wheel's next expiration in an atomic,
+//!   written under the shard's lock: lowered when an earlier timer is placed,
+//!   recomputed when the wheel advances or loses its earliest timer (so it is a lower
+//!   bound: at worst the keeper wakes for a timer that was cancelled, and parks again).
+//!   Readers that only need to know whether anything is due (or when) read the
+//!   atomics, without locking.
 //! * **The keeper.** A core about to park claims the keeper role if it is free and then
-//!   parks with a timeout equal to the wait until the wheel's next expiration (the
-//!   io_uring wait's timeout, or the mio poll timeout). Other cores park without a
-//!   timeout, so a timer tick wakes one thread, not all of them. The keeper releases the
-//!   role when it wakes.
+//!   parks with a timeout until the earliest next expiration over *all* shards (the
+//!   io_uring wait's timeout, or the mio poll timeout), so a timer fires on time even
+//!   while the core that owns its shard runs a long task. Other cores park without a
+//!   timeout (they are *sleepers*), so a timer tick wakes one thread, not all of them.
+//!   The keeper releases the role when it wakes.
 //! * **Earlier deadlines.** Registering (or resetting) a timer earlier than what the
-//!   keeper sleeps until unparks the keeper, which recomputes its timeout. Both sides
-//!   read and write the keeper's deadline under the wheel lock, so either the keeper
-//!   sees the new timer, or the registrar sees the old deadline and wakes it (an unpark
-//!   before the park makes the park return at once).
-//! * **Firing.** Every core advances the wheel to "now" after each park and at each
-//!   maintenance tick, and wakes the fired timers' tasks outside the lock.
+//!   keeper sleeps until unparks the keeper, which recomputes its timeout. The keeper
+//!   first sets its deadline to "unknown" (`u64::MAX`), then reads every shard's next
+//!   expiration, then publishes the minimum; a registrar publishes its shard's next
+//!   expiration, then reads the keeper's deadline (all `SeqCst`). So either the keeper
+//!   sees the new timer, or the registrar sees a deadline later than its own and
+//!   unparks the keeper (an unpark before the park makes the park return at once).
+//! * **No keeper.** A timer must not wait for a busy core. A sleeper announces itself
+//!   (a flag and a count) *before* trying to claim the keeper role, and the keeper
+//!   checks for sleepers *after* releasing it. When the keeper wakes while timers are
+//!   still pending, or a timer is registered while nobody keeps, one sleeper is unparked
+//!   and parks again as the keeper. Whoever clears a sleeper's flag unparks it, so it is
+//!   unparked once. When every core is busy nobody parks and the maintenance ticks fire
+//!   timers.
+//! * **Firing.** After each park and at each maintenance tick a core fires what is due
+//!   in its own shard, so the woken tasks land in its own queue. The keeper, after its
+//!   timed park, also fires every other shard that is due. Any core also fires another
+//!   shard whose next expiration is [`FOREIGN_GRACE_MS`] or more in the past: its owner
+//!   is busy and nobody keeps. Wakers are woken outside the locks.
+//! * **Paused clock** (current-thread runtimes): auto-advance jumps to the earliest
+//!   next expiration over all shards and fires every shard.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -30,34 +59,93 @@ use crate::time::wheel::{TimerKey, Wheel};
 /// No keeper: `keeper` holds `index + 1` of the keeping core.
 const NO_KEEPER: usize = 0;
 
+/// How far (ms) a shard's next expiration must be in the past before a core other than
+/// its owner (and other than the keeper) fires it.
+pub(crate) const FOREIGN_GRACE_MS: u64 = 1;
+
+/// A registered timer: its shard and its key in that shard's wheel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerId {
+    shard: usize,
+    key: TimerKey,
+}
+
+/// One wheel and its published next expiration, on its own cache lines.
+#[repr(align(128))]
+struct Shard {
+    wheel: Mutex<Wheel>,
+    /// A lower bound of the wheel's pending deadlines, at most its
+    /// `next_expiration()` as of the last advance (`u64::MAX`: nothing pending). Only
+    /// written with the wheel locked.
+    next: AtomicU64,
+}
+
+impl Shard {
+    /// Republishes the next expiration; call with the wheel locked, after it advanced
+    /// or lost its earliest timer.
+    fn publish(&self, wheel: &Wheel) {
+        self.next
+            .store(wheel.next_expiration().unwrap_or(u64::MAX), SeqCst);
+    }
+
+    /// A timer for `deadline` was placed; call with the wheel locked. The published
+    /// value stays a lower bound of every pending deadline, so it only has to move when
+    /// `deadline` is earlier (the common case, a later timer, writes nothing).
+    fn publish_placed(&self, deadline: u64) {
+        if deadline < self.next.load(SeqCst) {
+            self.next.store(deadline, SeqCst);
+        }
+    }
+}
+
 /// The timer of one runtime.
 pub(crate) struct TimeHandle {
-    /// Time zero of the wheel.
+    /// Time zero of the wheels.
     start: std::time::Instant,
     clock: Clock,
-    wheel: Mutex<Wheel>,
+    shards: Box<[Shard]>,
+    /// Round robin for registrations from threads that drive no core.
+    next_shard: AtomicUsize,
     keeper: AtomicUsize,
-    /// What the keeper sleeps until, in wheel milliseconds (`u64::MAX`: no timeout).
+    /// What the keeper sleeps until, in wheel milliseconds (`u64::MAX`: no timeout, or
+    /// not known yet).
     keeper_deadline: AtomicU64,
+    /// Per core: parked (or about to) without a timeout while another core keeps.
+    sleeping: Box<[AtomicBool]>,
+    /// How many `sleeping` flags are set.
+    sleepers: AtomicUsize,
     cores: Box<[Unpark]>,
 }
 
 impl std::fmt::Debug for TimeHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimeHandle")
+            .field("shards", &self.shards.len())
             .field("keeper", &self.keeper)
+            .field("sleepers", &self.sleepers)
             .finish_non_exhaustive()
     }
 }
 
 impl TimeHandle {
-    pub(crate) fn new(cores: Box<[Unpark]>) -> TimeHandle {
+    /// A timer for the cores `cores` with `shards` wheels (clamped to `1..=cores`;
+    /// `None`: one per core).
+    pub(crate) fn new(cores: Box<[Unpark]>, shards: Option<usize>) -> TimeHandle {
+        let count = shards.unwrap_or(cores.len()).clamp(1, cores.len().max(1));
         TimeHandle {
             start: std::time::Instant::now(),
             clock: Clock::new(),
-            wheel: Mutex::new(Wheel::new()),
+            shards: (0..count)
+                .map(|_| Shard {
+                    wheel: Mutex::new(Wheel::new()),
+                    next: AtomicU64::new(u64::MAX),
+                })
+                .collect(),
+            next_shard: AtomicUsize::new(0),
             keeper: AtomicUsize::new(NO_KEEPER),
             keeper_deadline: AtomicU64::new(u64::MAX),
+            sleeping: cores.iter().map(|_| AtomicBool::new(false)).collect(),
+            sleepers: AtomicUsize::new(0),
             cores,
         }
     }
@@ -73,10 +161,28 @@ impl TimeHandle {
         &self.clock
     }
 
+    /// The shard core `index` owns.
+    fn own_shard(&self, index: usize) -> usize {
+        index % self.shards.len()
+    }
+
+    /// The earliest published next expiration over every shard.
+    fn earliest(&self) -> Option<u64> {
+        let earliest = self
+            .shards
+            .iter()
+            .map(|shard| shard.next.load(SeqCst))
+            .min()
+            .unwrap_or(u64::MAX);
+        (earliest != u64::MAX).then_some(earliest)
+    }
+
     /// With a paused clock and nothing to run: jump the clock to the next timer.
     /// Returns false when nothing is pending (the caller sleeps as usual).
     pub(crate) fn auto_advance(&self) -> bool {
-        let Some(next) = lock(&self.wheel).next_expiration() else {
+        // The published values, not the wheels' own next expirations: `process_all`
+        // advances a wheel once its published value is reached, which it must be.
+        let Some(next) = self.earliest() else {
             return false;
         };
         let target = self.start + Duration::from_millis(next);
@@ -91,53 +197,135 @@ impl TimeHandle {
         u64::try_from(millis).unwrap_or(u64::MAX)
     }
 
-    /// Registers a timer for `deadline` (wheel ms).
-    pub(crate) fn register(&self, deadline: u64, waker: &Waker) -> TimerKey {
-        let key = lock(&self.wheel).insert(deadline, waker.clone());
+    /// Registers a timer for `deadline` (wheel ms), in the shard of `core` (the core
+    /// this thread drives, if any; else round robin).
+    pub(crate) fn register(&self, deadline: u64, waker: &Waker, core: Option<usize>) -> TimerId {
+        let shard = match core {
+            Some(index) => self.own_shard(index),
+            None if self.shards.len() == 1 => 0,
+            None => self.next_shard.fetch_add(1, Relaxed) % self.shards.len(),
+        };
+        let key = {
+            let owner = &self.shards[shard];
+            let mut wheel = lock(&owner.wheel);
+            let key = wheel.insert(deadline, waker.clone());
+            owner.publish_placed(deadline);
+            key
+        };
         self.wake_keeper_before(deadline);
-        key
+        TimerId { shard, key }
     }
 
     /// Moves a timer to a new deadline.
-    pub(crate) fn reset(&self, key: TimerKey, deadline: u64) {
-        lock(&self.wheel).reset(key, deadline);
+    pub(crate) fn reset(&self, id: TimerId, deadline: u64) {
+        {
+            let owner = &self.shards[id.shard];
+            let mut wheel = lock(&owner.wheel);
+            wheel.reset(id.key, deadline);
+            owner.publish_placed(deadline);
+        }
         self.wake_keeper_before(deadline);
     }
 
     /// Whether the timer fired; if not, `cx`'s waker is the one it wakes.
-    pub(crate) fn poll_fired(&self, key: TimerKey, cx: &Context<'_>) -> bool {
-        let mut wheel = lock(&self.wheel);
-        if wheel.is_fired(key) {
+    pub(crate) fn poll_fired(&self, id: TimerId, cx: &Context<'_>) -> bool {
+        let mut wheel = lock(&self.shards[id.shard].wheel);
+        if wheel.is_fired(id.key) {
             return true;
         }
-        wheel.set_waker(key, cx.waker());
+        wheel.set_waker(id.key, cx.waker());
         false
     }
 
     /// Forgets a timer.
-    pub(crate) fn remove(&self, key: TimerKey) {
-        lock(&self.wheel).remove(key);
+    pub(crate) fn remove(&self, id: TimerId) {
+        let owner = &self.shards[id.shard];
+        let mut wheel = lock(&owner.wheel);
+        // Removing a later timer leaves the published value a lower bound: keep it.
+        if wheel
+            .remove(id.key)
+            .is_some_and(|deadline| deadline <= owner.next.load(SeqCst))
+        {
+            owner.publish(&wheel);
+        }
     }
 
+    /// After a change that made `deadline` pending: unparks the keeper if it sleeps past
+    /// it, or a sleeper to become the keeper if nobody keeps (module docs).
     fn wake_keeper_before(&self, deadline: u64) {
-        if deadline < self.keeper_deadline.load(SeqCst) {
-            let keeper = self.keeper.load(SeqCst);
-            if keeper != NO_KEEPER {
-                self.cores[keeper - 1].unpark();
+        if deadline >= self.keeper_deadline.load(SeqCst) {
+            return;
+        }
+        let keeper = self.keeper.load(SeqCst);
+        if keeper != NO_KEEPER {
+            self.cores[keeper - 1].unpark();
+        } else {
+            self.wake_a_sleeper();
+        }
+    }
+
+    /// Unparks one core that sleeps without a timeout, if any, so it parks again as the
+    /// keeper.
+    fn wake_a_sleeper(&self) {
+        if self.sleepers.load(SeqCst) == 0 {
+            return;
+        }
+        for (index, sleeping) in self.sleeping.iter().enumerate() {
+            if sleeping.load(SeqCst) && sleeping.swap(false, SeqCst) {
+                self.sleepers.fetch_sub(1, SeqCst);
+                self.cores[index].unpark();
+                return;
             }
         }
     }
 
-    /// Fires every timer whose deadline has passed and wakes their tasks.
-    pub(crate) fn process(&self) {
+    /// Core `index` no longer sleeps (it woke, or became the keeper).
+    fn clear_sleeping(&self, index: usize) {
+        if self.sleeping[index].swap(false, SeqCst) {
+            self.sleepers.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Fires what is due in `shard` at `now` (wheel ms) into `wakers`; `grace` ms more
+    /// for a shard another core owns.
+    fn fire_shard(&self, shard: usize, now: u64, grace: u64, wakers: &mut Vec<Waker>) {
+        let owner = &self.shards[shard];
+        if owner.next.load(SeqCst).saturating_add(grace) > now {
+            return;
+        }
+        let mut wheel = lock(&owner.wheel);
+        wheel.advance(now, wakers);
+        owner.publish(&wheel);
+    }
+
+    /// Fires what is due: core `index`'s own shard, then the other shards that are due
+    /// (`all`, the keeper after its timed park) or overdue by the grace (anyone else).
+    fn fire(&self, index: usize, all: bool) {
+        let now = self.now_ms();
+        let own = self.own_shard(index);
+        let mut wakers = Vec::new();
+        self.fire_shard(own, now, 0, &mut wakers);
+        let grace = if all { 0 } else { FOREIGN_GRACE_MS };
+        for shard in (0..self.shards.len()).filter(|&shard| shard != own) {
+            self.fire_shard(shard, now, grace, &mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Fires what is due for core `index` without parking (a maintenance tick or a
+    /// non-blocking poll): its own shard, and other shards overdue by the grace.
+    pub(crate) fn process(&self, index: usize) {
+        self.fire(index, false);
+    }
+
+    /// Fires every shard's due timers (the paused clock moved).
+    pub(crate) fn process_all(&self) {
         let now = self.now_ms();
         let mut wakers = Vec::new();
-        {
-            let mut wheel = lock(&self.wheel);
-            if wheel.next_expiration().is_none_or(|next| next > now) {
-                return;
-            }
-            wheel.advance(now, &mut wakers);
+        for shard in 0..self.shards.len() {
+            self.fire_shard(shard, now, 0, &mut wakers);
         }
         for waker in wakers {
             waker.wake();
@@ -149,6 +337,11 @@ impl TimeHandle {
     ///
     /// [`after_park`]: TimeHandle::after_park
     pub(crate) fn before_park(&self, index: usize) -> Option<Duration> {
+        // Announce first, then look for the role: a keeper that releases it afterwards
+        // sees the announcement and hands the role on (module docs).
+        if !self.sleeping[index].swap(true, SeqCst) {
+            self.sleepers.fetch_add(1, SeqCst);
+        }
         if self
             .keeper
             .compare_exchange(NO_KEEPER, index + 1, SeqCst, SeqCst)
@@ -156,10 +349,11 @@ impl TimeHandle {
         {
             return None;
         }
-        let wheel = lock(&self.wheel);
-        let next = wheel.next_expiration();
+        self.clear_sleeping(index);
+        // "Unknown" until every shard was read: a registrar in between unparks us.
+        self.keeper_deadline.store(u64::MAX, SeqCst);
+        let next = self.earliest();
         self.keeper_deadline.store(next.unwrap_or(u64::MAX), SeqCst);
-        drop(wheel);
         let next = next?;
         let now = self.now_ms();
         // One extra millisecond: the clock is read rounded down, deadlines rounded up.
@@ -168,21 +362,104 @@ impl TimeHandle {
         ))
     }
 
-    /// Called by core `index` after it parked: gives up the keeper role and fires what
-    /// is due.
+    /// Called by core `index` after it parked: gives up the keeper role (handing it on
+    /// to a sleeper while timers are pending) and fires what is due.
     pub(crate) fn after_park(&self, index: usize) {
-        if self
+        let was_keeper = self
             .keeper
             .compare_exchange(index + 1, NO_KEEPER, SeqCst, SeqCst)
-            .is_ok()
-        {
+            .is_ok();
+        if was_keeper {
             self.keeper_deadline.store(u64::MAX, SeqCst);
+        } else {
+            self.clear_sleeping(index);
         }
-        self.process();
+        self.fire(index, was_keeper);
+        if was_keeper && self.earliest().is_some() {
+            self.wake_a_sleeper();
+        }
     }
 
-    /// Entries held by the wheel, fired or not (for metrics).
+    /// Entries held by the wheels, fired or not (for metrics).
     pub(crate) fn entries(&self) -> usize {
-        lock(&self.wheel).len()
+        self.shards
+            .iter()
+            .map(|shard| lock(&shard.wheel).len())
+            .sum()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::park::{Park, Parker};
+
+    fn handle(cores: usize, shards: Option<usize>) -> (TimeHandle, Vec<Parker>) {
+        let parkers: Vec<Parker> = (0..cores).map(|_| Parker::new()).collect();
+        let unparks = parkers
+            .iter()
+            .map(|parker| Unpark::NoIo(parker.unpark_handle()))
+            .collect();
+        (TimeHandle::new(unparks, shards), parkers)
+    }
+
+    #[test]
+    fn shard_count_is_clamped_and_registrations_go_to_the_core_s_shard() {
+        assert_eq!(handle(4, None).0.shards.len(), 4);
+        assert_eq!(handle(4, Some(1)).0.shards.len(), 1);
+        assert_eq!(handle(4, Some(0)).0.shards.len(), 1);
+        assert_eq!(handle(2, Some(8)).0.shards.len(), 2);
+        let (time, _parkers) = handle(3, None);
+        let waker = Waker::noop();
+        assert_eq!(time.register(10, waker, Some(2)).shard, 2);
+        assert_eq!(time.register(10, waker, Some(1)).shard, 1);
+        let round_robin: Vec<usize> = (0..3)
+            .map(|_| time.register(10, waker, None).shard)
+            .collect();
+        assert_eq!(round_robin, [0, 1, 2]);
+        assert_eq!(time.entries(), 5);
+        assert_eq!(time.earliest(), Some(10));
+    }
+
+    #[test]
+    fn a_timer_registered_while_nobody_keeps_wakes_a_sleeper() {
+        let (time, _parkers) = handle(2, None);
+        // Core 0 keeps (nothing pending: no timeout), core 1 sleeps without a timeout.
+        assert_eq!(time.before_park(0), None);
+        assert_eq!(time.before_park(1), None);
+        assert_eq!(time.sleepers.load(SeqCst), 1);
+        // Core 0 wakes: nothing pending, nobody to hand the role to.
+        time.after_park(0);
+        assert_eq!(time.keeper.load(SeqCst), NO_KEEPER);
+        assert_eq!(time.sleepers.load(SeqCst), 1);
+        // Core 0 registers and then runs a long task: core 1 is unparked to keep.
+        let id = time.register(time.now_ms() + 1000, Waker::noop(), Some(0));
+        assert_eq!(time.sleepers.load(SeqCst), 0);
+        assert!(!time.sleeping[1].load(SeqCst));
+        time.after_park(1);
+        // It parks again as the keeper, with a timeout, and sees core 0's timer.
+        assert!(time.before_park(1).is_some());
+        assert_eq!(time.keeper.load(SeqCst), 2);
+        assert_eq!(time.keeper_deadline.load(SeqCst), time.earliest().unwrap());
+        time.remove(id);
+    }
+
+    #[test]
+    fn the_keeper_hands_its_role_on_while_timers_are_pending() {
+        let (time, mut parkers) = handle(2, None);
+        let id = time.register(time.now_ms() + 1000, Waker::noop(), Some(0));
+        assert!(
+            time.before_park(0).is_some(),
+            "the keeper parks with a timeout"
+        );
+        assert_eq!(time.before_park(1), None, "the other core sleeps");
+        // The keeper wakes for something else; the timer is still pending.
+        time.after_park(0);
+        assert_eq!(time.sleepers.load(SeqCst), 0, "core 1 was unparked to keep");
+        // Its unpark token is there: this park returns at once.
+        parkers[1].park();
+        time.after_park(1);
+        time.remove(id);
+        assert_eq!(time.entries(), 0);
     }
 }

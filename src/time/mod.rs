@@ -2,9 +2,10 @@
 //! [`Instant`].
 //!
 //! Names and semantics follow tokio's. Every runtime built with `enable_time()` (or
-//! `enable_all()`) has one hierarchical timer wheel (see `wheel`): 1 ms resolution,
-//! deadlines rounded up so a timer never fires early, O(1) insert and cancel. The
-//! earliest deadline bounds how long a worker parks on either I/O backend (see
+//! `enable_all()`) has one hierarchical timer wheel per worker (see `wheel`): 1 ms
+//! resolution, deadlines rounded up so a timer never fires early, O(1) insert and
+//! cancel; a timer goes to the wheel of the worker that first polls it. The earliest
+//! deadline over all wheels bounds how long a worker parks on either I/O backend (see
 //! `driver`).
 //!
 //! `Duration::MAX` and deadlines in the past are valid. Using a timer outside a

@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::time::Instant;
-use crate::time::driver::TimeHandle;
-use crate::time::wheel::TimerKey;
+use crate::time::driver::{TimeHandle, TimerId};
 
 /// Waits until `duration` has elapsed. `Duration::MAX` (or any duration that overflows
 /// the clock) means "about 30 years", never a panic.
@@ -44,7 +43,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     deadline: Instant,
-    entry: Option<(Arc<TimeHandle>, TimerKey)>,
+    entry: Option<(Arc<TimeHandle>, TimerId)>,
 }
 
 impl Sleep {
@@ -74,7 +73,9 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if let Some((time, key)) = &this.entry {
-            return if time.poll_fired(*key, cx) || Instant::now() >= this.deadline {
+            // The clock first: a fired timer's deadline has passed, so the common case
+            // (polled because it fired) needs no lock on the wheel.
+            return if Instant::now() >= this.deadline || time.poll_fired(*key, cx) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -83,8 +84,8 @@ impl Future for Sleep {
         if Instant::now() >= this.deadline {
             return Poll::Ready(());
         }
-        let time = current_time_handle();
-        let key = time.register(time.deadline_ms(this.deadline), cx.waker());
+        let (time, core) = current_time_handle();
+        let key = time.register(time.deadline_ms(this.deadline), cx.waker(), core);
         this.entry = Some((time, key));
         Poll::Pending
     }
@@ -98,13 +99,20 @@ impl Drop for Sleep {
     }
 }
 
+/// The timer of the runtime this thread has entered, and the core this thread drives
+/// for it (if any), whose shard a new timer goes to.
 #[track_caller]
-fn current_time_handle() -> Arc<TimeHandle> {
+fn current_time_handle() -> (Arc<TimeHandle>, Option<usize>) {
     let found = crate::runtime::context::with_handle(|handle| {
-        handle.map(|handle| handle.driver().time().cloned())
+        handle.map(|handle| {
+            handle
+                .driver()
+                .time()
+                .map(|time| (time.clone(), handle.current_core()))
+        })
     });
     match found {
-        Some(Some(time)) => time,
+        Some(Some(found)) => found,
         Some(None) => panic!(
             "ringtide timers need the time driver: build the runtime with `enable_time()` \
              or `enable_all()`"

@@ -218,22 +218,23 @@ impl Wheel {
             .is_some_and(|timer| matches!(timer.state, TimerState::Fired))
     }
 
-    /// Forgets a timer (pending or fired). O(1). Stale keys are ignored.
-    pub(crate) fn remove(&mut self, key: TimerKey) {
-        let Some(entry) = self.entries.get_mut(key.index as usize) else {
-            return;
-        };
+    /// Forgets a timer (pending or fired). O(1). Stale keys are ignored. Returns the
+    /// deadline of a timer that was still pending.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<u64> {
+        let entry = self.entries.get_mut(key.index as usize)?;
         if entry.generation != key.generation {
-            return;
+            return None;
         }
-        let Some(timer) = entry.timer.take() else {
-            return;
-        };
+        let timer = entry.timer.take()?;
         entry.generation = entry.generation.wrapping_add(1);
         self.free.push(key.index);
-        if let TimerState::Pending { list, position } = timer.state {
-            self.unlink(list, position);
-            self.pending -= 1;
+        match timer.state {
+            TimerState::Pending { list, position } => {
+                self.unlink(list, position);
+                self.pending -= 1;
+                Some(timer.deadline)
+            }
+            TimerState::Fired => None,
         }
     }
 

@@ -44,6 +44,15 @@ impl Handle {
         }
     }
 
+    /// The index of the core this thread drives for this runtime, if any (a worker
+    /// holding its core; the current-thread runtime has one core, 0).
+    pub(crate) fn current_core(&self) -> Option<usize> {
+        match self {
+            Handle::CurrentThread(_) => Some(0),
+            Handle::MultiThread(handle) => multi_thread::current_core(handle),
+        }
+    }
+
     /// The runtime's I/O driver handle.
     pub(crate) fn driver(&self) -> &crate::driver::Handle {
         match self {

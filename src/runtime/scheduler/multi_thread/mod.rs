@@ -13,4 +13,4 @@ mod worker;
 
 pub(crate) use handle::Handle;
 pub(crate) use queue::pop_inject;
-pub(crate) use worker::{block_in_place, launch, start_worker};
+pub(crate) use worker::{block_in_place, current_core, launch, start_worker};

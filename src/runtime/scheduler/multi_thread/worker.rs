@@ -396,6 +396,16 @@ impl Core {
     }
 }
 
+/// The index of the core this thread runs for `handle`'s runtime, if it runs one of its
+/// workers and holds the core.
+pub(crate) fn current_core(handle: &Arc<Handle>) -> Option<usize> {
+    with_current(|cx| {
+        let cx = cx.filter(|cx| Arc::ptr_eq(&cx.handle, handle))?;
+        let core = cx.core.try_borrow().ok()?;
+        core.as_ref().map(|core| core.index)
+    })
+}
+
 /// Schedules `task` on the current worker if this thread runs one of `handle`'s workers
 /// and holds its core; gives the task back otherwise.
 pub(super) fn schedule_local(
