@@ -360,7 +360,8 @@ impl<T: OpCode> Drop for UringOp<T> {
                     // it: the ring does not touch it in `InFlight` (the state is
                     // locked) and the hook only reads fields the SQE does not point
                     // into.
-                    if let Some(op) = unsafe { &*cell.op.get() } {
+                    let op = unsafe { &*cell.op.get() };
+                    if let Some(op) = op {
                         op.abandoned_in_flight();
                     }
                     Some((owner, ring_id, user_data))
