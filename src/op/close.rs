@@ -34,6 +34,16 @@ impl OpCode for Close {
         io_uring::opcode::Close::new(io_uring::types::Fd(self.raw)).build()
     }
 
+    fn complete_abandoned(&mut self, result: i32) {
+        // `-ECANCELED`: the CLOSE never ran (its ring retired first), so the kernel
+        // did not close the fd this op owns: close it here.
+        if result == -libc::ECANCELED && self.fd.is_none() {
+            // SAFETY: `uring_entry` gave up the `OwnedFd` for the kernel to close, and
+            // the kernel did not: this op is still the fd's only owner.
+            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(self.raw) });
+        }
+    }
+
     fn readiness(&self) -> Readiness {
         Readiness::Immediate
     }
@@ -45,5 +55,48 @@ impl OpCode for Close {
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {
         result.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    #[test]
+    fn a_close_that_never_ran_closes_its_fd_when_abandoned() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let raw = reader.as_raw_fd();
+        let mut close = Close::new(OwnedFd::from(reader));
+        // The SQE is built: from here the op no longer owns an `OwnedFd`.
+        let _ = close.uring_entry();
+        assert!(is_open(raw));
+        // Its ring retired before the kernel ran it.
+        close.complete_abandoned(-libc::ECANCELED);
+        assert!(!is_open(raw), "a retired CLOSE leaks its fd");
+    }
+
+    #[test]
+    fn a_close_the_kernel_ran_is_not_closed_again() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let raw = reader.as_raw_fd();
+        let mut close = Close::new(OwnedFd::from(reader));
+        let _ = close.uring_entry();
+        // The kernel closed it (simulated), and the number was reused right away.
+        let (other, _other_writer) = std::io::pipe().unwrap();
+        // SAFETY: `raw` is owned by the op, which gave it to the "kernel"; `dup2`
+        // atomically closes it and makes `raw` a copy of `other`.
+        assert_eq!(unsafe { libc::dup2(other.as_raw_fd(), raw) }, raw);
+        close.complete_abandoned(0);
+        drop(close);
+        assert!(is_open(raw), "closed an fd number it no longer owned");
+        // SAFETY: `raw` is the duplicate made above, owned by this test.
+        unsafe { libc::close(raw) };
     }
 }

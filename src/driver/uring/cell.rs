@@ -34,6 +34,10 @@
 //!                (late results, such as bytes a stream read, go back to their owner)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
+//!   Abandoned, or detached (no future: `submit_detached`) ──ring retired──► the op's
+//!                `complete_abandoned(-ECANCELED)`: nobody resubmits it, so it gets its
+//!                final result like any other abandoned op (a socket's count of
+//!                abandoned reads goes back down, a CLOSE that never ran closes its fd)
 //! ```
 //!
 //! Every transition happens under the cell's mutex. The op value itself sits in an
@@ -95,6 +99,8 @@ enum State {
 pub(crate) struct OpCell<T> {
     state: Mutex<State>,
     op: UnsafeCell<Option<T>>,
+    /// Submitted with [`submit_detached`]: no future will ever poll it.
+    detached: bool,
 }
 
 // SAFETY: `op` is only accessed by one party at a time, as the state machine in the
@@ -162,7 +168,22 @@ impl<T: OpCode> Completion for OpCell<T> {
         let waker = {
             let mut state = lock(&self.state);
             match std::mem::replace(&mut *state, State::Retired) {
-                State::InFlight { waker, .. } => waker,
+                State::InFlight { waker, .. } if !self.detached => waker,
+                State::InFlight { .. } | State::Abandoned => {
+                    // Nobody will resubmit it: a detached op has no future, and an
+                    // abandoned one lost its future. The op never ran, so this is its
+                    // final result; the op must learn it (a stream read uncounts
+                    // itself from the socket's abandoned reads, a detached CLOSE
+                    // closes its fd) or later ops wait for a result that never comes.
+                    *state = State::Abandoned;
+                    drop(state);
+                    // SAFETY: the final CQE arrived (the kernel is done with the
+                    // value) and no future exists to touch it.
+                    if let Some(op) = unsafe { &mut *self.op.get() } {
+                        op.complete_abandoned(-libc::ECANCELED);
+                    }
+                    None
+                }
                 other => {
                     *state = other;
                     None
@@ -220,6 +241,7 @@ impl<T: OpCode> UringOp<T> {
                         user_data,
                     }),
                     op: UnsafeCell::new(op.take()),
+                    detached: false,
                 });
                 // SAFETY: the cell is not shared yet, so this is the only access; the
                 // value is in its final place, so pointers the SQE takes into it stay
@@ -242,6 +264,7 @@ impl<T: OpCode> UringOp<T> {
                 waker: Some(cx.waker().clone()),
             }),
             op: UnsafeCell::new(Some(op)),
+            detached: false,
         });
         self.cell = Some(cell.clone());
         remote::submit(cell)
@@ -266,6 +289,7 @@ pub(crate) fn submit_detached<T: OpCode>(op: T) -> Result<(), T> {
         let cell = Arc::new(OpCell {
             state: Mutex::new(State::Queued { waker: None }),
             op: UnsafeCell::new(op.take()),
+            detached: true,
         });
         ring.submit(cell);
     });
@@ -456,6 +480,7 @@ mod tests {
                 waker: Some(waker.clone()),
             }),
             op: UnsafeCell::new(Some(Counted(drops.clone(), kernel_done.clone()))),
+            detached: false,
         });
         assert!(cell.start(&owner, 1, 42).is_some());
         let ring: Arc<dyn Completion> = cell.clone();
@@ -539,6 +564,101 @@ mod tests {
             drop(future);
             kernel.join().unwrap();
             assert_eq!(drops.load(SeqCst), 1);
+        });
+    }
+
+    /// An op that keeps a socket-like count of abandoned in-flight ops: up when its
+    /// future is dropped in flight, down when its final result reaches
+    /// `complete_abandoned` (what `net::leftovers` does for stream reads).
+    struct Abandonable {
+        pending: std::sync::Arc<AtomicUsize>,
+        finished: std::sync::Arc<AtomicUsize>,
+    }
+
+    impl OpCode for Abandonable {
+        type Output = ();
+        const OPCODE: u8 = io_uring::opcode::Nop::CODE;
+
+        fn uring_entry(&mut self) -> squeue::Entry {
+            io_uring::opcode::Nop::new().build()
+        }
+        fn abandoned_in_flight(&self) {
+            self.pending.fetch_add(1, SeqCst);
+        }
+        fn complete_abandoned(&mut self, result: i32) {
+            assert_eq!(result, -libc::ECANCELED);
+            self.finished.fetch_add(1, SeqCst);
+        }
+        fn readiness(&self) -> Readiness {
+            Readiness::Immediate
+        }
+        fn attempt(&mut self) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn complete(self, _result: io::Result<usize>) {}
+    }
+
+    fn abandonable(detached: bool) -> (Arc<OpCell<Abandonable>>, Abandonable) {
+        let pending = std::sync::Arc::new(AtomicUsize::new(0));
+        let finished = std::sync::Arc::new(AtomicUsize::new(0));
+        let probe = Abandonable {
+            pending: pending.clone(),
+            finished: finished.clone(),
+        };
+        let cell = Arc::new(OpCell {
+            state: Mutex::new(State::Queued { waker: None }),
+            op: UnsafeCell::new(Some(Abandonable { pending, finished })),
+            detached,
+        });
+        (cell, probe)
+    }
+
+    #[test]
+    fn loom_retire_after_abandon_settles_the_abandoned_count() {
+        // The future is dropped in flight (its op counted as abandoned) while the ring
+        // retires and the op's -ECANCELED completion arrives: whichever comes first,
+        // the op's final result must reach `complete_abandoned`, exactly once.
+        loom::model(|| {
+            let owner = Arc::new(RingShared::new().unwrap());
+            let (cell, probe) = abandonable(false);
+            *lock(&cell.state) = State::Queued {
+                waker: Some(Waker::noop().clone()),
+            };
+            assert!(cell.start(&owner, 1, 42).is_some());
+            let ring: Arc<dyn Completion> = cell.clone();
+            let future = UringOp {
+                cell: Some(cell),
+                op: None,
+            };
+            let kernel = loom::thread::spawn(move || {
+                ring.retire();
+                drop(ring);
+            });
+            drop(future);
+            kernel.join().unwrap();
+            let counted = probe.pending.load(SeqCst);
+            let finished = probe.finished.load(SeqCst);
+            assert!(counted <= 1);
+            assert_eq!(
+                counted, finished,
+                "an op counted as abandoned never got its final result"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_retired_detached_op_gets_its_final_result() {
+        loom::model(|| {
+            let owner = Arc::new(RingShared::new().unwrap());
+            let (cell, probe) = abandonable(true);
+            assert!(cell.start(&owner, 1, 42).is_some());
+            let ring: Arc<dyn Completion> = cell;
+            let kernel = loom::thread::spawn(move || {
+                ring.retire();
+                drop(ring);
+            });
+            kernel.join().unwrap();
+            assert_eq!(probe.finished.load(SeqCst), 1);
         });
     }
 }
