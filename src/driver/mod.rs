@@ -55,20 +55,35 @@
 //!                                     Arc leaks: memory is never freed early
 //!  ring detached (its thread gave the core away: block_in_place, worker exit, end of
 //!  a current-thread block_on) ──► every op cancelled; -ECANCELED ones are resubmitted
-//!                                 by their futures on the next poll, others complete
-//!  runtime dropped ──► workers detach their rings (cancel, drain up to a deadline);
-//!                      ops still in flight after it are leaked, never freed
+//!                                 by their futures on the next poll (an abandoned or
+//!                                 detached op gets its -ECANCELED through
+//!                                 `complete_abandoned`), others complete
+//!  ops the kernel has not returned by the detach deadline ──► stranded: reaped by the
+//!                      ring's own thread when block_in_place's closure returns, when
+//!                      the worker thread exits, when it drives a core again, or at
+//!                      thread exit (then, after 10 s more, leaked, never freed)
+//!  runtime dropped ──► workers detach their rings and reap what they cancelled
 //! ```
+//!
+//! # Rings and cores
+//!
+//! `build()` creates every core's ring (disabled until the thread that drives the core
+//! enables it), so a ring the kernel refuses fails the build, or makes auto selection
+//! fall back to mio. A thread that drives a core later and cannot create a ring marks
+//! the core *ringless*: ops from threads without a ring are never routed there, and
+//! ops already queued there are forwarded to a core that has one.
 //!
 //! # Backend selection
 //!
 //! `Builder::backend` if set, else `RINGTIDE_BACKEND=io_uring|mio|auto`, else auto.
-//! Auto runs [`uring::probe`] (ring setup, a NOP round trip, an opcode probe) and falls
-//! back to mio with one `log::warn!` line naming the reason and the fix. An explicit
-//! `io_uring` that cannot work makes `build()` fail with that reason.
+//! Auto runs [`uring::probe`] (ring setup, a NOP round trip, the kernel features and
+//! opcodes the driver cannot do without) and falls back to mio with one `log::warn!`
+//! line naming the reason and the fix; so does a failure to set up the runtime's own
+//! rings in `build()`. An explicit `io_uring` that cannot work makes `build()` fail
+//! with that reason.
 
 pub(crate) mod op;
-mod select;
+pub(crate) mod select;
 
 #[cfg(feature = "mio")]
 pub(crate) mod mio;
@@ -90,7 +105,6 @@ use std::time::Duration;
 use crate::runtime::park::{Park, Parker, Unparker};
 
 pub use select::Backend;
-pub(crate) use select::select;
 
 /// io_uring setup knobs from the builder.
 #[derive(Clone, Copy, Debug)]
@@ -99,6 +113,12 @@ pub(crate) struct RingConfig {
     pub(crate) entries: u32,
     /// `Some(idle)`: use a kernel submission-polling thread that sleeps after `idle`.
     pub(crate) sqpoll_idle: Option<Duration>,
+    /// How long a ring's detach waits for the cancellation of its in-flight ops before
+    /// leaving them stranded (see `uring::ring`). Zero (tests only) strands every op.
+    pub(crate) detach_deadline: Duration,
+    /// Park with a TIMEOUT SQE even where the kernel has `IORING_FEAT_EXT_ARG` (tests
+    /// the path of kernels before 5.11).
+    pub(crate) without_ext_arg: bool,
 }
 
 impl Default for RingConfig {
@@ -106,6 +126,8 @@ impl Default for RingConfig {
         RingConfig {
             entries: 256,
             sqpoll_idle: None,
+            detach_deadline: Duration::from_millis(500),
+            without_ext_arg: false,
         }
     }
 }
@@ -319,7 +341,7 @@ impl Handle {
     pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         #[cfg(ringtide_uring)]
         if self.backend == Some(Backend::IoUring) {
-            if let Ok(driver) = uring::Driver::new(self.config) {
+            if let Ok(driver) = uring::Driver::new_lazy(self.config) {
                 return block_on_driver(CoreDriver::Uring(driver), future);
             }
         }
@@ -366,13 +388,14 @@ impl Handle {
         crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver())))
     }
 
-    /// A core's ring for an op from a thread without one (round robin).
+    /// A core's ring for an op from a thread without one (round robin), skipping
+    /// cores whose thread has no ring (nothing would run the op there).
     #[cfg(ringtide_uring)]
     pub(crate) fn pick_ring(&self) -> Option<Arc<uring::remote::RingShared>> {
         let start = self.next.fetch_add(1, Relaxed);
         (0..self.cores.len()).find_map(|offset| {
             match &self.cores[(start + offset) % self.cores.len()] {
-                Unpark::Uring(shared) => Some(shared.clone()),
+                Unpark::Uring(shared) if shared.can_run_ops() => Some(shared.clone()),
                 _ => None,
             }
         })
@@ -421,6 +444,15 @@ impl Handle {
         }
         total
     }
+}
+
+/// Lets this thread finish what its I/O driver still has in the kernel after it gave
+/// its core away: a thread that left a core with io_uring ops the kernel had not yet
+/// returned reaps them here (it alone can, see `uring::ring`). Blocks until they are
+/// in (bounded); for threads that have just stopped driving a core.
+pub(crate) fn settle_this_thread() {
+    #[cfg(ringtide_uring)]
+    uring::settle_this_thread();
 }
 
 /// Polls `future` to completion, parking on `driver` (attached to this thread for the

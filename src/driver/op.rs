@@ -74,6 +74,13 @@ pub(crate) trait OpCode: Send + 'static {
     /// Readiness half: the syscall. `WouldBlock` means "wait for readiness again".
     fn attempt(&mut self) -> io::Result<usize>;
 
+    /// Readiness half: [`attempt`](OpCode::attempt) never blocks, even on a blocking
+    /// fd (it passes `MSG_DONTWAIT`). Sockets are blocking on io_uring, so where the
+    /// kernel lacks an op's opcode, an op whose attempt could block runs it on the
+    /// blocking pool instead of a worker (see `run_readiness_on_uring`).
+    #[cfg(ringtide_uring)]
+    const ATTEMPT_NEVER_BLOCKS: bool = false;
+
     /// Readiness half: for reads from a byte stream (socket, pipe), how many bytes
     /// `attempt` asks for. A read that returns fewer drained the source, so the
     /// readiness is cleared and the next read waits for an event instead of making a
@@ -162,15 +169,28 @@ async fn run_readiness_on_uring<T: OpCode>(mut op: T) -> T::Output {
                 return op.complete(result);
             }
             Readiness::Blocking => return run_blocking(op).await,
-            Readiness::Read(fd) | Readiness::Write(fd) => {
+            readiness @ (Readiness::Read(fd) | Readiness::Write(fd)) => {
+                let events = if matches!(readiness, Readiness::Read(_)) {
+                    libc::POLLIN
+                } else {
+                    libc::POLLOUT
+                };
+                if !T::ATTEMPT_NEVER_BLOCKS {
+                    // The fd may be blocking (sockets are, on io_uring): wait until it
+                    // is ready, then run the syscall on the blocking pool, where it
+                    // may block (another task may have taken the readiness) without
+                    // stalling a worker.
+                    poll_add(fd, events).await;
+                    let (returned, result) = attempt_on_pool(op).await;
+                    op = returned;
+                    match result {
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                        result => return op.complete(result),
+                    }
+                }
                 let result = op.attempt();
                 match result {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        let events = if matches!(op.readiness(), Readiness::Read(_)) {
-                            libc::POLLIN
-                        } else {
-                            libc::POLLOUT
-                        };
                         poll_add(fd, events).await;
                     }
                     result => return op.complete(result),
@@ -239,6 +259,21 @@ async fn run_readiness<T: OpCode>(
     }
 }
 
+/// Runs `op`'s syscall on the blocking pool; gives the op back with the result.
+#[cfg(ringtide_uring)]
+async fn attempt_on_pool<T: OpCode>(op: T) -> (T, io::Result<usize>) {
+    let joined = crate::task::spawn_blocking(move || {
+        let mut op = op;
+        let result = op.attempt();
+        (op, result)
+    })
+    .await;
+    match joined {
+        Ok(done) => done,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
 async fn run_blocking<T: OpCode>(op: T) -> T::Output {
     let spawned = Handle::with_current(|handle| handle.is_some());
     if !spawned {
@@ -255,5 +290,50 @@ async fn run_blocking<T: OpCode>(op: T) -> T::Output {
     match joined {
         Ok((op, result)) => op.complete(result),
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+#[cfg(all(test, ringtide_uring, not(loom)))]
+mod tests {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::Builder;
+
+    /// The readiness half on io_uring (used where the kernel lacks an op's opcode) must
+    /// never run a syscall that can block on a worker: on a current-thread runtime a
+    /// read of a blocking pipe that ran inline would block the only thread, and the
+    /// task that writes to the pipe would never run.
+    #[test]
+    fn the_readiness_fallback_on_io_uring_never_blocks_a_worker() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = Builder::new_current_thread()
+                .backend(Backend::IoUring)
+                .enable_all()
+                .build()
+                .unwrap();
+            let read = runtime.block_on(async {
+                let (reader, mut writer) = std::io::pipe().unwrap();
+                let fd = reader.as_raw_fd();
+                let reading = crate::task::spawn(async move {
+                    let read = crate::op::read::Read::new(fd, vec![0u8; 5]);
+                    let (result, buf) = run_readiness_on_uring(read).await;
+                    drop(reader);
+                    (result.unwrap(), buf)
+                });
+                crate::task::yield_now().await;
+                writer.write_all(b"ready").unwrap();
+                reading.await.unwrap()
+            });
+            let _ = done.send(read);
+        });
+        let (count, buf) = finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the fallback read blocked the runtime's only thread");
+        assert_eq!(count, 5);
+        assert_eq!(buf, b"ready");
     }
 }

@@ -74,8 +74,54 @@ impl FromStr for Backend {
     }
 }
 
-/// Resolves the backend for a new runtime. `requested` is the builder's choice.
-pub(crate) fn select(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend> {
+/// Resolves the backend for a new runtime (`requested` is the builder's choice), and
+/// whether the choice was automatic (so that a later failure to set
+/// up io_uring may still fall back to mio), with where the choice came from.
+pub(crate) fn resolve(
+    requested: Option<Backend>,
+    config: &RingConfig,
+) -> io::Result<(Backend, bool, &'static str)> {
+    let source = match requested {
+        Some(_) => "Builder::backend",
+        None => match std::env::var(ENV_VAR) {
+            Ok(value) if !value.trim().is_empty() => ENV_VAR,
+            _ => "default",
+        },
+    };
+    let automatic = match requested {
+        Some(backend) => backend == Backend::Auto,
+        None => std::env::var(ENV_VAR)
+            .ok()
+            .and_then(|value| value.parse::<Backend>().ok())
+            .is_none_or(|backend| backend == Backend::Auto),
+    };
+    let backend = choose(requested, config)?;
+    Ok((backend, automatic, source))
+}
+
+/// Called by `build()` when the runtime's io_uring rings could not be set up although
+/// the probe passed (a setup knob the kernel refuses, the memlock limit for N rings,
+/// `EMFILE`): the error for an explicit choice, or mio (with one log line) for an
+/// automatic one.
+pub(crate) fn after_ring_setup_failed(
+    error: &io::Error,
+    automatic: bool,
+    source: &str,
+) -> io::Result<Backend> {
+    if automatic && cfg!(feature = "mio") {
+        log::warn!("ringtide: io_uring rings could not be set up ({error}), using mio instead");
+        return Ok(Backend::Mio);
+    }
+    Err(io::Error::new(
+        error.kind(),
+        format!(
+            "the io_uring backend was chosen ({source}) but its rings could not be set up: \
+             {error}. Use Backend::Mio or {ENV_VAR}=mio to run on mio instead"
+        ),
+    ))
+}
+
+fn choose(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend> {
     let (wanted, source) = match requested {
         Some(backend) => (backend, "Builder::backend"),
         None => match std::env::var(ENV_VAR) {
@@ -174,8 +220,8 @@ mod tests {
     #[test]
     fn explicit_mio_is_honoured() {
         assert_eq!(
-            select(Some(Backend::Mio), &RingConfig::default()).unwrap(),
-            Backend::Mio
+            resolve(Some(Backend::Mio), &RingConfig::default()).unwrap(),
+            (Backend::Mio, false, "Builder::backend")
         );
     }
 }

@@ -136,6 +136,10 @@ impl<B: IoBufMut> OpCode for RecvMsg<B> {
         self.ticket.complete_abandoned(&self.socket.reads, received);
     }
 
+    // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.
+    #[cfg(ringtide_uring)]
+    const ATTEMPT_NEVER_BLOCKS: bool = true;
+
     fn readiness(&self) -> Readiness {
         Readiness::Read(self.socket.fd())
     }

@@ -51,6 +51,10 @@ impl<B: IoBuf> OpCode for Send<B> {
         .build()
     }
 
+    // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.
+    #[cfg(ringtide_uring)]
+    const ATTEMPT_NEVER_BLOCKS: bool = true;
+
     fn readiness(&self) -> Readiness {
         Readiness::Write(self.socket.fd())
     }

@@ -199,6 +199,24 @@ impl Builder {
         self
     }
 
+    /// How long a ring whose thread gives its core away (`block_in_place`, the end of
+    /// a current-thread `block_on`, worker exit) waits for the cancellation of its
+    /// in-flight ops before leaving them to be reaped later by that thread (default
+    /// 500 ms). Zero leaves every op in flight: for tests of that path.
+    #[doc(hidden)]
+    pub fn uring_detach_deadline(&mut self, deadline: Duration) -> &mut Self {
+        self.ring.detach_deadline = deadline;
+        self
+    }
+
+    /// Bounds timed parks with a TIMEOUT SQE, as on kernels without
+    /// `IORING_FEAT_EXT_ARG` (before 5.11): for tests of that path.
+    #[doc(hidden)]
+    pub fn uring_park_without_ext_arg(&mut self) -> &mut Self {
+        self.ring.without_ext_arg = true;
+        self
+    }
+
     /// Enables the timer. (The timer wheel is being built; for now this records the
     /// choice.)
     pub fn enable_time(&mut self) -> &mut Self {
@@ -261,17 +279,30 @@ impl Builder {
             keep_alive: self.keep_alive,
             max_blocking: self.max_blocking_threads,
         });
-        let backend = driver::select(self.backend, &self.ring)?;
-        let handle = match self.kind {
-            Kind::CurrentThread => {
-                let (driver, mut drivers) = driver::Handle::create(
+        let (backend, automatic, source) = driver::select::resolve(self.backend, &self.ring)?;
+        // Every core's driver (and io_uring ring) is set up here, so that a ring the
+        // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
+        let create = |cores: usize| {
+            let create_with = |backend| {
+                driver::Handle::create(
                     backend,
                     self.enable_io,
                     self.enable_time,
-                    1,
+                    cores,
                     self.ring,
                     self.timer_shards,
-                )?;
+                )
+            };
+            match create_with(backend) {
+                Err(error) if backend == Backend::IoUring && self.enable_io => create_with(
+                    driver::select::after_ring_setup_failed(&error, automatic, source)?,
+                ),
+                result => result,
+            }
+        };
+        let handle = match self.kind {
+            Kind::CurrentThread => {
+                let (driver, mut drivers) = create(1)?;
                 let park = drivers.pop().expect("one driver per core");
                 let handle =
                     current_thread::Handle::new(park, config, pool.spawner().clone(), driver);
@@ -279,14 +310,7 @@ impl Builder {
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
-                let (driver, parkers) = driver::Handle::create(
-                    backend,
-                    self.enable_io,
-                    self.enable_time,
-                    workers,
-                    self.ring,
-                    self.timer_shards,
-                )?;
+                let (driver, parkers) = create(workers)?;
                 let (handle, cores) =
                     multi_thread::launch(workers, config, pool.spawner().clone(), parkers, driver);
                 pool.spawner()

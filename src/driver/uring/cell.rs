@@ -73,6 +73,11 @@ pub(crate) trait Completion: Send + Sync {
     /// The ring left its thread and cancelled the op before it ran (`-ECANCELED`): the
     /// future resubmits it on its next poll.
     fn retire(&self);
+    /// The op was queued for a core that cannot run it (its thread has no ring) and no
+    /// other core can take it: like [`retire`](Completion::retire) for an op that never
+    /// reached a ring; the future's next poll submits it again (and reports why that
+    /// fails).
+    fn not_submitted(&self);
 }
 
 enum State {
@@ -175,13 +180,7 @@ impl<T: OpCode> Completion for OpCell<T> {
                     // final result; the op must learn it (a stream read uncounts
                     // itself from the socket's abandoned reads, a detached CLOSE
                     // closes its fd) or later ops wait for a result that never comes.
-                    *state = State::Abandoned;
-                    drop(state);
-                    // SAFETY: the final CQE arrived (the kernel is done with the
-                    // value) and no future exists to touch it.
-                    if let Some(op) = unsafe { &mut *self.op.get() } {
-                        op.complete_abandoned(-libc::ECANCELED);
-                    }
+                    self.abandon_unrun(state);
                     None
                 }
                 other => {
@@ -192,6 +191,40 @@ impl<T: OpCode> Completion for OpCell<T> {
         };
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+
+    fn not_submitted(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            match std::mem::replace(&mut *state, State::Retired) {
+                State::Queued { waker } if !self.detached => waker,
+                State::Queued { .. } | State::Abandoned => {
+                    self.abandon_unrun(state);
+                    None
+                }
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T: OpCode> OpCell<T> {
+    /// The op never ran and nobody will resubmit it: its final result is
+    /// `-ECANCELED`, delivered to `complete_abandoned`.
+    fn abandon_unrun(&self, mut state: crate::loom::MutexGuard<'_, State>) {
+        *state = State::Abandoned;
+        drop(state);
+        // SAFETY: the kernel does not hold the value (its final CQE arrived, or it was
+        // never submitted) and no future exists to touch it.
+        if let Some(op) = unsafe { &mut *self.op.get() } {
+            op.complete_abandoned(-libc::ECANCELED);
         }
     }
 }

@@ -35,16 +35,34 @@ use crate::driver::RingConfig;
 pub(crate) struct Driver {
     shared: Arc<RingShared>,
     config: RingConfig,
+    /// The ring created for this core when the runtime was built, until the first
+    /// thread that drives the core takes it (see `ring`, "Creation").
+    prepared: Option<Box<Ring>>,
     /// Set once ring creation failed on some thread: park on the eventfd alone (ops on
     /// this core's thread then go to other cores' rings).
     ring_failed: bool,
 }
 
 impl Driver {
+    /// A core's driver, with its ring created now (disabled until a thread takes it),
+    /// so that a ring the kernel refuses is an error here, not a hang later.
     pub(crate) fn new(config: RingConfig) -> io::Result<Driver> {
+        let prepared = Ring::new(&config, true)?;
         Ok(Driver {
             shared: Arc::new(RingShared::new()?),
             config,
+            prepared: Some(Box::new(prepared)),
+            ring_failed: false,
+        })
+    }
+
+    /// A driver whose ring is created by the thread that attaches it (a multi-thread
+    /// runtime's `block_on` caller, which may already have one).
+    pub(crate) fn new_lazy(config: RingConfig) -> io::Result<Driver> {
+        Ok(Driver {
+            shared: Arc::new(RingShared::new()?),
+            config,
+            prepared: None,
             ring_failed: false,
         })
     }
@@ -53,23 +71,32 @@ impl Driver {
         &self.shared
     }
 
-    /// This thread starts driving the core: attach its ring (created on first use).
+    /// This thread starts driving the core: attach its ring (the core's prepared one,
+    /// or one created now, on first use).
     pub(crate) fn attach(&mut self) {
+        let prepared = &mut self.prepared;
+        let config = &self.config;
+        let shared = &self.shared;
         let result = RING.with(|ring| {
             let mut ring = ring.borrow_mut();
             if ring.is_none() {
-                *ring = Some(Ring::new(&self.config)?);
+                let mut new = match prepared.take() {
+                    Some(prepared) => *prepared,
+                    None => Ring::new(config, false)?,
+                };
+                new.enable()?;
+                *ring = Some(new);
             }
             let ring = ring.as_mut().expect("just created");
             if let Some(attached) = ring.attached() {
-                if Arc::ptr_eq(attached, &self.shared) {
+                if Arc::ptr_eq(attached, shared) {
                     return Ok(());
                 }
                 // Still serving another core (a nested runtime on this thread): keep
                 // that attachment; this core parks on its eventfd.
                 return Err(io::Error::other("this thread's ring serves another core"));
             }
-            ring.attach(&self.shared);
+            ring.attach(shared);
             Ok(())
         });
         if let Err(error) = result {
@@ -83,6 +110,7 @@ impl Driver {
         } else {
             self.ring_failed = false;
         }
+        self.shared.set_ringless(self.ring_failed);
     }
 
     /// This thread stops driving the core: cancel and drain its ring's ops (they are
@@ -103,7 +131,8 @@ impl Driver {
     }
 
     /// Detaches, then closes this thread's ring unless the kernel still owns some of
-    /// its ops (then it stays, detached, until the thread exits).
+    /// its ops (then it stays, detached, until [`settle_this_thread`] or the thread's
+    /// exit reaps them).
     pub(crate) fn detach_and_release(&mut self) {
         self.detach();
         let _ = RING.try_with(|ring| {
@@ -152,15 +181,56 @@ impl Driver {
             true
         });
         if !served {
-            // No ring on this thread for this core: sleep on the eventfd.
+            // No ring on this thread for this core: hand what was queued here to cores
+            // that have one, and sleep on the eventfd.
+            forward_remote(shared);
             if timeout != Some(Duration::ZERO) && shared.begin_park() {
                 shared.wait_eventfd(timeout);
                 shared.end_park();
             } else {
                 shared.take_token();
             }
+            forward_remote(shared);
         }
     }
+}
+
+/// Moves the ops queued on a core that has no ring to a core that has one (or fails
+/// them when none has); cancellations queued there have no ring to act on.
+fn forward_remote(shared: &RingShared) {
+    for request in shared.take_remote() {
+        if let remote::RemoteRequest::Submit(cell) = request {
+            remote::submit_elsewhere(cell);
+        }
+    }
+}
+
+/// Reaps this thread's detached ring until the kernel has returned every op it still
+/// holds (see `ring`, "Stranded ops"). For a thread that has just stopped driving a
+/// core and may block: after `block_in_place`'s closure, when a worker thread exits.
+pub(crate) fn settle_this_thread() {
+    let _ = RING.try_with(|ring| {
+        let Ok(mut ring) = ring.try_borrow_mut() else {
+            return;
+        };
+        let Some(current) = ring.as_mut() else {
+            return;
+        };
+        if current.stranded() == 0 {
+            return;
+        }
+        if !current.settle(ring::SETTLE_LIMIT) {
+            log::warn!(
+                "ringtide: {} io_uring ops are still in the kernel {:?} after their \
+                 cancellation; this thread keeps reaping them when it next drives a core \
+                 or exits",
+                current.stranded(),
+                ring::SETTLE_LIMIT
+            );
+        } else if current.is_idle() {
+            *ring = None;
+        }
+    });
 }
 
 /// One core's ring counters.
@@ -173,6 +243,8 @@ pub(crate) fn counters(shared: &RingShared) -> crate::driver::IoCounters {
         in_flight: metrics.in_flight.load(Relaxed),
         cancelled: metrics.cancelled.load(Relaxed),
         cq_overflow: metrics.cq_overflow.load(Relaxed),
+        // io_uring needs no registration of I/O objects (and registers no files or
+        // buffers with the kernel).
         registered: 0,
     }
 }

@@ -118,6 +118,18 @@ impl<T: OpCode> Completion for MultiCell<T> {
         };
         waker.into_iter().for_each(Waker::wake);
     }
+
+    fn not_submitted(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            if !matches!(state.phase, Phase::Queued) {
+                return;
+            }
+            state.phase = Phase::Retired;
+            std::mem::take(&mut state.wakers)
+        };
+        waker.into_iter().for_each(Waker::wake);
+    }
 }
 
 /// A stream of the CQE results of one multishot op (`Ok(res)` or the errno).

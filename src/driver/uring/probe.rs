@@ -1,9 +1,24 @@
 //! Does io_uring work here? The check behind `Backend::Auto` and explicit `IoUring`.
 //!
-//! It creates a ring with the runtime's settings (retrying smaller rings on `ENOMEM`,
-//! as `RLIMIT_MEMLOCK` limits ring memory on kernels before 5.12), runs a NOP round
-//! trip, and probes every opcode the runtime submits. Any failure is reported with the
-//! errno and what to do about it.
+//! It creates a ring (retrying smaller rings on `ENOMEM`, as `RLIMIT_MEMLOCK` limits
+//! ring memory on kernels before 5.12), runs a NOP round trip, checks the kernel
+//! features the driver relies on, and probes the opcodes it cannot do without. Any
+//! failure is reported with the errno and what to do about it. The answer is cached for
+//! the process; the rings a runtime really uses (with its setup knobs) are created by
+//! `build()`, which fails, or falls back to mio, when the kernel refuses them.
+//!
+//! What is checked, and why:
+//!
+//! * `IORING_FEAT_NODROP` (5.5): without it a full completion queue drops completions,
+//!   and their ops would wait forever.
+//! * `IORING_FEAT_FAST_POLL` (5.7): sockets are blocking on io_uring; without internal
+//!   polling every receive that has to wait would occupy a kernel worker thread.
+//! * `IORING_FEAT_EXT_ARG` (5.11) is not required: without it a timed park is bounded
+//!   by a TIMEOUT SQE (see `ring`), so TIMEOUT is required instead.
+//! * Opcodes: NOP, READ, WRITE, POLL_ADD, ASYNC_CANCEL and TIMEOUT have no fallback.
+//!   Every other op checks its own opcode ([`supports`]) and, where the kernel lacks
+//!   it, runs its readiness half (a non-blocking syscall after a `POLL_ADD`, or the
+//!   blocking pool) instead.
 
 use std::io;
 use std::sync::OnceLock;
@@ -19,6 +34,7 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Write::CODE, "WRITE"),
     (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    (opcode::Timeout::CODE, "TIMEOUT"),
 ];
 
 /// The kernel's supported opcodes, as found by the first successful probe.
@@ -69,6 +85,22 @@ fn probe(config: &RingConfig) -> Result<(), String> {
             ));
         }
         None => return Err("io_uring NOP round trip returned no completion".to_owned()),
+    }
+    let params = uring.params();
+    if !params.is_feature_nodrop() {
+        return Err(
+            "this kernel's io_uring may drop completions when its queue is full (no \
+             IORING_FEAT_NODROP, before 5.5); a newer kernel has it"
+                .to_owned(),
+        );
+    }
+    if !params.is_feature_fast_poll() {
+        return Err(
+            "this kernel's io_uring has no internal polling (no IORING_FEAT_FAST_POLL, \
+             before 5.7): every socket wait would hold a kernel thread; a newer kernel \
+             has it"
+                .to_owned(),
+        );
     }
     let mut probe = io_uring::Probe::new();
     if let Err(error) = uring.submitter().register_probe(&mut probe) {

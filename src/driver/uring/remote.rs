@@ -63,6 +63,9 @@ pub(crate) struct RingShared {
     has_remote: AtomicBool,
     /// Id of the ring serving the core now (0: none).
     pub(crate) current_ring: AtomicU64,
+    /// The thread driving the core could not set up a ring: nothing reaps this core's
+    /// remote queue, so no op may be routed here.
+    ringless: AtomicBool,
     pub(crate) metrics: RingMetrics,
 }
 
@@ -89,6 +92,7 @@ impl RingShared {
             remote: Mutex::new(Vec::new()),
             has_remote: AtomicBool::new(false),
             current_ring: AtomicU64::new(0),
+            ringless: AtomicBool::new(false),
             metrics: RingMetrics::default(),
         })
     }
@@ -133,6 +137,17 @@ impl RingShared {
     /// Consumes a pending token without parking. Returns whether there was one.
     pub(crate) fn take_token(&self) -> bool {
         self.state.swap(EMPTY, SeqCst) == NOTIFIED
+    }
+
+    /// Records whether the thread driving the core has a ring for it.
+    pub(crate) fn set_ringless(&self, ringless: bool) {
+        self.ringless.store(ringless, SeqCst);
+    }
+
+    /// Whether ops handed to this core will be run: a ring serves it, or the next
+    /// thread to drive it will bring one.
+    pub(crate) fn can_run_ops(&self) -> bool {
+        !self.ringless.load(SeqCst)
     }
 
     pub(crate) fn push_remote(&self, request: RemoteRequest) {
@@ -199,6 +214,16 @@ pub(crate) fn submit(cell: Arc<dyn Completion>) -> io::Result<()> {
         .ok_or_else(no_ring_error)?;
     target.push_remote(RemoteRequest::Submit(cell));
     Ok(())
+}
+
+/// Hands `cell`, queued on a core that has no ring, to a core that has one; when none
+/// has, its future is told to submit again, which then reports why it cannot.
+pub(crate) fn submit_elsewhere(cell: Arc<dyn Completion>) {
+    let target = crate::driver::Handle::with_current(|driver| driver.and_then(|d| d.pick_ring()));
+    match target {
+        Some(target) => target.push_remote(RemoteRequest::Submit(cell)),
+        None => cell.not_submitted(),
+    }
 }
 
 fn no_ring_error() -> io::Error {

@@ -7,23 +7,62 @@
 //! gives the core away (worker exit, `block_in_place`, the end of a current-thread
 //! `block_on`).
 //!
+//! # Creation
+//!
+//! The rings of a runtime's cores are created when the runtime is built, so that a
+//! ring the kernel refuses (a setup flag such as SQPOLL without the privilege, the
+//! memlock limit, `EMFILE`) makes `build()` fail, or auto selection fall back to mio,
+//! instead of hanging I/O later. They are created disabled (`IORING_SETUP_R_DISABLED`)
+//! and enabled by the thread that first drives the core, which thereby becomes the
+//! ring's single issuer. Threads that drive a core later (after `block_in_place`)
+//! create their own ring on first use.
+//!
 //! # In-flight table
 //!
 //! Every submitted op has an entry in a slab that holds the ring's `Arc` to the op's
 //! cell. `user_data` is `generation << 32 | slab key`, so a late cancel request for a
-//! reused slot cannot hit the wrong op. Two values are reserved: [`EVENTFD_USER_DATA`]
-//! (the read armed on the core's eventfd, which is how other threads wake this ring)
-//! and [`CANCEL_USER_DATA`] (ASYNC_CANCEL requests, whose own CQEs carry no
-//! information).
+//! reused slot cannot hit the wrong op. Three values are reserved: [`EVENTFD_USER_DATA`]
+//! (the read armed on the core's eventfd, which is how other threads wake this ring),
+//! [`CANCEL_USER_DATA`] (ASYNC_CANCEL requests, whose own CQEs carry no information)
+//! and [`TIMEOUT_USER_DATA`] (the TIMEOUT bounding a timed park where the kernel has
+//! no `IORING_FEAT_EXT_ARG`).
+//!
+//! # Parking
+//!
+//! A timed park passes its timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`, 5.11+).
+//! Older kernels reject that argument with `EINVAL`, which would make every timed park
+//! return at once (a busy loop); there the ring queues a TIMEOUT SQE with a completion
+//! count of one instead: it completes when the time is up or as soon as any other
+//! completion arrives, so the park returns on either, and it never outlives the next
+//! completion.
 //!
 //! # Detach (retire)
 //!
 //! Detaching marks every in-flight entry as retiring and submits an ASYNC_CANCEL for
-//! each (and for the eventfd read), then waits for their CQEs, up to a deadline. An op
-//! whose CQE says `-ECANCELED` never ran: its future is told to resubmit on whichever
-//! ring polls it next. An op that completed anyway delivers its result as usual. Entries
-//! still in flight at the deadline stay in the table; if the ring is dropped like that,
-//! their cells are leaked on purpose, since the kernel may still write into them.
+//! each (and for the eventfd read, which is not re-armed from then on), then waits for
+//! their CQEs, up to the detach deadline (500 ms by default). An op whose CQE says
+//! `-ECANCELED` never ran: its future is told to resubmit on whichever ring polls it
+//! next (an op whose future is gone gets that result through `complete_abandoned`). An
+//! op that completed anyway delivers its result as usual.
+//!
+//! # Stranded ops
+//!
+//! Entries still in flight at the deadline stay in the table: the ring is *stranded*.
+//! Nobody else can reap it: a `SINGLE_ISSUER | DEFER_TASKRUN` ring posts completions
+//! only when its own thread enters it (any other thread gets `EEXIST`), so it cannot be
+//! handed to another core or to a reaper thread. Its own thread therefore reaps it as
+//! soon as it can:
+//!
+//! * when the thread drives a core again (the stranded entries are reaped with the new
+//!   ones);
+//! * when `block_in_place`'s closure returns, and when a worker thread stops being a
+//!   worker ([`Ring::settle`], asking the kernel again to cancel every half second);
+//! * at thread exit, when the ring is dropped: it settles for up to 10 s more; entries
+//!   still in the kernel after that are leaked on purpose (logged), never freed, since
+//!   the kernel may still write into them.
+//!
+//! Until then the tasks awaiting stranded ops wait; an op is stranded only when the
+//! kernel did not honour its cancellation for the whole deadline.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -42,6 +81,9 @@ use crate::driver::RingConfig;
 pub(crate) const EVENTFD_USER_DATA: u64 = u64::MAX;
 /// `user_data` of ASYNC_CANCEL requests.
 pub(crate) const CANCEL_USER_DATA: u64 = u64::MAX - 1;
+/// `user_data` of the TIMEOUT that bounds a timed park on kernels without
+/// `IORING_FEAT_EXT_ARG`.
+pub(crate) const TIMEOUT_USER_DATA: u64 = u64::MAX - 2;
 
 /// `IORING_ENTER_GETEVENTS`.
 const GETEVENTS: u32 = 1;
@@ -49,8 +91,12 @@ const GETEVENTS: u32 = 1;
 /// CQEs taken out of the completion queue per batch.
 const REAP_BATCH: usize = 64;
 
-/// How long a detach waits for cancelled ops before leaving them in flight.
-const RETIRE_DEADLINE: Duration = Duration::from_millis(500);
+/// How long a ring that its thread is about to leave for good (thread exit) waits for
+/// the last cancelled ops before it leaks them (see "Stranded ops" in the module doc).
+pub(crate) const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often a settling ring asks the kernel again to cancel what is left.
+const CANCEL_AGAIN_EVERY: Duration = Duration::from_millis(500);
 
 /// Setup flags tried in order; the first the kernel accepts wins.
 /// A named way to configure a ring builder.
@@ -91,11 +137,23 @@ pub(crate) struct Ring {
     in_flight: Slab<InFlight>,
     generation: u32,
     attached: Option<Arc<RingShared>>,
+    /// Inside `detach`: the eventfd read is being cancelled and must not be re-armed.
+    detaching: bool,
     /// Destination of the eventfd read; leaked if the ring goes away with it armed.
     eventfd_buffer: Box<u64>,
     eventfd_armed: bool,
     /// Which setup flags the kernel accepted (for diagnostics).
     pub(crate) setup: &'static str,
+    /// Timed parks pass their timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`);
+    /// otherwise a TIMEOUT SQE bounds them.
+    ext_arg: bool,
+    /// The timeout of the last TIMEOUT SQE; the kernel reads it when the SQE is
+    /// submitted.
+    park_timeout: Box<types::Timespec>,
+    /// How long a detach waits for its cancellations (see the module doc).
+    detach_deadline: Duration,
+    /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
+    disabled: bool,
     /// CQEs copied out of the completion queue, reused between reaps.
     reaped: Vec<(u64, i32, u32)>,
     /// SQEs were queued since the last `io_uring_enter`.
@@ -115,21 +173,51 @@ impl std::fmt::Debug for Ring {
 impl Ring {
     /// Creates a ring with the best setup flags the kernel accepts. `ENOMEM` (a low
     /// `RLIMIT_MEMLOCK` on kernels before 5.12) is retried with smaller rings.
-    pub(crate) fn new(config: &RingConfig) -> io::Result<Ring> {
+    ///
+    /// `disabled`: the ring is created disabled, to be [`enable`](Ring::enable)d by the
+    /// thread that will use it (which becomes its single issuer). Kernels without
+    /// `IORING_SETUP_R_DISABLED` (before 5.10) have no single-issuer mode either, so
+    /// there the ring is created enabled and any thread may use it.
+    pub(crate) fn new(config: &RingConfig, disabled: bool) -> io::Result<Ring> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let (uring, setup) = build_uring(config)?;
+        let (uring, setup, disabled) = build_uring(config, disabled)?;
+        let ext_arg = uring.params().is_feature_ext_arg() && !config.without_ext_arg;
         Ok(Ring {
             uring,
             id: NEXT_ID.fetch_add(1, Relaxed),
             in_flight: Slab::new(),
             generation: 0,
             attached: None,
+            detaching: false,
             eventfd_buffer: Box::new(0),
             eventfd_armed: false,
             setup,
+            ext_arg,
+            park_timeout: Box::new(types::Timespec::new()),
+            detach_deadline: config.detach_deadline,
+            disabled,
             reaped: Vec::with_capacity(REAP_BATCH),
             unsubmitted: false,
         })
+    }
+
+    /// Enables a ring created disabled; the calling thread becomes its single issuer.
+    /// A no-op for a ring that is enabled already.
+    pub(crate) fn enable(&mut self) -> io::Result<()> {
+        if self.disabled {
+            self.uring.submitter().register_enable_rings()?;
+            self.disabled = false;
+        }
+        Ok(())
+    }
+
+    /// Ops still in the kernel although the ring is detached (see "Stranded ops").
+    pub(crate) fn stranded(&self) -> usize {
+        if self.attached.is_some() {
+            0
+        } else {
+            self.in_flight.len()
+        }
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -159,27 +247,25 @@ impl Ring {
     }
 
     /// Stops serving the attached core: cancels what is in flight (see the module doc)
-    /// and waits up to the retire deadline for the cancellations.
+    /// and waits up to the detach deadline for the cancellations.
     pub(crate) fn detach(&mut self) {
         let Some(shared) = self.attached.clone() else {
             return;
         };
         self.drain_remote(&shared);
-        let keys: Vec<(usize, u64)> = self
-            .in_flight
-            .iter_mut()
-            .map(|(key, entry)| {
-                entry.retiring = true;
-                (key, user_data(key, entry.generation))
-            })
-            .collect();
-        for (_, user_data) in &keys {
-            self.push_cancel(*user_data);
-        }
+        self.detaching = true;
+        self.cancel_all();
         if self.eventfd_armed {
             self.push_cancel(EVENTFD_USER_DATA);
         }
-        let deadline = Instant::now() + RETIRE_DEADLINE;
+        let deadline = Instant::now() + self.detach_deadline;
+        if self.detach_deadline.is_zero() {
+            // Hand the cancellations to the kernel without collecting any completion
+            // (with DEFER_TASKRUN none is posted before the next GETEVENTS): the ops
+            // stay in flight, as if the kernel had not honoured the cancel in time.
+            let _ = self.uring.submit();
+            self.unsubmitted = false;
+        }
         while (self.eventfd_armed || self.in_flight.iter().any(|(_, e)| e.retiring))
             && Instant::now() < deadline
         {
@@ -192,18 +278,73 @@ impl Ring {
             .compare_exchange(self.id, 0, Relaxed, Relaxed);
         shared.publish_in_flight(self.in_flight.len());
         self.attached = None;
-        if self.eventfd_armed {
-            // The kernel may still write the old buffer: leave it to the kernel.
-            std::mem::forget(std::mem::replace(&mut self.eventfd_buffer, Box::new(0)));
-            self.eventfd_armed = false;
+        self.detaching = false;
+        if !self.in_flight.is_empty() {
+            log::debug!(
+                "ringtide: {} io_uring ops still in the kernel {:?} after they were                  cancelled; this thread reaps them when it next can",
+                self.in_flight.len(),
+                self.detach_deadline
+            );
         }
+    }
+
+    /// Marks every in-flight entry as retiring and asks the kernel to cancel it.
+    fn cancel_all(&mut self) {
+        let keys: Vec<u64> = self
+            .in_flight
+            .iter_mut()
+            .map(|(key, entry)| {
+                entry.retiring = true;
+                user_data(key, entry.generation)
+            })
+            .collect();
+        for user_data in keys {
+            self.push_cancel(user_data);
+        }
+    }
+
+    /// Reaps a detached ring until the kernel has returned every op it still holds
+    /// (asking again every half second to cancel them), or until `limit`. Returns
+    /// whether nothing is left in the kernel.
+    pub(crate) fn settle(&mut self, limit: Duration) -> bool {
+        if self.attached.is_some() {
+            return true;
+        }
+        if self.in_flight.is_empty() && !self.eventfd_armed {
+            return true;
+        }
+        let start = Instant::now();
+        let mut last_cancel = start;
+        self.reap_detached();
+        while !self.in_flight.is_empty() || self.eventfd_armed {
+            let now = Instant::now();
+            if now.duration_since(start) >= limit {
+                return false;
+            }
+            if now.duration_since(last_cancel) >= CANCEL_AGAIN_EVERY {
+                self.cancel_all();
+                last_cancel = now;
+            }
+            let left = limit.saturating_sub(now.duration_since(start));
+            self.wait(Some(left.min(CANCEL_AGAIN_EVERY)));
+            self.reap();
+        }
+        true
+    }
+
+    /// Submits what is queued and runs completions without blocking, on a detached
+    /// ring (which [`poll_nowait`](Ring::poll_nowait) would also do, but skips when it
+    /// believes nothing is pending).
+    fn reap_detached(&mut self) {
+        self.enter(0, None);
+        self.reap();
     }
 
     fn arm_eventfd(&mut self) {
         let Some(shared) = &self.attached else {
             return;
         };
-        if self.eventfd_armed {
+        if self.eventfd_armed || self.detaching {
             return;
         }
         let entry = opcode::Read::new(
@@ -330,7 +471,23 @@ impl Ring {
 
     /// Submits what is queued and waits for at least one completion or `timeout`.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) {
-        self.enter(1, timeout);
+        match timeout {
+            Some(timeout) if !self.ext_arg => {
+                if !self.uring.completion().is_empty() {
+                    // Something to reap already: do not sleep (and queue no timeout).
+                    self.enter(0, None);
+                    return;
+                }
+                *self.park_timeout = types::Timespec::from(timeout);
+                let entry = opcode::Timeout::new(&*self.park_timeout)
+                    .count(1)
+                    .build()
+                    .user_data(TIMEOUT_USER_DATA);
+                self.push(entry);
+                self.enter(1, None);
+            }
+            timeout => self.enter(1, timeout),
+        }
     }
 
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
@@ -386,10 +543,13 @@ impl Ring {
                 if !overflow {
                     break;
                 }
-                if let Some(shared) = &self.attached {
-                    bump(&shared.metrics.cq_overflow, 1);
-                }
                 self.enter(0, None);
+                // What the flush moved into the queue are the completions the kernel
+                // had held back.
+                let flushed = self.uring.completion().len() as u64;
+                if let Some(shared) = &self.attached {
+                    bump(&shared.metrics.cq_overflow, flushed);
+                }
             }
         }
         self.reaped = batch;
@@ -407,11 +567,11 @@ impl Ring {
                 self.eventfd_armed = false;
                 // Re-arm after a wake-up; a failed read (cancelled at detach, or an
                 // unexpected error) is not retried in a loop.
-                if self.attached.is_some() && result == 8 {
+                if result == 8 {
                     self.arm_eventfd();
                 }
             }
-            CANCEL_USER_DATA => {}
+            CANCEL_USER_DATA | TIMEOUT_USER_DATA => {}
             _ => {
                 let key = (user_data & u64::from(u32::MAX)) as usize;
                 let generation = (user_data >> 32) as u32;
@@ -445,6 +605,13 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         self.detach();
+        if !self.settle(SETTLE_LIMIT) {
+            log::error!(
+                "ringtide: {} io_uring ops were still in the kernel {:?} after their                  cancellation at thread exit; their memory is leaked on purpose (the                  kernel may still write into it)",
+                self.in_flight.len(),
+                SETTLE_LIMIT
+            );
+        }
         if !self.in_flight.is_empty() || self.eventfd_armed {
             // The kernel may still write into these: never free them.
             for entry in self.in_flight.drain() {
@@ -465,13 +632,29 @@ fn user_data(key: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | key as u64
 }
 
-fn build_uring(config: &RingConfig) -> io::Result<(IoUring, &'static str)> {
+/// The ring, the name of its setup flags, and whether it was created disabled.
+fn build_uring(config: &RingConfig, disabled: bool) -> io::Result<(IoUring, &'static str, bool)> {
+    match build_uring_with(config, disabled) {
+        Ok((uring, name)) => Ok((uring, name, disabled)),
+        // No `IORING_SETUP_R_DISABLED` (before 5.10): no single-issuer mode either, so
+        // an enabled ring may be used by any thread.
+        Err(error) if disabled && error.raw_os_error() == Some(libc::EINVAL) => {
+            build_uring_with(config, false).map(|(uring, name)| (uring, name, false))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn build_uring_with(config: &RingConfig, disabled: bool) -> io::Result<(IoUring, &'static str)> {
     let mut last_error = None;
     for (name, apply) in flag_sets(config) {
         let mut entries = config.entries;
         loop {
             let mut builder = IoUring::builder();
             apply(&mut builder);
+            if disabled {
+                builder.setup_r_disabled();
+            }
             if let Some(idle) = config.sqpoll_idle {
                 builder.setup_sqpoll(idle.as_millis().min(u32::MAX as u128) as u32);
             }
@@ -491,4 +674,71 @@ fn build_uring(config: &RingConfig) -> io::Result<(IoUring, &'static str)> {
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn attached_ring() -> (Ring, Arc<RingShared>) {
+        let mut ring = Ring::new(&RingConfig::default(), false).unwrap();
+        let shared = Arc::new(RingShared::new().unwrap());
+        ring.attach(&shared);
+        (ring, shared)
+    }
+
+    #[test]
+    fn detach_does_not_re_arm_the_eventfd_read_it_cancels() {
+        let (mut ring, shared) = attached_ring();
+        // The read armed at attach is queued; a wake-up is pending on the eventfd, so
+        // that read completes (with 8 bytes) in the very submission that carries the
+        // detach's cancel. Re-arming it then would leave a read on the core's eventfd
+        // after the detach (stealing the next ring's wake-ups) and keep the detach
+        // waiting for its deadline.
+        assert!(shared.begin_park());
+        shared.unpark();
+        ring.detach_deadline = Duration::from_secs(2);
+        ring.detach();
+        assert!(
+            !ring.eventfd_armed,
+            "a read is still armed on the core's eventfd after the detach"
+        );
+        assert!(ring.is_idle());
+    }
+
+    #[test]
+    fn a_stranded_ring_settles_once_its_thread_reaps_it() {
+        let (ring, shared) = attached_ring();
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
+        let waiting = crate::driver::uring::cell::UringOp::new(crate::op::poll::PollAdd::new(
+            fd,
+            libc::POLLIN,
+        ));
+        let mut waiting = std::pin::pin!(waiting);
+        // Submit it through this ring, which must be this thread's for `UringOp`:
+        // park the ring in the thread-local for the poll.
+        super::super::remote::RING.with(|slot| *slot.borrow_mut() = Some(ring));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        let mut ring = super::super::remote::RING
+            .with(|slot| slot.borrow_mut().take())
+            .unwrap();
+        ring.poll_nowait();
+        ring.detach_deadline = Duration::ZERO;
+        ring.detach();
+        assert_eq!(ring.stranded(), 1, "the poll was left in the kernel");
+        assert!(ring.settle(SETTLE_LIMIT));
+        assert_eq!(ring.stranded(), 0);
+        assert!(ring.is_idle());
+        // The retired op resubmits on its next poll: with no ring here, that fails
+        // cleanly instead of waiting forever.
+        match waiting.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready((_, result)) => {
+                assert!(result.is_err(), "{result:?}");
+            }
+            std::task::Poll::Pending => panic!("a settled op was not handed back"),
+        }
+        drop(shared);
+    }
 }

@@ -171,6 +171,9 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
         core.release_driver();
         cx.handle.shutdown_core(core);
     }
+    // Ops this thread's ring could not get back from the kernel when it gave its core
+    // away: only this thread can reap them.
+    driver::settle_this_thread();
 }
 
 impl WorkerContext {
@@ -482,6 +485,16 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
         }
     }
     let _not_driving = context::exit_driving();
+    // The core's ops that this thread's ring still had in the kernel when the core
+    // left (rare: their cancellation took longer than the detach deadline) come back
+    // only through this thread: reap them once `f` returns (or unwinds).
+    struct Settle;
+    impl Drop for Settle {
+        fn drop(&mut self) {
+            driver::settle_this_thread();
+        }
+    }
+    let _settle = Settle;
     f()
 }
 
