@@ -69,6 +69,7 @@
 
 pub(crate) mod op;
 mod select;
+pub(crate) mod waiters;
 
 #[cfg(feature = "mio")]
 pub(crate) mod mio;

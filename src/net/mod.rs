@@ -29,6 +29,8 @@ pub(crate) mod poll_io;
 pub(crate) mod socket;
 pub mod tcp;
 mod udp;
+#[cfg(ringtide_uring)]
+pub(crate) mod uring_readiness;
 pub mod unix;
 
 pub use addr::{ToSocketAddrs, lookup_host};

@@ -20,6 +20,16 @@ pub(crate) enum Shared {}
 #[derive(Debug)]
 pub(crate) enum Registration {}
 
+/// Uninhabited.
+#[derive(Debug)]
+pub(crate) enum ReadinessWaiter {}
+
+impl ReadinessWaiter {
+    pub(crate) fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match *self {}
+    }
+}
+
 /// A readiness direction (kept so callers compile without the feature).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Direction {
@@ -79,6 +89,10 @@ impl Registration {
     }
 
     pub(crate) fn clear_readiness(&self, _event: ()) {
+        match *self {}
+    }
+
+    pub(crate) fn waiter(&self, _direction: Direction) -> ReadinessWaiter {
         match *self {}
     }
 
