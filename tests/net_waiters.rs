@@ -107,7 +107,11 @@ async fn fill_send_buffer(stream: &mut TcpStream) -> usize {
         };
         if sent < 0 {
             let error = io::Error::last_os_error();
-            assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "send failed: {error}");
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::WouldBlock,
+                "send failed: {error}"
+            );
             break;
         }
         queued += sent as usize;

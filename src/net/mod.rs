@@ -29,9 +29,9 @@ pub(crate) mod poll_io;
 pub(crate) mod socket;
 pub mod tcp;
 mod udp;
+pub mod unix;
 #[cfg(ringtide_uring)]
 pub(crate) mod uring_readiness;
-pub mod unix;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};

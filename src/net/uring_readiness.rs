@@ -302,14 +302,22 @@ mod tests {
             let mut waiter = readiness.waiter();
             assert!(
                 waiter
-                    .poll_ready(&mut Context::from_waker(&waker), socket.as_raw_fd(), libc::POLLIN)
+                    .poll_ready(
+                        &mut Context::from_waker(&waker),
+                        socket.as_raw_fd(),
+                        libc::POLLIN
+                    )
                     .is_pending()
             );
             peer.write_all(b"x").unwrap();
             while counter.0.load(SeqCst) == 0 {
                 crate::task::yield_now().await;
             }
-            let poll = waiter.poll_ready(&mut Context::from_waker(&waker), socket.as_raw_fd(), libc::POLLIN);
+            let poll = waiter.poll_ready(
+                &mut Context::from_waker(&waker),
+                socket.as_raw_fd(),
+                libc::POLLIN,
+            );
             assert!(matches!(poll, Poll::Ready(Ok(()))));
             assert_eq!(readiness.listed_waiters(), 0);
         });
@@ -351,9 +359,15 @@ mod tests {
             // The second waiter runs first and collects the completion; the first one
             // sees the generation moved.
             let mut cx = Context::from_waker(&second_waker);
-            assert!(matches!(second_waiter.poll_ready(&mut cx, fd, libc::POLLIN), Poll::Ready(Ok(()))));
+            assert!(matches!(
+                second_waiter.poll_ready(&mut cx, fd, libc::POLLIN),
+                Poll::Ready(Ok(()))
+            ));
             let mut cx = Context::from_waker(&first_waker);
-            assert!(matches!(first_waiter.poll_ready(&mut cx, fd, libc::POLLIN), Poll::Ready(Ok(()))));
+            assert!(matches!(
+                first_waiter.poll_ready(&mut cx, fd, libc::POLLIN),
+                Poll::Ready(Ok(()))
+            ));
             assert_eq!(readiness.listed_waiters(), 0);
         });
     }

@@ -431,9 +431,31 @@ fn observe(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>>
     }))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::Wake;
+
     use super::*;
+
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter::default());
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn wakes(counter: &Counter) -> usize {
+        counter.0.load(SeqCst)
+    }
 
     fn ready_now(io: &ScheduledIo, direction: Direction) -> ReadyEvent {
         let mut cx = Context::from_waker(Waker::noop());
@@ -483,6 +505,136 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_waiter_and_the_poll_caller_are_woken() {
+        let io = ScheduledIo::new(Token(0));
+        let counters: Vec<_> = (0..8).map(|_| counter()).collect();
+        let mut waiters: Vec<_> = counters
+            .iter()
+            .map(|(_, waker)| {
+                let mut waiter = ReadinessWaiter::new(&io, Direction::Read);
+                assert!(
+                    waiter
+                        .poll_ready(&mut Context::from_waker(waker))
+                        .is_pending()
+                );
+                waiter
+            })
+            .collect();
+        let (poller, poller_waker) = counter();
+        assert!(
+            io.poll_ready(&mut Context::from_waker(&poller_waker), Direction::Read)
+                .is_pending()
+        );
+        assert_eq!(io.listed_waiters(Direction::Read), 8);
+
+        // A write event wakes no reader.
+        io.set_readiness(Ready::WRITABLE);
+        assert!(counters.iter().all(|(counter, _)| wakes(counter) == 0));
+
+        io.set_readiness(Ready::READABLE);
+        assert_eq!(wakes(&poller), 1);
+        for ((counter, waker), waiter) in counters.iter().zip(&mut waiters) {
+            assert_eq!(wakes(counter), 1);
+            let event = match waiter.poll_ready(&mut Context::from_waker(waker)) {
+                Poll::Ready(Ok(event)) => event,
+                other => panic!("expected readiness, got {other:?}"),
+            };
+            assert_eq!(event.ready(), Ready::READABLE);
+        }
+        assert_eq!(io.listed_waiters(Direction::Read), 0);
+    }
+
+    #[test]
+    fn dropped_waiters_leave_the_list() {
+        let io = ScheduledIo::new(Token(0));
+        let (staying, staying_waker) = counter();
+        let mut stays = ReadinessWaiter::new(&io, Direction::Write);
+        assert!(
+            stays
+                .poll_ready(&mut Context::from_waker(&staying_waker))
+                .is_pending()
+        );
+        let (_gone, gone_waker) = counter();
+        for _ in 0..1000 {
+            let mut waiter = ReadinessWaiter::new(&io, Direction::Write);
+            assert!(
+                waiter
+                    .poll_ready(&mut Context::from_waker(&gone_waker))
+                    .is_pending()
+            );
+            assert_eq!(io.listed_waiters(Direction::Write), 2);
+        }
+        assert_eq!(
+            io.listed_waiters(Direction::Write),
+            1,
+            "no dropped waiter is kept"
+        );
+        io.set_readiness(Ready::WRITABLE);
+        assert_eq!(wakes(&staying), 1);
+        assert_eq!(io.listed_waiters(Direction::Write), 0);
+    }
+
+    #[test]
+    fn a_woken_waiter_whose_readiness_was_consumed_waits_again() {
+        let io = ScheduledIo::new(Token(0));
+        let (first, first_waker) = counter();
+        let (second, second_waker) = counter();
+        let mut first_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut second_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut first_cx = Context::from_waker(&first_waker);
+        let mut second_cx = Context::from_waker(&second_waker);
+        assert!(first_waiter.poll_ready(&mut first_cx).is_pending());
+        assert!(second_waiter.poll_ready(&mut second_cx).is_pending());
+        io.set_readiness(Ready::READABLE);
+        assert_eq!((wakes(&first), wakes(&second)), (1, 1));
+
+        // The first one's syscall drains the fd and reports `WouldBlock`.
+        let Poll::Ready(Ok(event)) = first_waiter.poll_ready(&mut first_cx) else {
+            panic!("the first waiter is ready");
+        };
+        io.clear_readiness(event);
+        // The second one finds nothing left and waits for the next edge.
+        assert!(second_waiter.poll_ready(&mut second_cx).is_pending());
+        assert_eq!(io.listed_waiters(Direction::Read), 1);
+        io.set_readiness(Ready::READABLE);
+        assert_eq!(wakes(&second), 2);
+        assert!(matches!(
+            second_waiter.poll_ready(&mut second_cx),
+            Poll::Ready(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn shutdown_wakes_and_fails_every_waiter() {
+        let io = ScheduledIo::new(Token(0));
+        let (reader, reader_waker) = counter();
+        let (writer, writer_waker) = counter();
+        let mut read_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut write_waiter = ReadinessWaiter::new(&io, Direction::Write);
+        assert!(
+            read_waiter
+                .poll_ready(&mut Context::from_waker(&reader_waker))
+                .is_pending()
+        );
+        assert!(
+            write_waiter
+                .poll_ready(&mut Context::from_waker(&writer_waker))
+                .is_pending()
+        );
+        io.shutdown();
+        assert_eq!((wakes(&reader), wakes(&writer)), (1, 1));
+        let mut cx = Context::from_waker(&reader_waker);
+        assert!(matches!(
+            read_waiter.poll_ready(&mut cx),
+            Poll::Ready(Err(_))
+        ));
+        assert!(matches!(
+            write_waiter.poll_ready(&mut cx),
+            Poll::Ready(Err(_))
+        ));
+    }
+
+    #[test]
     fn the_tick_wraps_without_touching_the_readiness_bits() {
         let io = ScheduledIo::new(Token(0));
         let last_tick = usize::MAX & !SHUTDOWN & !Ready::ALL.0;
@@ -492,5 +644,120 @@ mod tests {
         let event = ready_now(&io, Direction::Write);
         assert_eq!(event.tick, 0);
         assert_eq!(event.ready(), Ready::WRITABLE);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Loom models of the waiter-list protocol: waiters listing themselves on some
+    //! threads while the driver records an event on another. Whatever the
+    //! interleaving, every waiter that returned `Pending` is woken, and its next poll
+    //! is ready.
+
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+    use crate::loom::atomic::AtomicBool;
+    use crate::loom::atomic::Ordering::SeqCst;
+
+    #[derive(Default)]
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, SeqCst);
+        }
+    }
+
+    /// Waits for readiness the way a task does: polls; when pending, waits for the
+    /// wake-up (spinning, as a model thread has nothing else to run), then polls again,
+    /// which must be ready.
+    fn wait_readable(io: &ScheduledIo) {
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut waiter = ReadinessWaiter::new(io, Direction::Read);
+        if waiter.poll_ready(&mut cx).is_pending() {
+            while !flag.0.load(SeqCst) {
+                loom::thread::yield_now();
+            }
+            assert!(
+                matches!(waiter.poll_ready(&mut cx), Poll::Ready(Ok(_))),
+                "woken but not ready"
+            );
+        }
+    }
+
+    #[test]
+    fn loom_two_waiters_and_an_event_both_wake() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let other = {
+                let io = io.clone();
+                loom::thread::spawn(move || wait_readable(&io))
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            other.join().unwrap();
+            driver.join().unwrap();
+            assert_eq!(io.listed_waiters(Direction::Read), 0);
+        });
+    }
+
+    #[test]
+    fn loom_a_dropped_waiter_does_not_take_the_others_wake_up() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let leaving = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let mut waiter = ReadinessWaiter::new(&io, Direction::Read);
+                    let _ = waiter.poll_ready(&mut Context::from_waker(Waker::noop()));
+                })
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            leaving.join().unwrap();
+            driver.join().unwrap();
+            assert_eq!(io.listed_waiters(Direction::Read), 0);
+        });
+    }
+
+    #[test]
+    fn loom_a_poll_caller_and_a_waiter_both_wake() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let poller = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let flag = Arc::new(Flag::default());
+                    let waker = Waker::from(flag.clone());
+                    let mut cx = Context::from_waker(&waker);
+                    if io.poll_ready(&mut cx, Direction::Read).is_pending() {
+                        while !flag.0.load(SeqCst) {
+                            loom::thread::yield_now();
+                        }
+                        assert!(matches!(
+                            io.poll_ready(&mut cx, Direction::Read),
+                            Poll::Ready(Ok(_))
+                        ));
+                    }
+                })
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            poller.join().unwrap();
+            driver.join().unwrap();
+        });
     }
 }
