@@ -173,7 +173,7 @@ impl DirectionReadiness {
     }
 
     /// How many waiter futures are listed.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn listed_waiters(&self) -> usize {
         self.lock().waiters.len()
     }
