@@ -10,7 +10,8 @@
 //!   timeout as the wait's timeout; other threads wake it by writing the core's eventfd,
 //!   on which every ring keeps a read armed.
 //! * `mio` (feature `mio`): readiness-based; one `mio::Poll` per core, edge-triggered
-//!   registrations with a waker per direction, `mio::Waker` to unpark.
+//!   registrations with a list of waiters per direction (every waiter of a direction
+//!   is woken by its event, see [`waiters`]), `mio::Waker` to unpark.
 //! * without I/O (`enable_io` not called): a condvar parker.
 //!
 //! # One operation, two halves
@@ -84,6 +85,7 @@
 
 pub(crate) mod op;
 pub(crate) mod select;
+pub(crate) mod waiters;
 
 #[cfg(feature = "mio")]
 pub(crate) mod mio;

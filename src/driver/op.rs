@@ -237,10 +237,14 @@ async fn run_readiness<T: OpCode>(
                     result => return op.complete(result),
                 }
             }
+            // A listed waiter, not the registration's one `poll_*` slot: other tasks
+            // may wait for the same direction (several `accept`s on one listener), and
+            // every one is woken.
+            let mut waiter = registration.waiter(direction);
             let result = poll_fn(|cx| {
                 std::task::ready!(crate::task::coop::poll_proceed(cx));
                 loop {
-                    let event = std::task::ready!(registration.poll_ready(cx, direction))?;
+                    let event = std::task::ready!(waiter.poll_ready(cx))?;
                     match op.attempt() {
                         Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                             registration.clear_readiness(event);

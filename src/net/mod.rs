@@ -30,6 +30,8 @@ pub(crate) mod socket;
 pub mod tcp;
 mod udp;
 pub mod unix;
+#[cfg(ringtide_uring)]
+pub(crate) mod uring_readiness;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};

@@ -13,6 +13,14 @@
 //!   used by the `AsyncRead`/`AsyncWrite` impls) use `MSG_DONTWAIT` syscalls and wait
 //!   for readiness with a `POLL_ADD` kept per direction.
 //! * mio: non-blocking, registered edge-triggered with one core's poll.
+//!
+//! Readiness (`ready`, behind `readable()`/`writable()`, and `poll_ready`): any number
+//! of tasks may wait for one direction at once, and every one is woken when it becomes
+//! ready. `ready` futures list themselves as waiters (mio: `Registration::waiter`;
+//! io_uring: the socket's per-direction `POLL_ADD` and waiter list in
+//! [`uring_readiness`](super::uring_readiness)) and leave the list when dropped;
+//! `poll_ready` and `poll_io` (for `poll_*` callers, which keep no state) share one
+//! waker slot per direction, woken by the same events.
 
 use std::future::poll_fn;
 use std::io;
@@ -88,9 +96,9 @@ pub(crate) struct SharedSocket {
     pub(crate) reads: Leftovers<Received>,
     /// Connections accepted by dropped `accept` futures.
     pub(crate) accepts: Leftovers<Accepted>,
-    /// io_uring: the `POLL_ADD` each direction of the poll-based API waits on.
+    /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
-    readiness: [std::sync::Mutex<Option<UringReadiness>>; 2],
+    readiness: [super::uring_readiness::DirectionReadiness; 2],
 }
 
 /// The fd of a socket. Dropped once every op that used it is finished (each held the
@@ -134,9 +142,6 @@ impl std::os::fd::AsFd for SharedSocket {
     }
 }
 
-#[cfg(ringtide_uring)]
-type UringReadiness = crate::driver::uring::cell::UringOp<crate::op::poll::PollAdd>;
-
 impl SharedSocket {
     pub(crate) fn fd(&self) -> RawFd {
         self.fd.raw
@@ -162,6 +167,24 @@ impl SharedSocket {
 pub(crate) enum Direction {
     Read = 0,
     Write = 1,
+}
+
+impl Direction {
+    fn for_mio(self) -> crate::driver::mio::Direction {
+        match self {
+            Direction::Read => crate::driver::mio::Direction::Read,
+            Direction::Write => crate::driver::mio::Direction::Write,
+        }
+    }
+
+    /// The `poll(2)` events of the direction.
+    #[cfg(ringtide_uring)]
+    fn poll_events(self) -> libc::c_short {
+        match self {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        }
+    }
 }
 
 /// A socket driven by the current runtime's backend.
@@ -480,9 +503,27 @@ impl Socket {
         }
     }
 
-    /// Waits until the socket is readable or writable (or has an error to report).
+    /// Waits until the socket is readable or writable (or has an error to report). Any
+    /// number of tasks may wait at once; all are woken.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
-        poll_fn(|cx| self.poll_ready(cx, direction)).await
+        match &self.shared.source {
+            IoSource::Mio(registration) => {
+                let mut waiter = registration.waiter(direction.for_mio());
+                poll_fn(|cx| waiter.poll_ready(cx).map_ok(|_| ())).await
+            }
+            IoSource::Uring => self.ready_uring(direction).await,
+        }
+    }
+
+    #[cfg(ringtide_uring)]
+    async fn ready_uring(&self, direction: Direction) -> io::Result<()> {
+        let mut waiter = self.shared.readiness[direction as usize].waiter();
+        poll_fn(|cx| waiter.poll_ready(cx, self.fd(), direction.poll_events())).await
+    }
+
+    #[cfg(not(ringtide_uring))]
+    async fn ready_uring(&self, _direction: Direction) -> io::Result<()> {
+        Err(no_runtime())
     }
 
     /// Reads into `buf[offset..]`. Kept bytes (or a kept datagram) from a cancelled
@@ -773,13 +814,7 @@ impl Socket {
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         match &self.shared.source {
-            IoSource::Mio(registration) => {
-                let direction = match direction {
-                    Direction::Read => crate::driver::mio::Direction::Read,
-                    Direction::Write => crate::driver::mio::Direction::Write,
-                };
-                registration.poll_io(cx, direction, operation)
-            }
+            IoSource::Mio(registration) => registration.poll_io(cx, direction.for_mio(), operation),
             IoSource::Uring => {
                 ready!(crate::task::coop::poll_proceed(cx));
                 loop {
@@ -794,48 +829,24 @@ impl Socket {
         }
     }
 
-    /// Ready when the direction is ready (or an error is pending); registers `cx`.
+    /// Ready when the direction is ready (or an error is pending); registers `cx` in the
+    /// direction's one slot for `poll_*` callers (futures use [`ready`](Socket::ready)).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
         match &self.shared.source {
-            IoSource::Mio(registration) => {
-                let direction = match direction {
-                    Direction::Read => crate::driver::mio::Direction::Read,
-                    Direction::Write => crate::driver::mio::Direction::Write,
-                };
-                registration.poll_ready(cx, direction).map_ok(|_| ())
-            }
+            IoSource::Mio(registration) => registration
+                .poll_ready(cx, direction.for_mio())
+                .map_ok(|_| ()),
             IoSource::Uring => self.poll_ready_uring(cx, direction),
         }
     }
 
     #[cfg(ringtide_uring)]
     fn poll_ready_uring(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
-        use std::future::Future;
-        let mut slot = self.shared.readiness[direction as usize]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let events = match direction {
-            Direction::Read => libc::POLLIN,
-            Direction::Write => libc::POLLOUT,
-        };
-        let wait = slot.get_or_insert_with(|| {
-            crate::driver::uring::cell::UringOp::new(crate::op::poll::PollAdd::new(
-                self.fd(),
-                events,
-            ))
-        });
-        let (_, result) = ready!(std::pin::Pin::new(wait).poll(cx));
-        *slot = None;
-        // A readiness error (the fd is gone) shows up in the syscall that follows; only
-        // a failure to submit at all is reported here.
-        match result {
-            Err(error) if error.raw_os_error().is_none() => Poll::Ready(Err(error)),
-            _ => Poll::Ready(Ok(())),
-        }
+        self.shared.readiness[direction as usize].poll_ready(cx, self.fd(), direction.poll_events())
     }
 
     #[cfg(not(ringtide_uring))]

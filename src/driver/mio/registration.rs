@@ -31,7 +31,7 @@ use ::mio::event::Source;
 
 use super::Shared;
 use super::scheduled_io::ScheduledIo;
-pub(crate) use super::scheduled_io::{Direction, ReadyEvent};
+pub(crate) use super::scheduled_io::{Direction, ReadinessWaiter, ReadyEvent};
 use crate::task::coop;
 
 /// The registration of one I/O object with a driver (see the module documentation).
@@ -50,8 +50,12 @@ impl Registration {
     /// Ready when the I/O object is readable (for [`Direction::Read`]) or writable (for
     /// [`Direction::Write`]), or when that half is closed or an error is pending: the
     /// next syscall then surfaces it. Otherwise stores `cx`'s waker for the direction
-    /// (one per direction, replacing a previous one that would not wake the same task)
     /// and returns `Pending`.
+    ///
+    /// For `poll_*`-style callers, which keep no state between calls: there is one
+    /// such waker per direction, replacing a previous one that would not wake the same
+    /// task. Futures, of which several may wait at once, use
+    /// [`waiter`](Registration::waiter); both are woken by the same event.
     ///
     /// Fails once the driver has shut down.
     pub(crate) fn poll_ready(
@@ -60,6 +64,13 @@ impl Registration {
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
         self.io.poll_ready(cx, direction)
+    }
+
+    /// A waiter for `direction`, for a future to keep across its polls: any number may
+    /// wait at once, every one is woken by the direction's next event, and dropping
+    /// one takes it off the list.
+    pub(crate) fn waiter(&self, direction: Direction) -> ReadinessWaiter<'_> {
+        ReadinessWaiter::new(&self.io, direction)
     }
 
     /// After a syscall returned `WouldBlock`: clears the readiness `event` reported,

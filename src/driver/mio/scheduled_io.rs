@@ -12,7 +12,13 @@
 //!        READABLE  WRITABLE  READ_CLOSED  WRITE_CLOSED  ERROR  SHUTDOWN   tick (wraps)
 //!   ```
 //!
-//! * one waker slot per direction (read, write), behind a mutex.
+//! * per direction (read, write), behind one mutex: the waiters. A future waiting
+//!   for readiness (`readable()`, an op in `run_readiness`) holds a
+//!   [`ReadinessWaiter`], an entry in the direction's [`WaiterList`], so any number of
+//!   tasks can wait at once; `poll_*`-style callers (the `AsyncRead`/`AsyncWrite`
+//!   impls, through [`ScheduledIo::poll_ready`]) have no state to keep an entry in and
+//!   share one waker slot per direction, as in tokio. An event wakes the slot *and*
+//!   the whole list, so a `poll_*` caller never steals an async waiter's wake-up.
 //!
 //! # Protocol
 //!
@@ -32,25 +38,32 @@
 //! ```
 //!
 //! * The driver ORs the event's bits into the state and bumps the tick in one atomic
-//!   update, then takes the waker of every direction the event concerns and wakes it
-//!   outside the lock.
-//! * `poll_ready` returns the direction's bits with the tick they were read at. If none
-//!   are set it stores the task's waker under the lock and reads the state again before
-//!   returning `Pending`. The driver takes the lock after its update, so either it finds
-//!   the waker or the second read sees its bits: no wake-up is lost.
+//!   update, then, under the lock, takes every waiter of each direction the event
+//!   concerns (the `poll_*` slot and the whole list) and wakes them outside the lock.
+//! * `poll_ready` (and a `ReadinessWaiter`'s poll) returns the direction's bits with
+//!   the tick they were read at. If none are set it stores the task's waker under the
+//!   lock (in the slot, or in the waiter's list entry) and reads the state again
+//!   before returning `Pending`. The driver takes the lock after its update, so either
+//!   it finds the waker or the second read sees its bits: no wake-up is lost (the
+//!   `loom_*` models check this for two waiters racing an event).
+//! * A waiter that returns `Ready`, or is dropped, leaves the list; a woken one was
+//!   already taken off it. So the list holds only tasks that wait now.
 //! * `clear_readiness` removes the observed bits only if the tick has not moved. A
 //!   moved tick means an edge arrived after the observation, and the OS will not
 //!   report that edge again, so clearing would strand the waiting task.
 //! * `READ_CLOSED` and `WRITE_CLOSED` are never cleared: a hang-up is final, and the
 //!   next syscall reports it (a read of 0 bytes, `EPIPE`).
-//! * `SHUTDOWN` is set once, when the driver shuts down, and then every waiter is woken;
+//! * `SHUTDOWN` is set once, when the driver shuts down, and then every waiter of both
+//!   directions is woken;
 //!   from then on `poll_ready` fails with [`shutdown_error`].
 
 use std::io;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+use crate::driver::waiters::{WaiterKey, WaiterList, WakeBatch};
+use crate::loom::atomic::AtomicUsize;
+use crate::loom::{Mutex, MutexGuard, lock};
 
 use ::mio::Token;
 use ::mio::event::Event;
@@ -185,11 +198,14 @@ impl ReadyEvent {
     }
 }
 
-/// The tasks waiting for an I/O object, one per direction.
+/// The tasks waiting for an I/O object: per direction, the one `poll_*` caller and
+/// the list of waiter futures.
 #[derive(Debug, Default)]
 struct Waiters {
     reader: Option<Waker>,
     writer: Option<Waker>,
+    readers: WaiterList,
+    writers: WaiterList,
 }
 
 impl Waiters {
@@ -198,6 +214,21 @@ impl Waiters {
             Direction::Read => &mut self.reader,
             Direction::Write => &mut self.writer,
         }
+    }
+
+    fn list(&mut self, direction: Direction) -> &mut WaiterList {
+        match direction {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        }
+    }
+
+    /// Takes the `poll_*` waker and every listed waiter of `direction`.
+    fn take_direction(&mut self, direction: Direction, batch: &mut WakeBatch) {
+        if let Some(waker) = self.slot(direction).take() {
+            batch.push(waker);
+        }
+        self.list(direction).take_all(batch);
     }
 }
 
@@ -236,14 +267,15 @@ impl ScheduledIo {
         self.wake(ready);
     }
 
-    /// Marks the cell shut down and wakes both waiters; `poll_ready` fails from now on.
+    /// Marks the cell shut down and wakes every waiter; `poll_ready` fails from now on.
     pub(crate) fn shutdown(&self) {
         self.state.fetch_or(SHUTDOWN, AcqRel);
         self.wake(Direction::Read.mask() | Direction::Write.mask());
     }
 
-    /// Returns the direction's readiness, or stores the task's waker and returns
-    /// `Pending` when there is none.
+    /// Returns the direction's readiness, or stores the task's waker in the
+    /// direction's one `poll_*` slot (replacing a waker of another task) and returns
+    /// `Pending` when there is none. Futures use [`ReadinessWaiter`] instead.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -267,6 +299,48 @@ impl ScheduledIo {
         }
     }
 
+    /// [`poll_ready`](ScheduledIo::poll_ready) for the waiter `key` of `direction`'s
+    /// list (see [`ReadinessWaiter`]): on `Pending` the waiter is (still) listed with
+    /// `cx`'s waker; on `Ready` it is not listed any more.
+    fn poll_ready_listed(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        key: &mut Option<WaiterKey>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(result) = observe(self.state.load(Acquire), direction) {
+            self.remove_waiter(direction, key);
+            return Poll::Ready(result);
+        }
+        let mut waiters = self.lock_waiters();
+        let list = waiters.list(direction);
+        list.register(key, cx.waker());
+        // Read again under the lock, as in `poll_ready`: an event recorded after the
+        // first read is visible now, or its wake finds this waiter listed.
+        match observe(self.state.load(Acquire), direction) {
+            Some(result) => {
+                if let Some(key) = key.take() {
+                    list.remove(key);
+                }
+                Poll::Ready(result)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Takes the waiter `key` off `direction`'s list, if it is still there.
+    fn remove_waiter(&self, direction: Direction, key: &mut Option<WaiterKey>) {
+        if let Some(key) = key.take() {
+            self.lock_waiters().list(direction).remove(key);
+        }
+    }
+
+    /// How many waiter futures are listed for `direction`.
+    #[cfg(test)]
+    pub(crate) fn listed_waiters(&self, direction: Direction) -> usize {
+        self.lock_waiters().list(direction).len()
+    }
+
     /// Clears the readiness `event` observed, unless a new event arrived since (the
     /// tick moved). Hang-up bits stay set.
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
@@ -279,31 +353,65 @@ impl ScheduledIo {
         });
     }
 
-    /// Takes the wakers of the directions `ready` concerns and wakes them outside the
-    /// lock (a waker may run arbitrary code, even drop another registration).
+    /// Takes every waiter (the `poll_*` slot and the whole list) of the directions
+    /// `ready` concerns and wakes them outside the lock (a waker may run arbitrary
+    /// code, even drop another registration).
     fn wake(&self, ready: Ready) {
-        let (reader, writer) = {
+        let mut batch = WakeBatch::new();
+        {
             let mut waiters = self.lock_waiters();
-            let reader = if ready.intersection(Direction::Read.mask()).is_empty() {
-                None
-            } else {
-                waiters.reader.take()
-            };
-            let writer = if ready.intersection(Direction::Write.mask()).is_empty() {
-                None
-            } else {
-                waiters.writer.take()
-            };
-            (reader, writer)
-        };
-        for waker in [reader, writer].into_iter().flatten() {
-            waker.wake();
+            for direction in [Direction::Read, Direction::Write] {
+                if !ready.intersection(direction.mask()).is_empty() {
+                    waiters.take_direction(direction, &mut batch);
+                }
+            }
         }
+        batch.wake_all();
     }
 
     /// Locks the waiters, ignoring poisoning: the critical sections only move wakers.
     fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
-        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.waiters)
+    }
+}
+
+/// One future's wait for a direction of a [`ScheduledIo`]: an entry in the direction's
+/// waiter list, so any number of futures can wait at once and all are woken. Dropping
+/// it takes the entry off the list.
+///
+/// A woken waiter reports the readiness current when it is polled again; if another
+/// task consumed it in the meantime (its syscall reported `WouldBlock` and cleared
+/// it), the waiter waits for the next edge instead of returning an empty readiness
+/// (tokio returns the empty set, after which the caller only makes a syscall that
+/// reports `WouldBlock`).
+#[derive(Debug)]
+pub(crate) struct ReadinessWaiter<'a> {
+    io: &'a ScheduledIo,
+    direction: Direction,
+    key: Option<WaiterKey>,
+}
+
+impl<'a> ReadinessWaiter<'a> {
+    /// A waiter for `direction` of `io`; listed on its first pending poll.
+    pub(crate) fn new(io: &'a ScheduledIo, direction: Direction) -> ReadinessWaiter<'a> {
+        ReadinessWaiter {
+            io,
+            direction,
+            key: None,
+        }
+    }
+
+    /// Ready with the direction's readiness (to hand to `clear_readiness` after a
+    /// `WouldBlock`), or `Pending` with `cx`'s waker listed. Fails once the driver has
+    /// shut down.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready_listed(cx, self.direction, &mut self.key)
+    }
+}
+
+impl Drop for ReadinessWaiter<'_> {
+    fn drop(&mut self) {
+        self.io.remove_waiter(self.direction, &mut self.key);
     }
 }
 
@@ -323,9 +431,31 @@ fn observe(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>>
     }))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::Wake;
+
     use super::*;
+
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter::default());
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn wakes(counter: &Counter) -> usize {
+        counter.0.load(SeqCst)
+    }
 
     fn ready_now(io: &ScheduledIo, direction: Direction) -> ReadyEvent {
         let mut cx = Context::from_waker(Waker::noop());
@@ -375,6 +505,136 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_waiter_and_the_poll_caller_are_woken() {
+        let io = ScheduledIo::new(Token(0));
+        let counters: Vec<_> = (0..8).map(|_| counter()).collect();
+        let mut waiters: Vec<_> = counters
+            .iter()
+            .map(|(_, waker)| {
+                let mut waiter = ReadinessWaiter::new(&io, Direction::Read);
+                assert!(
+                    waiter
+                        .poll_ready(&mut Context::from_waker(waker))
+                        .is_pending()
+                );
+                waiter
+            })
+            .collect();
+        let (poller, poller_waker) = counter();
+        assert!(
+            io.poll_ready(&mut Context::from_waker(&poller_waker), Direction::Read)
+                .is_pending()
+        );
+        assert_eq!(io.listed_waiters(Direction::Read), 8);
+
+        // A write event wakes no reader.
+        io.set_readiness(Ready::WRITABLE);
+        assert!(counters.iter().all(|(counter, _)| wakes(counter) == 0));
+
+        io.set_readiness(Ready::READABLE);
+        assert_eq!(wakes(&poller), 1);
+        for ((counter, waker), waiter) in counters.iter().zip(&mut waiters) {
+            assert_eq!(wakes(counter), 1);
+            let event = match waiter.poll_ready(&mut Context::from_waker(waker)) {
+                Poll::Ready(Ok(event)) => event,
+                other => panic!("expected readiness, got {other:?}"),
+            };
+            assert_eq!(event.ready(), Ready::READABLE);
+        }
+        assert_eq!(io.listed_waiters(Direction::Read), 0);
+    }
+
+    #[test]
+    fn dropped_waiters_leave_the_list() {
+        let io = ScheduledIo::new(Token(0));
+        let (staying, staying_waker) = counter();
+        let mut stays = ReadinessWaiter::new(&io, Direction::Write);
+        assert!(
+            stays
+                .poll_ready(&mut Context::from_waker(&staying_waker))
+                .is_pending()
+        );
+        let (_gone, gone_waker) = counter();
+        for _ in 0..1000 {
+            let mut waiter = ReadinessWaiter::new(&io, Direction::Write);
+            assert!(
+                waiter
+                    .poll_ready(&mut Context::from_waker(&gone_waker))
+                    .is_pending()
+            );
+            assert_eq!(io.listed_waiters(Direction::Write), 2);
+        }
+        assert_eq!(
+            io.listed_waiters(Direction::Write),
+            1,
+            "no dropped waiter is kept"
+        );
+        io.set_readiness(Ready::WRITABLE);
+        assert_eq!(wakes(&staying), 1);
+        assert_eq!(io.listed_waiters(Direction::Write), 0);
+    }
+
+    #[test]
+    fn a_woken_waiter_whose_readiness_was_consumed_waits_again() {
+        let io = ScheduledIo::new(Token(0));
+        let (first, first_waker) = counter();
+        let (second, second_waker) = counter();
+        let mut first_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut second_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut first_cx = Context::from_waker(&first_waker);
+        let mut second_cx = Context::from_waker(&second_waker);
+        assert!(first_waiter.poll_ready(&mut first_cx).is_pending());
+        assert!(second_waiter.poll_ready(&mut second_cx).is_pending());
+        io.set_readiness(Ready::READABLE);
+        assert_eq!((wakes(&first), wakes(&second)), (1, 1));
+
+        // The first one's syscall drains the fd and reports `WouldBlock`.
+        let Poll::Ready(Ok(event)) = first_waiter.poll_ready(&mut first_cx) else {
+            panic!("the first waiter is ready");
+        };
+        io.clear_readiness(event);
+        // The second one finds nothing left and waits for the next edge.
+        assert!(second_waiter.poll_ready(&mut second_cx).is_pending());
+        assert_eq!(io.listed_waiters(Direction::Read), 1);
+        io.set_readiness(Ready::READABLE);
+        assert_eq!(wakes(&second), 2);
+        assert!(matches!(
+            second_waiter.poll_ready(&mut second_cx),
+            Poll::Ready(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn shutdown_wakes_and_fails_every_waiter() {
+        let io = ScheduledIo::new(Token(0));
+        let (reader, reader_waker) = counter();
+        let (writer, writer_waker) = counter();
+        let mut read_waiter = ReadinessWaiter::new(&io, Direction::Read);
+        let mut write_waiter = ReadinessWaiter::new(&io, Direction::Write);
+        assert!(
+            read_waiter
+                .poll_ready(&mut Context::from_waker(&reader_waker))
+                .is_pending()
+        );
+        assert!(
+            write_waiter
+                .poll_ready(&mut Context::from_waker(&writer_waker))
+                .is_pending()
+        );
+        io.shutdown();
+        assert_eq!((wakes(&reader), wakes(&writer)), (1, 1));
+        let mut cx = Context::from_waker(&reader_waker);
+        assert!(matches!(
+            read_waiter.poll_ready(&mut cx),
+            Poll::Ready(Err(_))
+        ));
+        assert!(matches!(
+            write_waiter.poll_ready(&mut cx),
+            Poll::Ready(Err(_))
+        ));
+    }
+
+    #[test]
     fn the_tick_wraps_without_touching_the_readiness_bits() {
         let io = ScheduledIo::new(Token(0));
         let last_tick = usize::MAX & !SHUTDOWN & !Ready::ALL.0;
@@ -384,5 +644,120 @@ mod tests {
         let event = ready_now(&io, Direction::Write);
         assert_eq!(event.tick, 0);
         assert_eq!(event.ready(), Ready::WRITABLE);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Loom models of the waiter-list protocol: waiters listing themselves on some
+    //! threads while the driver records an event on another. Whatever the
+    //! interleaving, every waiter that returned `Pending` is woken, and its next poll
+    //! is ready.
+
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+    use crate::loom::atomic::AtomicBool;
+    use crate::loom::atomic::Ordering::SeqCst;
+
+    #[derive(Default)]
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, SeqCst);
+        }
+    }
+
+    /// Waits for readiness the way a task does: polls; when pending, waits for the
+    /// wake-up (spinning, as a model thread has nothing else to run), then polls again,
+    /// which must be ready.
+    fn wait_readable(io: &ScheduledIo) {
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut waiter = ReadinessWaiter::new(io, Direction::Read);
+        if waiter.poll_ready(&mut cx).is_pending() {
+            while !flag.0.load(SeqCst) {
+                loom::thread::yield_now();
+            }
+            assert!(
+                matches!(waiter.poll_ready(&mut cx), Poll::Ready(Ok(_))),
+                "woken but not ready"
+            );
+        }
+    }
+
+    #[test]
+    fn loom_two_waiters_and_an_event_both_wake() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let other = {
+                let io = io.clone();
+                loom::thread::spawn(move || wait_readable(&io))
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            other.join().unwrap();
+            driver.join().unwrap();
+            assert_eq!(io.listed_waiters(Direction::Read), 0);
+        });
+    }
+
+    #[test]
+    fn loom_a_dropped_waiter_does_not_take_the_others_wake_up() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let leaving = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let mut waiter = ReadinessWaiter::new(&io, Direction::Read);
+                    let _ = waiter.poll_ready(&mut Context::from_waker(Waker::noop()));
+                })
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            leaving.join().unwrap();
+            driver.join().unwrap();
+            assert_eq!(io.listed_waiters(Direction::Read), 0);
+        });
+    }
+
+    #[test]
+    fn loom_a_poll_caller_and_a_waiter_both_wake() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::new(Token(0)));
+            let poller = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let flag = Arc::new(Flag::default());
+                    let waker = Waker::from(flag.clone());
+                    let mut cx = Context::from_waker(&waker);
+                    if io.poll_ready(&mut cx, Direction::Read).is_pending() {
+                        while !flag.0.load(SeqCst) {
+                            loom::thread::yield_now();
+                        }
+                        assert!(matches!(
+                            io.poll_ready(&mut cx, Direction::Read),
+                            Poll::Ready(Ok(_))
+                        ));
+                    }
+                })
+            };
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || io.set_readiness(Ready::READABLE))
+            };
+            wait_readable(&io);
+            poller.join().unwrap();
+            driver.join().unwrap();
+        });
     }
 }
