@@ -46,6 +46,15 @@ pub(crate) trait OpCode: Send + 'static {
     #[cfg(ringtide_uring)]
     const OPCODE: u8;
 
+    /// io_uring half: whether [`uring_entry`](OpCode::uring_entry) builds a multishot
+    /// SQE (one submission, several CQEs flagged `IORING_CQE_F_MORE`). Such ops run in
+    /// `driver::uring::multishot::MultishotOp` and implement `MultishotOpCode`;
+    /// `UringOp::new` (a single-shot cell) refuses them at compile time. A single-shot
+    /// cell that gets an `F_MORE` CQE anyway keeps the op in flight until the final
+    /// CQE (see `driver::uring::cell`).
+    #[cfg(ringtide_uring)]
+    const MULTISHOT: bool = false;
+
     /// io_uring half: the SQE. `self` stays at this address until the final CQE.
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
