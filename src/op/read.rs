@@ -11,6 +11,9 @@ use crate::io::{BufResult, IoBufMut};
 #[derive(Debug)]
 pub(crate) struct Read<B> {
     fd: RawFd,
+    /// The kernel writes the bytes behind the buffer's own heap pointer (the
+    /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
+    /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
     buf: B,
 }
 

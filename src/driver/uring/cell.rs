@@ -380,9 +380,12 @@ impl<T: OpCode> Drop for UringOp<T> {
                     ..
                 } => {
                     // SAFETY: a shared reference to the value while the kernel owns
-                    // it: the ring does not touch it in `InFlight` (the state is
-                    // locked) and the hook only reads fields the SQE does not point
-                    // into.
+                    // it. No Rust code writes it meanwhile: the ring does not touch it
+                    // in `InFlight` (the state is locked). The kernel may be writing
+                    // into it, but never into memory this reference covers: ops keep
+                    // kernel-written fields in `KernelWritten` (an `UnsafeCell`, which
+                    // also keeps `Option`'s niche out of them) and buffers behind their
+                    // own heap pointers (see `OpCode::abandoned_in_flight`).
                     let op = unsafe { &*cell.op.get() };
                     if let Some(op) = op {
                         op.abandoned_in_flight();
