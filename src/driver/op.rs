@@ -46,6 +46,15 @@ pub(crate) trait OpCode: Send + 'static {
     #[cfg(ringtide_uring)]
     const OPCODE: u8;
 
+    /// io_uring half: whether [`uring_entry`](OpCode::uring_entry) builds a multishot
+    /// SQE (one submission, several CQEs flagged `IORING_CQE_F_MORE`). Such ops run in
+    /// `driver::uring::multishot::MultishotOp` and implement `MultishotOpCode`;
+    /// `UringOp::new` (a single-shot cell) refuses them at compile time. A single-shot
+    /// cell that gets an `F_MORE` CQE anyway keeps the op in flight until the final
+    /// CQE (see `driver::uring::cell`).
+    #[cfg(ringtide_uring)]
+    const MULTISHOT: bool = false;
+
     /// io_uring half: the SQE. `self` stays at this address until the final CQE.
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
@@ -65,6 +74,16 @@ pub(crate) trait OpCode: Send + 'static {
     /// (under the op cell's lock) before the cancellation is sent, so it always runs
     /// before that `complete_abandoned`; the default does nothing. Stream reads use it
     /// to make the next read wait for the late bytes.
+    ///
+    /// `self` is shared while the kernel may be writing into the op's memory. That is
+    /// sound because no op keeps kernel-written memory where this reference reaches:
+    /// fields the kernel writes (an address buffer, a `msghdr`) live in
+    /// [`KernelWritten`], which a `&self` cannot read and whose `UnsafeCell` tells the
+    /// compiler the contents may change under a shared reference; buffers live behind
+    /// their [`IoBufMut`](crate::io::IoBufMut)'s own heap pointer, outside the value
+    /// (a shared reference to a `Vec` covers its pointer, length and capacity, never
+    /// its bytes). Implementations read only fields the kernel never touches (the
+    /// socket, a leftover ticket).
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {}
 
@@ -93,6 +112,28 @@ pub(crate) trait OpCode: Send + 'static {
     /// Both halves: turns the result (a CQE's `res` or the syscall's return) into the
     /// output, giving back the owned buffers.
     fn complete(self, result: io::Result<usize>) -> Self::Output;
+}
+
+/// Memory inside an op value that the kernel writes while the op is in flight (the
+/// peer address of an accept, the `msghdr` and sender address of a `recvmsg`).
+///
+/// The io_uring op cell may hold a shared `&T` to the op value while the kernel owns it
+/// ([`OpCode::abandoned_in_flight`]). Such a reference must never cover memory the
+/// kernel writes, so these fields sit in an `UnsafeCell` (a shared reference makes no
+/// claim about its contents) and are reachable only through `&mut self`: when building
+/// the SQE or running the syscall (before the kernel has the memory) and after the
+/// final completion (when it has given it back). There is no `&self` accessor.
+pub(crate) struct KernelWritten<T>(std::cell::UnsafeCell<T>);
+
+impl<T> KernelWritten<T> {
+    pub(crate) fn new(value: T) -> KernelWritten<T> {
+        KernelWritten(std::cell::UnsafeCell::new(value))
+    }
+
+    /// The contents, for code that holds the op exclusively (see the type's docs).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut()
+    }
 }
 
 /// Where an op's fd is registered, for I/O objects (see `io::AsyncFd`).
@@ -298,9 +339,8 @@ async fn run_blocking<T: OpCode>(op: T) -> T::Output {
 }
 
 #[cfg(all(test, ringtide_uring, not(loom)))]
-mod tests {
+mod fallback_tests {
     use std::io::Write;
-    use std::os::fd::AsRawFd;
     use std::time::Duration;
 
     use super::*;
@@ -321,9 +361,9 @@ mod tests {
                 .unwrap();
             let read = runtime.block_on(async {
                 let (reader, mut writer) = std::io::pipe().unwrap();
-                let fd = reader.as_raw_fd();
+                let reader = crate::io::shared_fd::FdOwner::new(reader);
                 let reading = crate::task::spawn(async move {
-                    let read = crate::op::read::Read::new(fd, vec![0u8; 5]);
+                    let read = crate::op::read::Read::new(reader.share(), vec![0u8; 5]);
                     let (result, buf) = run_readiness_on_uring(read).await;
                     drop(reader);
                     (result.unwrap(), buf)
@@ -339,5 +379,26 @@ mod tests {
             .expect("the fallback read blocked the runtime's only thread");
         assert_eq!(count, 5);
         assert_eq!(buf, b"ready");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KernelWritten;
+
+    /// The io_uring cell reads `Option<T>`'s discriminant through a shared reference
+    /// while the kernel may write the op's `KernelWritten` fields: the discriminant
+    /// must never live in them. `UnsafeCell` hides its contents' niches, so `Option`
+    /// needs a tag of its own instead of reusing, say, a non-zero field's zero.
+    #[test]
+    fn kernel_written_memory_never_holds_an_option_niche() {
+        use std::num::NonZeroU32;
+        assert_eq!(size_of::<Option<NonZeroU32>>(), size_of::<NonZeroU32>());
+        assert!(
+            size_of::<Option<KernelWritten<NonZeroU32>>>() > size_of::<KernelWritten<NonZeroU32>>()
+        );
+        let mut slot = KernelWritten::new(NonZeroU32::MIN);
+        *slot.get_mut() = NonZeroU32::MAX;
+        assert_eq!(*slot.get_mut(), NonZeroU32::MAX);
     }
 }

@@ -1,4 +1,10 @@
 //! [`AsyncFd`]: owned-buffer reads and writes on a file descriptor, on either backend.
+//!
+//! The wrapped value sits in an [`FdOwner`] (see `io::shared_fd`): every op holds an
+//! `FdRef` to it, so the value (and with it the fd) is dropped only after the
+//! `AsyncFd` and the last op that used the fd are gone. On io_uring an op whose future
+//! was dropped lives until its final CQE; until then the fd stays open and its number
+//! cannot be reused by a new fd that the stale op would then read or write.
 
 use std::fmt;
 use std::io;
@@ -6,6 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use crate::driver::op::{self, IoSource};
 use crate::driver::{Backend, Handle};
+use crate::io::shared_fd::FdOwner;
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op::{read::Read, write::Write};
 
@@ -18,6 +25,13 @@ use crate::op::{read::Read, write::Write};
 /// is (a non-blocking fd that reports `EAGAIN` is waited on with `POLL_ADD`).
 ///
 /// Regular files have no readiness: on mio, use the file system API instead.
+///
+/// Dropping the `AsyncFd` drops the wrapped value (closing the fd) once no operation
+/// uses the fd any more: at once on mio, and on io_uring after the final completion of
+/// any operation whose future was dropped while the kernel still had it (its
+/// cancellation completes asynchronously). Operations (`read`, `write`) need
+/// `T: Send + 'static` for that reason: the last of them may drop the value on another
+/// thread.
 ///
 /// ```
 /// use ringtide::io::AsyncFd;
@@ -35,8 +49,8 @@ use crate::op::{read::Read, write::Write};
 /// ```
 pub struct AsyncFd<T: AsRawFd> {
     source: IoSource,
-    fd: RawFd,
-    inner: Option<T>,
+    /// `None` only once `into_inner` took the value.
+    fd: Option<FdOwner<T>>,
 }
 
 impl<T: AsRawFd> AsyncFd<T> {
@@ -64,8 +78,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         })?;
         Ok(AsyncFd {
             source,
-            fd,
-            inner: Some(inner),
+            fd: Some(FdOwner::new(inner)),
         })
     }
 
@@ -77,27 +90,62 @@ impl<T: AsRawFd> AsyncFd<T> {
         }
     }
 
-    /// The wrapped value.
-    pub fn get_ref(&self) -> &T {
-        self.inner
+    fn owner(&self) -> &FdOwner<T> {
+        self.fd
             .as_ref()
             .expect("AsyncFd holds its value until dropped")
     }
 
-    /// Deregisters the fd and gives the wrapped value back.
-    pub fn into_inner(mut self) -> T {
-        self.deregister();
-        self.inner
-            .take()
-            .expect("AsyncFd holds its value until dropped")
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        self.owner().get()
     }
 
+    /// Deregisters the fd and gives the wrapped value back at once.
+    ///
+    /// This does not wait for operations whose futures were dropped while the kernel
+    /// still had them (io_uring: their cancellation completes asynchronously), as
+    /// sockets' `into_std` does not. From here the value, and closing its fd, is
+    /// yours; such an operation keeps naming the fd by number until its final
+    /// completion, never closes it, and whatever a cancelled read takes from the fd in
+    /// that time is lost. So do not close the returned fd right after dropping an
+    /// unfinished operation (its number could be reused by a new fd that the stale
+    /// operation then uses); dropping the `AsyncFd` instead closes it only after those
+    /// operations completed.
+    pub fn into_inner(mut self) -> T {
+        self.deregister();
+        let owner = self
+            .fd
+            .take()
+            .expect("AsyncFd holds its value until dropped");
+        if owner.in_use() {
+            log::debug!(
+                "ringtide: AsyncFd::into_inner on fd {} with cancelled operations still \
+                 in the kernel",
+                owner.raw()
+            );
+        }
+        owner.take()
+    }
+
+    fn raw(&self) -> RawFd {
+        self.owner().raw()
+    }
+
+    fn deregister(&mut self) {
+        if let IoSource::Mio(registration) = &self.source {
+            let _ = registration.deregister_fd(self.raw());
+        }
+    }
+}
+
+impl<T: AsRawFd + Send + 'static> AsyncFd<T> {
     /// Reads into `buf` (from its start, up to its capacity) and returns the count with
     /// the buffer; `Ok(0)` means end of file, or a zero-capacity buffer.
     ///
     /// A buffer larger than `u32::MAX` bytes reads at most `u32::MAX` bytes per call.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        op::run(Some(&self.source), Read::new(self.fd, buf)).await
+        op::run(Some(&self.source), Read::new(self.owner().share(), buf)).await
     }
 
     /// Writes `buf`'s initialised bytes and returns how many were written, with the
@@ -106,19 +154,13 @@ impl<T: AsRawFd> AsyncFd<T> {
     ///
     /// A buffer larger than `u32::MAX` bytes writes at most `u32::MAX` bytes per call.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        op::run(Some(&self.source), Write::new(self.fd, buf)).await
-    }
-
-    fn deregister(&mut self) {
-        if let IoSource::Mio(registration) = &self.source {
-            let _ = registration.deregister_fd(self.fd);
-        }
+        op::run(Some(&self.source), Write::new(self.owner().share(), buf)).await
     }
 }
 
 impl<T: AsRawFd> AsRawFd for AsyncFd<T> {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd
+        self.raw()
     }
 }
 
@@ -130,7 +172,9 @@ impl<T: AsRawFd + AsFd> AsFd for AsyncFd<T> {
 
 impl<T: AsRawFd> Drop for AsyncFd<T> {
     fn drop(&mut self) {
-        if self.inner.is_some() {
+        if self.fd.is_some() {
+            // The value itself drops with the owner: now, or after the last op that
+            // still holds the fd (see the type's docs).
             self.deregister();
         }
     }
@@ -139,7 +183,7 @@ impl<T: AsRawFd> Drop for AsyncFd<T> {
 impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncFd")
-            .field("inner", &self.inner)
+            .field("inner", self.get_ref())
             .field("backend", &self.backend())
             .finish()
     }

@@ -170,9 +170,11 @@ unsafe impl IoBuf for Vec<u8> {
     }
 }
 
-// SAFETY: `Vec::as_mut_ptr` gives a pointer valid for the whole capacity, without going
-// through a slice of `len()` bytes; `set_init` only grows the length, within the
-// capacity, over bytes the caller guarantees are initialised.
+// SAFETY: `Vec::as_mut_ptr` returns the allocation's own pointer, without going through
+// a slice of `len()` bytes (std documents that it materialises no reference), so its
+// provenance covers the whole capacity and writes up to `capacity()` through it are
+// valid; `set_init` only grows the length, within the capacity, over bytes the caller
+// guarantees are initialised.
 unsafe impl IoBufMut for Vec<u8> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
@@ -204,8 +206,9 @@ unsafe impl IoBuf for Box<[u8]> {
     }
 }
 
-// SAFETY: the mutable pointer covers the whole (fully initialised, writable) slice;
-// since every byte is always initialised, `set_init` has nothing to record.
+// SAFETY: the mutable pointer comes from a `&mut [u8]` over the whole slice, and
+// `bytes_total()` is that slice's length, so its provenance covers every byte a read may
+// write; since every byte is always initialised, `set_init` has nothing to record.
 unsafe impl IoBufMut for Box<[u8]> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
@@ -312,15 +315,28 @@ unsafe impl IoBuf for bytes::BytesMut {
 }
 
 // SAFETY: `BytesMut` has unique write access to its `capacity()` bytes starting at its
-// data pointer (it re-allocates or copies before anything else could observe them), and
+// data pointer (it re-allocates or copies before anything else could observe them);
+// `stable_mut_ptr` derives its pointer from a slice over all of them (see there), and
 // `set_init` only grows the length, within the capacity, over initialised bytes.
 #[cfg(feature = "bytes")]
 unsafe impl IoBufMut for bytes::BytesMut {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
-        // `BytesMut` has no pointer accessor for the whole capacity; the slice pointer
-        // has the right address, and the memory up to `capacity()` is writable (the
-        // kernel, not Rust code, writes the uninitialised part).
-        self.as_mut_ptr()
+        // Provenance: a pointer derived from a reference may access only the bytes that
+        // reference covered. `as_mut_ptr()` goes through `Deref` (`&mut [u8]` of
+        // `len()` bytes), so writing past `len()` through it (which reads do, up to
+        // `capacity()`) would be undefined behaviour. `spare_capacity_mut()` covers
+        // `len()..capacity()`; with the length set to zero for the call it covers the
+        // whole `0..capacity()`, and the pointer keeps that provenance after the length
+        // is restored (`set_len` writes the handle, not the bytes).
+        let len = self.len();
+        // SAFETY: a zero length is within the capacity, and zero bytes are trivially
+        // initialised.
+        unsafe { self.set_len(0) };
+        let ptr = self.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        // SAFETY: restores the length it had: `len <= capacity()`, and those bytes are
+        // still initialised (nothing wrote them meanwhile).
+        unsafe { self.set_len(len) };
+        ptr
     }
 
     unsafe fn set_init(&mut self, pos: usize) {
@@ -421,6 +437,34 @@ mod tests {
         // SAFETY: `0 <= bytes_total()`, and zero bytes are trivially initialised.
         unsafe { v.set_init(0) };
         assert_eq!(v.len(), total);
+    }
+
+    /// Writes `bytes_total()` bytes through `stable_mut_ptr` when part of the buffer is
+    /// already initialised (the pointer's provenance must cover the capacity, not just
+    /// the initialised length), records them, and reads them back.
+    fn fill_to_capacity<B: IoBufMut>(mut buf: B) -> B {
+        let total = buf.bytes_total();
+        assert!(buf.bytes_init() > 0 && buf.bytes_init() < total);
+        let ptr = buf.stable_mut_ptr();
+        for index in 0..total {
+            // SAFETY: the `IoBufMut` contract: `ptr` is valid for writes of
+            // `bytes_total()` bytes.
+            unsafe { ptr.add(index).write(index as u8) };
+        }
+        // SAFETY: all `total` bytes were just written.
+        unsafe { buf.set_init(total) };
+        assert_eq!(buf.bytes_init(), total);
+        let expected: Vec<u8> = (0..total).map(|index| index as u8).collect();
+        assert_eq!(init_bytes(&buf), &expected[..]);
+        buf
+    }
+
+    #[test]
+    fn vec_writes_up_to_capacity_through_the_pointer() {
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(b"kept");
+        let v = fill_to_capacity(v);
+        assert_eq!(v.len(), v.capacity());
     }
 
     #[test]
@@ -561,6 +605,21 @@ mod tests {
             unsafe { b.set_init(5) };
             assert_eq!(&b[..], b"hello");
             assert_eq!(b.bytes_init(), 5);
+        }
+
+        #[test]
+        fn bytes_mut_writes_up_to_capacity_through_the_pointer() {
+            let mut b = BytesMut::with_capacity(64);
+            b.extend_from_slice(b"kept");
+            let ptr = b.as_ptr();
+            let b = fill_to_capacity(b);
+            assert_eq!(b.len(), b.capacity());
+            assert_eq!(b.as_ptr(), ptr, "the same allocation");
+            // The length survives taking the pointer.
+            let mut b = BytesMut::with_capacity(16);
+            b.extend_from_slice(b"abc");
+            let _ = b.stable_mut_ptr();
+            assert_eq!(&b[..], b"abc");
         }
 
         #[test]

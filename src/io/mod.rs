@@ -40,14 +40,16 @@
 //! `poll_flush` is immediate).
 //!
 //! Cancel safety of [`AsyncFd`]: dropping one of its futures before it completes
-//! cancels the operation. The buffer is freed only after the kernel is done with it; bytes the
-//! kernel read before the cancellation took effect are lost with the buffer, so `read`
-//! is not cancel-safe with respect to data (as a `read` syscall whose result is
-//! discarded is not).
+//! cancels the operation. The buffer is freed, and the fd can be closed, only after the
+//! kernel is done with the operation (the shared fd owner, `shared_fd`, keeps the fd
+//! open while any operation holds it); bytes the kernel read before the cancellation
+//! took effect are lost with the buffer, so `read` is not cancel-safe with respect to
+//! data (as a `read` syscall whose result is discarded is not).
 
 mod async_fd;
 mod buf;
 pub(crate) mod owned;
+pub(crate) mod shared_fd;
 
 pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]

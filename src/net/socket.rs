@@ -337,14 +337,68 @@ impl Socket {
         }
     }
 
-    /// Gives the fd back, deregistered. When cancelled ops still hold the socket (their
-    /// final completions have not arrived), the shared state is leaked so that nothing
-    /// here ever closes the fd the caller now owns (a connection that a listener's
-    /// multishot accept takes before its cancellation lands is then leaked too).
+    /// Gives the fd back, deregistered (`into_raw_fd`, and `into_std` through
+    /// [`into_fd`](Socket::into_fd)).
+    ///
+    /// What cancelled ops leave behind (io_uring only; on mio a dropped future has
+    /// taken nothing):
+    ///
+    /// * Results kept for the next op (bytes or a datagram a cancelled read took,
+    ///   connections a cancelled accept or the disarmed multishot accept took) are
+    ///   dropped here: the bytes are lost, the connections closed. Logged as a warning.
+    ///   (`into_fd` refuses instead for a stream's bytes.)
+    /// * Cancelled ops still in the kernel (the disarmed multishot accept among them)
+    ///   keep the shared state alive; it is leaked so that nothing here ever closes the
+    ///   fd the caller now owns. What they still take from the fd before their
+    ///   cancellation lands (bytes, a connection) is leaked with it; a cancelled read
+    ///   in that state is logged as a warning.
     pub(crate) fn into_owned_fd(self) -> OwnedFd {
         #[cfg(ringtide_uring)]
         self.accept_stream.disarm();
-        match Arc::try_unwrap(self.shared) {
+        let shared = self.shared;
+        // Drop what is kept now (so a leaked state below holds no fds or bytes), and
+        // say so: the caller loses it.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut kept = [0usize; 2];
+        let mut pending = [false; 2];
+        loop {
+            match shared.reads.poll_take(&mut cx) {
+                Poll::Ready(Some(_)) => kept[0] += 1,
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    pending[0] = true;
+                    break;
+                }
+            }
+        }
+        loop {
+            match shared.accepts.poll_take(&mut cx) {
+                Poll::Ready(Some(_)) => kept[1] += 1,
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    pending[1] = true;
+                    break;
+                }
+            }
+        }
+        for (index, what) in ["read", "accept"].into_iter().enumerate() {
+            if kept[index] > 0 {
+                log::warn!(
+                    "ringtide: fd {} handed over: dropped {} result(s) of cancelled \
+                     {what}s kept for the next {what}",
+                    shared.fd(),
+                    kept[index]
+                );
+            }
+            if pending[index] {
+                log::warn!(
+                    "ringtide: fd {} handed over while a cancelled {what} is still in the \
+                     kernel; what it takes is lost",
+                    shared.fd()
+                );
+            }
+        }
+        match Arc::try_unwrap(shared) {
             Ok(shared) => {
                 if let IoSource::Mio(registration) = &shared.source {
                     let _ = registration.deregister_fd(shared.fd.raw);
@@ -363,7 +417,28 @@ impl Socket {
 
     /// [`into_owned_fd`](Socket::into_owned_fd), then non-blocking mode (as tokio's
     /// `into_std` leaves sockets).
+    ///
+    /// A stream that holds bytes a cancelled read took from the kernel (io_uring: the
+    /// read completed before its cancellation landed; the next read would return them)
+    /// refuses: handing the fd over would lose those bytes without a trace, and a
+    /// byte stream with a hole in it is corrupt. The error drops the socket, which
+    /// closes it once its ops are finished. A read that returns the kept bytes first
+    /// makes the conversion succeed. A cancelled read that is still in the kernel does
+    /// not make it fail (it usually takes nothing, and the caller cannot wait for it
+    /// here): see `into_owned_fd`.
     pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+        if self.shared.kind == Kind::Stream {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if let Poll::Ready(Some(kept)) = self.shared.reads.poll_take(&mut cx) {
+                let count = kept.data.len();
+                self.shared.reads.put_back(kept);
+                return Err(io::Error::other(format!(
+                    "cannot hand the stream over: {count} bytes that a cancelled read took \
+                     from the kernel are kept for the next read and would be lost; read \
+                     them first (the stream is closed)"
+                )));
+            }
+        }
         let fd = self.into_owned_fd();
         socket2::SockRef::from(&fd).set_nonblocking(true)?;
         Ok(fd)

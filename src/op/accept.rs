@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
-use crate::driver::op::{OpCode, Readiness};
+use crate::driver::op::{KernelWritten, OpCode, Readiness};
 use crate::net::leftovers::LeftoverTicket;
 use crate::net::socket::{Accepted, SharedSocket, sock_addr};
 
@@ -16,8 +16,8 @@ const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as l
 /// Accepts a connection, recording the peer's address.
 pub(crate) struct Accept {
     socket: Arc<SharedSocket>,
-    storage: libc::sockaddr_storage,
-    length: libc::socklen_t,
+    /// The kernel writes the peer's address here while the op is in flight.
+    peer: KernelWritten<PeerAddress>,
     /// Hands a late result to the socket's leftovers (io_uring only).
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     ticket: LeftoverTicket,
@@ -31,21 +31,39 @@ impl std::fmt::Debug for Accept {
     }
 }
 
+/// `accept4`'s address out-parameters.
+struct PeerAddress {
+    storage: libc::sockaddr_storage,
+    length: libc::socklen_t,
+}
+
+impl PeerAddress {
+    /// The pointers for the kernel, with the length reset to the whole storage.
+    fn prepare(&mut self) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
+        self.length = STORAGE_LENGTH;
+        ((&raw mut self.storage).cast(), &raw mut self.length)
+    }
+}
+
 impl Accept {
     pub(crate) fn new(socket: Arc<SharedSocket>) -> Accept {
         Accept {
             socket,
-            // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
-            storage: unsafe { std::mem::zeroed() },
-            length: STORAGE_LENGTH,
+            peer: KernelWritten::new(PeerAddress {
+                // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
+                storage: unsafe { std::mem::zeroed() },
+                length: STORAGE_LENGTH,
+            }),
             ticket: LeftoverTicket::default(),
         }
     }
 
-    fn accepted(&self, fd: i32) -> Accepted {
+    /// Only after the accept finished: the kernel wrote the address.
+    fn accepted(&mut self, fd: i32) -> Accepted {
         // SAFETY: the kernel returned a new fd that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let peer = sock_addr(&self.storage, self.length);
+        let address = self.peer.get_mut();
+        let peer = sock_addr(&address.storage, address.length);
         Accepted { fd, peer }
     }
 }
@@ -58,16 +76,11 @@ impl OpCode for Accept {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        self.length = STORAGE_LENGTH;
-        let address: *mut libc::sockaddr = (&raw mut self.storage).cast();
+        let (address, length) = self.peer.get_mut().prepare();
         // The accepted socket stays blocking: io_uring waits inside the kernel.
-        io_uring::opcode::Accept::new(
-            io_uring::types::Fd(self.socket.fd()),
-            address,
-            &mut self.length,
-        )
-        .flags(libc::SOCK_CLOEXEC)
-        .build()
+        io_uring::opcode::Accept::new(io_uring::types::Fd(self.socket.fd()), address, length)
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
     }
 
     #[cfg(ringtide_uring)]
@@ -87,14 +100,14 @@ impl OpCode for Accept {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        self.length = STORAGE_LENGTH;
+        let (address, length) = self.peer.get_mut().prepare();
         // SAFETY: the storage and length are valid for the kernel to write an address
         // into.
         let fd = unsafe {
             libc::accept4(
                 self.socket.fd(),
-                (&raw mut self.storage).cast(),
-                &mut self.length,
+                address,
+                length,
                 libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
             )
         };
@@ -105,7 +118,7 @@ impl OpCode for Accept {
         }
     }
 
-    fn complete(self, result: io::Result<usize>) -> io::Result<Accepted> {
+    fn complete(mut self, result: io::Result<usize>) -> io::Result<Accepted> {
         result.map(|fd| self.accepted(fd as i32))
     }
 }

@@ -11,6 +11,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::driver::uring::multishot::MultishotOpCode;
 use crate::net::socket::{Accepted, SharedSocket};
 
 /// Multishot accept on a listener.
@@ -40,6 +41,7 @@ impl OpCode for AcceptMulti {
     type Output = io::Result<usize>;
 
     const OPCODE: u8 = io_uring::opcode::AcceptMulti::CODE;
+    const MULTISHOT: bool = true;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.socket.fd()))
@@ -65,3 +67,9 @@ impl OpCode for AcceptMulti {
         result
     }
 }
+
+// SAFETY: the SQE passes no address buffer (multishot accept cannot take one): the
+// kernel writes no memory this value owns, each CQE's `res` is the new fd. The value
+// holds only the listener's `Arc<SharedSocket>`, which `complete_abandoned` uses to keep
+// the connection.
+unsafe impl MultishotOpCode for AcceptMulti {}

@@ -5,34 +5,31 @@ use std::io;
 use std::os::fd::RawFd;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::driver::uring::multishot::MultishotOpCode;
 
-/// Waits for `events` (`POLLIN`/`POLLOUT`) on `fd`.
+/// Waits for `events` (`POLLIN`/`POLLOUT`) on `fd`: one completion, when the fd is ready.
 #[derive(Debug)]
 pub(crate) struct PollAdd {
     fd: RawFd,
     events: libc::c_short,
-    multishot: bool,
 }
 
 impl PollAdd {
-    /// One completion, when the fd is ready.
     pub(crate) fn new(fd: RawFd, events: libc::c_short) -> PollAdd {
-        PollAdd {
-            fd,
-            events,
-            multishot: false,
-        }
+        PollAdd { fd, events }
     }
 
     /// A completion each time the fd becomes ready, until cancelled (run it with
     /// `driver::uring::multishot::MultishotOp`).
     #[allow(dead_code, reason = "readiness streams for the poll-based I/O traits")]
-    pub(crate) fn multishot(fd: RawFd, events: libc::c_short) -> PollAdd {
-        PollAdd {
-            fd,
-            events,
-            multishot: true,
-        }
+    pub(crate) fn multishot(fd: RawFd, events: libc::c_short) -> PollAddMulti {
+        PollAddMulti(PollAdd { fd, events })
+    }
+
+    fn entry(&self, multishot: bool) -> io_uring::squeue::Entry {
+        io_uring::opcode::PollAdd::new(io_uring::types::Fd(self.fd), self.events as u32)
+            .multi(multishot)
+            .build()
     }
 }
 
@@ -42,9 +39,7 @@ impl OpCode for PollAdd {
     const OPCODE: u8 = io_uring::opcode::PollAdd::CODE;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::PollAdd::new(io_uring::types::Fd(self.fd), self.events as u32)
-            .multi(self.multishot)
-            .build()
+        self.entry(false)
     }
 
     fn readiness(&self) -> Readiness {
@@ -59,3 +54,34 @@ impl OpCode for PollAdd {
         result
     }
 }
+
+/// `POLL_ADD` with `IORING_POLL_ADD_MULTI`: a CQE each time the fd becomes ready.
+#[derive(Debug)]
+pub(crate) struct PollAddMulti(PollAdd);
+
+impl OpCode for PollAddMulti {
+    type Output = io::Result<usize>;
+
+    const OPCODE: u8 = io_uring::opcode::PollAdd::CODE;
+    const MULTISHOT: bool = true;
+
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        self.0.entry(true)
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Immediate
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        Ok(0)
+    }
+
+    fn complete(self, result: io::Result<usize>) -> io::Result<usize> {
+        result
+    }
+}
+
+// SAFETY: the SQE holds only the fd number and the event mask; the CQE's `res` carries
+// the events, so the kernel writes no memory this value owns.
+unsafe impl MultishotOpCode for PollAddMulti {}

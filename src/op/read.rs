@@ -1,21 +1,26 @@
 //! READ: reads into an owned buffer from an fd's current position.
 
 use std::io;
-use std::os::fd::RawFd;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBufMut};
 
 /// Reads up to `buf.bytes_total()` bytes (clamped to `u32::MAX` on io_uring and
 /// `isize::MAX` for the syscall) into the start of `buf`.
 #[derive(Debug)]
 pub(crate) struct Read<B> {
-    fd: RawFd,
+    /// Keeps the fd open (its number valid) until this op is freed: on io_uring,
+    /// after its final CQE (see `io::shared_fd`).
+    fd: FdRef,
+    /// The kernel writes the bytes behind the buffer's own heap pointer (the
+    /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
+    /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
     buf: B,
 }
 
 impl<B: IoBufMut> Read<B> {
-    pub(crate) fn new(fd: RawFd, buf: B) -> Read<B> {
+    pub(crate) fn new(fd: FdRef, buf: B) -> Read<B> {
         Read { fd, buf }
     }
 }
@@ -30,13 +35,17 @@ impl<B: IoBufMut> OpCode for Read<B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = crate::io::kernel_len(self.buf.bytes_total());
         // Offset -1: the fd's current position (pipes, sockets, files alike).
-        io_uring::opcode::Read::new(io_uring::types::Fd(self.fd), self.buf.stable_mut_ptr(), len)
-            .offset(u64::MAX)
-            .build()
+        io_uring::opcode::Read::new(
+            io_uring::types::Fd(self.fd.raw()),
+            self.buf.stable_mut_ptr(),
+            len,
+        )
+        .offset(u64::MAX)
+        .build()
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.fd)
+        Readiness::Read(self.fd.raw())
     }
 
     fn stream_read_len(&self) -> Option<usize> {
@@ -46,7 +55,7 @@ impl<B: IoBufMut> OpCode for Read<B> {
     fn attempt(&mut self) -> io::Result<usize> {
         let len = self.buf.bytes_total().min(isize::MAX as usize);
         // SAFETY: the buffer has `bytes_total()` writable bytes at `stable_mut_ptr()`.
-        let read = unsafe { libc::read(self.fd, self.buf.stable_mut_ptr().cast(), len) };
+        let read = unsafe { libc::read(self.fd.raw(), self.buf.stable_mut_ptr().cast(), len) };
         if read < 0 {
             Err(io::Error::last_os_error())
         } else {

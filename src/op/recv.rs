@@ -16,6 +16,9 @@ use crate::net::socket::SharedSocket;
 #[derive(Debug)]
 pub(crate) struct Recv<B> {
     socket: Arc<SharedSocket>,
+    /// The kernel writes the bytes behind the buffer's own heap pointer (the
+    /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
+    /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
     buf: B,
     offset: usize,
     /// Hands a late result to the socket's leftovers (io_uring only).

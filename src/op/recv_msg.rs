@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use socket2::SockAddr;
 
-use crate::driver::op::{OpCode, Readiness};
+use crate::driver::op::{KernelWritten, OpCode, Readiness};
 
 /// Most buffers one `recvmsg`/`sendmsg` takes (Linux's `UIO_MAXIOV`).
 pub(crate) const IOV_MAX: usize = 1024;
@@ -22,18 +22,30 @@ const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as l
 /// Receives into `bufs` in order; with `want_sender`, records the sender's address.
 pub(crate) struct RecvMsg<B> {
     socket: Arc<SharedSocket>,
+    /// The kernel writes the bytes behind the buffer's own heap pointer (the
+    /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
+    /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
     bufs: Vec<B>,
+    /// The kernel reads these (their heap array), never writes them.
     iovecs: Vec<libc::iovec>,
-    header: MessageHeader,
-    sender: libc::sockaddr_storage,
+    /// The kernel writes the header's lengths and flags and the sender's address while
+    /// the op is in flight.
+    message: KernelWritten<Message>,
     want_sender: bool,
     /// Hands a late result to the socket's leftovers (io_uring only).
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     ticket: LeftoverTicket,
 }
 
-// SAFETY: the raw pointers in `iovecs` point into `bufs` and `sender`, which the op owns
-// and moves with it; they are rebuilt before each use.
+/// `recvmsg`'s header and the address storage it points at.
+struct Message {
+    header: MessageHeader,
+    sender: libc::sockaddr_storage,
+}
+
+// SAFETY: the raw pointers in `iovecs` and in the header point into `bufs`, `iovecs`
+// and the message's sender storage, which the op owns and moves with it; they are
+// rebuilt before each use.
 unsafe impl<B: Send> Send for RecvMsg<B> {}
 
 impl<B> std::fmt::Debug for RecvMsg<B> {
@@ -51,9 +63,11 @@ impl<B: IoBufMut> RecvMsg<B> {
             socket,
             bufs,
             iovecs: Vec::new(),
-            header: MessageHeader::default(),
-            // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
-            sender: unsafe { std::mem::zeroed() },
+            message: KernelWritten::new(Message {
+                header: MessageHeader::default(),
+                // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
+                sender: unsafe { std::mem::zeroed() },
+            }),
             want_sender,
             ticket: LeftoverTicket::default(),
         }
@@ -71,9 +85,10 @@ impl<B: IoBufMut> RecvMsg<B> {
                 iov_len: buf.bytes_total(),
             });
         }
-        let header = &mut self.header.0;
+        let message = self.message.get_mut();
+        let header = &mut message.header.0;
         if self.want_sender {
-            header.msg_name = (&raw mut self.sender).cast();
+            header.msg_name = (&raw mut message.sender).cast();
             header.msg_namelen = STORAGE_LENGTH;
         } else {
             header.msg_name = std::ptr::null_mut();
@@ -87,9 +102,11 @@ impl<B: IoBufMut> RecvMsg<B> {
         header
     }
 
-    fn sender(&self) -> Option<SockAddr> {
+    /// Only after the receive finished: the kernel wrote the address.
+    fn sender(&mut self) -> Option<SockAddr> {
+        let message = self.message.get_mut();
         self.want_sender
-            .then(|| sock_addr(&self.sender, self.header.0.msg_namelen))
+            .then(|| sock_addr(&message.sender, message.header.0.msg_namelen))
     }
 
     /// The first `count` received bytes, copied out of the buffers.

@@ -32,6 +32,8 @@
 //!                                                    T is freed only then)
 //!   Completed ──future dropped before collecting it──► the op's `complete_abandoned`
 //!                (late results, such as bytes a stream read, go back to their owner)
+//!   InFlight ──CQE with IORING_CQE_F_MORE──► InFlight (never final: more CQEs follow, so
+//!                the kernel still owns the value; logged as an error, the result dropped)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
 //!   Abandoned, or detached (no future: `submit_detached`) ──ring retired──► the op's
@@ -142,8 +144,23 @@ impl<T: OpCode> Completion for OpCell<T> {
         Some(entry.user_data(user_data))
     }
 
-    fn complete(&self, result: i32, _flags: u32, more: bool) {
-        debug_assert!(!more, "multishot ops use their own cell type");
+    fn complete(&self, result: i32, flags: u32, more: bool) {
+        if more {
+            // More CQEs follow, so the kernel still owns the op's memory (a multishot
+            // or zero-copy SQE in a single-shot cell: `UringOp::new` refuses
+            // `OpCode::MULTISHOT` ops at compile time, so this is an op whose SQE says
+            // otherwise). Never treat it as final: the cell stays in flight, the ring
+            // keeps its entry (it drops it only on a CQE without `F_MORE`), and the
+            // value is handed back or freed only after the final CQE. This CQE's result
+            // is dropped.
+            log::error!(
+                "ringtide: a single-shot io_uring op (opcode {}) got a CQE with \
+                 IORING_CQE_F_MORE (res {result}, flags {flags:#x}); waiting for its final \
+                 CQE",
+                T::OPCODE
+            );
+            return;
+        }
         let waker = {
             let mut state = lock(&self.state);
             match std::mem::replace(&mut *state, State::Completed { result }) {
@@ -248,6 +265,12 @@ impl<T: OpCode> fmt::Debug for UringOp<T> {
 
 impl<T: OpCode> UringOp<T> {
     pub(crate) fn new(op: T) -> UringOp<T> {
+        const {
+            assert!(
+                !T::MULTISHOT,
+                "multishot ops run in `multishot::MultishotOp`, not in a single-shot cell"
+            );
+        }
         UringOp {
             cell: None,
             op: Some(op),
@@ -414,9 +437,12 @@ impl<T: OpCode> Drop for UringOp<T> {
                     ..
                 } => {
                     // SAFETY: a shared reference to the value while the kernel owns
-                    // it: the ring does not touch it in `InFlight` (the state is
-                    // locked) and the hook only reads fields the SQE does not point
-                    // into.
+                    // it. No Rust code writes it meanwhile: the ring does not touch it
+                    // in `InFlight` (the state is locked). The kernel may be writing
+                    // into it, but never into memory this reference covers: ops keep
+                    // kernel-written fields in `KernelWritten` (an `UnsafeCell`, which
+                    // also keeps `Option`'s niche out of them) and buffers behind their
+                    // own heap pointers (see `OpCode::abandoned_in_flight`).
                     let op = unsafe { &*cell.op.get() };
                     if let Some(op) = op {
                         op.abandoned_in_flight();
@@ -693,5 +719,128 @@ mod tests {
             kernel.join().unwrap();
             assert_eq!(probe.finished.load(SeqCst), 1);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod single_shot_tests {
+    //! A CQE flagged `IORING_CQE_F_MORE` reaching a single-shot cell (a multishot or
+    //! zero-copy SQE run through `UringOp` by mistake) must not end the op: the kernel
+    //! still owns the value. These run in release builds too (no `debug_assert!`).
+
+    use std::io;
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::driver::op::Readiness;
+
+    /// `IORING_CQE_F_MORE`.
+    const F_MORE: u32 = 1 << 1;
+
+    /// Records whether its value was dropped and what `complete_abandoned` saw.
+    struct Watched {
+        dropped: std::sync::Arc<AtomicBool>,
+        abandoned_result: std::sync::Arc<AtomicI32>,
+    }
+
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.dropped.store(true, SeqCst);
+        }
+    }
+
+    impl OpCode for Watched {
+        type Output = ();
+        const OPCODE: u8 = io_uring::opcode::Nop::CODE;
+
+        fn uring_entry(&mut self) -> squeue::Entry {
+            io_uring::opcode::Nop::new().build()
+        }
+        fn complete_abandoned(&mut self, result: i32) {
+            self.abandoned_result.store(result, SeqCst);
+        }
+        fn readiness(&self) -> Readiness {
+            Readiness::Immediate
+        }
+        fn attempt(&mut self) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn complete(self, _result: io::Result<usize>) {}
+    }
+
+    struct Probe {
+        dropped: std::sync::Arc<AtomicBool>,
+        abandoned_result: std::sync::Arc<AtomicI32>,
+    }
+
+    /// A cell started on a (fake) ring, state `InFlight`, and the future awaiting it.
+    fn in_flight() -> (UringOp<Watched>, Arc<dyn Completion>, Probe) {
+        let probe = Probe {
+            dropped: std::sync::Arc::new(AtomicBool::new(false)),
+            abandoned_result: std::sync::Arc::new(AtomicI32::new(i32::MIN)),
+        };
+        let owner = Arc::new(RingShared::new().unwrap());
+        let cell = Arc::new(OpCell {
+            state: Mutex::new(State::Queued { waker: None }),
+            op: UnsafeCell::new(Some(Watched {
+                dropped: probe.dropped.clone(),
+                abandoned_result: probe.abandoned_result.clone(),
+            })),
+            detached: false,
+        });
+        assert!(cell.start(&owner, 1, 42).is_some());
+        let ring: Arc<dyn Completion> = cell.clone();
+        let future = UringOp {
+            cell: Some(cell),
+            op: None,
+        };
+        (future, ring, probe)
+    }
+
+    #[test]
+    fn more_cqe_does_not_hand_the_value_back_before_the_final_one() {
+        let (mut future, ring, probe) = in_flight();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut future).poll(&mut cx).is_pending());
+
+        ring.complete(5, F_MORE, true);
+        assert!(
+            Pin::new(&mut future).poll(&mut cx).is_pending(),
+            "a CQE with F_MORE handed the value back while the kernel still owns it"
+        );
+        assert!(!probe.dropped.load(SeqCst));
+
+        ring.complete(7, 0, false);
+        match Pin::new(&mut future).poll(&mut cx) {
+            Poll::Ready((op, result)) => {
+                assert_eq!(result.unwrap(), 7, "the final CQE's result");
+                drop(op);
+            }
+            Poll::Pending => panic!("the final CQE did not complete the op"),
+        }
+        assert!(probe.dropped.load(SeqCst));
+    }
+
+    #[test]
+    fn more_cqe_on_an_abandoned_cell_keeps_the_value_until_the_final_one() {
+        let (future, ring, probe) = in_flight();
+        drop(future);
+
+        ring.complete(5, F_MORE, true);
+        assert_eq!(
+            probe.abandoned_result.load(SeqCst),
+            i32::MIN,
+            "complete_abandoned ran on a CQE with F_MORE"
+        );
+        assert!(!probe.dropped.load(SeqCst));
+
+        ring.complete(7, 0, false);
+        assert_eq!(probe.abandoned_result.load(SeqCst), 7);
+        // The ring drops its reference after the final CQE: only then is the value
+        // freed.
+        assert!(!probe.dropped.load(SeqCst));
+        drop(ring);
+        assert!(probe.dropped.load(SeqCst));
     }
 }

@@ -20,6 +20,20 @@
 //! The kernel may end a multishot request on its own (for example when the CQ
 //! overflows); the stream then reports the final CQE and ends, and the caller decides
 //! whether to start a new one.
+//!
+//! # Multishot ops own no kernel-written memory
+//!
+//! A result that nobody will take (the stream was dropped, or dropped with results
+//! still queued) goes to the op's `complete_abandoned(&mut self)` as it arrives, i.e.
+//! while the request may still be armed: the kernel may post more CQEs for the same
+//! SQE. That `&mut` to the op value is sound only because a multishot op's SQE points
+//! at nothing the kernel writes inside (or owned by) the value: its results travel in
+//! the CQEs themselves (an fd, an event mask). [`MultishotOpCode`], an `unsafe` marker
+//! trait, states that rule; [`MultishotOp`] runs only ops that implement it, and every
+//! implementation justifies it. (A future multishot op that writes memory, such as
+//! `RECV_MULTISHOT`, must take its buffers from a provided-buffer ring, which the
+//! kernel, not the op value, owns.) The single-shot cell refuses such ops at compile
+//! time (`OpCode::MULTISHOT`).
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -34,6 +48,18 @@ use super::cell::Completion;
 use super::remote::{self, RingShared};
 use crate::driver::op::OpCode;
 use crate::loom::{Mutex, lock};
+
+/// An op whose SQE is multishot (`OpCode::MULTISHOT`), run by [`MultishotOp`].
+///
+/// # Safety
+///
+/// While the request is armed the kernel writes no memory that the op value contains
+/// or owns: the SQE [`uring_entry`](OpCode::uring_entry) builds points at nothing the
+/// kernel writes (each result travels in its CQE). So the cell may hand the value to
+/// [`complete_abandoned`](OpCode::complete_abandoned) (`&mut self`) between two CQEs of
+/// the same request. Implementations also set `OpCode::MULTISHOT` to `true`
+/// (`MultishotOp::new` checks it at compile time).
+pub(crate) unsafe trait MultishotOpCode: OpCode {}
 
 enum Phase {
     Queued,
@@ -63,11 +89,12 @@ pub(crate) struct MultiCell<T> {
 }
 
 // SAFETY: the op value is only touched while building the SQE (`Queued`, by the one
-// ring that starts it) and dropped with the last `Arc`; everything else is under the
-// mutex. `T: Send` lets it be dropped on whichever thread holds the last reference.
+// ring that starts it), by `complete_abandoned` under the state mutex once the stream
+// is gone (see `MultishotOpCode`), and dropped with the last `Arc`; everything else is
+// under the mutex. `T: Send` lets it be dropped on whichever thread holds the last reference.
 unsafe impl<T: Send> Sync for MultiCell<T> {}
 
-impl<T: OpCode> Completion for MultiCell<T> {
+impl<T: MultishotOpCode> Completion for MultiCell<T> {
     fn start(
         &self,
         owner: &Arc<RingShared>,
@@ -93,8 +120,10 @@ impl<T: OpCode> Completion for MultiCell<T> {
         let waker = {
             let mut state = lock(&self.state);
             if matches!(state.phase, Phase::Abandoned) {
-                // SAFETY: the stream is gone; only the ring touches the value now, and
-                // `complete_abandoned` reads no memory the kernel writes.
+                // SAFETY: the stream is gone, so under the state lock only the ring
+                // touches the value; the request may still be armed, but
+                // `T: MultishotOpCode` guarantees the kernel writes no memory the value
+                // owns, so a `&mut` to it aliases nothing the kernel uses.
                 unsafe { &mut *self.op.get() }.complete_abandoned(result);
                 return;
             }
@@ -133,12 +162,12 @@ impl<T: OpCode> Completion for MultiCell<T> {
 }
 
 /// A stream of the CQE results of one multishot op (`Ok(res)` or the errno).
-pub(crate) struct MultishotOp<T: OpCode> {
+pub(crate) struct MultishotOp<T: MultishotOpCode> {
     cell: Arc<MultiCell<T>>,
     submitted: bool,
 }
 
-impl<T: OpCode> fmt::Debug for MultishotOp<T> {
+impl<T: MultishotOpCode> fmt::Debug for MultishotOp<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultishotOp")
             .field("submitted", &self.submitted)
@@ -146,9 +175,15 @@ impl<T: OpCode> fmt::Debug for MultishotOp<T> {
     }
 }
 
-impl<T: OpCode> MultishotOp<T> {
-    /// `op.uring_entry()` must build a multishot SQE.
+impl<T: MultishotOpCode> MultishotOp<T> {
+    /// `op.uring_entry()` builds a multishot SQE (`T::MULTISHOT`).
     pub(crate) fn new(op: T) -> MultishotOp<T> {
+        const {
+            assert!(
+                T::MULTISHOT,
+                "a MultishotOpCode must declare OpCode::MULTISHOT"
+            );
+        }
         MultishotOp {
             cell: Arc::new(MultiCell {
                 state: Mutex::new(MultiState {
@@ -200,9 +235,9 @@ impl<T: OpCode> MultishotOp<T> {
     }
 }
 
-impl<T: OpCode> Unpin for MultishotOp<T> {}
+impl<T: MultishotOpCode> Unpin for MultishotOp<T> {}
 
-impl<T: OpCode> Drop for MultishotOp<T> {
+impl<T: MultishotOpCode> Drop for MultishotOp<T> {
     fn drop(&mut self) {
         let cancel = {
             let mut state = lock(&self.cell.state);
@@ -210,8 +245,9 @@ impl<T: OpCode> Drop for MultishotOp<T> {
             // as later ones will.
             for result in std::mem::take(&mut state.queue) {
                 // SAFETY: under the state lock, like the ring's own calls for an
-                // abandoned cell; `complete_abandoned` reads no memory the kernel
-                // writes.
+                // abandoned cell (the ring touches the value only under it); the
+                // request may still be armed, but `T: MultishotOpCode` guarantees the
+                // kernel writes no memory the value owns.
                 unsafe { &mut *self.cell.op.get() }.complete_abandoned(result);
             }
             match std::mem::replace(&mut state.phase, Phase::Abandoned) {

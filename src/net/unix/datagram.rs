@@ -249,7 +249,9 @@ impl UnixDatagram {
     }
 
     /// Gives the socket back as a std socket, in non-blocking mode. A datagram kept
-    /// from a cancelled receive is dropped.
+    /// from a cancelled receive (io_uring) is dropped, and one that a cancelled receive
+    /// still in the kernel takes before its cancellation lands is lost (both logged as
+    /// warnings).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
         Ok(self.socket.into_fd()?.into())
     }
@@ -273,6 +275,9 @@ impl AsFd for UnixDatagram {
 }
 
 impl IntoRawFd for UnixDatagram {
+    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
+    /// non-blocking on mio). As with `into_std`, datagrams cancelled receives took
+    /// (io_uring) are lost (logged as warnings).
     fn into_raw_fd(self) -> RawFd {
         self.socket.into_owned_fd().into_raw_fd()
     }

@@ -116,8 +116,11 @@ impl UnixListener {
         UnixListener::from_fd(listener.into())
     }
 
-    /// Gives the socket back as a std listener, in non-blocking mode. A connection kept
-    /// from a cancelled accept is closed.
+    /// Gives the socket back as a std listener, in non-blocking mode. Connections the
+    /// runtime accepted that no `accept` call took yet (io_uring: cancelled accepts,
+    /// the armed multishot accept) are closed (logged as a warning); one the multishot
+    /// accept takes while its cancellation is in flight is leaked, open, with the
+    /// listener's internal state.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
         Ok(self.socket.into_fd()?.into())
     }
@@ -141,6 +144,9 @@ impl AsFd for UnixListener {
 }
 
 impl IntoRawFd for UnixListener {
+    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
+    /// non-blocking on mio). Connections the runtime accepted but no `accept` call took
+    /// are dropped as described for `into_std`.
     fn into_raw_fd(self) -> RawFd {
         self.socket.into_owned_fd().into_raw_fd()
     }

@@ -114,8 +114,17 @@ impl UnixStream {
         })
     }
 
-    /// Gives the socket back as a std stream, in non-blocking mode. Bytes kept from a
-    /// cancelled read are dropped.
+    /// Gives the socket back as a std stream, in non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// Besides failing to set the mode: on io_uring, when a read future was dropped
+    /// after the kernel had completed the read, its bytes are kept for the next read
+    /// (see [`AsyncReadOwned`](crate::io::AsyncReadOwned)). While any are kept this
+    /// fails, and the stream is closed, rather than hand over a stream with a hole in
+    /// it: read them first. A cancelled read that is still in the kernel when this is
+    /// called does not make it fail; bytes it takes before its cancellation lands are
+    /// lost (logged as a warning).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         Ok(self.socket.into_fd()?.into())
     }
@@ -198,6 +207,11 @@ impl AsFd for UnixStream {
 }
 
 impl IntoRawFd for UnixStream {
+    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
+    /// non-blocking on mio). This cannot fail, so unlike `into_std` it loses what
+    /// cancelled reads left (io_uring): bytes kept for the next read are dropped, and
+    /// a cancelled read still in the kernel may take bytes before its cancellation
+    /// lands (both logged as warnings).
     fn into_raw_fd(self) -> RawFd {
         self.socket.into_owned_fd().into_raw_fd()
     }
