@@ -5,14 +5,13 @@
 
 mod rt_common;
 
-use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::task::Poll;
 use std::time::Duration;
 
 use ringtide::net::UdpSocket;
 use ringtide::time::timeout;
+use rt_common::{LatePaths, poll_once_then_drop};
 
 async fn bind() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0")
@@ -27,20 +26,6 @@ fn pattern(size: usize, index: usize) -> u8 {
 
 fn datagram(size: usize) -> Vec<u8> {
     (0..size).map(|index| pattern(size, index)).collect()
-}
-
-/// Polls `future` once (an io_uring op is queued), lets the runtime run for a moment
-/// (the op is submitted and, with data waiting, completes), then drops the future.
-/// Returns the output when that first poll already finished it (mio: the syscall
-/// succeeds at once).
-async fn poll_once_then_drop<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
-    if let Poll::Ready(output) = first {
-        return Some(output);
-    }
-    ringtide::time::sleep(Duration::from_millis(1)).await;
-    None
 }
 
 backend_test! {
@@ -266,7 +251,9 @@ backend_test! {
     /// A receive dropped after the kernel gave it a datagram (io_uring) hands the
     /// datagram, with its sender, to the next receive; the order of the rest is kept.
     fn a_datagram_taken_by_a_dropped_receive_comes_next(rt, multi) {
+        let backend = rt.backend();
         rt.block_on(async {
+            let late = LatePaths::start();
             let (a, b) = (bind().await, bind().await);
             let (a_addr, to) = (a.local_addr().unwrap(), b.local_addr().unwrap());
             for message in [&b"first"[..], b"", b"third"] {
@@ -290,6 +277,7 @@ backend_test! {
             a.send_to(b"after", to).await.0.unwrap();
             let (received, buf) = b.recv(Vec::with_capacity(16)).await;
             assert_eq!((received.unwrap(), &buf[..]), (5, &b"after"[..]));
+            late.assert_ran(backend, "dropped receives", |late| late.reads);
         });
     }
 }
@@ -302,7 +290,9 @@ backend_test! {
     /// before its cancellation), by 1 ms timers, or not at all: every datagram arrives
     /// exactly once, in order, with its sender.
     fn datagrams_survive_receives_dropped_at_any_point(rt, multi) {
+        let backend = rt.backend();
         rt.block_on(async {
+            let late = LatePaths::start();
             const COUNT: u32 = 2000;
             const WINDOW: u32 = 50;
             let receiver = bind().await;
@@ -358,6 +348,8 @@ backend_test! {
                 }
             }
             sender.join().unwrap();
+            eprintln!("late results kept: {:?}", late.since());
+            late.assert_ran(backend, "receives dropped by timers", |late| late.reads);
         });
     }
 }

@@ -99,6 +99,9 @@ pub(crate) struct RingConfig {
     pub(crate) entries: u32,
     /// `Some(idle)`: use a kernel submission-polling thread that sleeps after `idle`.
     pub(crate) sqpoll_idle: Option<Duration>,
+    /// Whether listeners may use multishot accept (the hidden builder knob that lets
+    /// tests force the single-accept path).
+    pub(crate) multishot_accept: bool,
 }
 
 impl Default for RingConfig {
@@ -106,6 +109,7 @@ impl Default for RingConfig {
         RingConfig {
             entries: 256,
             sqpoll_idle: None,
+            multishot_accept: true,
         }
     }
 }
@@ -354,6 +358,13 @@ impl Handle {
         let timeout = time.before_park(index);
         Driver::park(driver, timeout);
         time.after_park(index);
+    }
+
+    /// Whether listeners of this runtime may use multishot accept (see
+    /// [`RingConfig::multishot_accept`]).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    pub(crate) fn multishot_accept(&self) -> bool {
+        self.config.multishot_accept
     }
 
     /// The backend selected at build time (even when I/O is disabled).

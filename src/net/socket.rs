@@ -190,10 +190,24 @@ type MultishotAccept =
 struct AcceptStream {
     slot: std::sync::Mutex<Option<MultishotAccept>>,
     fd: RawFd,
+    /// False: this listener uses single accepts (the runtime was built without
+    /// multishot accept, or the kernel turned out not to have it).
+    multishot: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(ringtide_uring)]
 impl AcceptStream {
+    fn new(fd: RawFd) -> AcceptStream {
+        let enabled = Handle::with_current(|handle| handle.is_none_or(Handle::multishot_accept));
+        AcceptStream {
+            slot: std::sync::Mutex::new(None),
+            fd,
+            multishot: std::sync::atomic::AtomicBool::new(
+                enabled && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultishotAccept>> {
         self.slot
             .lock()
@@ -218,15 +232,13 @@ impl Drop for AcceptStream {
     }
 }
 
-/// Whether the kernel has multishot accept: unknown until the first one completes.
+/// Set once a multishot accept on a socket that *is* listening failed with `EINVAL`:
+/// the kernel predates multishot accept (Linux 5.19), so listeners created from then on
+/// use single accepts. An `EINVAL` from a socket that is not listening says nothing
+/// about the kernel and changes nothing.
 #[cfg(ringtide_uring)]
-static MULTISHOT_ACCEPT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-#[cfg(ringtide_uring)]
-const MULTISHOT_UNKNOWN: u8 = 0;
-#[cfg(ringtide_uring)]
-const MULTISHOT_WORKS: u8 = 1;
-#[cfg(ringtide_uring)]
-const MULTISHOT_MISSING: u8 = 2;
+static KERNEL_LACKS_MULTISHOT_ACCEPT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 impl Socket {
     /// Takes `fd` over for the current runtime: sets its mode for the backend and
@@ -258,10 +270,7 @@ impl Socket {
         })?;
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream {
-                slot: std::sync::Mutex::new(None),
-                fd: fd.as_raw_fd(),
-            },
+            accept_stream: AcceptStream::new(fd.as_raw_fd()),
             shared: Arc::new(SharedSocket {
                 fd: SocketFd {
                     raw: fd.as_raw_fd(),
@@ -413,13 +422,18 @@ impl Socket {
 
     /// io_uring: takes the next connection from the listener's multishot accept
     /// (arming it on first use, and again after the kernel ended it, e.g. after an
-    /// `EMFILE`). `None`: not io_uring, or the kernel lacks multishot accept (single
-    /// accepts are used instead).
+    /// `EMFILE`). `None`: not io_uring, or this listener uses single accepts (the
+    /// runtime disabled multishot accept, or the kernel lacks it).
+    ///
+    /// An `EINVAL` means either a kernel without multishot accept or a socket that is
+    /// not listening; `SO_ACCEPTCONN` tells which. Only the first switches to single
+    /// accepts (this listener, and every listener created later); the second is this
+    /// accept's error, and the next accept tries multishot again.
     #[cfg(ringtide_uring)]
     async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
         use std::sync::atomic::Ordering::Relaxed;
         if !matches!(self.shared.source, IoSource::Uring)
-            || MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_MISSING
+            || !self.accept_stream.multishot.load(Relaxed)
         {
             return None;
         }
@@ -438,18 +452,17 @@ impl Socket {
                 match ready!(stream.poll_next(cx)) {
                     None => *slot = None,
                     Some(Ok(fd)) => {
-                        MULTISHOT_ACCEPT.store(MULTISHOT_WORKS, Relaxed);
                         return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
                     }
-                    Some(Err(error))
-                        if error.raw_os_error() == Some(libc::EINVAL)
-                            && MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_UNKNOWN =>
-                    {
-                        // An old kernel: single accepts from now on (a listener that
-                        // really is invalid fails those with EINVAL too).
-                        MULTISHOT_ACCEPT.store(MULTISHOT_MISSING, Relaxed);
+                    Some(Err(error)) if error.raw_os_error() == Some(libc::EINVAL) => {
                         *slot = None;
-                        return Poll::Ready(None);
+                        if self.as_sock_ref().is_listener().unwrap_or(false) {
+                            // A kernel without multishot accept: single accepts.
+                            KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
+                            self.accept_stream.multishot.store(false, Relaxed);
+                            return Poll::Ready(None);
+                        }
+                        return Poll::Ready(Some(Err(error)));
                     }
                     Some(Err(error)) => return Poll::Ready(Some(Err(error))),
                 }
