@@ -27,6 +27,7 @@ use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpSocket, TcpStream};
 use ringtide::runtime::{Backend, Runtime};
 use ringtide::time::timeout;
+use rt_common::{LatePaths, poll_once_then_drop};
 
 /// A hang guard for single awaits that must finish (never a timing assertion: a
 /// passing run never gets near it).
@@ -758,14 +759,22 @@ net_test! {
 /// thread, so every fd it creates (rings of its threads included) is gone when it
 /// returns; asserts the process has as many fds after as before.
 fn without_fd_leaks(rt: Runtime, multi: bool, body: impl FnOnce(Runtime) + Send + 'static) {
+    without_fd_leaks_on(rt, multi, rt_common::backend_runtime, body);
+}
+
+/// [`without_fd_leaks`] on a runtime that `build` makes (from the backend and the
+/// worker count, 0 for current-thread).
+fn without_fd_leaks_on(
+    rt: Runtime,
+    multi: bool,
+    build: fn(Backend, usize) -> Runtime,
+    body: impl FnOnce(Runtime) + Send + 'static,
+) {
     let backend = rt.backend();
     drop(rt);
     let before = open_fds();
     std::thread::spawn(move || {
-        body(rt_common::backend_runtime(
-            backend,
-            if multi { 4 } else { 0 },
-        ));
+        body(build(backend, if multi { 4 } else { 0 }));
     })
     .join()
     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
@@ -778,78 +787,103 @@ fn without_fd_leaks(rt: Runtime, multi: bool, body: impl FnOnce(Runtime) + Send 
     );
 }
 
+/// 1000 clients connect while `accept`s are dropped by 0 ms timers, 1 ms timers or a
+/// yield (on io_uring the op may run in the kernel anyway, before its cancellation):
+/// every client is accepted exactly once.
+fn accept_race(rt: &Runtime) {
+    const ROUNDS: u32 = 1000;
+        rt.block_on(async {
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+            let mut readers = Vec::new();
+            let mut record = |mut stream: TcpStream| {
+                let seen = seen.clone();
+                readers.push(ringtide::spawn(async move {
+                    let (result, buf) = stream.read_exact_owned(vec![0u8; 4].into_boxed_slice()).await;
+                    result.expect("read the client's id");
+                    let id = u32::from_le_bytes(buf[..].try_into().unwrap());
+                    assert!(seen.lock().unwrap().insert(id), "client {id} accepted twice");
+                }));
+            };
+            let mut clients = Vec::new();
+            let mut accepted = 0;
+            let mut cancelled = 0;
+            for round in 0..ROUNDS {
+                clients.push(ringtide::spawn(async move {
+                    let mut stream = TcpStream::connect(addr).await.expect("connect");
+                    write_all(&mut stream, round.to_le_bytes().to_vec()).await;
+                }));
+                let outcome = match round % 3 {
+                    0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
+                    1 => timeout(Duration::from_millis(1), listener.accept()).await.ok(),
+                    _ => {
+                        // Hand-written select: accept against one yield.
+                        let accept = pin!(listener.accept());
+                        let yielded = pin!(ringtide::task::yield_now());
+                        match futures::future::select(accept, yielded).await {
+                            futures::future::Either::Left((result, _)) => Some(result),
+                            futures::future::Either::Right(((), _)) => None,
+                        }
+                    }
+                };
+                match outcome {
+                    Some(result) => {
+                        let (stream, _) = result.expect("accept");
+                        record(stream);
+                        accepted += 1;
+                    }
+                    None => cancelled += 1,
+                }
+            }
+            for client in clients {
+                client.await.expect("client");
+            }
+            // Every client connected: each is in the backlog or was accepted.
+            while accepted < ROUNDS {
+                let (stream, _) = timeout(HANG, listener.accept())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!(
+                            "connection lost: accepted {accepted} of {ROUNDS} connected clients \
+                             ({cancelled} accepts were cancelled)"
+                        )
+                    })
+                    .expect("accept");
+                record(stream);
+                accepted += 1;
+            }
+            for reader in readers {
+                reader.await.unwrap();
+            }
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), ROUNDS as usize);
+            println!("{cancelled} of {ROUNDS} accepts cancelled");
+        });
+}
+
+/// How many runs of a cancel-safety scenario may pass before the late-result path it is
+/// about must have run at least once.
+const LATE_PATH_RUNS: usize = 5;
+
 fd_count_test! {
     fn accept_raced_against_a_timer_loses_no_connection_and_leaks_no_fd(rt, multi) {
-        const ROUNDS: u32 = 1000;
-        without_fd_leaks(rt, multi, |rt| {
-            rt.block_on(async {
-                let listener = TcpListener::bind(localhost()).await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
-                let mut readers = Vec::new();
-                let mut record = |mut stream: TcpStream| {
-                    let seen = seen.clone();
-                    readers.push(ringtide::spawn(async move {
-                        let (result, buf) = stream.read_exact_owned(vec![0u8; 4].into_boxed_slice()).await;
-                        result.expect("read the client's id");
-                        let id = u32::from_le_bytes(buf[..].try_into().unwrap());
-                        assert!(seen.lock().unwrap().insert(id), "client {id} accepted twice");
-                    }));
-                };
-                let mut clients = Vec::new();
-                let mut accepted = 0;
-                let mut cancelled = 0;
-                for round in 0..ROUNDS {
-                    clients.push(ringtide::spawn(async move {
-                        let mut stream = TcpStream::connect(addr).await.expect("connect");
-                        write_all(&mut stream, round.to_le_bytes().to_vec()).await;
-                    }));
-                    let outcome = match round % 3 {
-                        0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
-                        1 => timeout(Duration::from_millis(1), listener.accept()).await.ok(),
-                        _ => {
-                            // Hand-written select: accept against one yield.
-                            let accept = pin!(listener.accept());
-                            let yielded = pin!(ringtide::task::yield_now());
-                            match futures::future::select(accept, yielded).await {
-                                futures::future::Either::Left((result, _)) => Some(result),
-                                futures::future::Either::Right(((), _)) => None,
-                            }
-                        }
-                    };
-                    match outcome {
-                        Some(result) => {
-                            let (stream, _) = result.expect("accept");
-                            record(stream);
-                            accepted += 1;
-                        }
-                        None => cancelled += 1,
-                    }
+        let backend = rt.backend();
+        // Multishot accept (the default, when the kernel has it): a dropped accept
+        // leaves its connection in the listener's armed request.
+        let again = rt_common::backend_runtime(backend, if multi { 4 } else { 0 });
+        without_fd_leaks(rt, multi, |rt| accept_race(&rt));
+        // Single accepts: a cancelled accept's connection takes the late-result path.
+        let late = LatePaths::start();
+        without_fd_leaks_on(again, multi, rt_common::single_accept_runtime, move |rt| {
+            for _ in 0..LATE_PATH_RUNS {
+                accept_race(&rt);
+                if backend != Backend::IoUring || late.hit(|late| late.accepts) {
+                    break;
                 }
-                for client in clients {
-                    client.await.expect("client");
-                }
-                // Every client connected: each is in the backlog or was accepted.
-                while accepted < ROUNDS {
-                    let (stream, _) = timeout(HANG, listener.accept())
-                        .await
-                        .unwrap_or_else(|_| {
-                            panic!(
-                                "connection lost: accepted {accepted} of {ROUNDS} connected clients \
-                                 ({cancelled} accepts were cancelled)"
-                            )
-                        })
-                        .expect("accept");
-                    record(stream);
-                    accepted += 1;
-                }
-                for reader in readers {
-                    reader.await.unwrap();
-                }
-                let seen = seen.lock().unwrap();
-                assert_eq!(seen.len(), ROUNDS as usize);
-                println!("{cancelled} of {ROUNDS} accepts cancelled");
-            });
+            }
+            eprintln!("single accepts: late results kept: {:?}", late.since());
+            late.assert_ran(backend, "cancelled single accepts", |late| late.accepts);
         });
     }
 }
@@ -858,7 +892,9 @@ fd_count_test! {
     fn cancelled_reads_keep_their_bytes(rt, multi) {
         const ROUNDS: usize = 300;
         without_fd_leaks(rt, multi, |rt| {
+            let backend = rt.backend();
             rt.block_on(async {
+                let late = LatePaths::start();
                 let (mut client, mut server) = pair().await;
                 let mut pattern = Pattern::new(0xCA9CE1);
                 let mut verifier = Verifier::new(0xCA9CE1);
@@ -884,9 +920,21 @@ fd_count_test! {
                     // buffer takes at once), read with varying buffer sizes.
                     let len = 1 + (round * 6_151) % (200 * 1024);
                     pattern.fill(&mut chunk, len);
-                    let write = write_all(&mut client, std::mem::take(&mut chunk));
+                    // Its head first, taken by a read that is dropped once the kernel has
+                    // completed it (io_uring): the late-result path keeps those bytes
+                    // for the reads below.
+                    let rest = chunk.split_off((1 + round % 64).min(len));
+                    write_all(&mut client, std::mem::take(&mut chunk)).await;
+                    let mut already = 0;
+                    if let Some((result, buf)) =
+                        poll_once_then_drop(server.read_owned(Vec::with_capacity(1 + round % 16))).await
+                    {
+                        already = result.expect("read");
+                        verifier.check(&buf[..already]);
+                    }
+                    let write = write_all(&mut client, rest);
                     let read = async {
-                        let mut got = 0;
+                        let mut got = already;
                         let mut buf = Vec::new();
                         while got < len {
                             buf.clear();
@@ -904,6 +952,8 @@ fd_count_test! {
                 }
                 drop(client);
                 assert_eq!(read_to_end(&mut server).await.unwrap(), b"", "no bytes beyond what was sent");
+                eprintln!("late results kept: {:?}", late.since());
+                late.assert_ran(backend, "cancelled reads", |late| late.reads);
             });
         });
     }
