@@ -506,3 +506,15 @@ pub fn single_accept_runtime(backend: ringtide::runtime::Backend, workers: usize
     assert_eq!(runtime.backend(), backend);
     runtime
 }
+
+/// Whether this machine has the IPv6 loopback address (`::1` in
+/// `/proc/net/if_inet6`). When it has, IPv6 tests must pass rather than skip.
+pub fn ipv6_loopback_configured() -> bool {
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .map(|table| {
+            table
+                .lines()
+                .any(|line| line.starts_with("00000000000000000000000000000001 "))
+        })
+        .unwrap_or(false)
+}
