@@ -583,9 +583,10 @@ fn cancel_from_another_thread() {
         // Drop it on a thread without a ring: the cancel goes through the remote queue.
         std::thread::spawn(move || drop(read)).join().unwrap();
         let metrics = ringtide::runtime::Handle::current().metrics();
-        while metrics.io().in_flight > 0 {
-            ringtide::task::yield_now().await;
-        }
+        yield_until("the cancelled read's final completion", || {
+            metrics.io().in_flight == 0
+        })
+        .await;
         assert_eq!(metrics.io().cancelled, 1);
         // Data written now stays in the pipe for the next read.
         let _ = writer.write(b"next".to_vec()).await;

@@ -1013,24 +1013,36 @@ fd_count_test! {
     fn dropping_the_runtime_with_reads_and_accepts_in_flight_frees_every_fd(rt, multi) {
         without_fd_leaks(rt, multi, |rt| {
             let streams = rt.block_on(async {
+                use futures::StreamExt as _;
                 let listener = TcpListener::bind(localhost()).await.unwrap();
+                // Each task reports once its read or accept has been polled (queued on
+                // io_uring, waiting for readiness on mio).
+                let (polled_tx, mut polled_rx) = futures::channel::mpsc::unbounded::<()>();
                 let mut streams = Vec::new();
                 for _ in 0..50 {
                     let (client, mut server) = pair_on(&listener).await;
+                    let polled_tx = polled_tx.clone();
                     ringtide::spawn(async move {
-                        let _ = server.read_owned(Vec::with_capacity(64)).await;
+                        let mut read = pin!(server.read_owned(Vec::with_capacity(64)));
+                        assert!(futures::poll!(read.as_mut()).is_pending());
+                        polled_tx.unbounded_send(()).unwrap();
+                        let _ = read.await;
                     });
                     streams.push(client);
                 }
                 let listener = Arc::new(listener);
                 for _ in 0..4 {
                     let listener = listener.clone();
+                    let polled_tx = polled_tx.clone();
                     ringtide::spawn(async move {
-                        let _ = listener.accept().await;
+                        let mut accept = pin!(listener.accept());
+                        assert!(futures::poll!(accept.as_mut()).is_pending());
+                        polled_tx.unbounded_send(()).unwrap();
+                        let _ = accept.await;
                     });
                 }
-                for _ in 0..10 {
-                    ringtide::task::yield_now().await;
+                for _ in 0..54 {
+                    polled_rx.next().await.expect("every task reports");
                 }
                 streams
             });
