@@ -1471,3 +1471,63 @@ fn child_emfile_accept(rt: &Runtime) -> String {
         format!("accept failed with `{error}` and recovered")
     })
 }
+
+// ---------------------------------------------------------------------------------
+// Multishot accept: decided per listener; listener drop and duplicated fds
+// ---------------------------------------------------------------------------------
+
+/// A `TcpListener` over a socket that is bound but not listening.
+fn not_listening() -> TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&localhost().into()).unwrap();
+    TcpListener::from_std(std::net::TcpListener::from(std::os::fd::OwnedFd::from(socket))).unwrap()
+}
+
+/// Accepts `count` connections made by plain std clients on `listener` in a spawned
+/// task; returns how many ring submissions that took (0 on mio, which submits none).
+async fn submissions_for_accepts(listener: TcpListener, count: usize) -> u64 {
+    let addr = listener.local_addr().unwrap();
+    let clients: Vec<_> = (0..count).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let submitted = ringtide::spawn(async move {
+        let metrics = ringtide::runtime::Handle::current().metrics();
+        let before = metrics.io().submitted;
+        let mut accepted = Vec::new();
+        for _ in 0..count {
+            accepted.push(listener.accept().await.expect("accept"));
+        }
+        // Counted before the accepted streams go (their closes are submissions too).
+        let submitted = metrics.io().submitted - before;
+        drop(accepted);
+        submitted
+    })
+    .await
+    .unwrap();
+    drop(clients);
+    submitted
+}
+
+net_test! {
+    /// An accept on a socket that is not listening fails (`EINVAL`) on both backends,
+    /// again on a retry, and changes nothing for real listeners: on io_uring they keep
+    /// using multishot accept (one submission for many connections).
+    fn accept_on_a_socket_that_is_not_listening_fails_and_leaves_multishot_accept_on(rt, multi) {
+        let backend = rt.backend();
+        rt.block_on(async {
+            let broken = not_listening();
+            for attempt in 0..2 {
+                let error = timeout(HANG, broken.accept()).await.expect("no hang").unwrap_err();
+                assert_eq!(error.raw_os_error(), Some(libc::EINVAL), "attempt {attempt}: {error:?}");
+            }
+            drop(broken);
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let submitted = submissions_for_accepts(listener, 5).await;
+            if backend == Backend::IoUring {
+                assert_eq!(
+                    submitted, 1,
+                    "5 accepts took {submitted} submissions: the listener uses single accepts, not \
+                     one multishot accept"
+                );
+            }
+        });
+    }
+}
