@@ -263,7 +263,11 @@ fn block_in_place_hands_in_flight_ops_to_the_new_thread() {
 fn runtime_drop_with_a_pending_read_returns() {
     let _fds = shared_fds();
     // A drop that hangs is caught by the watchdog.
-    rt_common::with_timeout("runtime_drop", rt_common::TEST_TIMEOUT, runtime_drop_with_a_pending_read);
+    rt_common::with_timeout(
+        "runtime_drop",
+        rt_common::TEST_TIMEOUT,
+        runtime_drop_with_a_pending_read,
+    );
 }
 
 fn runtime_drop_with_a_pending_read() {
@@ -543,7 +547,11 @@ fn forgetting_an_in_flight_read_never_frees_its_buffer() {
         // future, which nothing polls or drops any more, and the kernel has finished
         // with it (its read completed, io_uring) or never had it (mio).
         let head = unsafe { std::slice::from_raw_parts(address as *const u8, 4) };
-        let expected = if backend == Backend::IoUring { [PAYLOAD; 4] } else { [0; 4] };
+        let expected = if backend == Backend::IoUring {
+            [PAYLOAD; 4]
+        } else {
+            [0; 4]
+        };
         assert_eq!(
             head, expected,
             "{backend}: io_uring's in-flight read fills the forgotten buffer, mio's never ran"

@@ -17,7 +17,7 @@ mod rt_common;
 use std::collections::HashSet;
 use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, IntoRawFd as _};
+use std::os::fd::{AsFd as _, AsRawFd, IntoRawFd as _};
 use std::pin::pin;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -792,74 +792,81 @@ fn without_fd_leaks_on(
 /// every client is accepted exactly once.
 fn accept_race(rt: &Runtime) {
     const ROUNDS: u32 = 1000;
-        rt.block_on(async {
-            let listener = TcpListener::bind(localhost()).await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
-            let mut readers = Vec::new();
-            let mut record = |mut stream: TcpStream| {
-                let seen = seen.clone();
-                readers.push(ringtide::spawn(async move {
-                    let (result, buf) = stream.read_exact_owned(vec![0u8; 4].into_boxed_slice()).await;
-                    result.expect("read the client's id");
-                    let id = u32::from_le_bytes(buf[..].try_into().unwrap());
-                    assert!(seen.lock().unwrap().insert(id), "client {id} accepted twice");
-                }));
-            };
-            let mut clients = Vec::new();
-            let mut accepted = 0;
-            let mut cancelled = 0;
-            for round in 0..ROUNDS {
-                clients.push(ringtide::spawn(async move {
-                    let mut stream = TcpStream::connect(addr).await.expect("connect");
-                    write_all(&mut stream, round.to_le_bytes().to_vec()).await;
-                }));
-                let outcome = match round % 3 {
-                    0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
-                    1 => timeout(Duration::from_millis(1), listener.accept()).await.ok(),
-                    _ => {
-                        // Hand-written select: accept against one yield.
-                        let accept = pin!(listener.accept());
-                        let yielded = pin!(ringtide::task::yield_now());
-                        match futures::future::select(accept, yielded).await {
-                            futures::future::Either::Left((result, _)) => Some(result),
-                            futures::future::Either::Right(((), _)) => None,
-                        }
-                    }
-                };
-                match outcome {
-                    Some(result) => {
-                        let (stream, _) = result.expect("accept");
-                        record(stream);
-                        accepted += 1;
-                    }
-                    None => cancelled += 1,
-                }
-            }
-            for client in clients {
-                client.await.expect("client");
-            }
-            // Every client connected: each is in the backlog or was accepted.
-            while accepted < ROUNDS {
-                let (stream, _) = timeout(HANG, listener.accept())
+    rt.block_on(async {
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let mut readers = Vec::new();
+        let mut record = |mut stream: TcpStream| {
+            let seen = seen.clone();
+            readers.push(ringtide::spawn(async move {
+                let (result, buf) = stream
+                    .read_exact_owned(vec![0u8; 4].into_boxed_slice())
+                    .await;
+                result.expect("read the client's id");
+                let id = u32::from_le_bytes(buf[..].try_into().unwrap());
+                assert!(
+                    seen.lock().unwrap().insert(id),
+                    "client {id} accepted twice"
+                );
+            }));
+        };
+        let mut clients = Vec::new();
+        let mut accepted = 0;
+        let mut cancelled = 0;
+        for round in 0..ROUNDS {
+            clients.push(ringtide::spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.expect("connect");
+                write_all(&mut stream, round.to_le_bytes().to_vec()).await;
+            }));
+            let outcome = match round % 3 {
+                0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
+                1 => timeout(Duration::from_millis(1), listener.accept())
                     .await
-                    .unwrap_or_else(|_| {
-                        panic!(
-                            "connection lost: accepted {accepted} of {ROUNDS} connected clients \
+                    .ok(),
+                _ => {
+                    // Hand-written select: accept against one yield.
+                    let accept = pin!(listener.accept());
+                    let yielded = pin!(ringtide::task::yield_now());
+                    match futures::future::select(accept, yielded).await {
+                        futures::future::Either::Left((result, _)) => Some(result),
+                        futures::future::Either::Right(((), _)) => None,
+                    }
+                }
+            };
+            match outcome {
+                Some(result) => {
+                    let (stream, _) = result.expect("accept");
+                    record(stream);
+                    accepted += 1;
+                }
+                None => cancelled += 1,
+            }
+        }
+        for client in clients {
+            client.await.expect("client");
+        }
+        // Every client connected: each is in the backlog or was accepted.
+        while accepted < ROUNDS {
+            let (stream, _) = timeout(HANG, listener.accept())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "connection lost: accepted {accepted} of {ROUNDS} connected clients \
                              ({cancelled} accepts were cancelled)"
-                        )
-                    })
-                    .expect("accept");
-                record(stream);
-                accepted += 1;
-            }
-            for reader in readers {
-                reader.await.unwrap();
-            }
-            let seen = seen.lock().unwrap();
-            assert_eq!(seen.len(), ROUNDS as usize);
-            println!("{cancelled} of {ROUNDS} accepts cancelled");
-        });
+                    )
+                })
+                .expect("accept");
+            record(stream);
+            accepted += 1;
+        }
+        for reader in readers {
+            reader.await.unwrap();
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), ROUNDS as usize);
+        println!("{cancelled} of {ROUNDS} accepts cancelled");
+    });
 }
 
 /// How many runs of a cancel-safety scenario may pass before the late-result path it is
@@ -1480,14 +1487,19 @@ fn child_emfile_accept(rt: &Runtime) -> String {
 fn not_listening() -> TcpListener {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.bind(&localhost().into()).unwrap();
-    TcpListener::from_std(std::net::TcpListener::from(std::os::fd::OwnedFd::from(socket))).unwrap()
+    TcpListener::from_std(std::net::TcpListener::from(std::os::fd::OwnedFd::from(
+        socket,
+    )))
+    .unwrap()
 }
 
 /// Accepts `count` connections made by plain std clients on `listener` in a spawned
 /// task; returns how many ring submissions that took (0 on mio, which submits none).
 async fn submissions_for_accepts(listener: TcpListener, count: usize) -> u64 {
     let addr = listener.local_addr().unwrap();
-    let clients: Vec<_> = (0..count).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let clients: Vec<_> = (0..count)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
     let submitted = ringtide::spawn(async move {
         let metrics = ringtide::runtime::Handle::current().metrics();
         let before = metrics.io().submitted;
@@ -1528,6 +1540,111 @@ net_test! {
                      one multishot accept"
                 );
             }
+        });
+    }
+}
+
+/// Arms `listener`'s accept (io_uring: its multishot accept) by accepting one plain
+/// std client; returns that connection's two ends.
+async fn arm_accept(listener: &TcpListener) -> (std::net::TcpStream, TcpStream) {
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = timeout(HANG, listener.accept())
+        .await
+        .expect("no hang")
+        .expect("accept");
+    (client, server)
+}
+
+/// Yields until every op of the current runtime has its final completion (io_uring:
+/// a dropped listener's cancelled accept has left the kernel); bounded.
+async fn until_no_op_in_flight() {
+    let metrics = ringtide::runtime::Handle::current().metrics();
+    for _ in 0..10_000 {
+        if metrics.io().in_flight == 0 {
+            return;
+        }
+        ringtide::task::yield_now().await;
+    }
+    panic!("ops still in flight after 10000 yields: {:?}", metrics.io());
+}
+
+/// After the ringtide listener over the same socket was dropped, `duplicate` accepts a
+/// new connection.
+async fn duplicate_still_accepts(duplicate: std::net::TcpListener) {
+    // The dropped listener's accept is cancelled asynchronously: until that has landed,
+    // its kernel request could still take a connection.
+    until_no_op_in_flight().await;
+    duplicate.set_nonblocking(false).unwrap();
+    let addr = duplicate.local_addr().unwrap();
+    let mut client = std::net::TcpStream::connect(addr).expect("the duplicate still listens");
+    let (mut server, peer) = duplicate.accept().expect("accept on the duplicate");
+    assert_eq!(peer, client.local_addr().unwrap());
+    client.write_all(b"dup").unwrap();
+    let mut buf = [0u8; 3];
+    server.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"dup");
+}
+
+net_test! {
+    /// A listener whose fd was duplicated (through `AsFd`, a std `try_clone` before
+    /// `from_std`, or `TcpSocket`'s `AsFd` before `listen`) goes on listening on the
+    /// duplicate after the ringtide listener is dropped, with its accept armed.
+    fn a_duplicated_listener_keeps_accepting_after_the_ringtide_listener_is_dropped(rt, multi) {
+        rt.block_on(async {
+            // Duplicated through the listener's `AsFd`.
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let armed = arm_accept(&listener).await;
+            let duplicate = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned().unwrap());
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+
+            // A std listener cloned before `from_std`.
+            let std_listener = std::net::TcpListener::bind(localhost()).unwrap();
+            let duplicate = std_listener.try_clone().unwrap();
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+
+            // A `TcpSocket` whose fd was duplicated before it listened.
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind(localhost()).unwrap();
+            let duplicate = std::net::TcpListener::from(socket.as_fd().try_clone_to_owned().unwrap());
+            let listener = socket.listen(16).unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+        });
+    }
+}
+
+net_test! {
+    /// Dropping a listener (its fd never lent out) with its accept armed stops
+    /// listening at once: the next connection attempt is refused, before the runtime
+    /// has run again.
+    fn dropping_an_armed_listener_refuses_connections_at_once(rt, multi) {
+        rt.block_on(async {
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            let error = std::net::TcpStream::connect(addr).expect_err("nobody listens any more");
+            assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
+
+            // The same through `TcpSocket::listen` (its fd never lent out either).
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind(localhost()).unwrap();
+            let listener = socket.listen(16).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            let error = std::net::TcpStream::connect(addr).expect_err("nobody listens any more");
+            assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
         });
     }
 }

@@ -308,7 +308,11 @@ async fn accept_race() {
         };
         let (result, buf) = stream.read_exact_owned(Vec::with_capacity(4)).await;
         result.unwrap();
-        assert_eq!(buf, expected.to_le_bytes(), "accepted exactly once, in order");
+        assert_eq!(
+            buf,
+            expected.to_le_bytes(),
+            "accepted exactly once, in order"
+        );
     }
     let streams = client.join().unwrap();
     assert_eq!(streams.len(), COUNT as usize);
@@ -322,7 +326,11 @@ const LATE_PATH_ROUNDS: usize = 20;
 /// single accepts, until a cancelled single accept's connection took the late-result
 /// path (io_uring; at most [`LATE_PATH_ROUNDS`] rounds). With multishot accept a dropped
 /// `accept` leaves its connection in the listener's armed request instead.
-fn on_both_accept_kinds<F: Future<Output = ()>>(rt: ringtide::runtime::Runtime, multi: bool, scenario: impl Fn() -> F) {
+fn on_both_accept_kinds<F: Future<Output = ()>>(
+    rt: ringtide::runtime::Runtime,
+    multi: bool,
+    scenario: impl Fn() -> F,
+) {
     let backend = rt.backend();
     rt.block_on(scenario());
     drop(rt);
@@ -619,6 +627,79 @@ backend_test! {
             let (sent, _) = a.send(b"anyone?".to_vec()).await;
             assert!(sent.is_err(), "the peer is gone");
             drop(again);
+        });
+    }
+}
+
+/// Yields until every op of the current runtime has its final completion (io_uring:
+/// a dropped listener's cancelled accept has left the kernel); bounded.
+async fn until_no_op_in_flight() {
+    let metrics = ringtide::runtime::Handle::current().metrics();
+    for _ in 0..10_000 {
+        if metrics.io().in_flight == 0 {
+            return;
+        }
+        ringtide::task::yield_now().await;
+    }
+    panic!("ops still in flight after 10000 yields: {:?}", metrics.io());
+}
+
+backend_test! {
+    /// A listener whose fd was duplicated (a std `try_clone` before `from_std`, or the
+    /// listener's `AsFd`) goes on listening on the duplicate after the ringtide listener
+    /// is dropped with its accept armed.
+    fn a_duplicated_listener_keeps_accepting_after_the_ringtide_listener_is_dropped(rt, multi) {
+        use std::os::fd::AsFd as _;
+        rt.block_on(async {
+            for through_as_fd in [false, true] {
+                let (_, name) = abstract_name("dup");
+                let address = SocketAddr::from_abstract_name(&name).unwrap();
+                let std_listener = std::os::unix::net::UnixListener::bind_addr(&address).unwrap();
+                let mut duplicate = Some(std_listener.try_clone().unwrap());
+                let listener = UnixListener::from_std(std_listener).unwrap();
+                if through_as_fd {
+                    duplicate = Some(std::os::unix::net::UnixListener::from(
+                        listener.as_fd().try_clone_to_owned().unwrap(),
+                    ));
+                }
+                let duplicate = duplicate.unwrap();
+                let armed = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
+                let (_server, _) = listener.accept().await.unwrap();
+                drop(listener);
+                // The dropped listener's accept is cancelled asynchronously: until that
+                // has landed, its kernel request could still take a connection.
+                until_no_op_in_flight().await;
+                duplicate.set_nonblocking(false).unwrap();
+                let mut client = std::os::unix::net::UnixStream::connect_addr(&address)
+                    .expect("the duplicate still listens");
+                let (mut server, _) = duplicate.accept().expect("accept on the duplicate");
+                std::io::Write::write_all(&mut client, b"dup").unwrap();
+                let mut buf = [0u8; 3];
+                std::io::Read::read_exact(&mut server, &mut buf).unwrap();
+                assert_eq!(&buf, b"dup", "through_as_fd: {through_as_fd}");
+                drop(armed);
+            }
+        });
+    }
+}
+
+backend_test! {
+    /// Dropping a bound listener (its fd never lent out) with its accept armed stops
+    /// listening at once: the next connection attempt is refused. (Binding the name
+    /// again works only once the cancelled accept has left the kernel, which holds the
+    /// socket until then.)
+    fn dropping_an_armed_listener_refuses_connections_at_once(rt, multi) {
+        rt.block_on(async {
+            let (path, name) = abstract_name("armed");
+            let listener = UnixListener::bind(&path).unwrap();
+            let address = SocketAddr::from_abstract_name(&name).unwrap();
+            let armed = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
+            let (_server, _) = listener.accept().await.unwrap();
+            drop(listener);
+            let error = std::os::unix::net::UnixStream::connect_addr(&address)
+                .expect_err("nobody listens any more");
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
         });
     }
 }

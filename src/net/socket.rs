@@ -182,14 +182,27 @@ type MultishotAccept =
 /// The slot of a listener's multishot accept.
 ///
 /// Dropping an armed one cancels it, but the cancellation completes asynchronously and
-/// the op keeps the fd open until then. So that dropping a listener frees its port at
-/// once (new connections are refused, and the address can be bound again, as with
-/// tokio), the drop first shuts the listening socket down, which ends the accept.
+/// the op keeps the socket open until then (in the kernel too: the request holds the
+/// file). So that dropping a listener frees its port at once (new connections are
+/// refused, and the address can be bound again, as with tokio), the drop first shuts
+/// the listening socket down, which ends the accept.
+///
+/// `shutdown` acts on the socket, not on the fd: every duplicate of the fd (a `dup`, a
+/// `try_clone` of the std listener it came from, a copy passed to another process)
+/// would stop listening too. So it is used only when no duplicate can exist: the
+/// listener made the socket itself (`bind`, or `TcpSocket::listen` of a socket whose fd
+/// was never lent out) and never lent its fd out (`AsRawFd`/`AsFd`); see
+/// [`Socket::lend_fd`]. Otherwise the drop only cancels, and the port is free once that
+/// cancellation has landed (the ring's next submission); a connection arriving before
+/// then may still be taken by the ending request and is closed. (A `fork` without
+/// `exec` duplicates fds behind the listener's back; it is not detected.)
 #[cfg(ringtide_uring)]
 #[derive(Debug)]
 struct AcceptStream {
     slot: std::sync::Mutex<Option<MultishotAccept>>,
     fd: RawFd,
+    /// The fd may have duplicates: never shut the socket down.
+    fd_lent: std::sync::atomic::AtomicBool,
     /// False: this listener uses single accepts (the runtime was built without
     /// multishot accept, or the kernel turned out not to have it).
     multishot: std::sync::atomic::AtomicBool,
@@ -202,8 +215,10 @@ impl AcceptStream {
         AcceptStream {
             slot: std::sync::Mutex::new(None),
             fd,
+            fd_lent: std::sync::atomic::AtomicBool::new(false),
             multishot: std::sync::atomic::AtomicBool::new(
-                enabled && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
+                enabled
+                    && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
             ),
         }
     }
@@ -224,9 +239,11 @@ impl AcceptStream {
 impl Drop for AcceptStream {
     fn drop(&mut self) {
         if let Some(stream) = self.lock().take() {
-            // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
-            // open (the armed op holds it); errors are irrelevant here.
-            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            if !self.fd_lent.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
+                // open (the armed op holds it); errors are irrelevant here.
+                unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            }
             drop(stream);
         }
     }
@@ -312,6 +329,17 @@ impl Socket {
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.shared.borrowed_fd()
+    }
+
+    /// The fd, for the caller of a public `AsFd`/`AsRawFd` (or the fd came from the
+    /// caller): it may be duplicated from now on, so a listener's drop no longer shuts
+    /// the socket down (see `AcceptStream`).
+    pub(crate) fn lend_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        #[cfg(ringtide_uring)]
+        self.accept_stream
+            .fd_lent
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.shared.borrowed_fd()
     }
 
