@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use ringtide::io::{AsyncFd, IoBuf, IoBufMut};
@@ -456,7 +456,6 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
         if backend == Backend::IoUring {
             assert!(metrics.submitted >= (PIPES * ROUNDS) as u64, "{metrics:?}");
         }
-        let _ = Context::from_waker(std::task::Waker::noop());
     })
     .join()
     .expect("test thread");
