@@ -247,6 +247,44 @@ mod tests {
         const MULTISHOT: LatePath = LatePath::Read;
     }
 
+    #[derive(Debug, PartialEq)]
+    struct Probe;
+
+    impl LateResult for Probe {
+        const SINGLE_SHOT: LatePath = LatePath::Accept;
+        const MULTISHOT: LatePath = LatePath::MultishotAccept;
+    }
+
+    #[test]
+    fn late_results_are_counted_per_path() {
+        let leftovers = Leftovers::<Probe>::default();
+        let counts = || {
+            (
+                late_results_kept(LatePath::Accept),
+                late_results_kept(LatePath::MultishotAccept),
+            )
+        };
+        // Other tests of this process may add to the counts meanwhile: only growth is
+        // asserted.
+        let before = counts();
+        // A single-shot op dropped after its completion, and one dropped in flight.
+        LeftoverTicket::default().complete_abandoned(&leftovers, Some(Probe));
+        let ticket = LeftoverTicket::default();
+        ticket.abandoned_in_flight(&leftovers);
+        ticket.complete_abandoned(&leftovers, Some(Probe));
+        let single = counts();
+        assert!(single.0 >= before.0 + 2, "{before:?} -> {single:?}");
+        // A multishot op's result nobody took.
+        leftovers.keep(Probe);
+        let multishot = counts();
+        assert!(multishot.1 > single.1, "{single:?} -> {multishot:?}");
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(Probe)));
+        }
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(None));
+    }
+
     #[test]
     fn take_waits_for_in_flight_cancellations_and_keeps_order() {
         let leftovers = Leftovers::<u32>::default();
