@@ -183,9 +183,10 @@ type MultishotAccept =
 ///
 /// Dropping an armed one cancels it, but the cancellation completes asynchronously and
 /// the op keeps the socket open until then (in the kernel too: the request holds the
-/// file). So that dropping a listener frees its port at once (new connections are
-/// refused, and the address can be bound again, as with tokio), the drop first shuts
-/// the listening socket down, which ends the accept.
+/// file). So that dropping a listener stops listening at once (new connections are
+/// refused, as with tokio), the drop first shuts the listening socket down, which ends
+/// the accept. (A Unix listener's name stays taken until the request has ended: the
+/// kernel releases it with the socket.)
 ///
 /// `shutdown` acts on the socket, not on the fd: every duplicate of the fd (a `dup`, a
 /// `try_clone` of the std listener it came from, a copy passed to another process)
