@@ -65,5 +65,45 @@ pub mod time;
 
 pub use task::spawn;
 
+/// Test instrumentation for ringtide's own test suite. NOT API: hidden from the
+/// documentation, without any stability promise; it may change or vanish in any release.
+#[doc(hidden)]
+pub mod __private {
+    use crate::net::leftovers::{self, LatePath};
+
+    /// How many late results of cancelled operations (`net::leftovers`) this process has
+    /// kept so far, per path. Counts only grow; tests compare a count before and after.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct LateResults {
+        /// Bytes or datagrams taken by cancelled reads and receives.
+        pub reads: u64,
+        /// Connections taken by cancelled single (not multishot) accepts.
+        pub accepts: u64,
+        /// Connections taken by a multishot accept after its stream was dropped.
+        pub multishot_accepts: u64,
+    }
+
+    impl LateResults {
+        /// The sum over every path.
+        pub fn total(&self) -> u64 {
+            self.reads + self.accepts + self.multishot_accepts
+        }
+    }
+
+    /// The per-path counts so far (process-wide).
+    pub fn late_results() -> LateResults {
+        LateResults {
+            reads: leftovers::late_results_kept(LatePath::Read),
+            accepts: leftovers::late_results_kept(LatePath::Accept),
+            multishot_accepts: leftovers::late_results_kept(LatePath::MultishotAccept),
+        }
+    }
+
+    /// How many late results this process has kept so far, over every path.
+    pub fn late_results_kept() -> u64 {
+        late_results().total()
+    }
+}
+
 #[cfg(feature = "macros")]
 pub use ringtide_macros::{main, test};

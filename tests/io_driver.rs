@@ -13,8 +13,8 @@ use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 
 use ringtide::io::{AsyncFd, IoBuf, IoBufMut};
 use ringtide::runtime::{Backend, Builder, Runtime};
@@ -262,34 +262,33 @@ fn block_in_place_hands_in_flight_ops_to_the_new_thread() {
 #[test]
 fn runtime_drop_with_a_pending_read_returns() {
     let _fds = shared_fds();
+    // A drop that hangs is caught by the watchdog.
+    rt_common::with_timeout(
+        "runtime_drop",
+        rt_common::TEST_TIMEOUT,
+        runtime_drop_with_a_pending_read,
+    );
+}
+
+fn runtime_drop_with_a_pending_read() {
     for backend in [Backend::IoUring, Backend::Mio] {
         for workers in [0, 2] {
             let rt = runtime(backend, workers);
             let (reader, writer) = rt.block_on(async { pipe() });
-            let reader = Arc::new(reader);
-            let started = Arc::new(AtomicUsize::new(0));
-            {
-                let reader = reader.clone();
-                let started = started.clone();
-                rt.spawn(async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    let _ = reader.read(vec![0u8; 16]).await;
-                    unreachable!("no data is ever written");
-                });
-            }
-            rt.block_on(async {
-                while started.load(Ordering::SeqCst) == 0 {
-                    ringtide::task::yield_now().await;
-                }
-                ringtide::task::yield_now().await;
+            let (polled_tx, polled_rx) = futures::channel::oneshot::channel();
+            let task = rt.spawn(async move {
+                let mut read = std::pin::pin!(reader.read(vec![0u8; 16]));
+                assert!(futures::poll!(read.as_mut()).is_pending());
+                polled_tx.send(()).unwrap();
+                let (result, _) = read.await;
+                panic!("no data is ever written, yet the read completed: {result:?}");
             });
-            let start = Instant::now();
+            // The read is queued (io_uring) or waiting for readiness (mio).
+            rt.block_on(polled_rx).unwrap();
             drop(rt);
-            let elapsed = start.elapsed();
-            assert!(
-                elapsed < Duration::from_secs(1),
-                "{backend}/{workers}: dropping the runtime took {elapsed:?}"
-            );
+            // The task was cancelled by the drop, not finished (nor panicked).
+            let error = futures::executor::block_on(task).unwrap_err();
+            assert!(error.is_cancelled(), "{backend}/{workers}: {error:?}");
             drop(writer);
         }
     }
@@ -443,9 +442,13 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
                 for (_, writer) in pipes.iter() {
                     let _ = writer.write(vec![PAYLOAD; 4]).await;
                 }
-                for _ in 0..10 {
-                    ringtide::task::yield_now().await;
-                }
+                // Until every cancelled read has its final completion: from then on the
+                // kernel touches none of their buffers.
+                let metrics = ringtide::runtime::Handle::current().metrics();
+                yield_until("every dropped read's final completion", || {
+                    metrics.io().in_flight == 0
+                })
+                .await;
             });
         }
         let metrics = rt.metrics().io();
@@ -453,7 +456,6 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
         if backend == Backend::IoUring {
             assert!(metrics.submitted >= (PIPES * ROUNDS) as u64, "{metrics:?}");
         }
-        let _ = Context::from_waker(std::task::Waker::noop());
     })
     .join()
     .expect("test thread");
@@ -492,29 +494,67 @@ fn drop_10k_in_flight_reads_mio_multi_thread() {
     drop_in_flight_reads(Backend::Mio, 4);
 }
 
+/// Yields until `done()` holds; fails with `what` after a bound (no timing involved:
+/// each round lets the runtime poll its driver once more).
+async fn yield_until(what: &str, mut done: impl FnMut() -> bool) {
+    const ROUNDS: usize = 10_000;
+    for _ in 0..ROUNDS {
+        if done() {
+            return;
+        }
+        ringtide::task::yield_now().await;
+    }
+    panic!("{what}: not reached after {ROUNDS} yields");
+}
+
 #[test]
 fn forgetting_an_in_flight_read_never_frees_its_buffer() {
     let _fds = shared_fds();
     for backend in [Backend::IoUring, Backend::Mio] {
         let ledger = Arc::new(Ledger::default());
         let rt = runtime(backend, 0);
-        rt.block_on(async {
+        let address = rt.block_on(async {
             let (reader, writer) = pipe();
-            let mut read = Box::pin(reader.read(TrackedBuf::new(0, &ledger)));
+            let buf = TrackedBuf::new(0, &ledger);
+            let address = buf.stable_ptr() as usize;
+            let mut read = Box::pin(reader.read(buf));
             assert!(futures::poll!(read.as_mut()).is_pending());
+            let metrics = ringtide::runtime::Handle::current().metrics();
+            let completed = metrics.io().completed;
             std::mem::forget(read);
-            let _ = writer.write(vec![PAYLOAD; 4]).await;
-            for _ in 0..10 {
-                ringtide::task::yield_now().await;
+            let (written, _) = writer.write(vec![PAYLOAD; 4]).await;
+            assert_eq!(written.unwrap(), 4);
+            if backend == Backend::IoUring {
+                // The forgotten read was in the kernel: the data completes it (the write
+                // is one more completion).
+                yield_until("the forgotten read's completion", || {
+                    metrics.io().completed >= completed + 2
+                })
+                .await;
             }
+            // The pipe keeps its reader open: the forgotten future owns it.
+            drop(writer);
+            address
         });
         drop(rt);
-        // The future (and the buffer inside it, on mio) leaked; on io_uring the cell
-        // keeps the buffer until its completion, whose reference also leaks with the
-        // future's. Either way nothing was freed under the kernel.
-        for bytes in ledger.graveyard.lock().unwrap().iter() {
-            assert!(bytes.iter().all(|&b| b == RELEASED));
-        }
+        assert!(
+            ledger.releases.lock().unwrap().is_empty(),
+            "{backend}: the buffer of a forgotten read was released"
+        );
+        assert!(ledger.graveyard.lock().unwrap().is_empty());
+        // SAFETY: the buffer was never freed (no release above): it belongs to the leaked
+        // future, which nothing polls or drops any more, and the kernel has finished
+        // with it (its read completed, io_uring) or never had it (mio).
+        let head = unsafe { std::slice::from_raw_parts(address as *const u8, 4) };
+        let expected = if backend == Backend::IoUring {
+            [PAYLOAD; 4]
+        } else {
+            [0; 4]
+        };
+        assert_eq!(
+            head, expected,
+            "{backend}: io_uring's in-flight read fills the forgotten buffer, mio's never ran"
+        );
     }
 }
 
@@ -550,9 +590,10 @@ fn cancel_from_another_thread() {
         // Drop it on a thread without a ring: the cancel goes through the remote queue.
         std::thread::spawn(move || drop(read)).join().unwrap();
         let metrics = ringtide::runtime::Handle::current().metrics();
-        while metrics.io().in_flight > 0 {
-            ringtide::task::yield_now().await;
-        }
+        yield_until("the cancelled read's final completion", || {
+            metrics.io().in_flight == 0
+        })
+        .await;
         assert_eq!(metrics.io().cancelled, 1);
         // Data written now stays in the pipe for the next read.
         let _ = writer.write(b"next".to_vec()).await;
@@ -588,33 +629,55 @@ fn tiny_rings_flush_full_queues_and_lose_no_completion() {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(async {
-                let mut writers = Vec::new();
-                let mut reads = Vec::new();
-                for index in 0..300usize {
-                    let (reader, writer) = pipe();
-                    writers.push(writer);
-                    reads.push(ringtide::spawn(async move {
-                        let (result, buf) = reader.read(vec![0u8; 8]).await;
-                        assert_eq!(result.unwrap(), 8);
-                        assert_eq!(usize::from_le_bytes(buf[..8].try_into().unwrap()), index);
-                    }));
+            const ROUNDS: usize = 20;
+            let overflowed_in = rt.block_on(async {
+                let metrics = ringtide::runtime::Handle::current().metrics();
+                let before = metrics.io();
+                for round in 0..ROUNDS {
+                    let round_start = metrics.io();
+                    let mut writers = Vec::new();
+                    let mut reads = Vec::new();
+                    for index in 0..300usize {
+                        let (reader, writer) = pipe();
+                        writers.push(writer);
+                        reads.push(ringtide::spawn(async move {
+                            let (result, buf) = reader.read(vec![0u8; 8]).await;
+                            assert_eq!(result.unwrap(), 8);
+                            assert_eq!(usize::from_le_bytes(buf[..8].try_into().unwrap()), index);
+                        }));
+                    }
+                    // Every read reaches the kernel before any data arrives.
+                    yield_until("300 reads submitted", || {
+                        metrics.io().submitted >= round_start.submitted + 300
+                    })
+                    .await;
+                    // Plain syscalls, without yielding: the 300 reads complete in the
+                    // kernel while this thread does not reap (current-thread: this is
+                    // the ring's thread), far more than the 8 CQ entries hold.
+                    for (index, writer) in writers.iter().enumerate() {
+                        let mut writer = writer.get_ref();
+                        writer.write_all(&index.to_le_bytes()).unwrap();
+                    }
+                    for read in reads {
+                        read.await.unwrap();
+                    }
+                    let io = metrics.io();
+                    assert_eq!(io.in_flight, 0, "{io:?}");
+                    assert!(io.submitted >= round_start.submitted + 300, "{io:?}");
+                    if io.cq_overflow > before.cq_overflow {
+                        return Some(round);
+                    }
                 }
-                // Let every read reach the kernel before any data arrives.
-                for _ in 0..20 {
-                    ringtide::task::yield_now().await;
-                }
-                for (index, writer) in writers.iter().enumerate() {
-                    let (written, _) = writer.write(index.to_le_bytes().to_vec()).await;
-                    assert_eq!(written.unwrap(), 8);
-                }
-                for read in reads {
-                    read.await.unwrap();
-                }
-                let io = ringtide::runtime::Handle::current().metrics().io();
-                assert_eq!(io.in_flight, 0, "{io:?}");
-                assert!(io.submitted >= 300, "{io:?}");
+                None
             });
+            let io = rt.metrics().io();
+            let round = overflowed_in.unwrap_or_else(|| {
+                panic!(
+                    "{workers} workers: the completion queue never overflowed in {ROUNDS} rounds \
+                     of 300 reads, so the overflow path this test is about did not run: {io:?}"
+                )
+            });
+            eprintln!("{workers} workers: completion queue overflow in round {round}: {io:?}");
         }
     });
 }

@@ -17,7 +17,7 @@ mod rt_common;
 use std::collections::HashSet;
 use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, IntoRawFd as _};
+use std::os::fd::{AsFd as _, AsRawFd, IntoRawFd as _};
 use std::pin::pin;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpSocket, TcpStream};
 use ringtide::runtime::{Backend, Runtime};
 use ringtide::time::timeout;
+use rt_common::{LatePaths, poll_once_then_drop};
 
 /// A hang guard for single awaits that must finish (never a timing assertion: a
 /// passing run never gets near it).
@@ -760,12 +761,20 @@ net_test! {
 fn without_fd_leaks(rt: Runtime, multi: bool, body: impl FnOnce(Runtime) + Send + 'static) {
     let backend = rt.backend();
     drop(rt);
+    without_fd_leaks_on(backend, multi, rt_common::backend_runtime, body);
+}
+
+/// [`without_fd_leaks`] on a runtime for `backend` that `build` makes (from the backend
+/// and the worker count, 0 for current-thread).
+fn without_fd_leaks_on(
+    backend: Backend,
+    multi: bool,
+    build: fn(Backend, usize) -> Runtime,
+    body: impl FnOnce(Runtime) + Send + 'static,
+) {
     let before = open_fds();
     std::thread::spawn(move || {
-        body(rt_common::backend_runtime(
-            backend,
-            if multi { 4 } else { 0 },
-        ));
+        body(build(backend, if multi { 4 } else { 0 }));
     })
     .join()
     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
@@ -778,78 +787,109 @@ fn without_fd_leaks(rt: Runtime, multi: bool, body: impl FnOnce(Runtime) + Send 
     );
 }
 
-fd_count_test! {
-    fn accept_raced_against_a_timer_loses_no_connection_and_leaks_no_fd(rt, multi) {
-        const ROUNDS: u32 = 1000;
-        without_fd_leaks(rt, multi, |rt| {
-            rt.block_on(async {
-                let listener = TcpListener::bind(localhost()).await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
-                let mut readers = Vec::new();
-                let mut record = |mut stream: TcpStream| {
-                    let seen = seen.clone();
-                    readers.push(ringtide::spawn(async move {
-                        let (result, buf) = stream.read_exact_owned(vec![0u8; 4].into_boxed_slice()).await;
-                        result.expect("read the client's id");
-                        let id = u32::from_le_bytes(buf[..].try_into().unwrap());
-                        assert!(seen.lock().unwrap().insert(id), "client {id} accepted twice");
-                    }));
-                };
-                let mut clients = Vec::new();
-                let mut accepted = 0;
-                let mut cancelled = 0;
-                for round in 0..ROUNDS {
-                    clients.push(ringtide::spawn(async move {
-                        let mut stream = TcpStream::connect(addr).await.expect("connect");
-                        write_all(&mut stream, round.to_le_bytes().to_vec()).await;
-                    }));
-                    let outcome = match round % 3 {
-                        0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
-                        1 => timeout(Duration::from_millis(1), listener.accept()).await.ok(),
-                        _ => {
-                            // Hand-written select: accept against one yield.
-                            let accept = pin!(listener.accept());
-                            let yielded = pin!(ringtide::task::yield_now());
-                            match futures::future::select(accept, yielded).await {
-                                futures::future::Either::Left((result, _)) => Some(result),
-                                futures::future::Either::Right(((), _)) => None,
-                            }
-                        }
-                    };
-                    match outcome {
-                        Some(result) => {
-                            let (stream, _) = result.expect("accept");
-                            record(stream);
-                            accepted += 1;
-                        }
-                        None => cancelled += 1,
+/// 1000 clients connect while `accept`s are dropped by 0 ms timers, 1 ms timers or a
+/// yield (on io_uring the op may run in the kernel anyway, before its cancellation):
+/// every client is accepted exactly once.
+fn accept_race(rt: &Runtime) {
+    const ROUNDS: u32 = 1000;
+    rt.block_on(async {
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let mut readers = Vec::new();
+        let mut record = |mut stream: TcpStream| {
+            let seen = seen.clone();
+            readers.push(ringtide::spawn(async move {
+                let (result, buf) = stream
+                    .read_exact_owned(vec![0u8; 4].into_boxed_slice())
+                    .await;
+                result.expect("read the client's id");
+                let id = u32::from_le_bytes(buf[..].try_into().unwrap());
+                assert!(
+                    seen.lock().unwrap().insert(id),
+                    "client {id} accepted twice"
+                );
+            }));
+        };
+        let mut clients = Vec::new();
+        let mut accepted = 0;
+        let mut cancelled = 0;
+        for round in 0..ROUNDS {
+            clients.push(ringtide::spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.expect("connect");
+                write_all(&mut stream, round.to_le_bytes().to_vec()).await;
+            }));
+            let outcome = match round % 3 {
+                0 => timeout(Duration::ZERO, listener.accept()).await.ok(),
+                1 => timeout(Duration::from_millis(1), listener.accept())
+                    .await
+                    .ok(),
+                _ => {
+                    // Hand-written select: accept against one yield.
+                    let accept = pin!(listener.accept());
+                    let yielded = pin!(ringtide::task::yield_now());
+                    match futures::future::select(accept, yielded).await {
+                        futures::future::Either::Left((result, _)) => Some(result),
+                        futures::future::Either::Right(((), _)) => None,
                     }
                 }
-                for client in clients {
-                    client.await.expect("client");
-                }
-                // Every client connected: each is in the backlog or was accepted.
-                while accepted < ROUNDS {
-                    let (stream, _) = timeout(HANG, listener.accept())
-                        .await
-                        .unwrap_or_else(|_| {
-                            panic!(
-                                "connection lost: accepted {accepted} of {ROUNDS} connected clients \
-                                 ({cancelled} accepts were cancelled)"
-                            )
-                        })
-                        .expect("accept");
+            };
+            match outcome {
+                Some(result) => {
+                    let (stream, _) = result.expect("accept");
                     record(stream);
                     accepted += 1;
                 }
-                for reader in readers {
-                    reader.await.unwrap();
+                None => cancelled += 1,
+            }
+        }
+        for client in clients {
+            client.await.expect("client");
+        }
+        // Every client connected: each is in the backlog or was accepted.
+        while accepted < ROUNDS {
+            let (stream, _) = timeout(HANG, listener.accept())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "connection lost: accepted {accepted} of {ROUNDS} connected clients \
+                             ({cancelled} accepts were cancelled)"
+                    )
+                })
+                .expect("accept");
+            record(stream);
+            accepted += 1;
+        }
+        for reader in readers {
+            reader.await.unwrap();
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), ROUNDS as usize);
+        println!("{cancelled} of {ROUNDS} accepts cancelled");
+    });
+}
+
+/// How many runs of a cancel-safety scenario may pass before the late-result path it is
+/// about must have run at least once.
+const LATE_PATH_RUNS: usize = 5;
+
+fd_count_test! {
+    fn accept_raced_against_a_timer_loses_no_connection_and_leaks_no_fd(rt, multi) {
+        let backend = rt.backend();
+        // Multishot accept (the default, when the kernel has it): a dropped accept
+        // leaves its connection in the listener's armed request.
+        without_fd_leaks(rt, multi, |rt| accept_race(&rt));
+        // Single accepts: a cancelled accept's connection takes the late-result path.
+        let late = LatePaths::start();
+        without_fd_leaks_on(backend, multi, rt_common::single_accept_runtime, move |rt| {
+            for _ in 0..LATE_PATH_RUNS {
+                accept_race(&rt);
+                if backend != Backend::IoUring || late.hit(|late| late.accepts) {
+                    break;
                 }
-                let seen = seen.lock().unwrap();
-                assert_eq!(seen.len(), ROUNDS as usize);
-                println!("{cancelled} of {ROUNDS} accepts cancelled");
-            });
+            }
+            eprintln!("single accepts: late results kept: {:?}", late.since());
+            late.assert_ran(backend, "cancelled single accepts", |late| late.accepts);
         });
     }
 }
@@ -858,7 +898,9 @@ fd_count_test! {
     fn cancelled_reads_keep_their_bytes(rt, multi) {
         const ROUNDS: usize = 300;
         without_fd_leaks(rt, multi, |rt| {
+            let backend = rt.backend();
             rt.block_on(async {
+                let late = LatePaths::start();
                 let (mut client, mut server) = pair().await;
                 let mut pattern = Pattern::new(0xCA9CE1);
                 let mut verifier = Verifier::new(0xCA9CE1);
@@ -884,9 +926,21 @@ fd_count_test! {
                     // buffer takes at once), read with varying buffer sizes.
                     let len = 1 + (round * 6_151) % (200 * 1024);
                     pattern.fill(&mut chunk, len);
-                    let write = write_all(&mut client, std::mem::take(&mut chunk));
+                    // Its head first, taken by a read that is dropped once the kernel has
+                    // completed it (io_uring): the late-result path keeps those bytes
+                    // for the reads below.
+                    let rest = chunk.split_off((1 + round % 64).min(len));
+                    write_all(&mut client, std::mem::take(&mut chunk)).await;
+                    let mut already = 0;
+                    if let Some((result, buf)) =
+                        poll_once_then_drop(server.read_owned(Vec::with_capacity(1 + round % 16))).await
+                    {
+                        already = result.expect("read");
+                        verifier.check(&buf[..already]);
+                    }
+                    let write = write_all(&mut client, rest);
                     let read = async {
-                        let mut got = 0;
+                        let mut got = already;
                         let mut buf = Vec::new();
                         while got < len {
                             buf.clear();
@@ -904,6 +958,8 @@ fd_count_test! {
                 }
                 drop(client);
                 assert_eq!(read_to_end(&mut server).await.unwrap(), b"", "no bytes beyond what was sent");
+                eprintln!("late results kept: {:?}", late.since());
+                late.assert_ran(backend, "cancelled reads", |late| late.reads);
             });
         });
     }
@@ -964,24 +1020,36 @@ fd_count_test! {
     fn dropping_the_runtime_with_reads_and_accepts_in_flight_frees_every_fd(rt, multi) {
         without_fd_leaks(rt, multi, |rt| {
             let streams = rt.block_on(async {
+                use futures::StreamExt as _;
                 let listener = TcpListener::bind(localhost()).await.unwrap();
+                // Each task reports once its read or accept has been polled (queued on
+                // io_uring, waiting for readiness on mio).
+                let (polled_tx, mut polled_rx) = futures::channel::mpsc::unbounded::<()>();
                 let mut streams = Vec::new();
                 for _ in 0..50 {
                     let (client, mut server) = pair_on(&listener).await;
+                    let polled_tx = polled_tx.clone();
                     ringtide::spawn(async move {
-                        let _ = server.read_owned(Vec::with_capacity(64)).await;
+                        let mut read = pin!(server.read_owned(Vec::with_capacity(64)));
+                        assert!(futures::poll!(read.as_mut()).is_pending());
+                        polled_tx.unbounded_send(()).unwrap();
+                        let _ = read.await;
                     });
                     streams.push(client);
                 }
                 let listener = Arc::new(listener);
                 for _ in 0..4 {
                     let listener = listener.clone();
+                    let polled_tx = polled_tx.clone();
                     ringtide::spawn(async move {
-                        let _ = listener.accept().await;
+                        let mut accept = pin!(listener.accept());
+                        assert!(futures::poll!(accept.as_mut()).is_pending());
+                        polled_tx.unbounded_send(()).unwrap();
+                        let _ = accept.await;
                     });
                 }
-                for _ in 0..10 {
-                    ringtide::task::yield_now().await;
+                for _ in 0..54 {
+                    polled_rx.next().await.expect("every task reports");
                 }
                 streams
             });
@@ -1123,17 +1191,12 @@ net_test! {
 net_test! {
     fn ipv6_loopback_echo_or_skip(rt, multi) {
         rt.block_on(async {
+            if !rt_common::ipv6_loopback_configured() {
+                eprintln!("skipped: this machine has no IPv6 loopback (no ::1 in /proc/net/if_inet6)");
+                return;
+            }
             let addr: SocketAddr = "[::1]:0".parse().unwrap();
-            let listener = match TcpListener::bind(addr).await {
-                Ok(listener) => listener,
-                Err(error) if matches!(error.kind(), ErrorKind::AddrNotAvailable | ErrorKind::Unsupported)
-                    || error.raw_os_error() == Some(libc::EAFNOSUPPORT) =>
-                {
-                    eprintln!("skipped: no IPv6 loopback ({error})");
-                    return;
-                }
-                Err(error) => panic!("bind [::1]:0: {error:?}"),
-            };
+            let listener = TcpListener::bind(addr).await.expect("bind [::1]:0 with ::1 configured");
             let local = listener.local_addr().unwrap();
             assert!(local.is_ipv6() && local.ip().is_loopback(), "{local}");
             let (mut client, mut server) = pair_on(&listener).await;
@@ -1286,6 +1349,7 @@ child_test! {
 #[test]
 fn child_entry() {
     let Ok(scenario) = std::env::var(CHILD_ENV) else {
+        eprintln!("not a child process ({CHILD_ENV} unset): nothing to run");
         return;
     };
     let backend: Backend = std::env::var(CHILD_BACKEND_ENV).unwrap().parse().unwrap();
@@ -1413,4 +1477,174 @@ fn child_emfile_accept(rt: &Runtime) -> String {
         }
         format!("accept failed with `{error}` and recovered")
     })
+}
+
+// ---------------------------------------------------------------------------------
+// Multishot accept: decided per listener; listener drop and duplicated fds
+// ---------------------------------------------------------------------------------
+
+/// A `TcpListener` over a socket that is bound but not listening.
+fn not_listening() -> TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&localhost().into()).unwrap();
+    TcpListener::from_std(std::net::TcpListener::from(std::os::fd::OwnedFd::from(
+        socket,
+    )))
+    .unwrap()
+}
+
+/// Accepts `count` connections made by plain std clients on `listener` in a spawned
+/// task; returns how many ring submissions that took (0 on mio, which submits none).
+async fn submissions_for_accepts(listener: TcpListener, count: usize) -> u64 {
+    let addr = listener.local_addr().unwrap();
+    let clients: Vec<_> = (0..count)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let submitted = ringtide::spawn(async move {
+        let metrics = ringtide::runtime::Handle::current().metrics();
+        let before = metrics.io().submitted;
+        let mut accepted = Vec::new();
+        for _ in 0..count {
+            accepted.push(listener.accept().await.expect("accept"));
+        }
+        // Counted before the accepted streams go (their closes are submissions too).
+        let submitted = metrics.io().submitted - before;
+        drop(accepted);
+        submitted
+    })
+    .await
+    .unwrap();
+    drop(clients);
+    submitted
+}
+
+net_test! {
+    /// An accept on a socket that is not listening fails (`EINVAL`) on both backends,
+    /// again on a retry, and changes nothing for real listeners: on io_uring they keep
+    /// using multishot accept (one submission for many connections).
+    fn accept_on_a_socket_that_is_not_listening_fails_and_leaves_multishot_accept_on(rt, multi) {
+        let backend = rt.backend();
+        rt.block_on(async {
+            let broken = not_listening();
+            for attempt in 0..2 {
+                let error = timeout(HANG, broken.accept()).await.expect("no hang").unwrap_err();
+                assert_eq!(error.raw_os_error(), Some(libc::EINVAL), "attempt {attempt}: {error:?}");
+            }
+            drop(broken);
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let submitted = submissions_for_accepts(listener, 5).await;
+            if backend == Backend::IoUring {
+                assert_eq!(
+                    submitted, 1,
+                    "5 accepts took {submitted} submissions: the listener uses single accepts, not \
+                     one multishot accept"
+                );
+            }
+        });
+    }
+}
+
+/// Arms `listener`'s accept (io_uring: its multishot accept) by accepting one plain
+/// std client; returns that connection's two ends.
+async fn arm_accept(listener: &TcpListener) -> (std::net::TcpStream, TcpStream) {
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = timeout(HANG, listener.accept())
+        .await
+        .expect("no hang")
+        .expect("accept");
+    (client, server)
+}
+
+/// Yields until every op of the current runtime has its final completion (io_uring:
+/// a dropped listener's cancelled accept has left the kernel); bounded.
+async fn until_no_op_in_flight() {
+    let metrics = ringtide::runtime::Handle::current().metrics();
+    for _ in 0..10_000 {
+        if metrics.io().in_flight == 0 {
+            return;
+        }
+        ringtide::task::yield_now().await;
+    }
+    panic!("ops still in flight after 10000 yields: {:?}", metrics.io());
+}
+
+/// After the ringtide listener over the same socket was dropped, `duplicate` accepts a
+/// new connection.
+async fn duplicate_still_accepts(duplicate: std::net::TcpListener) {
+    // The dropped listener's accept is cancelled asynchronously: until that has landed,
+    // its kernel request could still take a connection.
+    until_no_op_in_flight().await;
+    duplicate.set_nonblocking(false).unwrap();
+    let addr = duplicate.local_addr().unwrap();
+    let mut client = std::net::TcpStream::connect(addr).expect("the duplicate still listens");
+    let (mut server, peer) = duplicate.accept().expect("accept on the duplicate");
+    assert_eq!(peer, client.local_addr().unwrap());
+    client.write_all(b"dup").unwrap();
+    let mut buf = [0u8; 3];
+    server.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"dup");
+}
+
+net_test! {
+    /// A listener whose fd was duplicated (through `AsFd`, a std `try_clone` before
+    /// `from_std`, or `TcpSocket`'s `AsFd` before `listen`) goes on listening on the
+    /// duplicate after the ringtide listener is dropped, with its accept armed.
+    fn a_duplicated_listener_keeps_accepting_after_the_ringtide_listener_is_dropped(rt, multi) {
+        rt.block_on(async {
+            // Duplicated through the listener's `AsFd`.
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let armed = arm_accept(&listener).await;
+            let duplicate = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned().unwrap());
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+
+            // A std listener cloned before `from_std`.
+            let std_listener = std::net::TcpListener::bind(localhost()).unwrap();
+            let duplicate = std_listener.try_clone().unwrap();
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+
+            // A `TcpSocket` whose fd was duplicated before it listened.
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind(localhost()).unwrap();
+            let duplicate = std::net::TcpListener::from(socket.as_fd().try_clone_to_owned().unwrap());
+            let listener = socket.listen(16).unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            duplicate_still_accepts(duplicate).await;
+            drop(armed);
+        });
+    }
+}
+
+net_test! {
+    /// Dropping a listener (its fd never lent out) with its accept armed stops
+    /// listening at once: the next connection attempt is refused, before the runtime
+    /// has run again.
+    fn dropping_an_armed_listener_refuses_connections_at_once(rt, multi) {
+        rt.block_on(async {
+            let listener = TcpListener::bind(localhost()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            let error = std::net::TcpStream::connect(addr).expect_err("nobody listens any more");
+            assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
+
+            // The same through `TcpSocket::listen` (its fd never lent out either).
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind(localhost()).unwrap();
+            let listener = socket.listen(16).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let armed = arm_accept(&listener).await;
+            drop(listener);
+            let error = std::net::TcpStream::connect(addr).expect_err("nobody listens any more");
+            assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
+        });
+    }
 }

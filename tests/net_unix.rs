@@ -14,12 +14,12 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Poll;
 use std::time::Duration;
 
 use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{UnixDatagram, UnixListener, UnixStream};
 use ringtide::time::timeout;
+use rt_common::{LatePaths, poll_once_then_drop};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -105,17 +105,6 @@ async fn echo_round_trip<F: Future<Output = io::Result<UnixStream>>>(
     client.shutdown_with(Shutdown::Write).await.unwrap();
     assert_eq!(read_to_end(&mut client).await, message);
     server.await.unwrap();
-}
-
-/// See `net_udp.rs`: polls once, lets the runtime run, drops.
-async fn poll_once_then_drop<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
-    if let Poll::Ready(output) = first {
-        return Some(output);
-    }
-    ringtide::time::sleep(Duration::from_millis(1)).await;
-    None
 }
 
 backend_test! {
@@ -267,7 +256,9 @@ backend_test! {
 
 backend_test! {
     fn stream_read_dropped_after_the_kernel_took_bytes_loses_none(rt, multi) {
+        let backend = rt.backend();
         rt.block_on(async {
+            let late = LatePaths::start();
             let (mut a, mut b) = UnixStream::pair().unwrap();
             a.write_all_owned(b"0123456789".to_vec()).await.0.unwrap();
             let mut got = Vec::new();
@@ -278,75 +269,115 @@ backend_test! {
             a.shutdown_with(Shutdown::Write).await.unwrap();
             got.extend(read_to_end(&mut b).await);
             assert_eq!(got, b"0123456789");
+            eprintln!("late results kept: {:?}", late.since());
+            late.assert_ran(backend, "a dropped read", |late| late.reads);
         });
     }
 }
 
-backend_test! {
-    /// A thread makes 300 connections, each sending its number, as fast as the backlog
-    /// takes them, while the runtime accepts them with `accept`s dropped by 0 ms timers
-    /// (on io_uring the op may run in the kernel anyway, before its cancellation), by
-    /// 1 ms timers, or not at all: every connection is accepted exactly once, in order.
-    fn accept_cancelled_by_timers_loses_no_connection(rt, multi) {
-        rt.block_on(async {
-            const COUNT: u32 = 300;
-            let (path, name) = abstract_name("accept-race");
-            let listener = UnixListener::bind(&path).unwrap();
-            let address = SocketAddr::from_abstract_name(name).unwrap();
-            let client = std::thread::spawn(move || {
-                let mut streams = Vec::new();
-                for number in 0..COUNT {
-                    let mut stream = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
-                    std::io::Write::write_all(&mut stream, &number.to_le_bytes()).unwrap();
-                    streams.push(stream);
-                }
-                streams
-            });
-            let mut attempt = 0u32;
-            for expected in 0..COUNT {
-                let mut stream = loop {
-                    attempt += 1;
-                    let result = match attempt % 3 {
-                        0 => Ok(listener.accept().await),
-                        1 => timeout(Duration::ZERO, listener.accept()).await,
-                        _ => timeout(Duration::from_millis(1), listener.accept()).await,
-                    };
-                    if let Ok(accepted) = result {
-                        break accepted.unwrap().0;
-                    }
-                };
-                let (result, buf) = stream.read_exact_owned(Vec::with_capacity(4)).await;
-                result.unwrap();
-                assert_eq!(buf, expected.to_le_bytes(), "accepted exactly once, in order");
+/// A thread makes 300 connections, each sending its number, as fast as the backlog
+/// takes them, while the runtime accepts them with `accept`s dropped by 0 ms timers
+/// (on io_uring the op may run in the kernel anyway, before its cancellation), by 1 ms
+/// timers, or not at all: every connection is accepted exactly once, in order.
+async fn accept_race() {
+    const COUNT: u32 = 300;
+    let (path, name) = abstract_name("accept-race");
+    let listener = UnixListener::bind(&path).unwrap();
+    let address = SocketAddr::from_abstract_name(name).unwrap();
+    let client = std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        for number in 0..COUNT {
+            let mut stream = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
+            std::io::Write::write_all(&mut stream, &number.to_le_bytes()).unwrap();
+            streams.push(stream);
+        }
+        streams
+    });
+    let mut attempt = 0u32;
+    for expected in 0..COUNT {
+        let mut stream = loop {
+            attempt += 1;
+            let result = match attempt % 3 {
+                0 => Ok(listener.accept().await),
+                1 => timeout(Duration::ZERO, listener.accept()).await,
+                _ => timeout(Duration::from_millis(1), listener.accept()).await,
+            };
+            if let Ok(accepted) = result {
+                break accepted.unwrap().0;
             }
-            let streams = client.join().unwrap();
-            assert_eq!(streams.len(), COUNT as usize);
-        });
+        };
+        let (result, buf) = stream.read_exact_owned(Vec::with_capacity(4)).await;
+        result.unwrap();
+        assert_eq!(
+            buf,
+            expected.to_le_bytes(),
+            "accepted exactly once, in order"
+        );
+    }
+    let streams = client.join().unwrap();
+    assert_eq!(streams.len(), COUNT as usize);
+}
+
+/// How many rounds of a cancel-safety scenario may run before the late-result path
+/// it is about must have run at least once.
+const LATE_PATH_ROUNDS: usize = 20;
+
+/// Runs `scenario` on a runtime with multishot accept (the default), then on one with
+/// single accepts, until a cancelled single accept's connection took the late-result
+/// path (io_uring; at most [`LATE_PATH_ROUNDS`] rounds). With multishot accept a dropped
+/// `accept` leaves its connection in the listener's armed request instead.
+fn on_both_accept_kinds<F: Future<Output = ()>>(
+    rt: ringtide::runtime::Runtime,
+    multi: bool,
+    scenario: impl Fn() -> F,
+) {
+    let backend = rt.backend();
+    rt.block_on(scenario());
+    drop(rt);
+    let rt = rt_common::single_accept_runtime(backend, if multi { 4 } else { 0 });
+    let late = LatePaths::start();
+    for _ in 0..LATE_PATH_ROUNDS {
+        rt.block_on(scenario());
+        if backend != ringtide::runtime::Backend::IoUring || late.hit(|late| late.accepts) {
+            break;
+        }
+    }
+    eprintln!("single accepts: late results kept: {:?}", late.since());
+    late.assert_ran(backend, "cancelled single accepts", |late| late.accepts);
+}
+
+backend_test! {
+    fn accept_cancelled_by_timers_loses_no_connection(rt, multi) {
+        on_both_accept_kinds(rt, multi, accept_race);
+    }
+}
+
+/// Two connections wait; an accept is polled once, its completion arrives (io_uring),
+/// and it is dropped: both connections are still accepted, in order.
+async fn accept_dropped_after_completion() {
+    let path = TempPath::new("accept-kept");
+    let listener = UnixListener::bind(&path).unwrap();
+    let mut first = UnixStream::connect(&path).await.unwrap();
+    let mut second = UnixStream::connect(&path).await.unwrap();
+    first.write_all_owned(b"1".to_vec()).await.0.unwrap();
+    second.write_all_owned(b"2".to_vec()).await.0.unwrap();
+    let mut accepted = Vec::new();
+    if let Some(result) = poll_once_then_drop(listener.accept()).await {
+        accepted.push(result.unwrap().0);
+    }
+    while accepted.len() < 2 {
+        accepted.push(listener.accept().await.unwrap().0);
+    }
+    for (mut stream, expected) in accepted.into_iter().zip([b"1", b"2"]) {
+        let (result, buf) = stream.read_exact_owned(Vec::with_capacity(1)).await;
+        result.unwrap();
+        assert_eq!(buf, expected, "accepted in order");
     }
 }
 
 backend_test! {
     fn accept_dropped_after_the_kernel_accepted_keeps_the_connection(rt, multi) {
-        rt.block_on(async {
-            let path = TempPath::new("accept-kept");
-            let listener = UnixListener::bind(&path).unwrap();
-            let mut first = UnixStream::connect(&path).await.unwrap();
-            let mut second = UnixStream::connect(&path).await.unwrap();
-            first.write_all_owned(b"1".to_vec()).await.0.unwrap();
-            second.write_all_owned(b"2".to_vec()).await.0.unwrap();
-            let mut accepted = Vec::new();
-            if let Some(result) = poll_once_then_drop(listener.accept()).await {
-                accepted.push(result.unwrap().0);
-            }
-            while accepted.len() < 2 {
-                accepted.push(listener.accept().await.unwrap().0);
-            }
-            for (mut stream, expected) in accepted.into_iter().zip([b"1", b"2"]) {
-                let (result, buf) = stream.read_exact_owned(Vec::with_capacity(1)).await;
-                result.unwrap();
-                assert_eq!(buf, expected, "accepted in order");
-            }
-        });
+        on_both_accept_kinds(rt, multi, accept_dropped_after_completion);
     }
 }
 
@@ -490,7 +521,9 @@ backend_test! {
 
 backend_test! {
     fn datagram_receives_cancelled_lose_nothing(rt, multi) {
+        let backend = rt.backend();
         rt.block_on(async {
+            let late = LatePaths::start();
             let (a, b) = UnixDatagram::pair().unwrap();
             let cancelled = timeout(Duration::from_millis(10), b.recv_from(Vec::with_capacity(16))).await;
             assert!(cancelled.is_err(), "nothing was sent yet");
@@ -512,6 +545,8 @@ backend_test! {
                 got.push(buf);
             }
             assert_eq!(got, [b"first".to_vec(), b"second".to_vec()]);
+            eprintln!("late results kept: {:?}", late.since());
+            late.assert_ran(backend, "a dropped receive", |late| late.reads);
         });
     }
 }
@@ -543,7 +578,9 @@ backend_test! {
     /// may run in the kernel anyway, before its cancellation), by 1 ms timers, or not
     /// at all: every datagram arrives exactly once, in order.
     fn datagrams_survive_receives_dropped_at_any_point(rt, multi) {
+        let backend = rt.backend();
         rt.block_on(async {
+            let late = LatePaths::start();
             const COUNT: u32 = 2000;
             let (std_sender, receiver) = std::os::unix::net::UnixDatagram::pair().unwrap();
             let receiver = UnixDatagram::from_std(receiver).unwrap();
@@ -571,6 +608,8 @@ backend_test! {
                 assert_eq!(buf, expected.to_le_bytes(), "exactly once, in order");
             }
             let _sender = sender.join().unwrap();
+            eprintln!("late results kept: {:?}", late.since());
+            late.assert_ran(backend, "receives dropped by timers", |late| late.reads);
         });
     }
 }
@@ -588,6 +627,79 @@ backend_test! {
             let (sent, _) = a.send(b"anyone?".to_vec()).await;
             assert!(sent.is_err(), "the peer is gone");
             drop(again);
+        });
+    }
+}
+
+/// Yields until every op of the current runtime has its final completion (io_uring:
+/// a dropped listener's cancelled accept has left the kernel); bounded.
+async fn until_no_op_in_flight() {
+    let metrics = ringtide::runtime::Handle::current().metrics();
+    for _ in 0..10_000 {
+        if metrics.io().in_flight == 0 {
+            return;
+        }
+        ringtide::task::yield_now().await;
+    }
+    panic!("ops still in flight after 10000 yields: {:?}", metrics.io());
+}
+
+backend_test! {
+    /// A listener whose fd was duplicated (a std `try_clone` before `from_std`, or the
+    /// listener's `AsFd`) goes on listening on the duplicate after the ringtide listener
+    /// is dropped with its accept armed.
+    fn a_duplicated_listener_keeps_accepting_after_the_ringtide_listener_is_dropped(rt, multi) {
+        use std::os::fd::AsFd as _;
+        rt.block_on(async {
+            for through_as_fd in [false, true] {
+                let (_, name) = abstract_name("dup");
+                let address = SocketAddr::from_abstract_name(&name).unwrap();
+                let std_listener = std::os::unix::net::UnixListener::bind_addr(&address).unwrap();
+                let mut duplicate = Some(std_listener.try_clone().unwrap());
+                let listener = UnixListener::from_std(std_listener).unwrap();
+                if through_as_fd {
+                    duplicate = Some(std::os::unix::net::UnixListener::from(
+                        listener.as_fd().try_clone_to_owned().unwrap(),
+                    ));
+                }
+                let duplicate = duplicate.unwrap();
+                let armed = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
+                let (_server, _) = listener.accept().await.unwrap();
+                drop(listener);
+                // The dropped listener's accept is cancelled asynchronously: until that
+                // has landed, its kernel request could still take a connection.
+                until_no_op_in_flight().await;
+                duplicate.set_nonblocking(false).unwrap();
+                let mut client = std::os::unix::net::UnixStream::connect_addr(&address)
+                    .expect("the duplicate still listens");
+                let (mut server, _) = duplicate.accept().expect("accept on the duplicate");
+                std::io::Write::write_all(&mut client, b"dup").unwrap();
+                let mut buf = [0u8; 3];
+                std::io::Read::read_exact(&mut server, &mut buf).unwrap();
+                assert_eq!(&buf, b"dup", "through_as_fd: {through_as_fd}");
+                drop(armed);
+            }
+        });
+    }
+}
+
+backend_test! {
+    /// Dropping a bound listener (its fd never lent out) with its accept armed stops
+    /// listening at once: the next connection attempt is refused. (Binding the name
+    /// again works only once the cancelled accept has left the kernel, which holds the
+    /// socket until then.)
+    fn dropping_an_armed_listener_refuses_connections_at_once(rt, multi) {
+        rt.block_on(async {
+            let (path, name) = abstract_name("armed");
+            let listener = UnixListener::bind(&path).unwrap();
+            let address = SocketAddr::from_abstract_name(&name).unwrap();
+            let armed = std::os::unix::net::UnixStream::connect_addr(&address).unwrap();
+            let (_server, _) = listener.accept().await.unwrap();
+            drop(listener);
+            let error = std::os::unix::net::UnixStream::connect_addr(&address)
+                .expect_err("nobody listens any more");
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+            drop(armed);
         });
     }
 }

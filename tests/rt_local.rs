@@ -129,22 +129,30 @@ rt_test! {
         let rt = flavor.rt();
         let local = LocalSet::new();
         let dropped = Rc::new(Cell::new(0));
+        let started = Rc::new(Cell::new(0));
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..10 {
             let (tx, rx) = oneshot::channel::<()>();
             senders.push(tx);
             let guard = RcDropCounter(dropped.clone());
+            let started = started.clone();
             handles.push(local.spawn_local(async move {
                 let _guard = guard;
+                started.set(started.get() + 1);
                 let _ = rx.await;
             }));
         }
-        // Let every task start and go idle.
+        // Until every task has started and gone idle (bounded: each yield lets the
+        // LocalSet run its tasks once more).
         local.block_on(&rt, async {
-            for _ in 0..3 {
+            for _ in 0..1000 {
+                if started.get() == 10 {
+                    return;
+                }
                 task::yield_now().await;
             }
+            panic!("only {} of 10 local tasks started", started.get());
         });
         assert_eq!(dropped.get(), 0);
         drop(local);

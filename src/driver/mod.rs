@@ -121,6 +121,9 @@ pub(crate) struct RingConfig {
     /// Park with a TIMEOUT SQE even where the kernel has `IORING_FEAT_EXT_ARG` (tests
     /// the path of kernels before 5.11).
     pub(crate) without_ext_arg: bool,
+    /// Whether listeners may use multishot accept (the hidden builder knob that lets
+    /// tests force the single-accept path).
+    pub(crate) multishot_accept: bool,
 }
 
 impl Default for RingConfig {
@@ -130,6 +133,7 @@ impl Default for RingConfig {
             sqpoll_idle: None,
             detach_deadline: Duration::from_millis(500),
             without_ext_arg: false,
+            multishot_accept: true,
         }
     }
 }
@@ -378,6 +382,13 @@ impl Handle {
         let timeout = time.before_park(index);
         Driver::park(driver, timeout);
         time.after_park(index);
+    }
+
+    /// Whether listeners of this runtime may use multishot accept (see
+    /// [`RingConfig::multishot_accept`]).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    pub(crate) fn multishot_accept(&self) -> bool {
+        self.config.multishot_accept
     }
 
     /// The backend selected at build time (even when I/O is disabled).

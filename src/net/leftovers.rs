@@ -23,11 +23,60 @@
 //!
 //! The mio backend never needs it: its syscalls run inside `poll`, so a dropped future
 //! has taken nothing.
+//!
+//! Every late result kept here is also counted, process-wide and per path ([`LatePath`]):
+//! the path is rare and timing-dependent, so the cancel-safety tests read these counts
+//! (through the hidden `crate::__private::late_results`) to prove it ran.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
+
+use super::socket::{Accepted, Received};
+
+/// Which path kept a late result (see [`late_results_kept`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LatePath {
+    /// Bytes or a datagram taken by a cancelled read or receive.
+    Read = 0,
+    /// A connection taken by a cancelled single accept.
+    Accept = 1,
+    /// A connection taken by a listener's multishot accept nobody took it from.
+    MultishotAccept = 2,
+}
+
+/// Process-wide count of late results kept, per [`LatePath`].
+static LATE_RESULTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// How many late results `path` has kept in this process so far.
+pub(crate) fn late_results_kept(path: LatePath) -> u64 {
+    LATE_RESULTS[path as usize].load(Ordering::Relaxed)
+}
+
+fn count_late(path: LatePath) {
+    LATE_RESULTS[path as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// What a kept result is, for the counts: the path of a single-shot op (one with a
+/// [`LeftoverTicket`]) and that of a multishot op (which keeps with [`Leftovers::keep`]).
+pub(crate) trait LateResult {
+    /// The path of a single-shot op's late result.
+    const SINGLE_SHOT: LatePath;
+    /// The path of a multishot op's late result.
+    const MULTISHOT: LatePath;
+}
+
+impl LateResult for Received {
+    const SINGLE_SHOT: LatePath = LatePath::Read;
+    // There is no multishot receive; a kept read is a read.
+    const MULTISHOT: LatePath = LatePath::Read;
+}
+
+impl LateResult for Accepted {
+    const SINGLE_SHOT: LatePath = LatePath::Accept;
+    const MULTISHOT: LatePath = LatePath::MultishotAccept;
+}
 
 /// Kept results of cancelled operations (see the module documentation).
 #[derive(Debug)]
@@ -64,7 +113,7 @@ impl<T> Default for Leftovers<T> {
         reason = "only io_uring ops complete after their future is gone"
     )
 )]
-impl<T> Leftovers<T> {
+impl<T: LateResult> Leftovers<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
         self.state
             .lock()
@@ -88,6 +137,9 @@ impl<T> Leftovers<T> {
     /// The final result of an op counted by [`note_abandoned`](Leftovers::note_abandoned)
     /// (`None`: it produced nothing).
     pub(crate) fn finish_abandoned(&self, result: Option<T>) {
+        if result.is_some() {
+            count_late(T::SINGLE_SHOT);
+        }
         let waiters = {
             let mut state = self.lock();
             state.in_flight = state.in_flight.saturating_sub(1);
@@ -98,8 +150,20 @@ impl<T> Leftovers<T> {
         waiters.into_iter().for_each(Waker::wake);
     }
 
-    /// Keeps a result whose future was dropped after it completed.
+    /// Keeps a result of a multishot op that nobody will take from it (its stream was
+    /// dropped).
     pub(crate) fn keep(&self, result: T) {
+        count_late(T::MULTISHOT);
+        self.push_kept(result);
+    }
+
+    /// Keeps a result of a single-shot op whose future was dropped after it completed.
+    fn keep_single_shot(&self, result: T) {
+        count_late(T::SINGLE_SHOT);
+        self.push_kept(result);
+    }
+
+    fn push_kept(&self, result: T) {
         let mut state = self.lock();
         state.kept.push_back(result);
         self.update_busy(&state);
@@ -155,17 +219,21 @@ pub(crate) struct LeftoverTicket {
 )]
 impl LeftoverTicket {
     /// `OpCode::abandoned_in_flight`: the op's result will arrive later.
-    pub(crate) fn abandoned_in_flight<T>(&self, leftovers: &Leftovers<T>) {
+    pub(crate) fn abandoned_in_flight<T: LateResult>(&self, leftovers: &Leftovers<T>) {
         self.counted.store(true, Ordering::Relaxed);
         leftovers.note_abandoned();
     }
 
     /// `OpCode::complete_abandoned`: hands the op's late result over.
-    pub(crate) fn complete_abandoned<T>(&self, leftovers: &Leftovers<T>, result: Option<T>) {
+    pub(crate) fn complete_abandoned<T: LateResult>(
+        &self,
+        leftovers: &Leftovers<T>,
+        result: Option<T>,
+    ) {
         if self.counted.load(Ordering::Relaxed) {
             leftovers.finish_abandoned(result);
         } else if let Some(result) = result {
-            leftovers.keep(result);
+            leftovers.keep_single_shot(result);
         }
     }
 }
@@ -173,6 +241,49 @@ impl LeftoverTicket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl LateResult for u32 {
+        const SINGLE_SHOT: LatePath = LatePath::Read;
+        const MULTISHOT: LatePath = LatePath::Read;
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Probe;
+
+    impl LateResult for Probe {
+        const SINGLE_SHOT: LatePath = LatePath::Accept;
+        const MULTISHOT: LatePath = LatePath::MultishotAccept;
+    }
+
+    #[test]
+    fn late_results_are_counted_per_path() {
+        let leftovers = Leftovers::<Probe>::default();
+        let counts = || {
+            (
+                late_results_kept(LatePath::Accept),
+                late_results_kept(LatePath::MultishotAccept),
+            )
+        };
+        // Other tests of this process may add to the counts meanwhile: only growth is
+        // asserted.
+        let before = counts();
+        // A single-shot op dropped after its completion, and one dropped in flight.
+        LeftoverTicket::default().complete_abandoned(&leftovers, Some(Probe));
+        let ticket = LeftoverTicket::default();
+        ticket.abandoned_in_flight(&leftovers);
+        ticket.complete_abandoned(&leftovers, Some(Probe));
+        let single = counts();
+        assert!(single.0 >= before.0 + 2, "{before:?} -> {single:?}");
+        // A multishot op's result nobody took.
+        leftovers.keep(Probe);
+        let multishot = counts();
+        assert!(multishot.1 > single.1, "{single:?} -> {multishot:?}");
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(Probe)));
+        }
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(None));
+    }
 
     #[test]
     fn take_waits_for_in_flight_cancellations_and_keeps_order() {

@@ -205,18 +205,48 @@ type MultishotAccept =
 /// The slot of a listener's multishot accept.
 ///
 /// Dropping an armed one cancels it, but the cancellation completes asynchronously and
-/// the op keeps the fd open until then. So that dropping a listener frees its port at
-/// once (new connections are refused, and the address can be bound again, as with
-/// tokio), the drop first shuts the listening socket down, which ends the accept.
+/// the op keeps the socket open until then (in the kernel too: the request holds the
+/// file). So that dropping a listener stops listening at once (new connections are
+/// refused, as with tokio), the drop first shuts the listening socket down, which ends
+/// the accept. (A Unix listener's name stays taken until the request has ended: the
+/// kernel releases it with the socket.)
+///
+/// `shutdown` acts on the socket, not on the fd: every duplicate of the fd (a `dup`, a
+/// `try_clone` of the std listener it came from, a copy passed to another process)
+/// would stop listening too. So it is used only when no duplicate can exist: the
+/// listener made the socket itself (`bind`, or `TcpSocket::listen` of a socket whose fd
+/// was never lent out) and never lent its fd out (`AsRawFd`/`AsFd`); see
+/// [`Socket::lend_fd`]. Otherwise the drop only cancels, and the port is free once that
+/// cancellation has landed (the ring's next submission); a connection arriving before
+/// then may still be taken by the ending request and is closed. (A `fork` without
+/// `exec` duplicates fds behind the listener's back; it is not detected.)
 #[cfg(ringtide_uring)]
 #[derive(Debug)]
 struct AcceptStream {
     slot: std::sync::Mutex<Option<MultishotAccept>>,
     fd: RawFd,
+    /// The fd may have duplicates: never shut the socket down.
+    fd_lent: std::sync::atomic::AtomicBool,
+    /// False: this listener uses single accepts (the runtime was built without
+    /// multishot accept, or the kernel turned out not to have it).
+    multishot: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(ringtide_uring)]
 impl AcceptStream {
+    fn new(fd: RawFd) -> AcceptStream {
+        let enabled = Handle::with_current(|handle| handle.is_none_or(Handle::multishot_accept));
+        AcceptStream {
+            slot: std::sync::Mutex::new(None),
+            fd,
+            fd_lent: std::sync::atomic::AtomicBool::new(false),
+            multishot: std::sync::atomic::AtomicBool::new(
+                enabled
+                    && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultishotAccept>> {
         self.slot
             .lock()
@@ -233,23 +263,23 @@ impl AcceptStream {
 impl Drop for AcceptStream {
     fn drop(&mut self) {
         if let Some(stream) = self.lock().take() {
-            // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
-            // open (the armed op holds it); errors are irrelevant here.
-            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            if !self.fd_lent.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
+                // open (the armed op holds it); errors are irrelevant here.
+                unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+            }
             drop(stream);
         }
     }
 }
 
-/// Whether the kernel has multishot accept: unknown until the first one completes.
+/// Set once a multishot accept on a socket that *is* listening failed with `EINVAL`:
+/// the kernel predates multishot accept (Linux 5.19), so listeners created from then on
+/// use single accepts. An `EINVAL` from a socket that is not listening says nothing
+/// about the kernel and changes nothing.
 #[cfg(ringtide_uring)]
-static MULTISHOT_ACCEPT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-#[cfg(ringtide_uring)]
-const MULTISHOT_UNKNOWN: u8 = 0;
-#[cfg(ringtide_uring)]
-const MULTISHOT_WORKS: u8 = 1;
-#[cfg(ringtide_uring)]
-const MULTISHOT_MISSING: u8 = 2;
+static KERNEL_LACKS_MULTISHOT_ACCEPT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 impl Socket {
     /// Takes `fd` over for the current runtime: sets its mode for the backend and
@@ -281,10 +311,7 @@ impl Socket {
         })?;
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream {
-                slot: std::sync::Mutex::new(None),
-                fd: fd.as_raw_fd(),
-            },
+            accept_stream: AcceptStream::new(fd.as_raw_fd()),
             shared: Arc::new(SharedSocket {
                 fd: SocketFd {
                     raw: fd.as_raw_fd(),
@@ -326,6 +353,17 @@ impl Socket {
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.shared.borrowed_fd()
+    }
+
+    /// The fd, for the caller of a public `AsFd`/`AsRawFd` (or the fd came from the
+    /// caller): it may be duplicated from now on, so a listener's drop no longer shuts
+    /// the socket down (see `AcceptStream`).
+    pub(crate) fn lend_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        #[cfg(ringtide_uring)]
+        self.accept_stream
+            .fd_lent
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.shared.borrowed_fd()
     }
 
@@ -511,13 +549,18 @@ impl Socket {
 
     /// io_uring: takes the next connection from the listener's multishot accept
     /// (arming it on first use, and again after the kernel ended it, e.g. after an
-    /// `EMFILE`). `None`: not io_uring, or the kernel lacks multishot accept (single
-    /// accepts are used instead).
+    /// `EMFILE`). `None`: not io_uring, or this listener uses single accepts (the
+    /// runtime disabled multishot accept, or the kernel lacks it).
+    ///
+    /// An `EINVAL` means either a kernel without multishot accept or a socket that is
+    /// not listening; `SO_ACCEPTCONN` tells which. Only the first switches to single
+    /// accepts (this listener, and every listener created later); the second is this
+    /// accept's error, and the next accept tries multishot again.
     #[cfg(ringtide_uring)]
     async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
         use std::sync::atomic::Ordering::Relaxed;
         if !matches!(self.shared.source, IoSource::Uring)
-            || MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_MISSING
+            || !self.accept_stream.multishot.load(Relaxed)
         {
             return None;
         }
@@ -536,18 +579,17 @@ impl Socket {
                 match ready!(stream.poll_next(cx)) {
                     None => *slot = None,
                     Some(Ok(fd)) => {
-                        MULTISHOT_ACCEPT.store(MULTISHOT_WORKS, Relaxed);
                         return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
                     }
-                    Some(Err(error))
-                        if error.raw_os_error() == Some(libc::EINVAL)
-                            && MULTISHOT_ACCEPT.load(Relaxed) == MULTISHOT_UNKNOWN =>
-                    {
-                        // An old kernel: single accepts from now on (a listener that
-                        // really is invalid fails those with EINVAL too).
-                        MULTISHOT_ACCEPT.store(MULTISHOT_MISSING, Relaxed);
+                    Some(Err(error)) if error.raw_os_error() == Some(libc::EINVAL) => {
                         *slot = None;
-                        return Poll::Ready(None);
+                        if self.as_sock_ref().is_listener().unwrap_or(false) {
+                            // A kernel without multishot accept: single accepts.
+                            KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
+                            self.accept_stream.multishot.store(false, Relaxed);
+                            return Poll::Ready(None);
+                        }
+                        return Poll::Ready(Some(Err(error)));
                     }
                     Some(Err(error)) => return Poll::Ready(Some(Err(error))),
                 }

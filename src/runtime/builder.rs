@@ -217,6 +217,14 @@ impl Builder {
         self
     }
 
+    /// Whether io_uring listeners use multishot accept when the kernel has it (default
+    /// `true`). Not API: lets ringtide's tests force the single-accept path.
+    #[doc(hidden)]
+    pub fn uring_multishot_accept(&mut self, enabled: bool) -> &mut Self {
+        self.ring.multishot_accept = enabled;
+        self
+    }
+
     /// Enables the timer. (The timer wheel is being built; for now this records the
     /// choice.)
     pub fn enable_time(&mut self) -> &mut Self {

@@ -373,3 +373,148 @@ macro_rules! backend_test {
         }
     };
 }
+
+/// Whether this test runs in a process of its own (nextest's default): then the
+/// process-wide counters of `ringtide::__private` see this test's work only. Under
+/// `cargo test` other tests' threads add to them too.
+pub fn own_process() -> bool {
+    std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test")
+}
+
+/// Counts the late-result path (`net::leftovers`: results of cancelled operations that
+/// the kernel completed anyway, kept for the next operation) from its creation on.
+pub struct LatePaths {
+    before: ringtide::__private::LateResults,
+}
+
+impl LatePaths {
+    pub fn start() -> LatePaths {
+        LatePaths {
+            before: ringtide::__private::late_results(),
+        }
+    }
+
+    /// How many late results each path kept since [`start`](LatePaths::start) (in this
+    /// process: see [`own_process`]).
+    pub fn since(&self) -> ringtide::__private::LateResults {
+        let now = ringtide::__private::late_results();
+        ringtide::__private::LateResults {
+            reads: now.reads - self.before.reads,
+            accepts: now.accepts - self.before.accepts,
+            multishot_accepts: now.multishot_accepts - self.before.multishot_accepts,
+        }
+    }
+
+    /// The late-result path `count` picks ran at least once on io_uring. On mio it does
+    /// not exist (a dropped future there has taken nothing): it must not have run, which
+    /// is checked when the test has the process to itself.
+    #[track_caller]
+    pub fn assert_ran(
+        &self,
+        backend: ringtide::runtime::Backend,
+        what: &str,
+        count: impl Fn(&ringtide::__private::LateResults) -> u64,
+    ) {
+        let since = self.since();
+        match backend {
+            ringtide::runtime::Backend::IoUring => assert!(
+                count(&since) > 0,
+                "io_uring: the late-result path for {what} never ran ({since:?}): the test \
+                 did not exercise what it claims to"
+            ),
+            _ if own_process() => assert_eq!(
+                since.total(),
+                0,
+                "{backend}: a late result was kept for {what}, but mio has no such path"
+            ),
+            _ => {}
+        }
+    }
+
+    /// Whether the path `count` picks has run since the start.
+    pub fn hit(&self, count: impl Fn(&ringtide::__private::LateResults) -> u64) -> bool {
+        count(&self.since()) > 0
+    }
+}
+
+/// A waker that records that it was woken, then wakes the task it wraps.
+struct FlagWaker {
+    woken: AtomicBool,
+    task: std::sync::Mutex<std::task::Waker>,
+}
+
+impl std::task::Wake for FlagWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.task.lock().unwrap().wake_by_ref();
+    }
+}
+
+/// Polls `future` once. If that finished it (mio: the syscall succeeded at once),
+/// returns its output. Otherwise (io_uring: its op is now queued) waits until the
+/// future's waker is woken (its completion arrived) and drops it without polling it
+/// again: the op's result then goes down the late-result path.
+pub async fn poll_once_then_drop<F: std::future::Future>(future: F) -> Option<F::Output> {
+    use std::task::{Context, Poll};
+    let mut future = std::pin::pin!(future);
+    let mut flag = None;
+    let first = std::future::poll_fn(|cx| {
+        let waker = Arc::new(FlagWaker {
+            woken: AtomicBool::new(false),
+            task: std::sync::Mutex::new(cx.waker().clone()),
+        });
+        flag = Some(waker.clone());
+        let waker = std::task::Waker::from(waker);
+        Poll::Ready(future.as_mut().poll(&mut Context::from_waker(&waker)))
+    })
+    .await;
+    if let Poll::Ready(output) = first {
+        return Some(output);
+    }
+    let flag = flag.expect("polled once");
+    std::future::poll_fn(|cx| {
+        *flag.task.lock().unwrap() = cx.waker().clone();
+        if flag.woken.load(Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    None
+}
+
+/// [`backend_runtime`] with multishot accept disabled (io_uring listeners then use
+/// single accepts, whose cancelled results take the late-result path).
+pub fn single_accept_runtime(backend: ringtide::runtime::Backend, workers: usize) -> Runtime {
+    let mut builder = if workers == 0 {
+        Builder::new_current_thread()
+    } else {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let runtime = builder
+        .backend(backend)
+        .uring_multishot_accept(false)
+        .enable_all()
+        .build()
+        .expect("runtime builds");
+    assert_eq!(runtime.backend(), backend);
+    runtime
+}
+
+/// Whether this machine has the IPv6 loopback address (`::1` in
+/// `/proc/net/if_inet6`). When it has, IPv6 tests must pass rather than skip.
+pub fn ipv6_loopback_configured() -> bool {
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .map(|table| {
+            table
+                .lines()
+                .any(|line| line.starts_with("00000000000000000000000000000001 "))
+        })
+        .unwrap_or(false)
+}

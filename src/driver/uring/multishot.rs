@@ -306,7 +306,14 @@ mod tests {
             drop(stream);
             // The cancel reaches the ring at its next poll; the final CQE then frees the
             // cell.
+            let mut yields = 0;
             while handle.metrics().io().in_flight > 0 {
+                yields += 1;
+                assert!(
+                    yields <= 10_000,
+                    "the cancelled multishot poll never got its final completion: {:?}",
+                    handle.metrics().io()
+                );
                 crate::task::yield_now().await;
             }
             assert_eq!(handle.metrics().io().cancelled, 1);

@@ -32,6 +32,16 @@ use crate::runtime::Backend;
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
+///
+/// # Dropping
+///
+/// Dropping the listener stops listening at once (connection attempts are refused),
+/// unless its fd may have duplicates: one made with [`from_std`](TcpListener::from_std)
+/// (the std listener may have been cloned) or whose fd was lent out through `AsFd` or
+/// `AsRawFd`, here or on the [`TcpSocket`](crate::net::TcpSocket) it came from. A
+/// duplicate goes on listening; on io_uring the dropped listener's own accept request
+/// then ends shortly after the drop (when its cancellation lands), and a connection
+/// that request takes meanwhile is closed.
 pub struct TcpListener {
     socket: Socket,
 }
@@ -73,6 +83,15 @@ impl TcpListener {
         })
     }
 
+    /// [`from_fd`](TcpListener::from_fd) for an fd that may have duplicates (it came
+    /// from the caller, or was lent out): dropping the listener then never shuts the
+    /// socket down (see `net::socket`'s `AcceptStream`).
+    pub(crate) fn from_lent_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        let listener = TcpListener::from_fd(fd)?;
+        listener.socket.lend_fd();
+        Ok(listener)
+    }
+
     /// Accepts a connection and returns it with the peer's address.
     ///
     /// Cancel-safe: when the future is dropped (for example by a `select!` whose other
@@ -103,7 +122,7 @@ impl TcpListener {
     ///
     /// Outside a runtime with I/O enabled.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        TcpListener::from_fd(listener.into())
+        TcpListener::from_lent_fd(listener.into())
     }
 
     /// Gives the socket back as a std listener, in non-blocking mode. Connections the
@@ -139,13 +158,13 @@ pub(crate) fn socket_addr(address: socket2::SockAddr) -> io::Result<SocketAddr> 
 
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.socket.fd()
+        self.socket.lend_fd().as_raw_fd()
     }
 }
 
 impl AsFd for TcpListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
+        self.socket.lend_fd()
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::socket_addr;
@@ -27,6 +28,9 @@ use crate::net::tcp::{TcpListener, TcpStream};
 /// ```
 pub struct TcpSocket {
     inner: socket2::Socket,
+    /// The fd may have duplicates (lent through `AsRawFd`/`AsFd`, or it came from the
+    /// caller): the listener it becomes never shuts the socket down on drop.
+    fd_lent: AtomicBool,
 }
 
 impl TcpSocket {
@@ -43,6 +47,7 @@ impl TcpSocket {
     fn new(domain: socket2::Domain) -> io::Result<TcpSocket> {
         Ok(TcpSocket {
             inner: socket2::Socket::new(domain, socket2::Type::STREAM.cloexec(), None)?,
+            fd_lent: AtomicBool::new(false),
         })
     }
 
@@ -119,7 +124,11 @@ impl TcpSocket {
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         self.inner
             .listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-        TcpListener::from_fd(self.inner.into())
+        if self.fd_lent.load(Ordering::Relaxed) {
+            TcpListener::from_lent_fd(self.inner.into())
+        } else {
+            TcpListener::from_fd(self.inner.into())
+        }
     }
 
     /// Connects to `address`.
@@ -137,18 +146,21 @@ impl TcpSocket {
     pub fn from_std_stream(stream: std::net::TcpStream) -> TcpSocket {
         TcpSocket {
             inner: stream.into(),
+            fd_lent: AtomicBool::new(true),
         }
     }
 }
 
 impl AsRawFd for TcpSocket {
     fn as_raw_fd(&self) -> RawFd {
+        self.fd_lent.store(true, Ordering::Relaxed);
         self.inner.as_raw_fd()
     }
 }
 
 impl AsFd for TcpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd_lent.store(true, Ordering::Relaxed);
         self.inner.as_fd()
     }
 }

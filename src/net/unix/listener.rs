@@ -39,6 +39,16 @@ use crate::runtime::Backend;
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
+///
+/// # Dropping
+///
+/// Dropping the listener stops listening at once (connection attempts are refused),
+/// unless its fd may have duplicates: one made with
+/// [`from_std`](UnixListener::from_std) (the std listener may have been cloned) or
+/// whose fd was lent out through `AsFd` or `AsRawFd`. A duplicate goes on listening; on
+/// io_uring the dropped listener's own accept request then ends shortly after the drop
+/// (when its cancellation lands), and a connection that request takes meanwhile is
+/// closed.
 pub struct UnixListener {
     socket: Socket,
 }
@@ -113,7 +123,11 @@ impl UnixListener {
     ///
     /// Outside a runtime with I/O enabled.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        UnixListener::from_fd(listener.into())
+        let listener = UnixListener::from_fd(listener.into())?;
+        // The std listener may have been cloned: dropping this one must not shut the
+        // socket down (see `net::socket`'s `AcceptStream`).
+        listener.socket.lend_fd();
+        Ok(listener)
     }
 
     /// Gives the socket back as a std listener, in non-blocking mode. Connections the
@@ -133,13 +147,13 @@ impl UnixListener {
 
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.socket.fd()
+        self.socket.lend_fd().as_raw_fd()
     }
 }
 
 impl AsFd for UnixListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
+        self.socket.lend_fd()
     }
 }
 
