@@ -107,17 +107,24 @@ fn read_after_timeout_at_the_end_of_block_on_does_not_hang() {
     }
 }
 
-/// A single (not multishot) accept abandoned in flight, then a retiring ring: the next
-/// accept must still see new connections. Forced by accepting with a listener whose
-/// accept is cancelled each round.
+/// An accept abandoned in flight, then a retiring ring: the next accept must still
+/// see new connections. With multishot accept and with single accepts (forced), whose
+/// count of abandoned accepts is the one that could stay up.
 #[test]
 fn accept_after_timeout_then_block_in_place_does_not_hang() {
-    for backend in BACKENDS {
+    for (backend, multishot) in [
+        (Backend::IoUring, true),
+        (Backend::IoUring, false),
+        (Backend::Mio, true),
+    ] {
         rt_common::with_timeout(
             "accept_timeout_then_block_in_place",
             rt_common::TEST_TIMEOUT,
             move || {
-                let rt = rt_common::backend_runtime(backend, 2);
+                let rt = builder(backend, 2)
+                    .uring_multishot_accept(multishot)
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     ringtide::spawn(async {
                         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
