@@ -21,9 +21,10 @@ pub(crate) struct WorkerMetrics {
 /// I/O driver counters, from [`RuntimeMetrics::io`] (whole runtime) or
 /// [`RuntimeMetrics::worker_io`] (one worker's ring or poll).
 ///
-/// On io_uring every field is maintained. On mio, `completed` counts readiness events
-/// dispatched and `registered` the registered I/O objects; the op counters stay 0
-/// (readiness ops are plain syscalls, not submissions).
+/// On io_uring every field but `registered` is maintained (io_uring needs no
+/// registration of I/O objects: it stays 0). On mio, `completed` counts readiness
+/// events dispatched and `registered` the registered I/O objects; the op counters and
+/// `cq_overflow` stay 0 (readiness ops are plain syscalls, not submissions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IoMetrics {
@@ -35,10 +36,11 @@ pub struct IoMetrics {
     pub in_flight: u64,
     /// Cancellations requested (dropped op futures).
     pub cancelled: u64,
-    /// Times the completion queue overflowed and completions were fetched from the
-    /// kernel's overflow list (none is ever lost).
+    /// Completions that did not fit in the completion queue: the kernel held them in
+    /// its overflow list and the ring fetched them back (none is ever lost). Counted
+    /// as they are fetched.
     pub cq_overflow: u64,
-    /// I/O objects registered with the poll (mio).
+    /// I/O objects registered with the poll (mio; always 0 on io_uring).
     pub registered: u64,
 }
 
