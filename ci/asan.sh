@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 target="$(rustc -vV | sed -n 's/^host: //p')"
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
-    args=(--all-features --lib --tests)
+    args=(--all-features --lib --tests --no-fail-fast)
 fi
 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
 ASAN_OPTIONS="detect_leaks=0" \

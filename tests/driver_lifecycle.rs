@@ -265,6 +265,12 @@ fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
             assert_eq!(result.unwrap(), 3);
             assert_eq!(buf, b"mio");
         });
+        // One runtime's refused settings say nothing about the kernel: the next
+        // runtime of this process, with settings the kernel accepts, gets io_uring.
+        let rt = builder(Backend::IoUring, workers)
+            .build()
+            .expect("a refused ring must not poison later runtimes");
+        assert_eq!(rt.backend(), Backend::IoUring);
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
-use crate::driver::{RingConfig, uring};
+use crate::driver::uring;
 
 /// The environment variable that picks the backend when the builder does not.
 pub(crate) const ENV_VAR: &str = "RINGTIDE_BACKEND";
@@ -77,10 +77,7 @@ impl FromStr for Backend {
 /// Resolves the backend for a new runtime (`requested` is the builder's choice), and
 /// whether the choice was automatic (so that a later failure to set
 /// up io_uring may still fall back to mio), with where the choice came from.
-pub(crate) fn resolve(
-    requested: Option<Backend>,
-    config: &RingConfig,
-) -> io::Result<(Backend, bool, &'static str)> {
+pub(crate) fn resolve(requested: Option<Backend>) -> io::Result<(Backend, bool, &'static str)> {
     let source = match requested {
         Some(_) => "Builder::backend",
         None => match std::env::var(ENV_VAR) {
@@ -95,7 +92,7 @@ pub(crate) fn resolve(
             .and_then(|value| value.parse::<Backend>().ok())
             .is_none_or(|backend| backend == Backend::Auto),
     };
-    let backend = choose(requested, config)?;
+    let backend = choose(requested)?;
     Ok((backend, automatic, source))
 }
 
@@ -121,7 +118,7 @@ pub(crate) fn after_ring_setup_failed(
     ))
 }
 
-fn choose(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend> {
+fn choose(requested: Option<Backend>) -> io::Result<Backend> {
     let (wanted, source) = match requested {
         Some(backend) => (backend, "Builder::backend"),
         None => match std::env::var(ENV_VAR) {
@@ -157,7 +154,7 @@ fn choose(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend
                      Backend::Mio or {ENV_VAR}=mio"
                 )));
             }
-            uring::probe::check(config).map_err(|reason| {
+            uring::probe::check().map_err(|reason| {
                 unsupported(format!(
                     "the io_uring backend was requested ({source}) but cannot be used: \
                      {reason}. Use Backend::Mio or {ENV_VAR}=mio to run on mio instead"
@@ -167,7 +164,7 @@ fn choose(requested: Option<Backend>, config: &RingConfig) -> io::Result<Backend
         }
         Backend::Auto => {
             if cfg!(ringtide_uring) {
-                match uring::probe::check(config) {
+                match uring::probe::check() {
                     Ok(()) => return Ok(Backend::IoUring),
                     Err(reason) if cfg!(feature = "mio") => {
                         // Once per process: every runtime built after it falls back too.
@@ -220,7 +217,7 @@ mod tests {
     #[test]
     fn explicit_mio_is_honoured() {
         assert_eq!(
-            resolve(Some(Backend::Mio), &RingConfig::default()).unwrap(),
+            resolve(Some(Backend::Mio)).unwrap(),
             (Backend::Mio, false, "Builder::backend")
         );
     }

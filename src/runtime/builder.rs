@@ -287,7 +287,7 @@ impl Builder {
             keep_alive: self.keep_alive,
             max_blocking: self.max_blocking_threads,
         });
-        let (backend, automatic, source) = driver::select::resolve(self.backend, &self.ring)?;
+        let (backend, automatic, source) = driver::select::resolve(self.backend)?;
         // Every core's driver (and io_uring ring) is set up here, so that a ring the
         // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
         let create = |cores: usize| {

@@ -61,9 +61,7 @@ pub(crate) mod remote {
 }
 
 pub(crate) mod probe {
-    use crate::driver::RingConfig;
-
-    pub(crate) fn check(_config: &RingConfig) -> Result<(), String> {
+    pub(crate) fn check() -> Result<(), String> {
         Err("ringtide was built without the io_uring backend".to_owned())
     }
 }

@@ -25,7 +25,6 @@ use std::sync::OnceLock;
 
 use io_uring::{IoUring, opcode};
 
-use crate::driver::RingConfig;
 
 /// Opcodes the runtime submits; each must be supported for io_uring to be chosen.
 const REQUIRED: &[(u8, &str)] = &[
@@ -49,13 +48,19 @@ pub(crate) fn supports(opcode: u8) -> bool {
 
 /// Why io_uring cannot be used, in words a user can act on. Probed once per process
 /// (the answer does not change); later calls return the first answer.
-pub(crate) fn check(config: &RingConfig) -> Result<(), String> {
+pub(crate) fn check() -> Result<(), String> {
     static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
-    ANSWER.get_or_init(|| probe(config)).clone()
+    ANSWER.get_or_init(probe).clone()
 }
 
-fn probe(config: &RingConfig) -> Result<(), String> {
-    let mut entries = config.entries.max(8);
+/// Entries of the probe's ring: the probe asks what the kernel supports, not whether
+/// the runtime's own settings work (its rings are created in `build()`, which reports
+/// their failure), so one runtime's unusual settings cannot decide the (cached) answer
+/// for every later runtime of the process.
+const PROBE_ENTRIES: u32 = 8;
+
+fn probe() -> Result<(), String> {
+    let mut entries = PROBE_ENTRIES;
     let mut uring = loop {
         match IoUring::new(entries) {
             Ok(uring) => break uring,
