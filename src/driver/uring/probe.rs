@@ -25,7 +25,6 @@ use std::sync::OnceLock;
 
 use io_uring::{IoUring, opcode};
 
-
 /// Opcodes the runtime submits; each must be supported for io_uring to be chosen.
 const REQUIRED: &[(u8, &str)] = &[
     (opcode::Nop::CODE, "NOP"),

@@ -384,8 +384,16 @@ impl Core {
         }
     }
 
-    /// This thread stops being a worker (exit, or `block_in_place` handing the core
-    /// on): hand in-flight I/O over (see `driver`) and free its per-thread state.
+    /// This thread gives the core to another (`block_in_place`): hand in-flight I/O
+    /// over (see `driver`), keeping per-thread driver state for the thread's next core.
+    fn detach_driver(&mut self) {
+        if let Some(park) = self.park.as_mut() {
+            driver::Driver::detach(park);
+        }
+    }
+
+    /// This thread stops being a worker for good (exit): hand in-flight I/O over (see
+    /// `driver`) and free its per-thread state.
     fn release_driver(&mut self) {
         if let Some(park) = self.park.as_mut() {
             driver::Driver::detach_and_release(park);
@@ -471,8 +479,10 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     if let Some((handle, mut core)) = taken {
         core.transition_from_searching(&handle);
         // The new thread serves the core with its own ring: cancel this thread's
-        // in-flight ops so their tasks resubmit them there.
-        core.release_driver();
+        // in-flight ops so their tasks resubmit them there. The ring itself stays with
+        // this thread (detached): it goes back to the blocking pool and, when it
+        // drives a core again, reuses it instead of setting up a new one.
+        core.detach_driver();
         if let Err(mut core) = start_worker(&handle, core) {
             // No thread to hand the core to (the pool is at its limit or shutting down):
             // keep it and block this worker instead.
