@@ -658,34 +658,36 @@ mod loom_tests {
     use std::task::Wake;
 
     use super::*;
-    use crate::loom::atomic::AtomicBool;
-    use crate::loom::atomic::Ordering::SeqCst;
 
+    /// A waker that unblocks a model thread waiting for it (loom's `Notify` parks the
+    /// thread in the model instead of spinning, so a lost wake-up is reported as a
+    /// deadlock rather than exhausting the model's branches).
     #[derive(Default)]
-    struct Flag(AtomicBool);
+    struct Flag(loom::sync::Notify);
 
     impl Wake for Flag {
         fn wake(self: Arc<Self>) {
-            self.0.store(true, SeqCst);
+            self.0.notify();
         }
     }
 
-    /// Waits for readiness the way a task does: polls; when pending, waits for the
-    /// wake-up (spinning, as a model thread has nothing else to run), then polls again,
-    /// which must be ready.
+    /// Waits for readiness the way a task does: polls, and while pending waits for a
+    /// wake-up and polls again. Loom's `Notify` may wake spuriously, hence the loop; a
+    /// lost wake-up leaves the thread waiting forever, which loom reports as a
+    /// deadlock.
     fn wait_readable(io: &ScheduledIo) {
         let flag = Arc::new(Flag::default());
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let mut waiter = ReadinessWaiter::new(io, Direction::Read);
-        if waiter.poll_ready(&mut cx).is_pending() {
-            while !flag.0.load(SeqCst) {
-                loom::thread::yield_now();
+        loop {
+            match waiter.poll_ready(&mut cx) {
+                Poll::Ready(result) => {
+                    result.expect("readiness, not an error");
+                    return;
+                }
+                Poll::Pending => flag.0.wait(),
             }
-            assert!(
-                matches!(waiter.poll_ready(&mut cx), Poll::Ready(Ok(_))),
-                "woken but not ready"
-            );
         }
     }
 
@@ -740,14 +742,8 @@ mod loom_tests {
                     let flag = Arc::new(Flag::default());
                     let waker = Waker::from(flag.clone());
                     let mut cx = Context::from_waker(&waker);
-                    if io.poll_ready(&mut cx, Direction::Read).is_pending() {
-                        while !flag.0.load(SeqCst) {
-                            loom::thread::yield_now();
-                        }
-                        assert!(matches!(
-                            io.poll_ready(&mut cx, Direction::Read),
-                            Poll::Ready(Ok(_))
-                        ));
+                    while io.poll_ready(&mut cx, Direction::Read).is_pending() {
+                        flag.0.wait();
                     }
                 })
             };
