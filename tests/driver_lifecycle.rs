@@ -341,17 +341,19 @@ fn ringless_core_scenario(backend: Backend) {
         ringtide::spawn(async move {
             let limit = exhaust_fds();
             // This worker's core moves to a new thread, whose ring cannot be created.
-            ringtide::task::block_in_place(|| {});
-            if backend == Backend::IoUring {
-                // Go on once that thread drives the core (without a ring).
-                timeout(HANG, async {
-                    while !logged().contains(NO_RING) {
-                        ringtide::time::sleep(Duration::from_millis(1)).await;
-                    }
-                })
-                .await
-                .unwrap_or_else(|_| panic!("no core ended up without a ring; log:\n{}", logged()));
-            }
+            // Stay inside `block_in_place` until that thread drives the core: this
+            // thread (which keeps its ring) must not be the one that takes it over.
+            ringtide::task::block_in_place(|| {
+                let deadline = std::time::Instant::now() + HANG;
+                while backend == Backend::IoUring && !logged().contains(NO_RING) {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no core ended up without a ring; log:\n{}",
+                        logged()
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
             let mut tasks = Vec::new();
             for (index, pipe) in pipes_for_task.into_iter().enumerate() {
                 tasks.push(ringtide::spawn(async move {
