@@ -379,6 +379,10 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
     }
     drop(_enter);
     drop(handle);
+    // Per-thread I/O state (a ring this thread kept after driving a core) is freed
+    // before the thread counts as gone, so a runtime's shutdown, which waits for that
+    // count, leaves nothing of it behind.
+    crate::driver::settle_this_thread(true);
     let mut shared = lock(&inner.shared);
     shared.num_threads -= 1;
     inner

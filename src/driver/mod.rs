@@ -462,10 +462,13 @@ impl Handle {
 /// Lets this thread finish what its I/O driver still has in the kernel after it gave
 /// its core away: a thread that left a core with io_uring ops the kernel had not yet
 /// returned reaps them here (it alone can, see `uring::ring`). Blocks until they are
-/// in (bounded); for threads that have just stopped driving a core.
-pub(crate) fn settle_this_thread() {
+/// in (bounded); for threads that have just stopped driving a core. `release`: the
+/// thread stops being a worker for good, so its per-thread driver state is freed now.
+pub(crate) fn settle_this_thread(release: bool) {
     #[cfg(ringtide_uring)]
-    uring::settle_this_thread();
+    uring::settle_this_thread(release);
+    #[cfg(not(ringtide_uring))]
+    let _ = release;
 }
 
 /// Polls `future` to completion, parking on `driver` (attached to this thread for the

@@ -207,8 +207,10 @@ fn forward_remote(shared: &RingShared) {
 
 /// Reaps this thread's detached ring until the kernel has returned every op it still
 /// holds (see `ring`, "Stranded ops"). For a thread that has just stopped driving a
-/// core and may block: after `block_in_place`'s closure, when a worker thread exits.
-pub(crate) fn settle_this_thread() {
+/// core and may block: after `block_in_place`'s closure (`release` false: the thread
+/// keeps its ring for the next core it drives), and when a worker thread exits
+/// (`release` true: the ring is closed now, not later in the thread's teardown).
+pub(crate) fn settle_this_thread(release: bool) {
     let _ = RING.try_with(|ring| {
         let Ok(mut ring) = ring.try_borrow_mut() else {
             return;
@@ -216,7 +218,7 @@ pub(crate) fn settle_this_thread() {
         let Some(current) = ring.as_mut() else {
             return;
         };
-        if current.stranded() == 0 {
+        if current.attached().is_some() {
             return;
         }
         if !current.settle(ring::SETTLE_LIMIT) {
@@ -227,7 +229,7 @@ pub(crate) fn settle_this_thread() {
                 current.stranded(),
                 ring::SETTLE_LIMIT
             );
-        } else if current.is_idle() {
+        } else if release && current.is_idle() {
             *ring = None;
         }
     });

@@ -167,13 +167,18 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
     let _reset = Reset(previous);
 
     // `None`: the core left with `block_in_place`; this thread is done as a worker.
+    // Ops this thread's ring could not get back from the kernel when it gave its core
+    // away: only this thread can reap them.
     if let Some(mut core) = cx.run(core) {
         core.release_driver();
         cx.handle.shutdown_core(core);
+        // A worker for good no more: its ring is closed too.
+        driver::settle_this_thread(true);
+    } else {
+        // The core left with `block_in_place`: the thread goes back to the blocking
+        // pool and keeps its ring for the next core it may drive.
+        driver::settle_this_thread(false);
     }
-    // Ops this thread's ring could not get back from the kernel when it gave its core
-    // away: only this thread can reap them.
-    driver::settle_this_thread();
 }
 
 impl WorkerContext {
@@ -501,7 +506,7 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     struct Settle;
     impl Drop for Settle {
         fn drop(&mut self) {
-            driver::settle_this_thread();
+            driver::settle_this_thread(false);
         }
     }
     let _settle = Settle;
