@@ -61,6 +61,8 @@ pub mod net;
 mod op;
 pub mod runtime;
 pub mod task;
+#[cfg(all(test, not(loom)))]
+mod test_support;
 pub mod time;
 
 pub use task::spawn;

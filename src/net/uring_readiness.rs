@@ -251,24 +251,11 @@ mod tests {
     use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::Ordering::SeqCst;
 
     use super::*;
     use crate::runtime::{Backend, Builder};
-
-    #[derive(Default)]
-    struct Counter(AtomicUsize);
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn counter() -> (Arc<Counter>, Waker) {
-        let counter = Arc::new(Counter::default());
-        (counter.clone(), Waker::from(counter))
-    }
+    use crate::test_support::counting_waker as counter;
 
     fn runtime() -> crate::runtime::Runtime {
         Builder::new_current_thread()

@@ -433,25 +433,10 @@ fn observe(state: usize, direction: Direction) -> Option<io::Result<ReadyEvent>>
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::task::Wake;
+    use std::sync::atomic::Ordering::SeqCst;
 
     use super::*;
-
-    #[derive(Default)]
-    struct Counter(AtomicUsize);
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn counter() -> (Arc<Counter>, Waker) {
-        let counter = Arc::new(Counter::default());
-        (counter.clone(), Waker::from(counter))
-    }
+    use crate::test_support::{WakeCounter as Counter, counting_waker as counter};
 
     fn wakes(counter: &Counter) -> usize {
         counter.0.load(SeqCst)
