@@ -281,7 +281,8 @@ impl Ring {
         self.detaching = false;
         if !self.in_flight.is_empty() {
             log::debug!(
-                "ringtide: {} io_uring ops still in the kernel {:?} after they were                  cancelled; this thread reaps them when it next can",
+                "ringtide: {} io_uring ops still in the kernel {:?} after they were \
+                 cancelled; this thread reaps them when it next can",
                 self.in_flight.len(),
                 self.detach_deadline
             );
@@ -607,7 +608,9 @@ impl Drop for Ring {
         self.detach();
         if !self.settle(SETTLE_LIMIT) {
             log::error!(
-                "ringtide: {} io_uring ops were still in the kernel {:?} after their                  cancellation at thread exit; their memory is leaked on purpose (the                  kernel may still write into it)",
+                "ringtide: {} io_uring ops were still in the kernel {:?} after their \
+                 cancellation at thread exit; their memory is leaked on purpose (the \
+                 kernel may still write into it)",
                 self.in_flight.len(),
                 SETTLE_LIMIT
             );
