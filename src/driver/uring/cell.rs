@@ -187,61 +187,44 @@ impl<T: OpCode> Completion for OpCell<T> {
     }
 
     fn retire(&self) {
-        let waker = {
-            let mut state = lock(&self.state);
-            match std::mem::replace(&mut *state, State::Retired) {
-                State::InFlight { waker, .. } if !self.detached => waker,
-                State::InFlight { .. } | State::Abandoned => {
-                    // Nobody will resubmit it: a detached op has no future, and an
-                    // abandoned one lost its future. The op never ran, so this is its
-                    // final result; the op must learn it (a stream read uncounts
-                    // itself from the socket's abandoned reads, a detached CLOSE
-                    // closes its fd) or later ops wait for a result that never comes.
-                    self.abandon_unrun(state);
-                    None
-                }
-                other => {
-                    *state = other;
-                    None
-                }
-            }
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.never_ran();
     }
 
     fn not_submitted(&self) {
-        let waker = {
-            let mut state = lock(&self.state);
-            match std::mem::replace(&mut *state, State::Retired) {
-                State::Queued { waker } if !self.detached => waker,
-                State::Queued { .. } | State::Abandoned => {
-                    self.abandon_unrun(state);
-                    None
-                }
-                other => {
-                    *state = other;
-                    None
-                }
-            }
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.never_ran();
     }
 }
 
 impl<T: OpCode> OpCell<T> {
-    /// The op never ran and nobody will resubmit it: its final result is
-    /// `-ECANCELED`, delivered to `complete_abandoned`.
-    fn abandon_unrun(&self, mut state: crate::loom::MutexGuard<'_, State>) {
-        *state = State::Abandoned;
-        drop(state);
-        // SAFETY: the kernel does not hold the value (its final CQE arrived, or it was
-        // never submitted) and no future exists to touch it.
-        if let Some(op) = unsafe { &mut *self.op.get() } {
-            op.complete_abandoned(-libc::ECANCELED);
+    /// The op never ran: its ring retired it (`-ECANCELED` on a retiring ring, state
+    /// `InFlight`), or no ring could take it (state `Queued`). Its future resubmits it
+    /// on its next poll. Without a future (detached, or abandoned) nobody will, so this
+    /// is its final result, `-ECANCELED`, delivered to `complete_abandoned`: the op
+    /// must learn it (a stream read uncounts itself from the socket's abandoned reads,
+    /// a detached CLOSE closes its fd) or later ops wait for a result that never comes.
+    fn never_ran(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            match std::mem::replace(&mut *state, State::Retired) {
+                State::Queued { waker } | State::InFlight { waker, .. } if !self.detached => waker,
+                State::Queued { .. } | State::InFlight { .. } | State::Abandoned => {
+                    *state = State::Abandoned;
+                    drop(state);
+                    // SAFETY: the kernel does not hold the value (its final CQE arrived,
+                    // or it was never submitted) and no future exists to touch it.
+                    if let Some(op) = unsafe { &mut *self.op.get() } {
+                        op.complete_abandoned(-libc::ECANCELED);
+                    }
+                    None
+                }
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 }

@@ -137,21 +137,21 @@ impl<T: MultishotOpCode> Completion for MultiCell<T> {
     }
 
     fn retire(&self) {
-        let waker = {
-            let mut state = lock(&self.state);
-            if !matches!(state.phase, Phase::InFlight { .. }) {
-                return;
-            }
-            state.phase = Phase::Retired;
-            std::mem::take(&mut state.wakers)
-        };
-        waker.into_iter().for_each(Waker::wake);
+        self.never_ran();
     }
 
     fn not_submitted(&self) {
+        self.never_ran();
+    }
+}
+
+impl<T> MultiCell<T> {
+    /// The request never ran: its ring retired it (state `InFlight`), or no ring could
+    /// take it (`Queued`). The stream starts it again on its next poll.
+    fn never_ran(&self) {
         let waker = {
             let mut state = lock(&self.state);
-            if !matches!(state.phase, Phase::Queued) {
+            if !matches!(state.phase, Phase::Queued | Phase::InFlight { .. }) {
                 return;
             }
             state.phase = Phase::Retired;
