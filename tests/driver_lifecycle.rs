@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ringtide::io::{AsyncFd, AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpStream};
-use ringtide::runtime::{Backend, Builder};
+use ringtide::runtime::Backend;
 use ringtide::time::timeout;
 
 const BACKENDS: [Backend; 2] = [Backend::IoUring, Backend::Mio];
@@ -121,7 +121,7 @@ fn accept_after_timeout_then_block_in_place_does_not_hang() {
             "accept_timeout_then_block_in_place",
             rt_common::TEST_TIMEOUT,
             move || {
-                let rt = builder(backend, 2)
+                let rt = rt_common::backend_builder(backend, 2)
                     .uring_multishot_accept(multishot)
                     .build()
                     .unwrap();
@@ -164,7 +164,7 @@ fn ops_stranded_by_a_detach_complete_after_block_in_place() {
             "stranded_block_in_place",
             rt_common::TEST_TIMEOUT,
             move || {
-                let rt = builder(backend, 2)
+                let rt = rt_common::backend_builder(backend, 2)
                     .uring_detach_deadline(Duration::ZERO)
                     .build()
                     .unwrap();
@@ -201,9 +201,12 @@ fn stranded_ops_are_reaped_when_the_runtime_shuts_down() {
         rt_common::with_timeout("stranded_at_shutdown", rt_common::TEST_TIMEOUT, move || {
             // This thread's own ring (a multi-thread `block_on` caller keeps one for
             // its life) is not what is counted: create it first.
-            builder(backend, 2).build().unwrap().block_on(async {});
+            rt_common::backend_builder(backend, 2)
+                .build()
+                .unwrap()
+                .block_on(async {});
             let before = open_fds();
-            let rt = builder(backend, 2)
+            let rt = rt_common::backend_builder(backend, 2)
                 .uring_detach_deadline(Duration::ZERO)
                 .build()
                 .unwrap();
@@ -244,7 +247,7 @@ fn stranded_ops_are_reaped_when_the_runtime_shuts_down() {
 #[test]
 fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
     for workers in [0, 2] {
-        let error = builder(Backend::IoUring, workers)
+        let error = rt_common::backend_builder(Backend::IoUring, workers)
             .uring_entries(1 << 20)
             .build()
             .expect_err("io_uring refuses rings of 2^20 entries");
@@ -252,7 +255,7 @@ fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
             error.to_string().contains("io_uring"),
             "the error names the backend: {error}"
         );
-        let rt = builder(Backend::Auto, workers)
+        let rt = rt_common::backend_builder(Backend::Auto, workers)
             .uring_entries(1 << 20)
             .build()
             .expect("auto falls back to mio");
@@ -267,7 +270,7 @@ fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
         });
         // One runtime's refused settings say nothing about the kernel: the next
         // runtime of this process, with settings the kernel accepts, gets io_uring.
-        let rt = builder(Backend::IoUring, workers)
+        let rt = rt_common::backend_builder(Backend::IoUring, workers)
             .build()
             .expect("a refused ring must not poison later runtimes");
         assert_eq!(rt.backend(), Backend::IoUring);
@@ -283,7 +286,7 @@ fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
 fn parking_without_ext_arg_fires_timers_without_spinning() {
     for workers in [0, 2] {
         rt_common::with_timeout("without_ext_arg", rt_common::TEST_TIMEOUT, move || {
-            let rt = builder(Backend::IoUring, workers)
+            let rt = rt_common::backend_builder(Backend::IoUring, workers)
                 .uring_park_without_ext_arg()
                 .build()
                 .unwrap();
@@ -333,7 +336,7 @@ fn ringless_core_scenario(backend: Backend) {
     let logged = || LOG.0.lock().unwrap().join("\n");
     log::set_logger(&LOG).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
-    let rt = builder(backend, 2).build().unwrap();
+    let rt = rt_common::backend_builder(backend, 2).build().unwrap();
     rt.block_on(async {
         // Everything the test uses exists before the fds run out.
         let pipes: Vec<_> = (0..8).map(|_| std::sync::Arc::new(pipe())).collect();
@@ -430,33 +433,11 @@ const RESULT_MARK: &str = "RINGTIDE_DRIVER_LIFECYCLE_RESULT";
 /// Re-runs this test binary for the test `name` alone, as a child on `backend`, and
 /// asserts that it succeeded (a hang is killed and reported).
 fn run_child(name: &str, backend: Backend) {
-    let exe = std::env::current_exe().expect("current_exe()");
-    let child = std::process::Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, backend.as_str())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the child test process");
-    let pid = child.id();
-    let (send, receive) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = send.send(child.wait_with_output());
-    });
-    let output = match receive.recv_timeout(rt_common::TEST_TIMEOUT) {
-        Ok(output) => output.expect("wait for the child"),
-        Err(_) => {
-            // SAFETY: kill() touches no memory of ours; the child is not reaped yet.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            let output = receive.recv().unwrap().unwrap();
-            panic!(
-                "child `{name}` on {backend} hung and was killed\n{}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-    };
+    let output = rt_common::run_child_test(
+        name,
+        &[(CHILD_ENV, backend.as_str())],
+        rt_common::TEST_TIMEOUT,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains(RESULT_MARK),
@@ -488,16 +469,4 @@ fn exclusive_fds() -> std::sync::RwLockWriteGuard<'static, ()> {
 /// Open file descriptors of this process.
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn builder(backend: Backend, workers: usize) -> Builder {
-    let mut builder = if workers == 0 {
-        Builder::new_current_thread()
-    } else {
-        let mut builder = Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    builder.backend(backend).enable_all();
-    builder
 }

@@ -616,17 +616,8 @@ fn tiny_rings_flush_full_queues_and_lose_no_completion() {
     let _fds = shared_fds();
     rt_common::with_timeout("tiny_rings", rt_common::TEST_TIMEOUT, || {
         for workers in [0, 2] {
-            let mut builder = if workers == 0 {
-                Builder::new_current_thread()
-            } else {
-                let mut builder = Builder::new_multi_thread();
-                builder.worker_threads(workers);
-                builder
-            };
-            let rt = builder
-                .backend(Backend::IoUring)
+            let rt = rt_common::backend_builder(Backend::IoUring, workers)
                 .uring_entries(4)
-                .enable_all()
                 .build()
                 .unwrap();
             const ROUNDS: usize = 20;

@@ -19,7 +19,6 @@ use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd as _, AsRawFd, IntoRawFd as _};
 use std::pin::pin;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1260,36 +1259,16 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Re-runs this binary for `scenario` on `backend` with `workers`; asserts it succeeded
 /// and returns its result line.
 fn run_child(scenario: &str, backend: Backend, workers: usize) -> String {
-    let exe = std::env::current_exe().expect("current_exe()");
-    let child = Command::new(exe)
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, scenario)
-        .env(CHILD_BACKEND_ENV, backend.as_str())
-        .env(CHILD_WORKERS_ENV, workers.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the child test process");
-    let pid = child.id();
-    let (send, receive) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = send.send(child.wait_with_output());
-    });
-    let output = match receive.recv_timeout(CHILD_TIMEOUT) {
-        Ok(output) => output.expect("wait for the child"),
-        Err(_) => {
-            // SAFETY: kill() touches no memory of ours; the child has not been reaped
-            // (its waiter has not reported), so the pid still names it.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            let output = receive.recv().unwrap().unwrap();
-            panic!(
-                "child `{scenario}` hung and was killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-    };
+    let workers_text = workers.to_string();
+    let output = rt_common::run_child_test(
+        "child_entry",
+        &[
+            (CHILD_ENV, scenario),
+            (CHILD_BACKEND_ENV, backend.as_str()),
+            (CHILD_WORKERS_ENV, &workers_text),
+        ],
+        CHILD_TIMEOUT,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = || {
         format!(

@@ -297,14 +297,52 @@ pub fn spin_work(iterations: u64) -> u64 {
     acc
 }
 
+/// Re-runs this test binary for the single test `test` in a child process with `env`
+/// set, waiting at most `timeout` for it; returns its output (status, stdout,
+/// stderr). A child that hangs is killed and the calling test fails with what it
+/// printed. For scenarios that change process-wide state (resource limits, signal
+/// dispositions) and so cannot run among other tests.
+pub fn run_child_test(test: &str, env: &[(&str, &str)], timeout: Duration) -> std::process::Output {
+    let exe = std::env::current_exe().expect("current_exe()");
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("spawn the child test process");
+    let pid = child.id();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(child.wait_with_output());
+    });
+    match receive.recv_timeout(timeout) {
+        Ok(output) => output.expect("wait for the child"),
+        Err(_) => {
+            // SAFETY: kill() touches no memory of ours; the child has not been reaped
+            // (its waiter has not reported), so the pid still names it.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            let output = receive.recv().unwrap().unwrap();
+            panic!(
+                "child `{test}` {env:?} hung and was killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
 /// Sums the per-worker values of a metric.
 pub fn sum_workers(metrics: &ringtide::runtime::RuntimeMetrics, f: impl Fn(usize) -> u64) -> u64 {
     (0..metrics.num_workers()).map(f).sum()
 }
 
-/// A runtime with `backend` and every driver enabled; `workers == 0` means
-/// current-thread. Checks the runtime really uses `backend`.
-pub fn backend_runtime(backend: ringtide::runtime::Backend, workers: usize) -> Runtime {
+/// A builder for `backend` with every driver enabled; `workers == 0` means
+/// current-thread.
+pub fn backend_builder(backend: ringtide::runtime::Backend, workers: usize) -> Builder {
     let mut builder = if workers == 0 {
         Builder::new_current_thread()
     } else {
@@ -312,9 +350,14 @@ pub fn backend_runtime(backend: ringtide::runtime::Backend, workers: usize) -> R
         builder.worker_threads(workers);
         builder
     };
-    let runtime = builder
-        .backend(backend)
-        .enable_all()
+    builder.backend(backend).enable_all();
+    builder
+}
+
+/// A runtime with `backend` and every driver enabled; `workers == 0` means
+/// current-thread. Checks the runtime really uses `backend`.
+pub fn backend_runtime(backend: ringtide::runtime::Backend, workers: usize) -> Runtime {
+    let runtime = backend_builder(backend, workers)
         .build()
         .expect("runtime builds");
     assert_eq!(runtime.backend(), backend);
@@ -490,17 +533,8 @@ pub async fn poll_once_then_drop<F: std::future::Future>(future: F) -> Option<F:
 /// [`backend_runtime`] with multishot accept disabled (io_uring listeners then use
 /// single accepts, whose cancelled results take the late-result path).
 pub fn single_accept_runtime(backend: ringtide::runtime::Backend, workers: usize) -> Runtime {
-    let mut builder = if workers == 0 {
-        Builder::new_current_thread()
-    } else {
-        let mut builder = Builder::new_multi_thread();
-        builder.worker_threads(workers);
-        builder
-    };
-    let runtime = builder
-        .backend(backend)
+    let runtime = backend_builder(backend, workers)
         .uring_multishot_accept(false)
-        .enable_all()
         .build()
         .expect("runtime builds");
     assert_eq!(runtime.backend(), backend);
