@@ -8,33 +8,13 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitInt, LitStr, Meta, Path, Token};
 
+use crate::flavor::Flavor;
 use crate::kind::Kind;
 
 const WORKER_THREADS_AT_LEAST_ONE: &str = "`worker_threads` must be at least 1";
 
 /// The argument names accepted by both macros, for error messages.
 const KNOWN_ARGS: &str = "`flavor`, `worker_threads`, `backend`, `crate`";
-
-/// The scheduler flavor of the runtime built by the macro.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Flavor {
-    /// `flavor = "multi_thread"`: `Builder::new_multi_thread()`.
-    MultiThread,
-    /// `flavor = "current_thread"`: `Builder::new_current_thread()`.
-    CurrentThread,
-}
-
-impl Flavor {
-    const EXPECTED: &'static str = "`\"multi_thread\"` or `\"current_thread\"`";
-
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "multi_thread" => Some(Flavor::MultiThread),
-            "current_thread" => Some(Flavor::CurrentThread),
-            _ => None,
-        }
-    }
-}
 
 /// The I/O backend requested with `backend = "..."`.
 ///
@@ -290,7 +270,7 @@ impl ArgsParser {
         let kind = self.kind;
         let flavor = self
             .flavor
-            .map_or(kind.default_flavor(), |(flavor, _)| flavor);
+            .map_or(Flavor::default_for(kind), |(flavor, _)| flavor);
 
         let mut worker_threads = self.worker_threads;
         if let Some(threads) = worker_threads {

@@ -5,7 +5,8 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{AttrStyle, ItemFn, Path, PathSegment, ReturnType};
 
-use crate::args::{self, Backend, Config, Flavor};
+use crate::args::{self, Backend, Config};
+use crate::flavor::Flavor;
 use crate::item;
 use crate::kind::Kind;
 

@@ -1,7 +1,5 @@
 //! Which entry-point macro is being expanded.
 
-use crate::args::Flavor;
-
 /// The attribute macro being expanded: `#[ringtide::main]` or `#[ringtide::test]`.
 ///
 /// The two macros share argument parsing and code generation; this type carries
@@ -20,15 +18,6 @@ impl Kind {
         match self {
             Kind::Main => "main",
             Kind::Test => "test",
-        }
-    }
-
-    /// The runtime flavor used when no `flavor = "..."` argument is given
-    /// (same defaults as tokio).
-    pub(crate) fn default_flavor(self) -> Flavor {
-        match self {
-            Kind::Main => Flavor::MultiThread,
-            Kind::Test => Flavor::CurrentThread,
         }
     }
 }

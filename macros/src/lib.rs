@@ -57,6 +57,7 @@
 
 mod args;
 mod expand;
+mod flavor;
 mod item;
 mod kind;
 
