@@ -84,6 +84,7 @@
 //! with that reason.
 
 pub(crate) mod op;
+pub(crate) mod park;
 pub(crate) mod select;
 pub(crate) mod waiters;
 
@@ -104,7 +105,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::runtime::park::{Park, Parker, Unparker};
+use self::park::{Park, Parker, Unparker};
 
 pub use select::Backend;
 
@@ -250,7 +251,7 @@ impl Park for CoreDriver {
     }
 }
 
-impl crate::runtime::park::Unpark for Unpark {
+impl park::Unpark for Unpark {
     fn unpark(&self) {
         match self {
             Unpark::Uring(shared) => shared.unpark(),
@@ -486,10 +487,10 @@ fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::
     struct UnparkWaker(Unpark);
     impl Wake for UnparkWaker {
         fn wake(self: Arc<Self>) {
-            crate::runtime::park::Unpark::unpark(&self.0);
+            park::Unpark::unpark(&self.0);
         }
         fn wake_by_ref(self: &Arc<Self>) {
-            crate::runtime::park::Unpark::unpark(&self.0);
+            park::Unpark::unpark(&self.0);
         }
     }
 

@@ -9,7 +9,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::runtime::park::{Park, Parker, Unpark, Unparker};
+use crate::driver::park::{Park, Parker, Unpark, Unparker};
 use crate::task::coop;
 
 thread_local! {

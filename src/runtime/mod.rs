@@ -19,7 +19,6 @@ mod builder;
 pub(crate) mod context;
 mod handle;
 mod metrics;
-pub(crate) mod park;
 #[allow(clippy::module_inception)]
 mod runtime;
 pub(crate) mod scheduler;

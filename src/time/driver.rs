@@ -50,8 +50,8 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use crate::driver::Unpark;
+use crate::driver::park::Unpark as _;
 use crate::loom::{Mutex, lock};
-use crate::runtime::park::Unpark as _;
 use crate::time::Instant;
 use crate::time::clock::Clock;
 use crate::time::wheel::{TimerKey, Wheel};
@@ -392,7 +392,7 @@ impl TimeHandle {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::runtime::park::{Park, Parker};
+    use crate::driver::park::{Park, Parker};
 
     fn handle(cores: usize, shards: Option<usize>) -> (TimeHandle, Vec<Parker>) {
         let parkers: Vec<Parker> = (0..cores).map(|_| Parker::new()).collect();

@@ -6,7 +6,7 @@
 //!
 //! * the core's eventfd: every ring attached to the core keeps a read armed on it, so a
 //!   write wakes the ring out of `io_uring_enter`;
-//! * the park state (`EMPTY`/`PARKED`/`NOTIFIED`, as in `runtime::park`), so an unpark
+//! * the park state (`EMPTY`/`PARKED`/`NOTIFIED`, as in `driver::park`), so an unpark
 //!   writes the eventfd only when the ring really sleeps;
 //! * the remote queue: ops submitted by threads without a ring (blocking pool, foreign
 //!   threads, a multi-thread `block_on` caller) and cancellations requested by threads

@@ -4,7 +4,7 @@
 //! * [`current_thread`]: every task runs on the thread that calls `block_on`.
 //!
 //! Both park through their cores' drivers (`crate::driver::CoreDriver`, which
-//! implements [`crate::runtime::park::Park`]) and tell them when a thread takes or gives
+//! implements [`crate::driver::park::Park`]) and tell them when a thread takes or gives
 //! up a core; neither knows which I/O backend (if any) is behind it.
 
 pub(crate) mod current_thread;

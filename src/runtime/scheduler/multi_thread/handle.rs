@@ -9,10 +9,10 @@ use crossbeam_deque::{Injector, Stealer};
 
 use crate::blocking::Spawner;
 use crate::driver;
+use crate::driver::park::Unpark;
 use crate::loom::{Mutex, lock};
 use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
-use crate::runtime::park::Unpark;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
 use crate::runtime::scheduler::multi_thread::worker::{self, Core};
