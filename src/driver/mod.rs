@@ -103,6 +103,7 @@ pub(crate) mod uring;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::task::{Wake, Waker};
 use std::time::Duration;
 
 use self::park::{Park, Parker, Unparker};
@@ -261,6 +262,27 @@ impl park::Unpark for Unpark {
     }
 }
 
+impl Unpark {
+    /// A waker whose wake-up unparks this core's driver, for code that wakes cores
+    /// without knowing drivers (the timer, a future blocked on by a thread).
+    pub(crate) fn into_waker(self) -> Waker {
+        Waker::from(Arc::new(UnparkWaker(self)))
+    }
+}
+
+/// The [`Wake`] side of [`Unpark::into_waker`].
+struct UnparkWaker(Unpark);
+
+impl Wake for UnparkWaker {
+    fn wake(self: Arc<Self>) {
+        park::Unpark::unpark(&self.0);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        park::Unpark::unpark(&self.0);
+    }
+}
+
 /// The I/O side of a runtime: its backend and every core's driver handle.
 pub(crate) struct Handle {
     /// The selected backend, also reported when I/O is disabled.
@@ -319,7 +341,7 @@ impl Handle {
         let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
         let time = enable_time.then(|| {
             Arc::new(crate::time::driver::TimeHandle::new(
-                cores.clone(),
+                cores.iter().cloned().map(Unpark::into_waker).collect(),
                 timer_shards,
             ))
         });
@@ -476,7 +498,7 @@ pub(crate) fn settle_this_thread(release: bool) {
 /// duration, detached also when the future panics).
 #[cfg(ringtide_uring)]
 fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Poll};
 
     struct Attached(CoreDriver);
     impl Drop for Attached {
@@ -484,19 +506,9 @@ fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::
             self.0.detach();
         }
     }
-    struct UnparkWaker(Unpark);
-    impl Wake for UnparkWaker {
-        fn wake(self: Arc<Self>) {
-            park::Unpark::unpark(&self.0);
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            park::Unpark::unpark(&self.0);
-        }
-    }
-
     let mut driver = Attached(driver);
     driver.0.attach();
-    let waker = Waker::from(Arc::new(UnparkWaker(Driver::unpark_handle(&driver.0))));
+    let waker = Driver::unpark_handle(&driver.0).into_waker();
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
     loop {

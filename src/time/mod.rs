@@ -21,12 +21,13 @@ pub(crate) mod driver;
 pub mod error;
 mod instant;
 mod interval;
+mod pause;
 mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
-pub use clock::{advance, pause, resume};
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use pause::{advance, pause, resume};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, timeout, timeout_at};
