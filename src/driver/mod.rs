@@ -12,7 +12,11 @@
 //! * `mio` (feature `mio`): readiness-based; one `mio::Poll` per core, edge-triggered
 //!   registrations with a list of waiters per direction (every waiter of a direction
 //!   is woken by its event, see [`waiters`]), `mio::Waker` to unpark.
-//! * without I/O (`enable_io` not called): a condvar parker.
+//! * without I/O (`enable_io` not called): a condvar parker ([`park`]).
+//!
+//! A driver parks for the timeout it is given and knows nothing of timers or tasks:
+//! the park step of a core (next timer deadline → park → fire due timers) and the
+//! `block_on` executor are the runtime's (`runtime::driver`, `runtime::blocking_on`).
 //!
 //! # One operation, two halves
 //!
@@ -292,8 +296,6 @@ pub(crate) struct Handle {
     /// For the rings of `block_on` callers.
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     config: RingConfig,
-    /// The timer, when the time driver is enabled.
-    time: Option<Arc<crate::time::driver::TimeHandle>>,
     cores: Box<[Unpark]>,
     next: AtomicUsize,
 }
@@ -324,10 +326,8 @@ impl Handle {
     pub(crate) fn create(
         selected: Backend,
         enable_io: bool,
-        enable_time: bool,
         count: usize,
         config: RingConfig,
-        timer_shards: Option<usize>,
     ) -> std::io::Result<(Handle, Vec<CoreDriver>)> {
         let backend = enable_io.then_some(selected);
         let mut drivers = Vec::with_capacity(count);
@@ -339,18 +339,11 @@ impl Handle {
             });
         }
         let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
-        let time = enable_time.then(|| {
-            Arc::new(crate::time::driver::TimeHandle::new(
-                cores.iter().cloned().map(Unpark::into_waker).collect(),
-                timer_shards,
-            ))
-        });
         Ok((
             Handle {
                 selected,
                 backend,
                 config,
-                time,
                 cores,
                 next: AtomicUsize::new(0),
             },
@@ -363,48 +356,19 @@ impl Handle {
         self.backend
     }
 
-    /// Polls `future` on this thread until it completes (a multi-thread runtime's
-    /// `block_on`). On io_uring the thread parks in a ring of its own, so the ops the
-    /// future submits run on this thread's ring instead of being handed to a worker;
-    /// the ring is detached (its ops cancelled and drained) when `block_on` returns.
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    /// A driver for a thread that blocks on a future outside the cores (a multi-thread
+    /// runtime's `block_on` caller), when the backend wants one: on io_uring, a driver
+    /// whose ring is the calling thread's own (created when it attaches), so the ops
+    /// the future submits run on that ring instead of being handed to a worker. `None`
+    /// (mio, no I/O, or no eventfd): the thread parks on a plain parker.
+    pub(crate) fn driver_for_block_on(&self) -> Option<CoreDriver> {
         #[cfg(ringtide_uring)]
         if self.backend == Some(Backend::IoUring) {
             if let Ok(driver) = uring::Driver::new_lazy(self.config) {
-                return block_on_driver(CoreDriver::Uring(driver), future);
+                return Some(CoreDriver::Uring(driver));
             }
         }
-        crate::runtime::blocking_on::block_on(future)
-    }
-
-    /// The runtime's timer, when enabled.
-    pub(crate) fn time(&self) -> Option<&Arc<crate::time::driver::TimeHandle>> {
-        self.time.as_ref()
-    }
-
-    /// Parks core `index` on `driver`, bounded by the timer (one core at a time sleeps
-    /// with the timer's timeout, see `time::driver`), then fires due timers (its own
-    /// shard's, and others' as `time::driver` says).
-    /// `no_wait` only polls.
-    pub(crate) fn park_core(&self, index: usize, driver: &mut CoreDriver, no_wait: bool) {
-        let Some(time) = &self.time else {
-            Driver::park(driver, no_wait.then_some(Duration::ZERO));
-            return;
-        };
-        if no_wait {
-            Driver::park(driver, Some(Duration::ZERO));
-            time.process(index);
-            return;
-        }
-        if time.clock().is_paused() && time.auto_advance() {
-            // A paused clock: poll I/O once, then let time jump to the next timer.
-            Driver::park(driver, Some(Duration::ZERO));
-            time.process_all();
-            return;
-        }
-        let timeout = time.before_park(index);
-        Driver::park(driver, timeout);
-        time.after_park(index);
+        None
     }
 
     /// Whether listeners of this runtime may use multishot accept (see
@@ -421,7 +385,7 @@ impl Handle {
 
     /// Runs `f` with the driver handle of the runtime this thread has entered.
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-        crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver())))
+        crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver().io())))
     }
 
     /// A core's ring for an op from a thread without one (round robin), skipping
@@ -492,29 +456,4 @@ pub(crate) fn settle_this_thread(release: bool) {
     uring::settle_this_thread(release);
     #[cfg(not(ringtide_uring))]
     let _ = release;
-}
-
-/// Polls `future` to completion, parking on `driver` (attached to this thread for the
-/// duration, detached also when the future panics).
-#[cfg(ringtide_uring)]
-fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::Output {
-    use std::task::{Context, Poll};
-
-    struct Attached(CoreDriver);
-    impl Drop for Attached {
-        fn drop(&mut self) {
-            self.0.detach();
-        }
-    }
-    let mut driver = Attached(driver);
-    driver.0.attach();
-    let waker = Driver::unpark_handle(&driver.0).into_waker();
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = crate::task::coop::budget(|| future.as_mut().poll(&mut cx)) {
-            return output;
-        }
-        Driver::park(&mut driver.0, None);
-    }
 }

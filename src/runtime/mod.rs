@@ -17,6 +17,7 @@
 pub(crate) mod blocking_on;
 mod builder;
 pub(crate) mod context;
+pub(crate) mod driver;
 mod handle;
 mod metrics;
 #[allow(clippy::module_inception)]

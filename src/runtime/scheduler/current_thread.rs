@@ -57,7 +57,7 @@ pub(crate) struct Handle {
     config: Config,
     pub(crate) metrics: WorkerMetrics,
     pub(crate) blocking: Spawner,
-    pub(crate) driver: driver::Handle,
+    pub(crate) driver: crate::runtime::driver::Handle,
 }
 
 #[derive(Debug)]
@@ -106,7 +106,7 @@ impl Handle {
         park: CoreDriver,
         config: Config,
         blocking: Spawner,
-        driver: driver::Handle,
+        driver: crate::runtime::driver::Handle,
     ) -> Handle {
         Handle {
             remote: Injector::new(),

@@ -53,8 +53,8 @@ impl Handle {
         }
     }
 
-    /// The runtime's I/O driver handle.
-    pub(crate) fn driver(&self) -> &crate::driver::Handle {
+    /// The runtime's drivers: its I/O handle and its timer.
+    pub(crate) fn driver(&self) -> &crate::runtime::driver::Handle {
         match self {
             Handle::CurrentThread(handle) => &handle.driver,
             Handle::MultiThread(handle) => &handle.driver,

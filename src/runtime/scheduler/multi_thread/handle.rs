@@ -34,7 +34,7 @@ pub(crate) struct Handle {
     pub(crate) metrics: Box<[WorkerMetrics]>,
     pub(super) config: Config,
     pub(crate) blocking: Spawner,
-    pub(crate) driver: driver::Handle,
+    pub(crate) driver: crate::runtime::driver::Handle,
 }
 
 /// What other threads can reach of one worker.
@@ -49,7 +49,7 @@ impl Handle {
         remotes: Box<[Remote]>,
         config: Config,
         blocking: Spawner,
-        driver: driver::Handle,
+        driver: crate::runtime::driver::Handle,
     ) -> Handle {
         let num_workers = remotes.len();
         Handle {

@@ -87,7 +87,7 @@ pub(crate) fn launch(
     config: Config,
     blocking: Spawner,
     parkers: Vec<CoreDriver>,
-    driver: driver::Handle,
+    driver: crate::runtime::driver::Handle,
 ) -> (Arc<Handle>, Vec<Box<Core>>) {
     assert_eq!(parkers.len(), num_workers);
     let mut cores = Vec::with_capacity(num_workers);
