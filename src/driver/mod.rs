@@ -22,10 +22,8 @@
 //!
 //! An operation (`src/op/`) is one type implementing [`op::OpCode`]: the io_uring half
 //! builds an SQE and the readiness half names an interest (read/write), runs the
-//! non-blocking syscall, or runs on the blocking pool. [`op::run`] picks the half from
-//! the backend of the runtime (or of the I/O object) and awaits it. On io_uring, an op
-//! whose opcode the kernel lacks, or that reports `EAGAIN` (a non-blocking fd), waits
-//! for readiness with `POLL_ADD` and runs the syscall directly, so callers never notice.
+//! non-blocking syscall, or runs on the blocking pool. How an op is awaited on
+//! whichever backend applies (and the fallbacks on io_uring) is `crate::op::run`'s.
 //!
 //! # Op lifecycle on io_uring
 //!

@@ -60,6 +60,13 @@ pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&scheduler::Handle>) -> R) ->
     }
 }
 
+/// Runs `f` with the I/O handle of the runtime this thread has entered (`None` outside a
+/// runtime), for the layers above the driver that need the runtime's I/O: ops find
+/// their backend and a core's ring here, I/O objects a poll to register with.
+pub(crate) fn with_io<R>(f: impl FnOnce(Option<&crate::driver::Handle>) -> R) -> R {
+    with_handle(|handle| f(handle.map(|handle| handle.driver().io())))
+}
+
 /// Restores the previously entered handle on drop.
 #[derive(Debug)]
 pub(crate) struct SetCurrentGuard {
