@@ -85,6 +85,7 @@
 //! rings in `build()`. An explicit `io_uring` that cannot work makes `build()` fail
 //! with that reason.
 
+pub(crate) mod cores;
 pub(crate) mod op;
 pub(crate) mod park;
 pub(crate) mod select;
@@ -104,10 +105,10 @@ pub(crate) mod uring;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
+use self::cores::Cores;
 use self::park::{Park, Parker, Unparker};
 
 pub use select::Backend;
@@ -294,15 +295,15 @@ pub(crate) struct Handle {
     /// For the rings of `block_on` callers.
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     config: RingConfig,
-    cores: Box<[Unpark]>,
-    next: AtomicUsize,
+    /// Shared with every io_uring core driver (see [`cores`]).
+    cores: Arc<Cores>,
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("driver::Handle")
             .field("backend", &self.backend)
-            .field("cores", &self.cores.len())
+            .field("cores", &self.cores.unparks().len())
             .finish()
     }
 }
@@ -336,14 +337,20 @@ impl Handle {
                 _ => CoreDriver::NoIo(Parker::new()),
             });
         }
-        let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
+        let cores = Arc::new(Cores::new(
+            drivers.iter().map(Driver::unpark_handle).collect(),
+        ));
+        for driver in &mut drivers {
+            if let CoreDriver::Uring(driver) = driver {
+                driver.set_cores(cores.clone());
+            }
+        }
         Ok((
             Handle {
                 selected,
                 backend,
                 config,
                 cores,
-                next: AtomicUsize::new(0),
             },
             drivers,
         ))
@@ -362,7 +369,7 @@ impl Handle {
     pub(crate) fn driver_for_block_on(&self) -> Option<CoreDriver> {
         #[cfg(ringtide_uring)]
         if self.backend == Some(Backend::IoUring) {
-            if let Ok(driver) = uring::Driver::new_lazy(self.config) {
+            if let Ok(driver) = uring::Driver::new_lazy(self.config, self.cores.clone()) {
                 return Some(CoreDriver::Uring(driver));
             }
         }
@@ -381,47 +388,20 @@ impl Handle {
         self.selected
     }
 
-    /// Runs `f` with the driver handle of the runtime this thread has entered.
-    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-        crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver().io())))
-    }
-
-    /// A core's ring for an op from a thread without one (round robin), skipping
-    /// cores whose thread has no ring (nothing would run the op there).
+    /// A core's ring for an op from a thread without one (see [`Cores::pick_ring`]).
     #[cfg(ringtide_uring)]
     pub(crate) fn pick_ring(&self) -> Option<Arc<uring::remote::RingShared>> {
-        let start = self.next.fetch_add(1, Relaxed);
-        (0..self.cores.len()).find_map(|offset| {
-            match &self.cores[(start + offset) % self.cores.len()] {
-                Unpark::Uring(shared) if shared.can_run_ops() => Some(shared.clone()),
-                _ => None,
-            }
-        })
+        self.cores.pick_ring()
     }
 
-    /// A core's poll to register an I/O object with: this thread's core when it drives
-    /// one, else round robin.
+    /// A core's poll to register an I/O object with (see [`Cores::pick_poll`]).
     pub(crate) fn pick_poll(&self) -> Option<Arc<mio::Shared>> {
-        if let Some(shared) = mio::current_shared() {
-            if self.cores.iter().any(|core| match core {
-                Unpark::Mio(candidate) => Arc::ptr_eq(candidate, &shared),
-                _ => false,
-            }) {
-                return Some(shared);
-            }
-        }
-        let start = self.next.fetch_add(1, Relaxed);
-        (0..self.cores.len()).find_map(|offset| {
-            match &self.cores[(start + offset) % self.cores.len()] {
-                Unpark::Mio(shared) => Some(shared.clone()),
-                _ => None,
-            }
-        })
+        self.cores.pick_poll()
     }
 
     /// One core's counters.
     pub(crate) fn core_counters(&self, index: usize) -> IoCounters {
-        match &self.cores[index] {
+        match &self.cores.unparks()[index] {
             Unpark::Uring(shared) => uring::counters(shared),
             Unpark::Mio(shared) => mio::counters(shared),
             Unpark::NoIo(_) => IoCounters::default(),
@@ -431,7 +411,7 @@ impl Handle {
     /// Counters summed over every core.
     pub(crate) fn counters(&self) -> IoCounters {
         let mut total = IoCounters::default();
-        for index in 0..self.cores.len() {
+        for index in 0..self.cores.unparks().len() {
             let one = self.core_counters(index);
             total.submitted += one.submitted;
             total.completed += one.completed;

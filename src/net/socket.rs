@@ -573,9 +573,10 @@ impl Socket {
             // At most one re-arm per poll: a request the kernel ended is replaced once.
             for _ in 0..2 {
                 let stream = slot.get_or_insert_with(|| {
-                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(
-                        self.shared.clone(),
-                    ))
+                    MultishotAccept::new(
+                        crate::op::accept_multi::AcceptMulti::new(self.shared.clone()),
+                        crate::op::route::current_runtime_ring,
+                    )
                 });
                 match ready!(stream.poll_next(cx)) {
                     None => *slot = None,

@@ -14,6 +14,8 @@ pub(crate) mod poll;
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod recv_msg;
+#[cfg(ringtide_uring)]
+pub(crate) mod route;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod send_msg;

@@ -105,7 +105,10 @@ mod tests {
             .unwrap();
         runtime.block_on(async {
             let (mut reader, mut writer) = std::io::pipe().unwrap();
-            let mut stream = MultishotOp::new(PollAdd::multishot(reader.as_raw_fd(), libc::POLLIN));
+            let mut stream = MultishotOp::new(
+                PollAdd::multishot(reader.as_raw_fd(), libc::POLLIN),
+                crate::op::route::current_runtime_ring,
+            );
             for round in 0..3u8 {
                 writer.write_all(&[round]).unwrap();
                 let event = poll_fn(|cx| stream.poll_next(cx)).await.unwrap().unwrap();

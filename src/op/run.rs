@@ -28,6 +28,8 @@ use crate::driver::uring;
 use crate::driver::{self, Backend, mio};
 #[cfg(ringtide_uring)]
 use crate::op::poll::PollAdd;
+#[cfg(ringtide_uring)]
+use crate::op::route::current_runtime_ring;
 use crate::runtime::context;
 use crate::task::blocking::spawn_blocking;
 use crate::task::coop;
@@ -66,7 +68,7 @@ async fn run_uring<T: OpCode>(mut op: T) -> T::Output {
         return run_readiness_on_uring(op).await;
     }
     loop {
-        let (returned, result) = uring::cell::UringOp::new(op).await;
+        let (returned, result) = uring::cell::UringOp::new(op, current_runtime_ring).await;
         op = returned;
         match (&result, op.readiness()) {
             // A non-blocking fd: the kernel reports EAGAIN instead of waiting. Wait for
@@ -131,7 +133,7 @@ async fn run_readiness_on_uring<T: OpCode>(mut op: T) -> T::Output {
 #[cfg(ringtide_uring)]
 async fn poll_add(fd: RawFd, events: libc::c_short) {
     // Errors (e.g. a closed fd) surface from the syscall that follows.
-    let _ = uring::cell::UringOp::new(PollAdd::new(fd, events)).await;
+    let _ = uring::cell::UringOp::new(PollAdd::new(fd, events), current_runtime_ring).await;
 }
 
 async fn run_readiness<T: OpCode>(

@@ -45,7 +45,7 @@ use std::task::{Context, Poll, Waker};
 use io_uring::squeue;
 
 use super::cell::Completion;
-use super::remote::{self, RingShared};
+use super::remote::{self, RingRoute, RingShared};
 use crate::driver::op::OpCode;
 use crate::loom::{Mutex, lock};
 
@@ -165,6 +165,8 @@ impl<T> MultiCell<T> {
 pub(crate) struct MultishotOp<T: MultishotOpCode> {
     cell: Arc<MultiCell<T>>,
     submitted: bool,
+    /// Finds a core's ring when this thread has none attached (see [`RingRoute`]).
+    route: RingRoute,
 }
 
 impl<T: MultishotOpCode> fmt::Debug for MultishotOp<T> {
@@ -176,8 +178,10 @@ impl<T: MultishotOpCode> fmt::Debug for MultishotOp<T> {
 }
 
 impl<T: MultishotOpCode> MultishotOp<T> {
-    /// `op.uring_entry()` builds a multishot SQE (`T::MULTISHOT`).
-    pub(crate) fn new(op: T) -> MultishotOp<T> {
+    /// `op.uring_entry()` builds a multishot SQE (`T::MULTISHOT`); `route` finds a
+    /// core's ring for it when it is polled (or restarted) on a thread without an
+    /// attached ring.
+    pub(crate) fn new(op: T, route: RingRoute) -> MultishotOp<T> {
         const {
             assert!(
                 T::MULTISHOT,
@@ -194,6 +198,7 @@ impl<T: MultishotOpCode> MultishotOp<T> {
                 op: UnsafeCell::new(op),
             }),
             submitted: false,
+            route,
         }
     }
 
@@ -203,7 +208,7 @@ impl<T: MultishotOpCode> MultishotOp<T> {
         if !self.submitted {
             self.submitted = true;
             lock(&self.cell.state).wakers = vec![cx.waker().clone()];
-            if let Err(error) = remote::submit(self.cell.clone()) {
+            if let Err(error) = remote::submit(self.cell.clone(), self.route) {
                 lock(&self.cell.state).phase = Phase::Finished;
                 return Poll::Ready(Some(Err(error)));
             }

@@ -741,7 +741,8 @@ mod tests {
         let (ring, shared) = attached_ring();
         let (reader, _writer) = std::io::pipe().unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
-        let waiting = crate::driver::uring::cell::UringOp::new(PollIn(fd));
+        // No route: with no ring on this thread, nothing can run it.
+        let waiting = crate::driver::uring::cell::UringOp::new(PollIn(fd), || None);
         let mut waiting = std::pin::pin!(waiting);
         // Submit it through this ring, which must be this thread's for `UringOp`:
         // park the ring in the thread-local for the poll.
