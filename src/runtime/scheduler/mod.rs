@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::blocking::Spawner;
-use crate::task::JoinHandle;
+use crate::task::join::JoinHandle;
 
 /// Scheduler tuning shared by both flavours.
 #[derive(Clone, Copy, Debug)]
