@@ -1,5 +1,5 @@
 //! Operations: one file per op, each holding both backends' halves (see
-//! `driver::op::OpCode`), and [`run`] (in `run`), which awaits one on whichever backend
+//! `driver::op::OpCode`), and [`run`](run()) (in `run`), which awaits one on whichever backend
 //! applies.
 
 pub(crate) mod accept;

@@ -12,7 +12,7 @@
 //! runtime, or on one built without the time driver, panics with a message saying what
 //! to enable.
 //!
-//! Tests can stop time on a current-thread runtime with [`pause`], move it with
+//! Tests can stop time on a current-thread runtime with [`pause`](pause()), move it with
 //! [`advance`], and restart it with [`resume`]; a paused runtime with nothing to run
 //! jumps straight to its next timer.
 
