@@ -12,16 +12,18 @@
 //! * `mio` (feature `mio`): readiness-based; one `mio::Poll` per core, edge-triggered
 //!   registrations with a list of waiters per direction (every waiter of a direction
 //!   is woken by its event, see [`waiters`]), `mio::Waker` to unpark.
-//! * without I/O (`enable_io` not called): a condvar parker.
+//! * without I/O (`enable_io` not called): a condvar parker ([`park`]).
+//!
+//! A driver parks for the timeout it is given and knows nothing of timers or tasks:
+//! the park step of a core (next timer deadline → park → fire due timers) and the
+//! `block_on` executor are the runtime's (`runtime::driver`, `runtime::blocking_on`).
 //!
 //! # One operation, two halves
 //!
 //! An operation (`src/op/`) is one type implementing [`op::OpCode`]: the io_uring half
 //! builds an SQE and the readiness half names an interest (read/write), runs the
-//! non-blocking syscall, or runs on the blocking pool. [`op::run`] picks the half from
-//! the backend of the runtime (or of the I/O object) and awaits it. On io_uring, an op
-//! whose opcode the kernel lacks, or that reports `EAGAIN` (a non-blocking fd), waits
-//! for readiness with `POLL_ADD` and runs the syscall directly, so callers never notice.
+//! non-blocking syscall, or runs on the blocking pool. How an op is awaited on
+//! whichever backend applies (and the fallbacks on io_uring) is `crate::op::run`'s.
 //!
 //! # Op lifecycle on io_uring
 //!
@@ -83,7 +85,9 @@
 //! rings in `build()`. An explicit `io_uring` that cannot work makes `build()` fail
 //! with that reason.
 
+pub(crate) mod cores;
 pub(crate) mod op;
+pub(crate) mod park;
 pub(crate) mod select;
 pub(crate) mod waiters;
 
@@ -101,10 +105,11 @@ pub(crate) mod uring;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::task::{Wake, Waker};
 use std::time::Duration;
 
-use crate::runtime::park::{Park, Parker, Unparker};
+use self::cores::Cores;
+use self::park::{Park, Parker, Unparker};
 
 pub use select::Backend;
 
@@ -250,13 +255,34 @@ impl Park for CoreDriver {
     }
 }
 
-impl crate::runtime::park::Unpark for Unpark {
+impl park::Unpark for Unpark {
     fn unpark(&self) {
         match self {
             Unpark::Uring(shared) => shared.unpark(),
             Unpark::Mio(shared) => shared.unpark(),
             Unpark::NoIo(unparker) => unparker.unpark(),
         }
+    }
+}
+
+impl Unpark {
+    /// A waker whose wake-up unparks this core's driver, for code that wakes cores
+    /// without knowing drivers (the timer, a future blocked on by a thread).
+    pub(crate) fn into_waker(self) -> Waker {
+        Waker::from(Arc::new(UnparkWaker(self)))
+    }
+}
+
+/// The [`Wake`] side of [`Unpark::into_waker`].
+struct UnparkWaker(Unpark);
+
+impl Wake for UnparkWaker {
+    fn wake(self: Arc<Self>) {
+        park::Unpark::unpark(&self.0);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        park::Unpark::unpark(&self.0);
     }
 }
 
@@ -269,17 +295,15 @@ pub(crate) struct Handle {
     /// For the rings of `block_on` callers.
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     config: RingConfig,
-    /// The timer, when the time driver is enabled.
-    time: Option<Arc<crate::time::driver::TimeHandle>>,
-    cores: Box<[Unpark]>,
-    next: AtomicUsize,
+    /// Shared with every io_uring core driver (see [`cores`]).
+    cores: Arc<Cores>,
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("driver::Handle")
             .field("backend", &self.backend)
-            .field("cores", &self.cores.len())
+            .field("cores", &self.cores.unparks().len())
             .finish()
     }
 }
@@ -301,10 +325,8 @@ impl Handle {
     pub(crate) fn create(
         selected: Backend,
         enable_io: bool,
-        enable_time: bool,
         count: usize,
         config: RingConfig,
-        timer_shards: Option<usize>,
     ) -> std::io::Result<(Handle, Vec<CoreDriver>)> {
         let backend = enable_io.then_some(selected);
         let mut drivers = Vec::with_capacity(count);
@@ -315,21 +337,20 @@ impl Handle {
                 _ => CoreDriver::NoIo(Parker::new()),
             });
         }
-        let cores: Box<[Unpark]> = drivers.iter().map(Driver::unpark_handle).collect();
-        let time = enable_time.then(|| {
-            Arc::new(crate::time::driver::TimeHandle::new(
-                cores.clone(),
-                timer_shards,
-            ))
-        });
+        let cores = Arc::new(Cores::new(
+            drivers.iter().map(Driver::unpark_handle).collect(),
+        ));
+        for driver in &mut drivers {
+            if let CoreDriver::Uring(driver) = driver {
+                driver.set_cores(cores.clone());
+            }
+        }
         Ok((
             Handle {
                 selected,
                 backend,
                 config,
-                time,
                 cores,
-                next: AtomicUsize::new(0),
             },
             drivers,
         ))
@@ -340,48 +361,19 @@ impl Handle {
         self.backend
     }
 
-    /// Polls `future` on this thread until it completes (a multi-thread runtime's
-    /// `block_on`). On io_uring the thread parks in a ring of its own, so the ops the
-    /// future submits run on this thread's ring instead of being handed to a worker;
-    /// the ring is detached (its ops cancelled and drained) when `block_on` returns.
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    /// A driver for a thread that blocks on a future outside the cores (a multi-thread
+    /// runtime's `block_on` caller), when the backend wants one: on io_uring, a driver
+    /// whose ring is the calling thread's own (created when it attaches), so the ops
+    /// the future submits run on that ring instead of being handed to a worker. `None`
+    /// (mio, no I/O, or no eventfd): the thread parks on a plain parker.
+    pub(crate) fn driver_for_block_on(&self) -> Option<CoreDriver> {
         #[cfg(ringtide_uring)]
         if self.backend == Some(Backend::IoUring) {
-            if let Ok(driver) = uring::Driver::new_lazy(self.config) {
-                return block_on_driver(CoreDriver::Uring(driver), future);
+            if let Ok(driver) = uring::Driver::new_lazy(self.config, self.cores.clone()) {
+                return Some(CoreDriver::Uring(driver));
             }
         }
-        crate::runtime::blocking_on::block_on(future)
-    }
-
-    /// The runtime's timer, when enabled.
-    pub(crate) fn time(&self) -> Option<&Arc<crate::time::driver::TimeHandle>> {
-        self.time.as_ref()
-    }
-
-    /// Parks core `index` on `driver`, bounded by the timer (one core at a time sleeps
-    /// with the timer's timeout, see `time::driver`), then fires due timers (its own
-    /// shard's, and others' as `time::driver` says).
-    /// `no_wait` only polls.
-    pub(crate) fn park_core(&self, index: usize, driver: &mut CoreDriver, no_wait: bool) {
-        let Some(time) = &self.time else {
-            Driver::park(driver, no_wait.then_some(Duration::ZERO));
-            return;
-        };
-        if no_wait {
-            Driver::park(driver, Some(Duration::ZERO));
-            time.process(index);
-            return;
-        }
-        if time.clock().is_paused() && time.auto_advance() {
-            // A paused clock: poll I/O once, then let time jump to the next timer.
-            Driver::park(driver, Some(Duration::ZERO));
-            time.process_all();
-            return;
-        }
-        let timeout = time.before_park(index);
-        Driver::park(driver, timeout);
-        time.after_park(index);
+        None
     }
 
     /// Whether listeners of this runtime may use multishot accept (see
@@ -396,47 +388,20 @@ impl Handle {
         self.selected
     }
 
-    /// Runs `f` with the driver handle of the runtime this thread has entered.
-    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-        crate::runtime::context::with_handle(|handle| f(handle.map(|h| h.driver())))
-    }
-
-    /// A core's ring for an op from a thread without one (round robin), skipping
-    /// cores whose thread has no ring (nothing would run the op there).
+    /// A core's ring for an op from a thread without one (see [`Cores::pick_ring`]).
     #[cfg(ringtide_uring)]
     pub(crate) fn pick_ring(&self) -> Option<Arc<uring::remote::RingShared>> {
-        let start = self.next.fetch_add(1, Relaxed);
-        (0..self.cores.len()).find_map(|offset| {
-            match &self.cores[(start + offset) % self.cores.len()] {
-                Unpark::Uring(shared) if shared.can_run_ops() => Some(shared.clone()),
-                _ => None,
-            }
-        })
+        self.cores.pick_ring()
     }
 
-    /// A core's poll to register an I/O object with: this thread's core when it drives
-    /// one, else round robin.
+    /// A core's poll to register an I/O object with (see [`Cores::pick_poll`]).
     pub(crate) fn pick_poll(&self) -> Option<Arc<mio::Shared>> {
-        if let Some(shared) = mio::current_shared() {
-            if self.cores.iter().any(|core| match core {
-                Unpark::Mio(candidate) => Arc::ptr_eq(candidate, &shared),
-                _ => false,
-            }) {
-                return Some(shared);
-            }
-        }
-        let start = self.next.fetch_add(1, Relaxed);
-        (0..self.cores.len()).find_map(|offset| {
-            match &self.cores[(start + offset) % self.cores.len()] {
-                Unpark::Mio(shared) => Some(shared.clone()),
-                _ => None,
-            }
-        })
+        self.cores.pick_poll()
     }
 
     /// One core's counters.
     pub(crate) fn core_counters(&self, index: usize) -> IoCounters {
-        match &self.cores[index] {
+        match &self.cores.unparks()[index] {
             Unpark::Uring(shared) => uring::counters(shared),
             Unpark::Mio(shared) => mio::counters(shared),
             Unpark::NoIo(_) => IoCounters::default(),
@@ -446,7 +411,7 @@ impl Handle {
     /// Counters summed over every core.
     pub(crate) fn counters(&self) -> IoCounters {
         let mut total = IoCounters::default();
-        for index in 0..self.cores.len() {
+        for index in 0..self.cores.unparks().len() {
             let one = self.core_counters(index);
             total.submitted += one.submitted;
             total.completed += one.completed;
@@ -469,39 +434,4 @@ pub(crate) fn settle_this_thread(release: bool) {
     uring::settle_this_thread(release);
     #[cfg(not(ringtide_uring))]
     let _ = release;
-}
-
-/// Polls `future` to completion, parking on `driver` (attached to this thread for the
-/// duration, detached also when the future panics).
-#[cfg(ringtide_uring)]
-fn block_on_driver<F: std::future::Future>(driver: CoreDriver, future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Attached(CoreDriver);
-    impl Drop for Attached {
-        fn drop(&mut self) {
-            self.0.detach();
-        }
-    }
-    struct UnparkWaker(Unpark);
-    impl Wake for UnparkWaker {
-        fn wake(self: Arc<Self>) {
-            crate::runtime::park::Unpark::unpark(&self.0);
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            crate::runtime::park::Unpark::unpark(&self.0);
-        }
-    }
-
-    let mut driver = Attached(driver);
-    driver.0.attach();
-    let waker = Waker::from(Arc::new(UnparkWaker(Driver::unpark_handle(&driver.0))));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = crate::task::coop::budget(|| future.as_mut().poll(&mut cx)) {
-            return output;
-        }
-        Driver::park(&mut driver.0, None);
-    }
 }

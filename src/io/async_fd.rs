@@ -10,11 +10,11 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use crate::driver::op::{self, IoSource};
-use crate::driver::{Backend, Handle};
+use crate::driver::Backend;
+use crate::driver::op::IoSource;
 use crate::io::shared_fd::FdOwner;
 use crate::io::{BufResult, IoBuf, IoBufMut};
-use crate::op::{read::Read, write::Write};
+use crate::op::{self, read::Read, write::Write};
 
 /// An owned file descriptor (pipe, socket, eventfd, terminal...) driven by the
 /// runtime's I/O backend, with owned-buffer `read` and `write`.
@@ -63,7 +63,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// `EPERM`).
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
         let fd = inner.as_raw_fd();
-        let source = Handle::with_current(|handle| {
+        let source = crate::runtime::context::with_io(|handle| {
             let handle = handle.ok_or_else(no_runtime)?;
             match handle.backend() {
                 Some(Backend::IoUring) => Ok(IoSource::Uring),

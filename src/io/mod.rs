@@ -69,5 +69,5 @@ pub use owned::{AsyncReadOwned, AsyncWriteOwned};
 /// # });
 /// ```
 pub async fn nop() -> std::io::Result<()> {
-    crate::driver::op::run(None, crate::op::nop::Nop).await
+    crate::op::run(None, crate::op::nop::Nop).await
 }

@@ -31,12 +31,12 @@ use std::task::{Context, Poll, ready};
 use socket2::{SockAddr, SockAddrStorage};
 
 use super::leftovers::Leftovers;
-use crate::driver::op::{self, IoSource};
+use crate::driver::op::IoSource;
 use crate::driver::{Backend, Handle};
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op::{
-    accept::Accept, connect::Connect, recv::Recv, recv_msg::RecvMsg, send::Send, send_msg::SendMsg,
-    shutdown::Shutdown,
+    self, accept::Accept, connect::Connect, recv::Recv, recv_msg::RecvMsg, send::Send,
+    send_msg::SendMsg, shutdown::Shutdown,
 };
 
 /// Bytes (and, for datagrams, the sender) that a cancelled read took from the kernel.
@@ -235,7 +235,8 @@ struct AcceptStream {
 #[cfg(ringtide_uring)]
 impl AcceptStream {
     fn new(fd: RawFd) -> AcceptStream {
-        let enabled = Handle::with_current(|handle| handle.is_none_or(Handle::multishot_accept));
+        let enabled =
+            crate::runtime::context::with_io(|handle| handle.is_none_or(Handle::multishot_accept));
         AcceptStream {
             slot: std::sync::Mutex::new(None),
             fd,
@@ -290,7 +291,7 @@ impl Socket {
 
     /// `new` for an fd whose `O_NONBLOCK` flag is known (`Some(true)`: set).
     fn with_mode(fd: OwnedFd, kind: Kind, nonblocking: Option<bool>) -> io::Result<Socket> {
-        let source = Handle::with_current(|handle| {
+        let source = crate::runtime::context::with_io(|handle| {
             let handle = handle.ok_or_else(no_runtime)?;
             match handle.backend() {
                 Some(Backend::IoUring) => {
@@ -523,7 +524,7 @@ impl Socket {
         address: SockAddr,
         nonblocking: Option<bool>,
     ) -> io::Result<Socket> {
-        let backend = Handle::with_current(|handle| handle.and_then(Handle::backend));
+        let backend = crate::runtime::context::with_io(|handle| handle.and_then(Handle::backend));
         if backend != Some(Backend::Mio) {
             let socket = Socket::with_mode(fd, kind, nonblocking)?;
             socket.connect(address).await?;
@@ -572,9 +573,10 @@ impl Socket {
             // At most one re-arm per poll: a request the kernel ended is replaced once.
             for _ in 0..2 {
                 let stream = slot.get_or_insert_with(|| {
-                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(
-                        self.shared.clone(),
-                    ))
+                    MultishotAccept::new(
+                        crate::op::accept_multi::AcceptMulti::new(self.shared.clone()),
+                        crate::op::route::current_runtime_ring,
+                    )
                 });
                 match ready!(stream.poll_next(cx)) {
                     None => *slot = None,

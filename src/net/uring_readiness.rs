@@ -49,6 +49,7 @@ use crate::driver::uring::cell::UringOp;
 use crate::driver::waiters::{WaiterKey, WaiterList, WakeBatch};
 use crate::loom::{Mutex, MutexGuard, lock};
 use crate::op::poll::PollAdd;
+use crate::op::route::current_runtime_ring;
 
 /// Readiness of one direction of a socket (see the module documentation).
 #[derive(Debug)]
@@ -121,7 +122,7 @@ impl DirectionReadiness {
     fn poll_op(&self, state: &mut State, fd: RawFd, events: libc::c_short) -> Poll<io::Result<()>> {
         let op = state
             .poll
-            .get_or_insert_with(|| UringOp::new(PollAdd::new(fd, events)));
+            .get_or_insert_with(|| UringOp::new(PollAdd::new(fd, events), current_runtime_ring));
         let (_, result) = match Pin::new(op).poll(&mut Context::from_waker(&self.waker)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(output) => output,

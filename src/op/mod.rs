@@ -1,5 +1,6 @@
 //! Operations: one file per op, each holding both backends' halves (see
-//! `driver::op::OpCode`).
+//! `driver::op::OpCode`), and [`run`](run()) (in `run`), which awaits one on whichever backend
+//! applies.
 
 pub(crate) mod accept;
 #[cfg(ringtide_uring)]
@@ -13,7 +14,12 @@ pub(crate) mod poll;
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod recv_msg;
+#[cfg(ringtide_uring)]
+pub(crate) mod route;
+pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod send_msg;
 pub(crate) mod shutdown;
 pub(crate) mod write;
+
+pub(crate) use run::run;

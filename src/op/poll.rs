@@ -85,3 +85,62 @@ impl OpCode for PollAddMulti {
 // SAFETY: the SQE holds only the fd number and the event mask; the CQE's `res` carries
 // the events, so the kernel writes no memory this value owns.
 unsafe impl MultishotOpCode for PollAddMulti {}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+    use crate::driver::uring::multishot::MultishotOp;
+    use crate::runtime::{Backend, Builder};
+
+    #[test]
+    fn multishot_poll_delivers_several_completions_then_cancels_on_drop() {
+        let runtime = Builder::new_current_thread()
+            .backend(Backend::IoUring)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (mut reader, mut writer) = std::io::pipe().unwrap();
+            let mut stream = MultishotOp::new(
+                PollAdd::multishot(reader.as_raw_fd(), libc::POLLIN),
+                crate::op::route::current_runtime_ring,
+            );
+            for round in 0..3u8 {
+                writer.write_all(&[round]).unwrap();
+                let event = poll_fn(|cx| stream.poll_next(cx)).await.unwrap().unwrap();
+                assert!(
+                    event & libc::POLLIN as u32 != 0,
+                    "round {round}: {event:#x}"
+                );
+                // Drain, so the next write is a new readiness edge.
+                let mut byte = [0u8; 1];
+                std::io::Read::read_exact(&mut reader, &mut byte).unwrap();
+                assert_eq!(byte[0], round);
+            }
+            let handle = crate::runtime::Handle::current();
+            assert_eq!(
+                handle.metrics().io().in_flight,
+                1,
+                "one submission for all rounds"
+            );
+            drop(stream);
+            // The cancel reaches the ring at its next poll; the final CQE then frees the
+            // cell.
+            let mut yields = 0;
+            while handle.metrics().io().in_flight > 0 {
+                yields += 1;
+                assert!(
+                    yields <= 10_000,
+                    "the cancelled multishot poll never got its final completion: {:?}",
+                    handle.metrics().io()
+                );
+                crate::task::yield_now().await;
+            }
+            assert_eq!(handle.metrics().io().cancelled, 1);
+        });
+    }
+}

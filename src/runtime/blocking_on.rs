@@ -1,15 +1,18 @@
-//! Blocking the current thread on a future, with a per-thread parker.
+//! Blocking the current thread on a future, outside the scheduler's cores.
 //!
 //! Used by `block_on` on the multi-thread runtime (tasks run on the workers, this thread
-//! only polls the given future) and by `block_on` on a current-thread runtime whose
-//! scheduler another thread is already driving.
+//! only polls the given future: [`block_on_with_io`], which parks in a driver of the
+//! thread's own where the I/O backend offers one, else on the thread's parker) and by
+//! `block_on` on a current-thread runtime whose scheduler another thread is already
+//! driving (the per-thread parker, [`with_parker`]).
 
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::runtime::park::{Park, Parker, Unpark, Unparker};
+use crate::driver::park::{Park, Parker, Unpark, Unparker};
+use crate::driver::{self, CoreDriver, Driver};
 use crate::task::coop;
 
 thread_local! {
@@ -58,4 +61,40 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
             parker.park();
         }
     })
+}
+
+/// Polls `future` on this thread until it completes (a multi-thread runtime's
+/// `block_on`). On io_uring the thread parks in a ring of its own
+/// ([`driver::Handle::driver_for_block_on`]), so the ops the future submits run on this
+/// thread's ring instead of being handed to a worker; the ring is detached (its ops
+/// cancelled and drained) when `block_on` returns. Otherwise it parks on this thread's
+/// parker.
+pub(crate) fn block_on_with_io<F: Future>(io: &driver::Handle, future: F) -> F::Output {
+    match io.driver_for_block_on() {
+        Some(driver) => block_on_driver(driver, future),
+        None => block_on(future),
+    }
+}
+
+/// Polls `future` to completion, parking on `driver` (attached to this thread for the
+/// duration, detached also when the future panics).
+fn block_on_driver<F: Future>(driver: CoreDriver, future: F) -> F::Output {
+    struct Attached(CoreDriver);
+    impl Drop for Attached {
+        fn drop(&mut self) {
+            self.0.detach();
+        }
+    }
+
+    let mut driver = Attached(driver);
+    driver.0.attach();
+    let waker = Driver::unpark_handle(&driver.0).into_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = coop::budget(|| future.as_mut().poll(&mut cx)) {
+            return output;
+        }
+        Driver::park(&mut driver.0, None);
+    }
 }

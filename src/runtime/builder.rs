@@ -292,7 +292,7 @@ impl Builder {
         // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
         let create = |cores: usize| {
             let create_with = |backend| {
-                driver::Handle::create(
+                crate::runtime::driver::Handle::create(
                     backend,
                     self.enable_io,
                     self.enable_time,

@@ -5,8 +5,10 @@
 //!   which `Handle::current()` and `ringtide::spawn` use;
 //! * whether it is *driving* a runtime (inside `block_on` or a worker loop). Blocking on
 //!   a runtime from such a thread would deadlock the tasks it drives, so `block_on`
-//!   checks this and panics with an explanation;
-//! * the id of the task being polled, for `task::id()`.
+//!   checks this and panics with an explanation.
+//!
+//! The id of the task being polled, for `task::id()`, is the task module's
+//! (`task::current_id`).
 //!
 //! The per-worker scheduler state (run queue, LIFO slot) lives in each scheduler's own
 //! thread-local, next to the code that uses it.
@@ -14,14 +16,12 @@
 use std::cell::{Cell, RefCell};
 
 use crate::runtime::scheduler;
-use crate::task::Id;
 
 thread_local! {
     static CONTEXT: Context = const {
         Context {
             handle: RefCell::new(None),
             driving: Cell::new(Driving::No),
-            current_task_id: Cell::new(None),
         }
     };
 }
@@ -29,7 +29,6 @@ thread_local! {
 struct Context {
     handle: RefCell<Option<scheduler::Handle>>,
     driving: Cell<Driving>,
-    current_task_id: Cell<Option<Id>>,
 }
 
 /// Whether this thread drives a runtime, and whether `block_in_place` may leave it.
@@ -58,6 +57,13 @@ pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&scheduler::Handle>) -> R) ->
         Ok(result) => result,
         Err(_) => (f.take().expect("called once"))(None),
     }
+}
+
+/// Runs `f` with the I/O handle of the runtime this thread has entered (`None` outside a
+/// runtime), for the layers above the driver that need the runtime's I/O: ops find
+/// their backend and a core's ring here, I/O objects a poll to register with.
+pub(crate) fn with_io<R>(f: impl FnOnce(Option<&crate::driver::Handle>) -> R) -> R {
+    with_handle(|handle| f(handle.map(|handle| handle.driver().io())))
 }
 
 /// Restores the previously entered handle on drop.
@@ -147,30 +153,4 @@ impl Drop for ExitDrivingGuard {
         let previous = self.previous;
         let _ = CONTEXT.try_with(|cx| cx.driving.set(previous));
     }
-}
-
-/// Restores the previous current task id on drop.
-#[derive(Debug)]
-pub(crate) struct TaskIdGuard {
-    previous: Option<Id>,
-}
-
-pub(crate) fn set_current_task_id(id: Option<Id>) -> TaskIdGuard {
-    let previous = CONTEXT
-        .try_with(|cx| cx.current_task_id.replace(id))
-        .unwrap_or(None);
-    TaskIdGuard { previous }
-}
-
-impl Drop for TaskIdGuard {
-    fn drop(&mut self) {
-        let previous = self.previous;
-        let _ = CONTEXT.try_with(|cx| cx.current_task_id.set(previous));
-    }
-}
-
-pub(crate) fn current_task_id() -> Option<Id> {
-    CONTEXT
-        .try_with(|cx| cx.current_task_id.get())
-        .unwrap_or(None)
 }

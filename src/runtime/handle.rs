@@ -59,7 +59,7 @@ impl Handle {
     /// The I/O backend this runtime uses: [`Backend::IoUring`](crate::runtime::Backend)
     /// or [`Backend::Mio`](crate::runtime::Backend), never `Auto`.
     pub fn backend(&self) -> crate::runtime::Backend {
-        self.inner.driver().selected()
+        self.inner.driver().io().selected()
     }
 
     /// Spawns a future on the runtime. See [`crate::spawn`].

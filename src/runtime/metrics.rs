@@ -77,7 +77,7 @@ impl RuntimeMetrics {
 
     /// I/O driver counters summed over every worker.
     pub fn io(&self) -> IoMetrics {
-        self.handle.driver().counters().into()
+        self.handle.driver().io().counters().into()
     }
 
     /// One worker's I/O driver counters (its ring on io_uring, its poll on mio).
@@ -86,7 +86,7 @@ impl RuntimeMetrics {
     ///
     /// Panics if `worker >= num_workers()`.
     pub fn worker_io(&self, worker: usize) -> IoMetrics {
-        self.handle.driver().core_counters(worker).into()
+        self.handle.driver().io().core_counters(worker).into()
     }
 
     /// Number of worker threads (1 for a current-thread runtime: the `block_on` thread).

@@ -17,9 +17,9 @@
 pub(crate) mod blocking_on;
 mod builder;
 pub(crate) mod context;
+pub(crate) mod driver;
 mod handle;
 mod metrics;
-pub(crate) mod park;
 #[allow(clippy::module_inception)]
 mod runtime;
 pub(crate) mod scheduler;

@@ -39,7 +39,7 @@ use std::thread::{self, ThreadId};
 use async_task::{ScheduleInfo, WithInfo};
 
 use crate::loom::atomic::{AtomicU8, Ordering};
-use crate::runtime::context;
+use crate::task::current_id;
 use crate::task::owned::OwnedTasks;
 use crate::task::{Id, JoinError, JoinHandle};
 
@@ -134,7 +134,7 @@ impl<F: Future> Future for Harness<'_, F> {
             // async-task never polls a completed future; be defensive anyway.
             return Poll::Ready(Err(JoinError::cancelled(id)));
         };
-        let _task_id = context::set_current_task_id(Some(id));
+        let _task_id = current_id::set_current_task_id(Some(id));
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         let output = match result {
             Ok(Poll::Pending) => return Poll::Pending,

@@ -1,10 +1,9 @@
-//! Task identifiers.
+//! Task identifiers: [`Id`]. (The id of the task being polled, `task::id()`, is read
+//! from the runtime context in `task::current_id`.)
 
 use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::runtime::context;
 
 /// An opaque identifier of a task, unique among all tasks of the process for its
 /// lifetime. Returned by [`JoinHandle::id`](crate::task::JoinHandle::id) and
@@ -30,20 +29,4 @@ impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
-}
-
-/// Returns the id of the task that is being polled.
-///
-/// # Panics
-///
-/// Panics when called outside a task (for example directly inside `block_on`). Use
-/// [`try_id`] to get `None` instead.
-#[track_caller]
-pub fn id() -> Id {
-    try_id().expect("ringtide::task::id() called outside a task: use task::try_id() instead")
-}
-
-/// Returns the id of the task that is being polled, or `None` outside a task.
-pub fn try_id() -> Option<Id> {
-    context::current_task_id()
 }

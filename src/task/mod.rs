@@ -12,10 +12,11 @@
 
 pub(crate) mod blocking;
 pub(crate) mod coop;
+mod current_id;
 mod error;
 pub(crate) mod harness;
 mod id;
-mod join;
+pub(crate) mod join;
 mod join_set;
 mod local;
 pub(crate) mod owned;
@@ -25,8 +26,9 @@ use std::future::Future;
 
 pub use blocking::{block_in_place, spawn_blocking};
 pub use coop::{Unconstrained, consume_budget, unconstrained};
+pub use current_id::{id, try_id};
 pub use error::JoinError;
-pub use id::{Id, id, try_id};
+pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{LocalEnterGuard, LocalSet, spawn_local};

@@ -1,15 +1,14 @@
-//! The runtime's clock, which tests can pause and move by hand ([`pause`],
-//! [`advance`], [`resume`]).
+//! The runtime's [`Clock`]: the system's monotonic time, unless a test paused it or
+//! moved it by hand (the user-facing `time::pause`, `advance` and `resume` are in
+//! `time::pause`).
 //!
 //! A paused clock stands still at the instant it was paused plus whatever `advance`
 //! added. While it is paused and the runtime has nothing to run, the runtime jumps the
 //! clock to the next timer's deadline instead of sleeping ("auto-advance"), so a test of
 //! a one-hour timeout finishes at once, and every timer still fires in deadline order.
-//! [`Instant::now`](crate::time::Instant::now) reads the paused clock on threads of
-//! that runtime.
-//!
-//! Only current-thread runtimes can be paused: on a multi-thread runtime, other
-//! workers would observe time jumping under them.
+//! A resumed clock runs on from where it stood, ahead of the system's by what was
+//! added. A process-wide count of such adjusted clocks keeps the common case (no test
+//! ever paused time) free of locks: see [`any_adjusted`].
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
@@ -75,7 +74,8 @@ impl Clock {
         self.adjusted.load(Acquire)
     }
 
-    fn pause(&self) {
+    /// Stops the clock where it stands (a no-op when already paused).
+    pub(crate) fn pause(&self) {
         let mut state = lock(&self.state);
         if state.paused.is_none() {
             let real = std::time::Instant::now();
@@ -88,7 +88,8 @@ impl Clock {
         }
     }
 
-    fn resume(&self) {
+    /// Lets a paused clock run again from where it stood.
+    pub(crate) fn resume(&self) {
         let mut state = lock(&self.state);
         if let Some(paused) = state.paused.take() {
             state.offset = paused.saturating_duration_since(std::time::Instant::now());
@@ -123,77 +124,4 @@ impl Drop for Clock {
 /// Whether any clock differs from the system's (the fast check of `Instant::now`).
 pub(crate) fn any_adjusted() -> bool {
     ADJUSTED_CLOCKS.load(SeqCst) > 0
-}
-
-/// The time of the runtime this thread is in, if its clock differs from the system's.
-pub(crate) fn adjusted_now() -> Option<std::time::Instant> {
-    crate::runtime::context::with_handle(|handle| {
-        let time = handle?.driver().time()?;
-        time.clock().is_adjusted().then(|| time.clock().now())
-    })
-}
-
-#[track_caller]
-fn with_clock<R>(what: &str, f: impl FnOnce(&Clock) -> R) -> R {
-    crate::runtime::context::with_handle(|handle| {
-        let Some(handle) = handle else {
-            panic!("time::{what} must be called inside a ringtide runtime");
-        };
-        if !matches!(handle, crate::runtime::scheduler::Handle::CurrentThread(_)) {
-            panic!(
-                "time::{what} only works on a current-thread runtime (`flavor = \
-                 \"current_thread\"`, the default of `#[ringtide::test]`)"
-            );
-        }
-        let Some(time) = handle.driver().time() else {
-            panic!("time::{what} needs the time driver: build the runtime with `enable_time()`");
-        };
-        f(time.clock())
-    })
-}
-
-/// Pauses the clock of the current (current-thread) runtime: time stands still except
-/// for [`advance`] and for auto-advance to the next timer when the runtime is idle.
-///
-/// # Panics
-///
-/// Panics outside a current-thread runtime with the time driver enabled.
-#[track_caller]
-pub fn pause() {
-    with_clock("pause", Clock::pause);
-}
-
-/// Resumes a paused clock: time runs again from where it stood.
-///
-/// # Panics
-///
-/// As [`pause`].
-#[track_caller]
-pub fn resume() {
-    with_clock("resume", Clock::resume);
-}
-
-/// Moves a paused clock forward by `duration` and lets the timers that became due
-/// fire before returning.
-///
-/// # Panics
-///
-/// As [`pause`]; also if the clock is not paused.
-#[track_caller]
-pub fn advance(duration: Duration) -> impl std::future::Future<Output = ()> {
-    with_clock("advance", |clock| {
-        assert!(
-            clock.is_paused(),
-            "time::advance needs a paused clock: call time::pause() first"
-        );
-        clock.advance(duration);
-    });
-    async {
-        if let Some(time) = crate::runtime::context::with_handle(|handle| {
-            handle.and_then(|handle| handle.driver().time().cloned())
-        }) {
-            time.process_all();
-        }
-        crate::task::yield_now().await;
-    }
 }

@@ -49,10 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, O
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use crate::driver::Unpark;
 use crate::loom::{Mutex, lock};
-use crate::runtime::park::Unpark as _;
-use crate::time::Instant;
 use crate::time::clock::Clock;
 use crate::time::wheel::{TimerKey, Wheel};
 
@@ -114,7 +111,8 @@ pub(crate) struct TimeHandle {
     sleeping: Box<[AtomicBool]>,
     /// How many `sleeping` flags are set.
     sleepers: AtomicUsize,
-    cores: Box<[Unpark]>,
+    /// Per core: wakes it out of its park (built by the runtime from the core's driver).
+    cores: Box<[Waker]>,
 }
 
 impl std::fmt::Debug for TimeHandle {
@@ -128,9 +126,9 @@ impl std::fmt::Debug for TimeHandle {
 }
 
 impl TimeHandle {
-    /// A timer for the cores `cores` with `shards` wheels (clamped to `1..=cores`;
-    /// `None`: one per core).
-    pub(crate) fn new(cores: Box<[Unpark]>, shards: Option<usize>) -> TimeHandle {
+    /// A timer for the cores woken by `cores` (one waker per core, which unparks it)
+    /// with `shards` wheels (clamped to `1..=cores`; `None`: one per core).
+    pub(crate) fn new(cores: Box<[Waker]>, shards: Option<usize>) -> TimeHandle {
         let count = shards.unwrap_or(cores.len()).clamp(1, cores.len().max(1));
         TimeHandle {
             start: std::time::Instant::now(),
@@ -191,8 +189,8 @@ impl TimeHandle {
     }
 
     /// A deadline in wheel milliseconds, rounded up so it never fires early.
-    pub(crate) fn deadline_ms(&self, deadline: Instant) -> u64 {
-        let since = deadline.into_std().saturating_duration_since(self.start);
+    pub(crate) fn deadline_ms(&self, deadline: std::time::Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.start);
         let millis = since.as_nanos().div_ceil(1_000_000);
         u64::try_from(millis).unwrap_or(u64::MAX)
     }
@@ -258,7 +256,7 @@ impl TimeHandle {
         }
         let keeper = self.keeper.load(SeqCst);
         if keeper != NO_KEEPER {
-            self.cores[keeper - 1].unpark();
+            self.cores[keeper - 1].wake_by_ref();
         } else {
             self.wake_a_sleeper();
         }
@@ -273,7 +271,7 @@ impl TimeHandle {
         for (index, sleeping) in self.sleeping.iter().enumerate() {
             if sleeping.load(SeqCst) && sleeping.swap(false, SeqCst) {
                 self.sleepers.fetch_sub(1, SeqCst);
-                self.cores[index].unpark();
+                self.cores[index].wake_by_ref();
                 return;
             }
         }
@@ -391,16 +389,19 @@ impl TimeHandle {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::*;
-    use crate::runtime::park::{Park, Parker};
+    use std::sync::Arc;
 
-    fn handle(cores: usize, shards: Option<usize>) -> (TimeHandle, Vec<Parker>) {
-        let parkers: Vec<Parker> = (0..cores).map(|_| Parker::new()).collect();
-        let unparks = parkers
-            .iter()
-            .map(|parker| Unpark::NoIo(parker.unpark_handle()))
-            .collect();
-        (TimeHandle::new(unparks, shards), parkers)
+    use super::*;
+    use crate::test_support::{WakeCounter, counting_waker};
+
+    /// A timer for `cores` cores whose wake-ups are counted (one counter per core).
+    fn handle(cores: usize, shards: Option<usize>) -> (TimeHandle, Vec<Arc<WakeCounter>>) {
+        let (counters, wakers): (Vec<_>, Vec<_>) = (0..cores).map(|_| counting_waker()).unzip();
+        (TimeHandle::new(wakers.into(), shards), counters)
+    }
+
+    fn wake_ups(counter: &WakeCounter) -> usize {
+        counter.0.load(SeqCst)
     }
 
     #[test]
@@ -409,7 +410,7 @@ mod tests {
         assert_eq!(handle(4, Some(1)).0.shards.len(), 1);
         assert_eq!(handle(4, Some(0)).0.shards.len(), 1);
         assert_eq!(handle(2, Some(8)).0.shards.len(), 2);
-        let (time, _parkers) = handle(3, None);
+        let (time, _cores) = handle(3, None);
         let waker = Waker::noop();
         assert_eq!(time.register(10, waker, Some(2)).shard, 2);
         assert_eq!(time.register(10, waker, Some(1)).shard, 1);
@@ -423,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_timer_registered_while_nobody_keeps_wakes_a_sleeper() {
-        let (time, _parkers) = handle(2, None);
+        let (time, cores) = handle(2, None);
         // Core 0 keeps (nothing pending: no timeout), core 1 sleeps without a timeout.
         assert_eq!(time.before_park(0), None);
         assert_eq!(time.before_park(1), None);
@@ -436,6 +437,8 @@ mod tests {
         let id = time.register(time.now_ms() + 1000, Waker::noop(), Some(0));
         assert_eq!(time.sleepers.load(SeqCst), 0);
         assert!(!time.sleeping[1].load(SeqCst));
+        assert_eq!(wake_ups(&cores[1]), 1, "core 1 was unparked once");
+        assert_eq!(wake_ups(&cores[0]), 0);
         time.after_park(1);
         // It parks again as the keeper, with a timeout, and sees core 0's timer.
         assert!(time.before_park(1).is_some());
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn the_keeper_hands_its_role_on_while_timers_are_pending() {
-        let (time, mut parkers) = handle(2, None);
+        let (time, cores) = handle(2, None);
         let id = time.register(time.now_ms() + 1000, Waker::noop(), Some(0));
         assert!(
             time.before_park(0).is_some(),
@@ -456,8 +459,9 @@ mod tests {
         // The keeper wakes for something else; the timer is still pending.
         time.after_park(0);
         assert_eq!(time.sleepers.load(SeqCst), 0, "core 1 was unparked to keep");
-        // Its unpark token is there: this park returns at once.
-        parkers[1].park();
+        // Its unpark token is there: its park returns at once.
+        assert_eq!(wake_ups(&cores[1]), 1, "core 1 was unparked once");
+        assert_eq!(wake_ups(&cores[0]), 0, "the keeper itself is not unparked");
         time.after_park(1);
         time.remove(id);
         assert_eq!(time.entries(), 0);

@@ -15,7 +15,7 @@ impl Instant {
     /// The current time.
     pub fn now() -> Instant {
         if crate::time::clock::any_adjusted() {
-            if let Some(std) = crate::time::clock::adjusted_now() {
+            if let Some(std) = crate::time::pause::adjusted_now() {
                 return Instant { std };
             }
         }

@@ -12,7 +12,7 @@
 //! runtime, or on one built without the time driver, panics with a message saying what
 //! to enable.
 //!
-//! Tests can stop time on a current-thread runtime with [`pause`], move it with
+//! Tests can stop time on a current-thread runtime with [`pause`](pause()), move it with
 //! [`advance`], and restart it with [`resume`]; a paused runtime with nothing to run
 //! jumps straight to its next timer.
 
@@ -21,12 +21,13 @@ pub(crate) mod driver;
 pub mod error;
 mod instant;
 mod interval;
+mod pause;
 mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
-pub use clock::{advance, pause, resume};
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use pause::{advance, pause, resume};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, timeout, timeout_at};

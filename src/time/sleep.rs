@@ -62,7 +62,7 @@ impl Sleep {
         let this = self.get_mut();
         this.deadline = deadline;
         if let Some((time, key)) = &this.entry {
-            time.reset(*key, time.deadline_ms(deadline));
+            time.reset(*key, time.deadline_ms(deadline.into_std()));
         }
     }
 }
@@ -85,7 +85,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let (time, core) = current_time_handle();
-        let key = time.register(time.deadline_ms(this.deadline), cx.waker(), core);
+        let key = time.register(time.deadline_ms(this.deadline.into_std()), cx.waker(), core);
         this.entry = Some((time, key));
         Poll::Pending
     }

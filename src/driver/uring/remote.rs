@@ -6,7 +6,7 @@
 //!
 //! * the core's eventfd: every ring attached to the core keeps a read armed on it, so a
 //!   write wakes the ring out of `io_uring_enter`;
-//! * the park state (`EMPTY`/`PARKED`/`NOTIFIED`, as in `runtime::park`), so an unpark
+//! * the park state (`EMPTY`/`PARKED`/`NOTIFIED`, as in `driver::park`), so an unpark
 //!   writes the eventfd only when the ring really sleeps;
 //! * the remote queue: ops submitted by threads without a ring (blocking pool, foreign
 //!   threads, a multi-thread `block_on` caller) and cancellations requested by threads
@@ -193,9 +193,14 @@ impl RingShared {
     }
 }
 
-/// Submits `cell` on this thread's ring when it serves a core; otherwise hands it to a
-/// core of the current runtime through its remote queue.
-pub(crate) fn submit(cell: Arc<dyn Completion>) -> io::Result<()> {
+/// How an op polled on a thread without an attached ring finds a core's ring to run
+/// it: given by the layer that creates the op (the op layer's route reads the runtime
+/// this thread is in), called only on that slow path. `None`: no ring can run it.
+pub(crate) type RingRoute = fn() -> Option<Arc<RingShared>>;
+
+/// Submits `cell` on this thread's ring when it serves a core; otherwise hands it to
+/// the core's ring that `route` finds, through its remote queue.
+pub(crate) fn submit(cell: Arc<dyn Completion>, route: RingRoute) -> io::Result<()> {
     let cell = match RING.try_with(|ring| match ring.try_borrow_mut() {
         Ok(mut ring) => match ring.as_mut() {
             Some(ring) if ring.attached().is_some() => {
@@ -210,20 +215,9 @@ pub(crate) fn submit(cell: Arc<dyn Completion>) -> io::Result<()> {
         Ok(Some(cell)) => cell,
         Err(_) => return Err(no_ring_error()),
     };
-    let target = crate::driver::Handle::with_current(|driver| driver.and_then(|d| d.pick_ring()))
-        .ok_or_else(no_ring_error)?;
+    let target = route().ok_or_else(no_ring_error)?;
     target.push_remote(RemoteRequest::Submit(cell));
     Ok(())
-}
-
-/// Hands `cell`, queued on a core that has no ring, to a core that has one; when none
-/// has, its future is told to submit again, which then reports why it cannot.
-pub(crate) fn submit_elsewhere(cell: Arc<dyn Completion>) {
-    let target = crate::driver::Handle::with_current(|driver| driver.and_then(|d| d.pick_ring()));
-    match target {
-        Some(target) => target.push_remote(RemoteRequest::Submit(cell)),
-        None => cell.not_submitted(),
-    }
 }
 
 fn no_ring_error() -> io::Error {

@@ -33,12 +33,12 @@ use crate::task::harness::Runnable;
 use crossbeam_deque::Injector;
 
 use crate::blocking::Spawner;
+use crate::driver::park::{Park, Unpark};
 use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::blocking_on;
 use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
-use crate::runtime::park::{Park, Unpark};
 use crate::runtime::scheduler::multi_thread::pop_inject;
 use crate::runtime::scheduler::{self, Config};
 use crate::task::owned::OwnedTasks;
@@ -51,13 +51,13 @@ pub(crate) struct Handle {
     unpark: driver::Unpark,
     core: Mutex<Option<Box<Core>>>,
     /// Threads in `block_on` waiting for the core.
-    core_waiters: Mutex<Vec<crate::runtime::park::Unparker>>,
+    core_waiters: Mutex<Vec<crate::driver::park::Unparker>>,
     pub(crate) owned: Arc<OwnedTasks>,
     shutdown: AtomicBool,
     config: Config,
     pub(crate) metrics: WorkerMetrics,
     pub(crate) blocking: Spawner,
-    pub(crate) driver: driver::Handle,
+    pub(crate) driver: crate::runtime::driver::Handle,
 }
 
 #[derive(Debug)]
@@ -106,7 +106,7 @@ impl Handle {
         park: CoreDriver,
         config: Config,
         blocking: Spawner,
-        driver: driver::Handle,
+        driver: crate::runtime::driver::Handle,
     ) -> Handle {
         Handle {
             remote: Injector::new(),

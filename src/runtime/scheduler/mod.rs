@@ -4,7 +4,7 @@
 //! * [`current_thread`]: every task runs on the thread that calls `block_on`.
 //!
 //! Both park through their cores' drivers (`crate::driver::CoreDriver`, which
-//! implements [`crate::runtime::park::Park`]) and tell them when a thread takes or gives
+//! implements [`crate::driver::park::Park`]) and tell them when a thread takes or gives
 //! up a core; neither knows which I/O backend (if any) is behind it.
 
 pub(crate) mod current_thread;
@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::blocking::Spawner;
-use crate::task::JoinHandle;
+use crate::task::join::JoinHandle;
 
 /// Scheduler tuning shared by both flavours.
 #[derive(Clone, Copy, Debug)]
@@ -53,8 +53,8 @@ impl Handle {
         }
     }
 
-    /// The runtime's I/O driver handle.
-    pub(crate) fn driver(&self) -> &crate::driver::Handle {
+    /// The runtime's drivers: its I/O handle and its timer.
+    pub(crate) fn driver(&self) -> &crate::runtime::driver::Handle {
         match self {
             Handle::CurrentThread(handle) => &handle.driver,
             Handle::MultiThread(handle) => &handle.driver,

@@ -9,10 +9,10 @@ use crossbeam_deque::{Injector, Stealer};
 
 use crate::blocking::Spawner;
 use crate::driver;
+use crate::driver::park::Unpark;
 use crate::loom::{Mutex, lock};
 use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
-use crate::runtime::park::Unpark;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
 use crate::runtime::scheduler::multi_thread::worker::{self, Core};
@@ -34,7 +34,7 @@ pub(crate) struct Handle {
     pub(crate) metrics: Box<[WorkerMetrics]>,
     pub(super) config: Config,
     pub(crate) blocking: Spawner,
-    pub(crate) driver: driver::Handle,
+    pub(crate) driver: crate::runtime::driver::Handle,
 }
 
 /// What other threads can reach of one worker.
@@ -49,7 +49,7 @@ impl Handle {
         remotes: Box<[Remote]>,
         config: Config,
         blocking: Spawner,
-        driver: driver::Handle,
+        driver: crate::runtime::driver::Handle,
     ) -> Handle {
         let num_workers = remotes.len();
         Handle {

@@ -35,10 +35,10 @@ use std::sync::atomic::Ordering;
 use crate::task::harness::Runnable;
 
 use crate::blocking::{Mandatory, Spawner};
+use crate::driver::park::Park;
 use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::context::{self, Driving};
-use crate::runtime::park::Park;
 use crate::runtime::scheduler::multi_thread::handle::{Handle, Remote};
 use crate::runtime::scheduler::multi_thread::queue::{LocalQueue, pop_inject};
 use crate::runtime::scheduler::{self, Config};
@@ -87,7 +87,7 @@ pub(crate) fn launch(
     config: Config,
     blocking: Spawner,
     parkers: Vec<CoreDriver>,
-    driver: driver::Handle,
+    driver: crate::runtime::driver::Handle,
 ) -> (Arc<Handle>, Vec<Box<Core>>) {
     assert_eq!(parkers.len(), num_workers);
     let mut cores = Vec::with_capacity(num_workers);

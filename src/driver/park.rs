@@ -3,8 +3,9 @@
 //! The scheduler only knows two operations, expressed by the [`Park`] and [`Unpark`]
 //! traits: a worker (or the `block_on` thread) *parks* with an optional timeout, and any
 //! thread may *unpark* it. The I/O drivers implement the same traits (a uring worker
-//! parks in `io_uring_enter`, a mio worker in `Poll::poll`); until a driver is plugged
-//! in, [`Parker`] is a mutex + condvar implementation.
+//! parks in `io_uring_enter`, a mio worker in `Poll::poll`); [`Parker`], a mutex +
+//! condvar, is the driver without I/O (`CoreDriver::NoIo`, a runtime built without
+//! `enable_io`) and the parker of threads that block on a future outside any core.
 //!
 //! # Protocol
 //!
