@@ -1,10 +1,11 @@
 //! [`Socket`]: the one socket type under every `net` type, on either backend.
 //!
-//! A socket is an `Arc<SharedSocket>` holding the fd, its backend registration and the
-//! leftovers of cancelled ops. Every op on the socket holds a clone of that `Arc`, so
-//! the fd is closed only when the socket is dropped AND the kernel has finished every
-//! op that used it: dropping a stream with a read in flight cancels the read and closes
-//! the fd after its final completion, never while the kernel may still use the number.
+//! A socket owns its fd through an [`FdOwner`] (see `io::shared_fd`) whose state
+//! ([`SocketState`]) holds its backend registration and the leftovers of cancelled
+//! ops. Every op on the socket holds an `FdRef` to that cell, so the fd is closed only
+//! when the socket is dropped AND the kernel has finished every op that used it:
+//! dropping a stream with a read in flight cancels the read and closes the fd after its
+//! final completion, never while the kernel may still use the number.
 //!
 //! Mode of the fd, per backend:
 //!
@@ -24,8 +25,7 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll, ready};
 
 use socket2::{SockAddr, SockAddrStorage};
@@ -33,6 +33,7 @@ use socket2::{SockAddr, SockAddrStorage};
 use super::leftovers::Leftovers;
 use crate::driver::op::{self, IoSource};
 use crate::driver::{Backend, Handle};
+use crate::io::shared_fd::FdOwner;
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op::{
     accept::Accept, connect::Connect, recv::Recv, recv_msg::RecvMsg, send::Send, send_msg::SendMsg,
@@ -86,10 +87,10 @@ pub(crate) enum Kind {
     Listener,
 }
 
-/// The state every op on a socket shares (see the module documentation).
+/// The state every op on a socket shares, next to its fd (see the module
+/// documentation).
 #[derive(Debug)]
-pub(crate) struct SharedSocket {
-    fd: SocketFd,
+pub(crate) struct SocketState {
     source: IoSource,
     kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
@@ -101,16 +102,16 @@ pub(crate) struct SharedSocket {
     readiness: [super::uring_readiness::DirectionReadiness; 2],
 }
 
-/// The fd of a socket. Dropped once every op that used it is finished (each held the
-/// `SharedSocket`). A stream's close goes through the ring when this thread drives one
+/// The fd of a socket. Dropped once every op that used it is finished (each held an
+/// `FdRef` to it). A stream's close goes through the ring when this thread drives one
 /// (batched with the other SQEs, so the peer sees the close when the ring next
 /// submits, before the worker looks for work or parks); otherwise, and for listeners
 /// and datagram sockets (which own an address that must be free once the drop
 /// returns), it is a `close(2)`.
 #[derive(Debug)]
 struct SocketFd {
+    /// `None` only once handed out (`into_owned`) or while being dropped.
     fd: Option<OwnedFd>,
-    raw: RawFd,
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     through_ring: bool,
 }
@@ -136,29 +137,18 @@ impl Drop for SocketFd {
     }
 }
 
-impl std::os::fd::AsFd for SharedSocket {
+impl AsFd for SocketFd {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.borrowed_fd()
+        self.fd
+            .as_ref()
+            .expect("a socket's fd is taken once")
+            .as_fd()
     }
 }
 
-impl SharedSocket {
-    pub(crate) fn fd(&self) -> RawFd {
-        self.fd.raw
-    }
-
-    fn borrowed_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        // SAFETY: the fd stays open while `self` lives (it is closed only by
-        // `SocketFd`'s drop, or handed out by `into_owned_fd`, which consumes `self`).
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.raw) }
-    }
-
-    /// The pending socket error (`SO_ERROR`), as a result.
-    pub(crate) fn take_error(&self) -> io::Result<()> {
-        match socket2::SockRef::from(self).take_error()? {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+impl AsRawFd for SocketFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
@@ -190,9 +180,9 @@ impl Direction {
 /// A socket driven by the current runtime's backend.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    shared: Arc<SharedSocket>,
+    fd: FdOwner<SocketFd, SocketState>,
     /// io_uring listeners: the armed multishot accept. It lives here, not in
-    /// `SharedSocket`, because its op holds the `SharedSocket` (that would be a cycle);
+    /// `SocketState`, because its op holds an `FdRef` to it (that would be a cycle);
     /// dropping the listener drops it, which cancels it.
     #[cfg(ringtide_uring)]
     accept_stream: AcceptStream,
@@ -264,8 +254,8 @@ impl Drop for AcceptStream {
     fn drop(&mut self) {
         if let Some(stream) = self.lock().take() {
             if !self.fd_lent.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: `shutdown` on the listener's fd, which its `SharedSocket` keeps
-                // open (the armed op holds it); errors are irrelevant here.
+                // SAFETY: `shutdown` on the listener's fd, which the armed op's `FdRef`
+                // keeps open; errors are irrelevant here.
                 unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
             }
             drop(stream);
@@ -312,23 +302,24 @@ impl Socket {
         Ok(Socket {
             #[cfg(ringtide_uring)]
             accept_stream: AcceptStream::new(fd.as_raw_fd()),
-            shared: Arc::new(SharedSocket {
-                fd: SocketFd {
-                    raw: fd.as_raw_fd(),
-                    fd: Some(fd),
+            fd: FdOwner::with_state(
+                SocketFd {
                     // Listeners and datagram sockets close at once, so that their
                     // address is free when the drop returns (a test or a restart may
                     // bind it again next; a datagram sent there next must draw "port
                     // unreachable", and a connected peer must see the socket gone).
                     through_ring: matches!(source, IoSource::Uring) && kind == Kind::Stream,
+                    fd: Some(fd),
                 },
-                source,
-                kind,
-                reads: Leftovers::default(),
-                accepts: Leftovers::default(),
-                #[cfg(ringtide_uring)]
-                readiness: Default::default(),
-            }),
+                SocketState {
+                    source,
+                    kind,
+                    reads: Leftovers::default(),
+                    accepts: Leftovers::default(),
+                    #[cfg(ringtide_uring)]
+                    readiness: Default::default(),
+                },
+            ),
         })
     }
 
@@ -344,16 +335,29 @@ impl Socket {
     }
 
     pub(crate) fn fd(&self) -> RawFd {
-        self.shared.fd()
+        self.fd.raw()
+    }
+
+    /// The state shared with the ops.
+    fn state(&self) -> &SocketState {
+        self.fd.state()
     }
 
     /// Borrowed view for socket options.
     pub(crate) fn as_sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(&*self.shared)
+        socket2::SockRef::from(self.fd.get())
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.shared.borrowed_fd()
+        self.fd.get().as_fd()
+    }
+
+    /// The pending socket error (`SO_ERROR`), as a result.
+    fn take_error(&self) -> io::Result<()> {
+        match self.as_sock_ref().take_error()? {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// The fd, for the caller of a public `AsFd`/`AsRawFd` (or the fd came from the
@@ -364,12 +368,12 @@ impl Socket {
         self.accept_stream
             .fd_lent
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.shared.borrowed_fd()
+        self.as_fd()
     }
 
     /// The backend this socket runs on.
     pub(crate) fn backend(&self) -> Backend {
-        match self.shared.source {
+        match self.state().source {
             IoSource::Uring => Backend::IoUring,
             IoSource::Mio(_) => Backend::Mio,
         }
@@ -386,21 +390,23 @@ impl Socket {
     ///   dropped here: the bytes are lost, the connections closed. Logged as a warning.
     ///   (`into_fd` refuses instead for a stream's bytes.)
     /// * Cancelled ops still in the kernel (the disarmed multishot accept among them)
-    ///   keep the shared state alive; it is leaked so that nothing here ever closes the
-    ///   fd the caller now owns. What they still take from the fd before their
-    ///   cancellation lands (bytes, a connection) is leaked with it; a cancelled read
-    ///   in that state is logged as a warning.
+    ///   keep the socket's state alive until their final completion, but never close
+    ///   the fd the caller now owns (the value that would is taken here, see
+    ///   `FdOwner::take`). What they still take from the fd before their cancellation
+    ///   lands (bytes, a connection) goes to that state and is dropped with it when the
+    ///   last of them ends (the bytes are lost, the connections closed); a cancelled
+    ///   read or accept in that state is logged as a warning.
     pub(crate) fn into_owned_fd(self) -> OwnedFd {
         #[cfg(ringtide_uring)]
         self.accept_stream.disarm();
-        let shared = self.shared;
-        // Drop what is kept now (so a leaked state below holds no fds or bytes), and
-        // say so: the caller loses it.
+        let owner = self.fd;
+        let state = owner.state();
+        // Drop what is kept now, and say so: the caller loses it.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut kept = [0usize; 2];
         let mut pending = [false; 2];
         loop {
-            match shared.reads.poll_take(&mut cx) {
+            match state.reads.poll_take(&mut cx) {
                 Poll::Ready(Some(_)) => kept[0] += 1,
                 Poll::Ready(None) => break,
                 Poll::Pending => {
@@ -410,7 +416,7 @@ impl Socket {
             }
         }
         loop {
-            match shared.accepts.poll_take(&mut cx) {
+            match state.accepts.poll_take(&mut cx) {
                 Poll::Ready(Some(_)) => kept[1] += 1,
                 Poll::Ready(None) => break,
                 Poll::Pending => {
@@ -424,7 +430,7 @@ impl Socket {
                 log::warn!(
                     "ringtide: fd {} handed over: dropped {} result(s) of cancelled \
                      {what}s kept for the next {what}",
-                    shared.fd(),
+                    owner.raw(),
                     kept[index]
                 );
             }
@@ -432,25 +438,14 @@ impl Socket {
                 log::warn!(
                     "ringtide: fd {} handed over while a cancelled {what} is still in the \
                      kernel; what it takes is lost",
-                    shared.fd()
+                    owner.raw()
                 );
             }
         }
-        match Arc::try_unwrap(shared) {
-            Ok(shared) => {
-                if let IoSource::Mio(registration) = &shared.source {
-                    let _ = registration.deregister_fd(shared.fd.raw);
-                }
-                shared.fd.into_owned()
-            }
-            Err(shared) => {
-                let raw = shared.fd();
-                std::mem::forget(shared);
-                // SAFETY: the `SharedSocket` that owned `raw` is leaked above, so this is
-                // now the only owner.
-                unsafe { std::os::fd::FromRawFd::from_raw_fd(raw) }
-            }
+        if let IoSource::Mio(registration) = &state.source {
+            let _ = registration.deregister_fd(owner.raw());
         }
+        owner.take().into_owned()
     }
 
     /// [`into_owned_fd`](Socket::into_owned_fd), then non-blocking mode (as tokio's
@@ -465,11 +460,11 @@ impl Socket {
     /// not make it fail (it usually takes nothing, and the caller cannot wait for it
     /// here): see `into_owned_fd`.
     pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
-        if self.shared.kind == Kind::Stream {
+        if self.state().kind == Kind::Stream {
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            if let Poll::Ready(Some(kept)) = self.shared.reads.poll_take(&mut cx) {
+            if let Poll::Ready(Some(kept)) = self.state().reads.poll_take(&mut cx) {
                 let count = kept.data.len();
-                self.shared.reads.put_back(kept);
+                self.state().reads.put_back(kept);
                 return Err(io::Error::other(format!(
                     "cannot hand the stream over: {count} bytes that a cancelled read took \
                      from the kernel are kept for the next read and would be lost; read \
@@ -483,7 +478,7 @@ impl Socket {
     }
 
     fn source(&self) -> Option<&IoSource> {
-        Some(&self.shared.source)
+        Some(&self.state().source)
     }
 
     /// Accepts one connection and reports the peer's address; a connection kept from a
@@ -491,9 +486,9 @@ impl Socket {
     pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
         let accepted = match self.accept_multishot().await {
             Some(accepted) => accepted?,
-            None => match poll_fn(|cx| self.shared.accepts.poll_take(cx)).await {
+            None => match poll_fn(|cx| self.state().accepts.poll_take(cx)).await {
                 Some(kept) => kept,
-                None => op::run(self.source(), Accept::new(self.shared.clone())).await?,
+                None => op::run(self.source(), Accept::new(self.fd.share())).await?,
             },
         };
         let nonblocking = match self.backend() {
@@ -542,7 +537,7 @@ impl Socket {
         let socket = Socket::with_mode(fd, kind, Some(true))?;
         if in_progress {
             socket.ready(Direction::Write).await?;
-            socket.shared.take_error()?;
+            socket.take_error()?;
         }
         Ok(socket)
     }
@@ -559,22 +554,20 @@ impl Socket {
     #[cfg(ringtide_uring)]
     async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
         use std::sync::atomic::Ordering::Relaxed;
-        if !matches!(self.shared.source, IoSource::Uring)
+        if !matches!(self.state().source, IoSource::Uring)
             || !self.accept_stream.multishot.load(Relaxed)
         {
             return None;
         }
         poll_fn(|cx| {
-            if let Some(kept) = ready!(self.shared.accepts.poll_take(cx)) {
+            if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
                 return Poll::Ready(Some(Ok(kept)));
             }
             let mut slot = self.accept_stream.lock();
             // At most one re-arm per poll: a request the kernel ended is replaced once.
             for _ in 0..2 {
                 let stream = slot.get_or_insert_with(|| {
-                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(
-                        self.shared.clone(),
-                    ))
+                    MultishotAccept::new(crate::op::accept_multi::AcceptMulti::new(self.fd.share()))
                 });
                 match ready!(stream.poll_next(cx)) {
                     None => *slot = None,
@@ -607,13 +600,13 @@ impl Socket {
 
     /// Connects to `address`.
     pub(crate) async fn connect(&self, address: SockAddr) -> io::Result<()> {
-        let result = op::run(self.source(), Connect::new(self.shared.clone(), address)).await;
+        let result = op::run(self.source(), Connect::new(self.fd.share(), address)).await;
         match result.as_ref().map_err(io::Error::raw_os_error) {
             // A resubmitted io_uring connect (its ring was retired mid-way): the first
             // attempt goes on in the kernel, or has finished.
             Err(Some(libc::EALREADY | libc::EINPROGRESS)) => {
                 self.ready(Direction::Write).await?;
-                self.shared.take_error()
+                self.take_error()
             }
             Err(Some(libc::EISCONN)) => Ok(()),
             _ => result,
@@ -623,7 +616,7 @@ impl Socket {
     /// Waits until the socket is readable or writable (or has an error to report). Any
     /// number of tasks may wait at once; all are woken.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
-        match &self.shared.source {
+        match &self.state().source {
             IoSource::Mio(registration) => {
                 let mut waiter = registration.waiter(direction.for_mio());
                 poll_fn(|cx| waiter.poll_ready(cx).map_ok(|_| ())).await
@@ -634,7 +627,7 @@ impl Socket {
 
     #[cfg(ringtide_uring)]
     async fn ready_uring(&self, direction: Direction) -> io::Result<()> {
-        let mut waiter = self.shared.readiness[direction as usize].waiter();
+        let mut waiter = self.state().readiness[direction as usize].waiter();
         poll_fn(|cx| waiter.poll_ready(cx, self.fd(), direction.poll_events())).await
     }
 
@@ -647,23 +640,23 @@ impl Socket {
     /// read come first. On a datagram socket, a zero-capacity buffer still takes (and
     /// discards) one datagram, as `recv(2)` does.
     pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B, offset: usize) -> BufResult<usize, B> {
-        if buf.bytes_total() == offset && self.shared.kind == Kind::Stream {
+        if buf.bytes_total() == offset && self.state().kind == Kind::Stream {
             return (Ok(0), buf);
         }
-        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
             let count = self.hand_out(kept, &mut buf, offset);
             return (Ok(count), buf);
         }
-        if self.shared.kind == Kind::Datagram {
+        if self.state().kind == Kind::Datagram {
             let (result, mut bufs) = op::run(
                 self.source(),
-                RecvMsg::new(self.shared.clone(), vec![buf], true),
+                RecvMsg::new(self.fd.share(), vec![buf], true),
             )
             .await;
             let buf = bufs.pop().expect("one buffer in, one out");
             return (result.map(|(count, _)| count), buf);
         }
-        op::run(self.source(), Recv::new(self.shared.clone(), buf, offset)).await
+        op::run(self.source(), Recv::new(self.fd.share(), buf, offset)).await
     }
 
     /// Copies a kept result into `buf[offset..]`; a stream puts back what did not fit.
@@ -679,9 +672,9 @@ impl Socket {
             );
             buf.set_init(offset + count);
         }
-        if self.shared.kind == Kind::Stream && count < kept.data.len() {
+        if self.state().kind == Kind::Stream && count < kept.data.len() {
             kept.data.drain(..count);
-            self.shared.reads.put_back(kept);
+            self.state().reads.put_back(kept);
         }
         count
     }
@@ -718,7 +711,7 @@ impl Socket {
         if bufs.iter().all(|buf| buf.bytes_total() == 0) {
             return (Ok(0), bufs);
         }
-        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
             let first = bufs
                 .iter_mut()
                 .find(|buf| buf.bytes_total() > 0)
@@ -726,11 +719,8 @@ impl Socket {
             let count = self.hand_out(kept, first, 0);
             return (Ok(count), bufs);
         }
-        let (result, bufs) = op::run(
-            self.source(),
-            RecvMsg::new(self.shared.clone(), bufs, false),
-        )
-        .await;
+        let (result, bufs) =
+            op::run(self.source(), RecvMsg::new(self.fd.share(), bufs, false)).await;
         (result.map(|(count, _)| count), bufs)
     }
 
@@ -739,7 +729,7 @@ impl Socket {
         &self,
         mut buf: B,
     ) -> BufResult<(usize, SockAddr), B> {
-        if let Some(kept) = poll_fn(|cx| self.shared.reads.poll_take(cx)).await {
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
             let from = kept.from.clone();
             let count = self.hand_out(kept, &mut buf, 0);
             return match from {
@@ -749,7 +739,7 @@ impl Socket {
         }
         let (result, mut bufs) = op::run(
             self.source(),
-            RecvMsg::new(self.shared.clone(), vec![buf], true),
+            RecvMsg::new(self.fd.share(), vec![buf], true),
         )
         .await;
         let buf = bufs.pop().expect("one buffer in, one out");
@@ -759,10 +749,10 @@ impl Socket {
 
     /// Writes `buf[offset..bytes_init()]` once; returns how much was written.
     pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
-        if buf.bytes_init() == offset && self.shared.kind == Kind::Stream {
+        if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
             return (Ok(0), buf);
         }
-        op::run(self.source(), Send::new(self.shared.clone(), buf, offset)).await
+        op::run(self.source(), Send::new(self.fd.share(), buf, offset)).await
     }
 
     /// Writes all of `buf`'s initialised bytes.
@@ -794,14 +784,14 @@ impl Socket {
         if bufs.iter().all(|buf| buf.bytes_init() == 0) {
             return (Ok(0), bufs);
         }
-        op::run(self.source(), SendMsg::new(self.shared.clone(), bufs, None)).await
+        op::run(self.source(), SendMsg::new(self.fd.share(), bufs, None)).await
     }
 
     /// Sends one datagram to `target`.
     pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
         let (result, mut bufs) = op::run(
             self.source(),
-            SendMsg::new(self.shared.clone(), vec![buf], Some(target)),
+            SendMsg::new(self.fd.share(), vec![buf], Some(target)),
         )
         .await;
         (result, bufs.pop().expect("one buffer in, one out"))
@@ -809,7 +799,7 @@ impl Socket {
 
     /// Shuts down one or both directions.
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        op::run(self.source(), Shutdown::new(self.shared.clone(), how)).await
+        op::run(self.source(), Shutdown::new(self.fd.share(), how)).await
     }
 
     /// Poll-based read (the `AsyncRead` impls): kept bytes first, then a non-blocking
@@ -828,7 +818,7 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if let Some(kept) = ready!(self.shared.reads.poll_take(cx)) {
+        if let Some(kept) = ready!(self.state().reads.poll_take(cx)) {
             let count = buf.len().min(kept.data.len());
             for (slot, byte) in buf.iter_mut().zip(&kept.data[..count]) {
                 slot.write(*byte);
@@ -836,7 +826,7 @@ impl Socket {
             if count < kept.data.len() {
                 let mut rest = kept;
                 rest.data.drain(..count);
-                self.shared.reads.put_back(rest);
+                self.state().reads.put_back(rest);
             }
             return Poll::Ready(Ok(count));
         }
@@ -930,7 +920,7 @@ impl Socket {
         direction: Direction,
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        match &self.shared.source {
+        match &self.state().source {
             IoSource::Mio(registration) => registration.poll_io(cx, direction.for_mio(), operation),
             IoSource::Uring => {
                 ready!(crate::task::coop::poll_proceed(cx));
@@ -953,7 +943,7 @@ impl Socket {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
-        match &self.shared.source {
+        match &self.state().source {
             IoSource::Mio(registration) => registration
                 .poll_ready(cx, direction.for_mio())
                 .map_ok(|_| ()),
@@ -963,7 +953,11 @@ impl Socket {
 
     #[cfg(ringtide_uring)]
     fn poll_ready_uring(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
-        self.shared.readiness[direction as usize].poll_ready(cx, self.fd(), direction.poll_events())
+        self.state().readiness[direction as usize].poll_ready(
+            cx,
+            self.fd(),
+            direction.poll_events(),
+        )
     }
 
     #[cfg(not(ringtide_uring))]

@@ -5,17 +5,17 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
 
 use crate::driver::op::{KernelWritten, OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::net::leftovers::LeftoverTicket;
-use crate::net::socket::{Accepted, SharedSocket, sock_addr};
+use crate::net::socket::{Accepted, SocketState, sock_addr};
 
 const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
 /// Accepts a connection, recording the peer's address.
 pub(crate) struct Accept {
-    socket: Arc<SharedSocket>,
+    fd: FdRef<SocketState>,
     /// The kernel writes the peer's address here while the op is in flight.
     peer: KernelWritten<PeerAddress>,
     /// Hands a late result to the socket's leftovers (io_uring only).
@@ -26,7 +26,7 @@ pub(crate) struct Accept {
 impl std::fmt::Debug for Accept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accept")
-            .field("fd", &self.socket.fd())
+            .field("fd", &self.fd.raw())
             .finish_non_exhaustive()
     }
 }
@@ -46,9 +46,9 @@ impl PeerAddress {
 }
 
 impl Accept {
-    pub(crate) fn new(socket: Arc<SharedSocket>) -> Accept {
+    pub(crate) fn new(fd: FdRef<SocketState>) -> Accept {
         Accept {
-            socket,
+            fd,
             peer: KernelWritten::new(PeerAddress {
                 // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
                 storage: unsafe { std::mem::zeroed() },
@@ -78,25 +78,25 @@ impl OpCode for Accept {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let (address, length) = self.peer.get_mut().prepare();
         // The accepted socket stays blocking: io_uring waits inside the kernel.
-        io_uring::opcode::Accept::new(io_uring::types::Fd(self.socket.fd()), address, length)
+        io_uring::opcode::Accept::new(io_uring::types::Fd(self.fd.raw()), address, length)
             .flags(libc::SOCK_CLOEXEC)
             .build()
     }
 
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {
-        self.ticket.abandoned_in_flight(&self.socket.accepts);
+        self.ticket.abandoned_in_flight(&self.fd.state().accepts);
     }
 
     #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
         let accepted = (result >= 0).then(|| self.accepted(result));
         self.ticket
-            .complete_abandoned(&self.socket.accepts, accepted);
+            .complete_abandoned(&self.fd.state().accepts, accepted);
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.socket.fd())
+        Readiness::Read(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
@@ -105,7 +105,7 @@ impl OpCode for Accept {
         // into.
         let fd = unsafe {
             libc::accept4(
-                self.socket.fd(),
+                self.fd.raw(),
                 address,
                 length,
                 libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,

@@ -8,21 +8,21 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::driver::uring::multishot::MultishotOpCode;
-use crate::net::socket::{Accepted, SharedSocket};
+use crate::io::shared_fd::FdRef;
+use crate::net::socket::{Accepted, SocketState};
 
 /// Multishot accept on a listener.
 #[derive(Debug)]
 pub(crate) struct AcceptMulti {
-    socket: Arc<SharedSocket>,
+    fd: FdRef<SocketState>,
 }
 
 impl AcceptMulti {
-    pub(crate) fn new(socket: Arc<SharedSocket>) -> AcceptMulti {
-        AcceptMulti { socket }
+    pub(crate) fn new(fd: FdRef<SocketState>) -> AcceptMulti {
+        AcceptMulti { fd }
     }
 }
 
@@ -44,14 +44,14 @@ impl OpCode for AcceptMulti {
     const MULTISHOT: bool = true;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.socket.fd()))
+        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.fd.raw()))
             .flags(libc::SOCK_CLOEXEC)
             .build()
     }
 
     fn complete_abandoned(&mut self, result: i32) {
         if result >= 0 {
-            self.socket.accepts.keep(accepted(result as u32));
+            self.fd.state().accepts.keep(accepted(result as u32));
         }
     }
 
@@ -70,6 +70,6 @@ impl OpCode for AcceptMulti {
 
 // SAFETY: the SQE passes no address buffer (multishot accept cannot take one): the
 // kernel writes no memory this value owns, each CQE's `res` is the new fd. The value
-// holds only the listener's `Arc<SharedSocket>`, which `complete_abandoned` uses to keep
+// holds only the listener's `FdRef`, whose state `complete_abandoned` uses to keep
 // the connection.
 unsafe impl MultishotOpCode for AcceptMulti {}

@@ -5,17 +5,17 @@
 //! leftovers instead of being freed with the buffer.
 
 use std::io;
-use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBufMut};
 use crate::net::leftovers::LeftoverTicket;
-use crate::net::socket::SharedSocket;
+use crate::net::socket::SocketState;
 
 /// Receives up to `bytes_total() - offset` bytes into `buf[offset..]`.
 #[derive(Debug)]
 pub(crate) struct Recv<B> {
-    socket: Arc<SharedSocket>,
+    fd: FdRef<SocketState>,
     /// The kernel writes the bytes behind the buffer's own heap pointer (the
     /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
     /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
@@ -27,10 +27,10 @@ pub(crate) struct Recv<B> {
 }
 
 impl<B: IoBufMut> Recv<B> {
-    pub(crate) fn new(socket: Arc<SharedSocket>, buf: B, offset: usize) -> Recv<B> {
+    pub(crate) fn new(fd: FdRef<SocketState>, buf: B, offset: usize) -> Recv<B> {
         debug_assert!(offset <= buf.bytes_total());
         Recv {
-            socket,
+            fd,
             buf,
             offset,
             ticket: LeftoverTicket::default(),
@@ -53,7 +53,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let fd = self.socket.fd();
+        let fd = self.fd.raw();
         let (start, len) = self.spare();
         io_uring::opcode::Recv::new(io_uring::types::Fd(fd), start, crate::io::kernel_len(len))
             .build()
@@ -61,7 +61,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
 
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {
-        self.ticket.abandoned_in_flight(&self.socket.reads);
+        self.ticket.abandoned_in_flight(&self.fd.state().reads);
     }
 
     #[cfg(ringtide_uring)]
@@ -75,7 +75,8 @@ impl<B: IoBufMut> OpCode for Recv<B> {
                 from: None,
             }
         });
-        self.ticket.complete_abandoned(&self.socket.reads, received);
+        self.ticket
+            .complete_abandoned(&self.fd.state().reads, received);
     }
 
     // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.
@@ -83,7 +84,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.socket.fd())
+        Readiness::Read(self.fd.raw())
     }
 
     fn stream_read_len(&self) -> Option<usize> {
@@ -91,7 +92,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let fd = self.socket.fd();
+        let fd = self.fd.raw();
         let (start, len) = self.spare();
         // SAFETY: `start` has `len` writable bytes (see `spare`).
         let read = unsafe {

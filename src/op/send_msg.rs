@@ -2,18 +2,18 @@
 //! (`send_to`), with `MSG_NOSIGNAL`.
 
 use std::io;
-use std::sync::Arc;
 
 use socket2::SockAddr;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::net::socket::{MessageHeader, SharedSocket};
+use crate::net::socket::{MessageHeader, SocketState};
 use crate::op::recv_msg::IOV_MAX;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
 pub(crate) struct SendMsg<B> {
-    socket: Arc<SharedSocket>,
+    fd: FdRef<SocketState>,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     header: MessageHeader,
@@ -27,7 +27,7 @@ unsafe impl<B: Send> Send for SendMsg<B> {}
 impl<B> std::fmt::Debug for SendMsg<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendMsg")
-            .field("fd", &self.socket.fd())
+            .field("fd", &self.fd.raw())
             .field("bufs", &self.bufs.len())
             .finish_non_exhaustive()
     }
@@ -35,12 +35,12 @@ impl<B> std::fmt::Debug for SendMsg<B> {
 
 impl<B: IoBuf> SendMsg<B> {
     pub(crate) fn new(
-        socket: Arc<SharedSocket>,
+        fd: FdRef<SocketState>,
         bufs: Vec<B>,
         target: Option<SockAddr>,
     ) -> SendMsg<B> {
         SendMsg {
-            socket,
+            fd,
             bufs,
             iovecs: Vec::new(),
             header: MessageHeader::default(),
@@ -87,7 +87,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let header = self.prepare();
-        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.socket.fd()), header)
+        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.raw()), header)
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
     }
@@ -97,7 +97,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Write(self.socket.fd())
+        Readiness::Write(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
@@ -105,7 +105,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
         // SAFETY: the header points at this op's live buffers and address.
         let sent = unsafe {
             libc::sendmsg(
-                self.socket.fd(),
+                self.fd.raw(),
                 header,
                 libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
             )
