@@ -24,7 +24,6 @@
 //! `BrokenPipe` (or `ConnectionReset`), never a `SIGPIPE`.
 
 mod addr;
-pub(crate) mod leftovers;
 pub(crate) mod poll_io;
 pub(crate) mod socket;
 pub mod tcp;

@@ -28,53 +28,21 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll, ready};
 
-use socket2::{SockAddr, SockAddrStorage};
+use socket2::SockAddr;
 
-use super::leftovers::Leftovers;
 use crate::driver::op::{self, IoSource};
 use crate::driver::{Backend, Handle};
 use crate::io::shared_fd::FdOwner;
 use crate::io::{BufResult, IoBuf, IoBufMut};
-use crate::op::{
-    accept::Accept, connect::Connect, recv::Recv, recv_msg::RecvMsg, send::Send, send_msg::SendMsg,
-    shutdown::Shutdown,
-};
-
-/// Bytes (and, for datagrams, the sender) that a cancelled read took from the kernel.
-#[derive(Debug)]
-pub(crate) struct Received {
-    pub(crate) data: Vec<u8>,
-    pub(crate) from: Option<SockAddr>,
-}
-
-/// A connection taken by an accept.
-#[derive(Debug)]
-pub(crate) struct Accepted {
-    pub(crate) fd: OwnedFd,
-    pub(crate) peer: SockAddr,
-}
-
-/// A `msghdr` that ops keep next to the buffers it points into.
-pub(crate) struct MessageHeader(pub(crate) libc::msghdr);
-
-impl Default for MessageHeader {
-    fn default() -> Self {
-        // SAFETY: all zeroes is a valid `msghdr` (null pointers, zero lengths).
-        MessageHeader(unsafe { std::mem::zeroed() })
-    }
-}
-
-/// A socket address the kernel wrote into `storage` (`length` bytes).
-pub(crate) fn sock_addr(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> SockAddr {
-    let mut copy = SockAddrStorage::zeroed();
-    // SAFETY: `sockaddr_storage` is one of the platform's address types, and the storage
-    // is exactly its size.
-    unsafe { *copy.view_as::<libc::sockaddr_storage>() = *storage };
-    let length = length.min(size_of::<libc::sockaddr_storage>() as libc::socklen_t);
-    // SAFETY: the first `length` bytes are the address the kernel reported (clamped to
-    // the storage).
-    unsafe { SockAddr::new(copy, length) }
-}
+use crate::op::accept::{Accept, Accepted, KeepsAccepts};
+use crate::op::connect::Connect;
+use crate::op::leftovers::Leftovers;
+use crate::op::recv::{KeepsReads, Received, Recv};
+use crate::op::recv_msg::RecvMsg;
+use crate::op::send::Send;
+use crate::op::send_msg::SendMsg;
+use crate::op::shutdown::Shutdown;
+use crate::op::socket_address::MessageHeader;
 
 /// What kind of socket: decides how kept read results are handed out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,12 +62,24 @@ pub(crate) struct SocketState {
     source: IoSource,
     kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
-    pub(crate) reads: Leftovers<Received>,
+    reads: Leftovers<Received>,
     /// Connections accepted by dropped `accept` futures.
-    pub(crate) accepts: Leftovers<Accepted>,
+    accepts: Leftovers<Accepted>,
     /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
     readiness: [super::uring_readiness::DirectionReadiness; 2],
+}
+
+impl KeepsReads for SocketState {
+    fn late_reads(&self) -> &Leftovers<Received> {
+        &self.reads
+    }
+}
+
+impl KeepsAccepts for SocketState {
+    fn late_accepts(&self) -> &Leftovers<Accepted> {
+        &self.accepts
+    }
 }
 
 /// The fd of a socket. Dropped once every op that used it is finished (each held an
@@ -190,7 +170,7 @@ pub(crate) struct Socket {
 
 #[cfg(ringtide_uring)]
 type MultishotAccept =
-    crate::driver::uring::multishot::MultishotOp<crate::op::accept_multi::AcceptMulti>;
+    crate::driver::uring::multishot::MultishotOp<crate::op::accept_multi::AcceptMulti<SocketState>>;
 
 /// The slot of a listener's multishot accept.
 ///

@@ -3,7 +3,7 @@
 //! On io_uring the op runs on a blocking socket and completes when the connection is
 //! established. If the ring that ran it was retired mid-way, the op is submitted again
 //! and the kernel answers `EALREADY` (still in progress) or `EISCONN` (done); the
-//! caller (`net::socket`) treats those as "wait for writability, then read
+//! caller (`net::connect`) treats those as "wait for writability, then read
 //! `SO_ERROR`" and "connected". On mio the first attempt starts a non-blocking connect
 //! (`EINPROGRESS` is reported as `WouldBlock`), and the attempt after writability reads
 //! `SO_ERROR`.
@@ -15,18 +15,18 @@ use socket2::SockAddr;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
-use crate::net::socket::SocketState;
 
 /// Connects to `address`.
 #[derive(Debug)]
-pub(crate) struct Connect {
-    fd: FdRef<SocketState>,
+pub(crate) struct Connect<S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     address: SockAddr,
     started: bool,
 }
 
-impl Connect {
-    pub(crate) fn new(fd: FdRef<SocketState>, address: SockAddr) -> Connect {
+impl<S: Send + Sync + 'static> Connect<S> {
+    pub(crate) fn new(fd: FdRef<S>, address: SockAddr) -> Connect<S> {
         Connect {
             fd,
             address,
@@ -35,7 +35,7 @@ impl Connect {
     }
 }
 
-impl OpCode for Connect {
+impl<S: Send + Sync + 'static> OpCode for Connect<S> {
     type Output = io::Result<()>;
 
     #[cfg(ringtide_uring)]

@@ -1,5 +1,11 @@
 //! Operations: one file per op, each holding both backends' halves (see
 //! `driver::op::OpCode`).
+//!
+//! An op holds its I/O object's fd through an `io::shared_fd::FdRef<S>`, generic over
+//! the object's state `S`; ops whose late results must not be lost hand them to the
+//! sink that state names ([`recv::KeepsReads`], [`accept::KeepsAccepts`], kept in
+//! [`leftovers`]). So this layer knows no I/O object: it imports `io` and `driver`,
+//! never `net` or `fs`.
 
 pub(crate) mod accept;
 #[cfg(ringtide_uring)]
@@ -7,6 +13,7 @@ pub(crate) mod accept_multi;
 #[cfg(ringtide_uring)]
 pub(crate) mod close;
 pub(crate) mod connect;
+pub(crate) mod leftovers;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
 pub(crate) mod poll;
@@ -16,4 +23,5 @@ pub(crate) mod recv_msg;
 pub(crate) mod send;
 pub(crate) mod send_msg;
 pub(crate) mod shutdown;
+pub(crate) mod socket_address;
 pub(crate) mod write;

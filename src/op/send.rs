@@ -6,18 +6,18 @@ use std::io;
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::net::socket::SocketState;
 
 /// Sends `buf[offset..bytes_init()]`.
 #[derive(Debug)]
-pub(crate) struct Send<B> {
-    fd: FdRef<SocketState>,
+pub(crate) struct Send<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     buf: B,
     offset: usize,
 }
 
-impl<B: IoBuf> Send<B> {
-    pub(crate) fn new(fd: FdRef<SocketState>, buf: B, offset: usize) -> Send<B> {
+impl<B: IoBuf, S: std::marker::Send + Sync + 'static> Send<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, buf: B, offset: usize) -> Send<B, S> {
         debug_assert!(offset <= buf.bytes_init());
         Send { fd, buf, offset }
     }
@@ -29,7 +29,7 @@ impl<B: IoBuf> Send<B> {
     }
 }
 
-impl<B: IoBuf> OpCode for Send<B> {
+impl<B: IoBuf, S: std::marker::Send + Sync + 'static> OpCode for Send<B, S> {
     type Output = BufResult<usize, B>;
 
     #[cfg(ringtide_uring)]

@@ -8,12 +8,13 @@ use socket2::SockAddr;
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::net::socket::{MessageHeader, SocketState};
 use crate::op::recv_msg::IOV_MAX;
+use crate::op::socket_address::MessageHeader;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
-pub(crate) struct SendMsg<B> {
-    fd: FdRef<SocketState>,
+pub(crate) struct SendMsg<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     header: MessageHeader,
@@ -22,9 +23,9 @@ pub(crate) struct SendMsg<B> {
 
 // SAFETY: the raw pointers in `iovecs` and `header` point into `bufs` and `target`,
 // which the op owns and moves with it; they are rebuilt before each use.
-unsafe impl<B: Send> Send for SendMsg<B> {}
+unsafe impl<B: Send, S: Send + Sync> Send for SendMsg<B, S> {}
 
-impl<B> std::fmt::Debug for SendMsg<B> {
+impl<B, S> std::fmt::Debug for SendMsg<B, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendMsg")
             .field("fd", &self.fd.raw())
@@ -33,12 +34,8 @@ impl<B> std::fmt::Debug for SendMsg<B> {
     }
 }
 
-impl<B: IoBuf> SendMsg<B> {
-    pub(crate) fn new(
-        fd: FdRef<SocketState>,
-        bufs: Vec<B>,
-        target: Option<SockAddr>,
-    ) -> SendMsg<B> {
+impl<B: IoBuf, S: Send + Sync + 'static> SendMsg<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, bufs: Vec<B>, target: Option<SockAddr>) -> SendMsg<B, S> {
         SendMsg {
             fd,
             bufs,
@@ -78,7 +75,7 @@ impl<B: IoBuf> SendMsg<B> {
     }
 }
 
-impl<B: IoBuf> OpCode for SendMsg<B> {
+impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
     type Output = BufResult<usize, Vec<B>>;
 
     #[cfg(ringtide_uring)]

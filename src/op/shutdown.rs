@@ -4,17 +4,17 @@ use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
-use crate::net::socket::SocketState;
 
 /// `shutdown(2)` with `how` (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`).
 #[derive(Debug)]
-pub(crate) struct Shutdown {
-    fd: FdRef<SocketState>,
+pub(crate) struct Shutdown<S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     how: i32,
 }
 
-impl Shutdown {
-    pub(crate) fn new(fd: FdRef<SocketState>, how: std::net::Shutdown) -> Shutdown {
+impl<S: Send + Sync + 'static> Shutdown<S> {
+    pub(crate) fn new(fd: FdRef<S>, how: std::net::Shutdown) -> Shutdown<S> {
         let how = match how {
             std::net::Shutdown::Read => libc::SHUT_RD,
             std::net::Shutdown::Write => libc::SHUT_WR,
@@ -24,7 +24,7 @@ impl Shutdown {
     }
 }
 
-impl OpCode for Shutdown {
+impl<S: Send + Sync + 'static> OpCode for Shutdown<S> {
     type Output = io::Result<()>;
 
     #[cfg(ringtide_uring)]
