@@ -180,6 +180,10 @@ impl Socket {
 
     /// Runs `operation` (a non-blocking syscall) until it does not report `WouldBlock`,
     /// waiting for readiness in between.
+    ///
+    /// Each call first spends one unit of the task's cooperative budget, on either
+    /// backend; when it is spent the call returns `Pending` (the task is woken at once)
+    /// without running `operation`.
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
@@ -190,19 +194,17 @@ impl Socket {
         direction: Direction,
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        ready!(crate::task::coop::poll_proceed(cx));
         match &self.state().source {
             IoSource::Mio(registration) => registration.poll_io(cx, direction.for_mio(), operation),
-            IoSource::Uring => {
-                ready!(crate::task::coop::poll_proceed(cx));
-                loop {
-                    match operation() {
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                            ready!(self.poll_ready(cx, direction))?;
-                        }
-                        result => return Poll::Ready(result),
+            IoSource::Uring => loop {
+                match operation() {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        ready!(self.poll_ready(cx, direction))?;
                     }
+                    result => return Poll::Ready(result),
                 }
-            }
+            },
         }
     }
 
