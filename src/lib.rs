@@ -71,9 +71,9 @@ pub use task::spawn;
 /// documentation, without any stability promise; it may change or vanish in any release.
 #[doc(hidden)]
 pub mod __private {
-    use crate::net::leftovers::{self, LatePath};
+    use crate::op::leftovers::{self, LatePath};
 
-    /// How many late results of cancelled operations (`net::leftovers`) this process has
+    /// How many late results of cancelled operations (`op::leftovers`) this process has
     /// kept so far, per path. Counts only grow; tests compare a count before and after.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct LateResults {

@@ -1,5 +1,6 @@
 //! [`FdOwner`] and [`FdRef`]: the shared owner of an I/O object's fd, so the fd is
-//! closed only after the last op that used it has completed.
+//! closed only after the last op that used it has completed, and the state the object
+//! shares with its ops.
 //!
 //! An io_uring op names its fd by number, and the kernel looks the number up when it
 //! issues the SQE: possibly after the call that queued the SQE has returned (it waits
@@ -10,24 +11,30 @@
 //! write to.
 //!
 //! So the value that closes the fd on drop (an `OwnedFd`, a `std::io::PipeReader`, a
-//! user's `T: AsRawFd`) lives in one heap cell, shared by:
+//! user's `T: AsRawFd`, a socket's fd with its close policy) lives in one heap cell,
+//! next to the fd number and a state `S` that the object shares with its ops (`()` for
+//! none; a socket keeps its backend registration and the results of cancelled ops
+//! there). The cell is shared by:
 //!
 //! * the I/O object, through its [`FdOwner`] (one per object, not `Clone`): it alone
 //!   reaches the value (`get`, `take`);
-//! * every op using the fd, through an [`FdRef`] (a type-erased clone of the `Arc`):
-//!   it reaches only the fd number. The op holds it until the op value is freed, which
-//!   on io_uring is after its final CQE.
+//! * every op using the fd, through an [`FdRef`] (a clone of the `Arc`, with the
+//!   value's type erased): it reaches the fd number and the state, never the value.
+//!   The op holds it until the op value is freed, which on io_uring is after its final
+//!   CQE.
 //!
-//! The value is dropped, closing the fd, when the owner and every `FdRef` are gone, on
-//! whichever thread lets go last (a ring's thread, after the final CQE of the last op).
+//! One `Arc` clone per op, and no virtual call to reach the number or the state: the
+//! erased value is the cell's last field, so `raw` and `state` sit at offsets known
+//! without it.
+//!
+//! The cell (the state, then the value, closing the fd) is dropped when the owner and
+//! every `FdRef` are gone, on whichever thread lets go last (a ring's thread, after the
+//! final CQE of the last op).
 //!
 //! [`FdOwner::take`] hands the value back at once even while ops still hold `FdRef`s
-//! (they keep the number but never close it): the caller then owns the fd and decides
-//! when to close it. I/O objects document that for their `into_inner`/`into_std`.
-//!
-//! Sockets (`net::socket`) follow the same rule with their own `Arc<SharedSocket>`;
-//! they could hold an `FdOwner<SocketFd>` for the fd part (with `take` replacing the
-//! leak in `into_owned_fd`), which is why this type knows nothing about `AsyncFd`.
+//! (they keep the number and the state but never close the fd): the caller then owns
+//! the fd and decides when to close it, and the state is dropped when the last of those
+//! ops ends. I/O objects document that for their `into_inner`/`into_std`.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -35,44 +42,64 @@ use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
-/// The cell: the fd number and the value owning it.
-struct SharedFd<T> {
+/// The cell: the fd number, the state shared with the ops, and the value owning the fd
+/// (`Value<T>` in the owner's view, erased to `dyn Send + Sync` in an op's). The
+/// value must stay the last field: only the last field of a struct can be unsized.
+struct SharedFd<S, V: ?Sized> {
     raw: RawFd,
-    /// `None` once [`FdOwner::take`] handed the value back.
-    value: UnsafeCell<Option<T>>,
+    state: S,
+    value: V,
 }
 
-// SAFETY: `FdRef`s (on any thread) read only `raw`. `value` is read and written only
-// through the one `FdOwner` (which needs `T: Sync` to be shared, see its `PhantomData`),
-// and dropped with the cell by whoever drops the last `Arc`, after every other handle
-// is gone (the `Arc`'s reference count orders those accesses); that drop may happen on
-// another thread, hence `T: Send`.
-unsafe impl<T: Send> Sync for SharedFd<T> {}
+/// The value owning the fd; `None` once [`FdOwner::take`] handed it back.
+struct Value<T>(UnsafeCell<Option<T>>);
 
-/// The I/O object's handle to its fd: the value and the fd number (see the module
-/// docs).
-pub(crate) struct FdOwner<T> {
-    shared: Arc<SharedFd<T>>,
+// SAFETY: `FdRef`s (on any thread) never touch the value: they erase its type and read
+// only `raw` and `state`. The value is read and written only through the one `FdOwner`
+// (which needs `T: Sync` to be shared, see its `PhantomData`), and dropped with the
+// cell by whoever drops the last `Arc`, after every other handle is gone (the `Arc`'s
+// reference count orders those accesses); that drop may happen on another thread,
+// hence `T: Send`.
+unsafe impl<T: Send> Sync for Value<T> {}
+
+/// The I/O object's handle to its fd: the value, the fd number and the state shared
+/// with the ops (see the module docs).
+pub(crate) struct FdOwner<T, S = ()> {
+    shared: Arc<SharedFd<S, Value<T>>>,
     /// `get` hands out `&T`: sharing the owner across threads shares `T`.
     _value: PhantomData<T>,
 }
 
 impl<T: AsRawFd> FdOwner<T> {
+    /// An owner of `value` with no state shared with the ops.
     pub(crate) fn new(value: T) -> FdOwner<T> {
+        FdOwner::with_state(value, ())
+    }
+}
+
+impl<T: AsRawFd, S> FdOwner<T, S> {
+    /// An owner of `value`, sharing `state` with every op that holds the fd.
+    pub(crate) fn with_state(value: T, state: S) -> FdOwner<T, S> {
         FdOwner {
             shared: Arc::new(SharedFd {
                 raw: value.as_raw_fd(),
-                value: UnsafeCell::new(Some(value)),
+                state,
+                value: Value(UnsafeCell::new(Some(value))),
             }),
             _value: PhantomData,
         }
     }
 }
 
-impl<T> FdOwner<T> {
+impl<T, S> FdOwner<T, S> {
     /// The fd number (valid while the owner holds the value).
     pub(crate) fn raw(&self) -> RawFd {
         self.shared.raw
+    }
+
+    /// The state shared with the ops.
+    pub(crate) fn state(&self) -> &S {
+        &self.shared.state
     }
 
     /// The value.
@@ -80,7 +107,7 @@ impl<T> FdOwner<T> {
         // SAFETY: only this owner touches `value` (`FdRef`s never do), and only `take`,
         // which consumes the owner, writes it; so no `&mut` exists while this borrow of
         // `self` lives.
-        let value = unsafe { &*self.shared.value.get() };
+        let value = unsafe { &*self.shared.value.0.get() };
         value
             .as_ref()
             .expect("the owner holds the value until it takes it")
@@ -92,57 +119,81 @@ impl<T> FdOwner<T> {
         Arc::strong_count(&self.shared) > 1
     }
 
-    /// Gives the value back now. Ops still holding an `FdRef` keep the fd number but
-    /// never close it: from here the caller does.
+    /// Gives the value back now. Ops still holding an `FdRef` keep the fd number and
+    /// the state but never close the fd: from here the caller does. The state is
+    /// dropped with the last of them (or here, when there is none).
     pub(crate) fn take(self) -> T {
         // SAFETY: only this owner touches `value`, and `self` is consumed, so no borrow
         // from `get` is alive; `FdRef`s never touch it, and the cell's own drop happens
         // only after this owner's `Arc` is dropped below.
-        let value = unsafe { (*self.shared.value.get()).take() };
+        let value = unsafe { (*self.shared.value.0.get()).take() };
         value.expect("the owner holds the value until it takes it")
     }
 }
 
-impl<T: Send + 'static> FdOwner<T> {
-    /// A handle for an op: keeps the value alive (the fd open) while the op exists.
-    pub(crate) fn share(&self) -> FdRef {
+impl<T: Send + 'static, S: Send + Sync + 'static> FdOwner<T, S> {
+    /// A handle for an op: keeps the value alive (the fd open) while the op exists, and
+    /// gives it the state.
+    pub(crate) fn share(&self) -> FdRef<S> {
         FdRef {
-            raw: self.shared.raw,
-            _keep: self.shared.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
 
-impl<T> fmt::Debug for FdOwner<T> {
+impl<T, S: fmt::Debug> fmt::Debug for FdOwner<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FdOwner")
             .field("fd", &self.shared.raw)
+            .field("state", &self.shared.state)
             .finish_non_exhaustive()
     }
 }
 
-/// An op's hold on its I/O object's fd: the number, kept open until this is dropped.
-#[derive(Clone)]
-pub(crate) struct FdRef {
-    raw: RawFd,
-    _keep: Arc<dyn Send + Sync>,
+/// An op's hold on its I/O object's fd: the number, kept open until this is dropped,
+/// and the object's state.
+pub(crate) struct FdRef<S = ()> {
+    shared: Arc<SharedFd<S, dyn Send + Sync>>,
 }
 
-impl FdRef {
+impl<S> FdRef<S> {
     pub(crate) fn raw(&self) -> RawFd {
-        self.raw
+        self.shared.raw
+    }
+
+    /// The state the I/O object shares with its ops.
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(
+            dead_code,
+            reason = "ops reach the state for results that arrive after their future is \
+                      gone, which only io_uring has"
+        )
+    )]
+    pub(crate) fn state(&self) -> &S {
+        &self.shared.state
     }
 }
 
-impl fmt::Debug for FdRef {
+impl<S> Clone for FdRef<S> {
+    fn clone(&self) -> FdRef<S> {
+        FdRef {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for FdRef<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FdRef").field("fd", &self.raw).finish()
+        f.debug_struct("FdRef")
+            .field("fd", &self.shared.raw)
+            .finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
 
@@ -156,6 +207,15 @@ mod tests {
     }
 
     impl Drop for Closing {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A state the ops update; records its drop.
+    struct State(AtomicUsize, Arc<AtomicBool>);
+
+    impl Drop for State {
         fn drop(&mut self) {
             self.1.store(true, Ordering::SeqCst);
         }
@@ -191,6 +251,27 @@ mod tests {
             !closed.load(Ordering::SeqCst),
             "the op dropped a value it gave up"
         );
+        drop(value);
+        assert!(closed.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn ops_share_the_state_and_the_last_one_frees_it_after_take() {
+        let closed = Arc::new(AtomicBool::new(false));
+        let freed = Arc::new(AtomicBool::new(false));
+        let owner = FdOwner::with_state(
+            Closing(11, closed.clone()),
+            State(AtomicUsize::new(0), freed.clone()),
+        );
+        let op = owner.share();
+        op.state().0.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(owner.state().0.load(Ordering::SeqCst), 1);
+        let value = owner.take();
+        assert!(!freed.load(Ordering::SeqCst), "freed with an op holding it");
+        assert_eq!(op.raw(), 11);
+        std::thread::spawn(move || drop(op)).join().unwrap();
+        assert!(freed.load(Ordering::SeqCst), "the last op leaked the state");
+        assert!(!closed.load(Ordering::SeqCst), "an op closed a taken fd");
         drop(value);
         assert!(closed.load(Ordering::SeqCst));
     }

@@ -23,10 +23,14 @@
 //! Writes use `MSG_NOSIGNAL`: writing to a closed peer is an `io::Error` of kind
 //! `BrokenPipe` (or `ConnectionReset`), never a `SIGPIPE`.
 
+mod accept_stream;
 mod addr;
-pub(crate) mod leftovers;
+mod connect;
+mod owned_io;
 pub(crate) mod poll_io;
 pub(crate) mod socket;
+mod socket_fd;
+pub(crate) mod socket_ready;
 pub mod tcp;
 mod udp;
 pub mod unix;

@@ -7,7 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::net::addr::{ToSocketAddrs, resolve};
-use crate::net::socket::{Direction, Kind, Socket};
+use crate::net::socket::{Kind, Socket};
+use crate::net::socket_ready::Direction;
 use crate::net::tcp::socket_addr;
 use crate::runtime::Backend;
 

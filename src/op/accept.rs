@@ -1,21 +1,51 @@
 //! ACCEPT: takes one connection from a listening socket.
 //!
 //! Cancel-safe: a connection accepted by an op whose future was dropped goes to the
-//! listener's leftovers (see `net::leftovers`), where the next `accept` finds it.
+//! listener's leftovers (see `op::leftovers`), where the next `accept` finds it. The
+//! listener's state says where they are ([`KeepsAccepts`]).
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
+
+use socket2::SockAddr;
 
 use crate::driver::op::{KernelWritten, OpCode, Readiness};
-use crate::net::leftovers::LeftoverTicket;
-use crate::net::socket::{Accepted, SharedSocket, sock_addr};
+use crate::io::shared_fd::FdRef;
+use crate::op::leftovers::{LatePath, LateResult, LeftoverTicket, Leftovers};
+use crate::op::socket_address::sock_addr;
 
 const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
+/// A connection taken by an accept.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) fd: OwnedFd,
+    pub(crate) peer: SockAddr,
+}
+
+impl LateResult for Accepted {
+    const SINGLE_SHOT: LatePath = LatePath::Accept;
+    const MULTISHOT: LatePath = LatePath::MultishotAccept;
+}
+
+/// The state of a listener's fd owner: where connections taken by accepts nobody
+/// awaits any more are kept for the next accept.
+pub(crate) trait KeepsAccepts: Send + Sync + 'static {
+    /// The listener's kept connections.
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(
+            dead_code,
+            reason = "only io_uring ops complete after their future is gone"
+        )
+    )]
+    fn late_accepts(&self) -> &Leftovers<Accepted>;
+}
+
 /// Accepts a connection, recording the peer's address.
-pub(crate) struct Accept {
-    socket: Arc<SharedSocket>,
+pub(crate) struct Accept<S> {
+    /// The listener; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     /// The kernel writes the peer's address here while the op is in flight.
     peer: KernelWritten<PeerAddress>,
     /// Hands a late result to the socket's leftovers (io_uring only).
@@ -23,10 +53,10 @@ pub(crate) struct Accept {
     ticket: LeftoverTicket,
 }
 
-impl std::fmt::Debug for Accept {
+impl<S> std::fmt::Debug for Accept<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accept")
-            .field("fd", &self.socket.fd())
+            .field("fd", &self.fd.raw())
             .finish_non_exhaustive()
     }
 }
@@ -45,10 +75,10 @@ impl PeerAddress {
     }
 }
 
-impl Accept {
-    pub(crate) fn new(socket: Arc<SharedSocket>) -> Accept {
+impl<S: KeepsAccepts> Accept<S> {
+    pub(crate) fn new(fd: FdRef<S>) -> Accept<S> {
         Accept {
-            socket,
+            fd,
             peer: KernelWritten::new(PeerAddress {
                 // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
                 storage: unsafe { std::mem::zeroed() },
@@ -68,7 +98,7 @@ impl Accept {
     }
 }
 
-impl OpCode for Accept {
+impl<S: KeepsAccepts> OpCode for Accept<S> {
     type Output = io::Result<Accepted>;
 
     #[cfg(ringtide_uring)]
@@ -78,25 +108,26 @@ impl OpCode for Accept {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let (address, length) = self.peer.get_mut().prepare();
         // The accepted socket stays blocking: io_uring waits inside the kernel.
-        io_uring::opcode::Accept::new(io_uring::types::Fd(self.socket.fd()), address, length)
+        io_uring::opcode::Accept::new(io_uring::types::Fd(self.fd.raw()), address, length)
             .flags(libc::SOCK_CLOEXEC)
             .build()
     }
 
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {
-        self.ticket.abandoned_in_flight(&self.socket.accepts);
+        self.ticket
+            .abandoned_in_flight(self.fd.state().late_accepts());
     }
 
     #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
         let accepted = (result >= 0).then(|| self.accepted(result));
         self.ticket
-            .complete_abandoned(&self.socket.accepts, accepted);
+            .complete_abandoned(self.fd.state().late_accepts(), accepted);
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.socket.fd())
+        Readiness::Read(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
@@ -105,7 +136,7 @@ impl OpCode for Accept {
         // into.
         let fd = unsafe {
             libc::accept4(
-                self.socket.fd(),
+                self.fd.raw(),
                 address,
                 length,
                 libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,

@@ -1,28 +1,29 @@
 //! ACCEPT with `IORING_ACCEPT_MULTISHOT` (io_uring only, Linux 5.19+): one submission
 //! accepts connections until it is cancelled or fails; each CQE is a new fd.
 //!
-//! The listener keeps one armed (see `net::socket`), so connections are accepted by the
-//! kernel as they arrive and queue in the op's cell until an `accept` call takes them.
-//! Results nobody will take (the listener was dropped) are kept in the listener's
-//! leftovers, which close them when the listener's state goes away.
+//! The listener keeps one armed (see `net::accept_stream`), so connections are accepted
+//! by the kernel as they arrive and queue in the op's cell until an `accept` call takes
+//! them. Results nobody will take (the listener was dropped) are kept in the listener's
+//! leftovers ([`KeepsAccepts`]), which close them when the listener's state goes away.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::driver::uring::multishot::MultishotOpCode;
-use crate::net::socket::{Accepted, SharedSocket};
+use crate::io::shared_fd::FdRef;
+use crate::op::accept::{Accepted, KeepsAccepts};
 
 /// Multishot accept on a listener.
 #[derive(Debug)]
-pub(crate) struct AcceptMulti {
-    socket: Arc<SharedSocket>,
+pub(crate) struct AcceptMulti<S> {
+    /// The listener; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
 }
 
-impl AcceptMulti {
-    pub(crate) fn new(socket: Arc<SharedSocket>) -> AcceptMulti {
-        AcceptMulti { socket }
+impl<S: KeepsAccepts> AcceptMulti<S> {
+    pub(crate) fn new(fd: FdRef<S>) -> AcceptMulti<S> {
+        AcceptMulti { fd }
     }
 }
 
@@ -37,21 +38,21 @@ pub(crate) fn accepted(result: u32) -> Accepted {
     Accepted { fd, peer }
 }
 
-impl OpCode for AcceptMulti {
+impl<S: KeepsAccepts> OpCode for AcceptMulti<S> {
     type Output = io::Result<usize>;
 
     const OPCODE: u8 = io_uring::opcode::AcceptMulti::CODE;
     const MULTISHOT: bool = true;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.socket.fd()))
+        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.fd.raw()))
             .flags(libc::SOCK_CLOEXEC)
             .build()
     }
 
     fn complete_abandoned(&mut self, result: i32) {
         if result >= 0 {
-            self.socket.accepts.keep(accepted(result as u32));
+            self.fd.state().late_accepts().keep(accepted(result as u32));
         }
     }
 
@@ -70,6 +71,6 @@ impl OpCode for AcceptMulti {
 
 // SAFETY: the SQE passes no address buffer (multishot accept cannot take one): the
 // kernel writes no memory this value owns, each CQE's `res` is the new fd. The value
-// holds only the listener's `Arc<SharedSocket>`, which `complete_abandoned` uses to keep
+// holds only the listener's `FdRef`, whose state `complete_abandoned` uses to keep
 // the connection.
-unsafe impl MultishotOpCode for AcceptMulti {}
+unsafe impl<S: KeepsAccepts> MultishotOpCode for AcceptMulti<S> {}

@@ -1,6 +1,6 @@
 //! CLOSE (io_uring only): closes an fd through the ring, batched with the other SQEs
 //! instead of a `close(2)` syscall of its own. Used, detached, when the last user of a
-//! socket goes away on a thread that drives a ring (see `net::socket`).
+//! socket goes away on a thread that drives a ring (see `net::socket_fd`).
 
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};

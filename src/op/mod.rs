@@ -1,6 +1,12 @@
 //! Operations: one file per op, each holding both backends' halves (see
 //! `driver::op::OpCode`), and [`run`](run()) (in `run`), which awaits one on whichever backend
 //! applies.
+//!
+//! An op holds its I/O object's fd through an `io::shared_fd::FdRef<S>`, generic over
+//! the object's state `S`; ops whose late results must not be lost hand them to the
+//! sink that state names ([`recv::KeepsReads`], [`accept::KeepsAccepts`], kept in
+//! [`leftovers`]). So this layer knows no I/O object: it imports `io` and `driver`,
+//! never `net` or `fs`.
 
 pub(crate) mod accept;
 #[cfg(ringtide_uring)]
@@ -8,6 +14,7 @@ pub(crate) mod accept_multi;
 #[cfg(ringtide_uring)]
 pub(crate) mod close;
 pub(crate) mod connect;
+pub(crate) mod leftovers;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
 pub(crate) mod poll;
@@ -20,6 +27,7 @@ pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod send_msg;
 pub(crate) mod shutdown;
+pub(crate) mod socket_address;
 pub(crate) mod write;
 
 pub(crate) use run::run;

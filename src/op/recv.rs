@@ -1,21 +1,51 @@
 //! RECV: reads from a socket into an owned buffer, from a given offset in it.
 //!
-//! Stream reads keep what a cancelled read took (see `net::leftovers`): when the future
-//! was dropped and the kernel completed the read anyway, the bytes go to the socket's
-//! leftovers instead of being freed with the buffer.
+//! Stream reads keep what a cancelled read took (see `op::leftovers`): when the future
+//! was dropped and the kernel completed the read anyway, the bytes ([`Received`]) go to
+//! the socket's leftovers, which its state names ([`KeepsReads`]), instead of being
+//! freed with the buffer.
 
 use std::io;
-use std::sync::Arc;
+
+use socket2::SockAddr;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBufMut};
-use crate::net::leftovers::LeftoverTicket;
-use crate::net::socket::SharedSocket;
+use crate::op::leftovers::{LatePath, LateResult, LeftoverTicket, Leftovers};
+
+/// Bytes (and, for datagrams, the sender) that a cancelled read took from the kernel.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) data: Vec<u8>,
+    pub(crate) from: Option<SockAddr>,
+}
+
+impl LateResult for Received {
+    const SINGLE_SHOT: LatePath = LatePath::Read;
+    // There is no multishot receive; a kept read is a read.
+    const MULTISHOT: LatePath = LatePath::Read;
+}
+
+/// The state of a socket's fd owner: where what cancelled reads took is kept for the
+/// next read ([`Recv`], `RecvMsg`).
+pub(crate) trait KeepsReads: Send + Sync + 'static {
+    /// The socket's kept reads.
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(
+            dead_code,
+            reason = "only io_uring ops complete after their future is gone"
+        )
+    )]
+    fn late_reads(&self) -> &Leftovers<Received>;
+}
 
 /// Receives up to `bytes_total() - offset` bytes into `buf[offset..]`.
 #[derive(Debug)]
-pub(crate) struct Recv<B> {
-    socket: Arc<SharedSocket>,
+pub(crate) struct Recv<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     /// The kernel writes the bytes behind the buffer's own heap pointer (the
     /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
     /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
@@ -26,11 +56,11 @@ pub(crate) struct Recv<B> {
     ticket: LeftoverTicket,
 }
 
-impl<B: IoBufMut> Recv<B> {
-    pub(crate) fn new(socket: Arc<SharedSocket>, buf: B, offset: usize) -> Recv<B> {
+impl<B: IoBufMut, S: KeepsReads> Recv<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, buf: B, offset: usize) -> Recv<B, S> {
         debug_assert!(offset <= buf.bytes_total());
         Recv {
-            socket,
+            fd,
             buf,
             offset,
             ticket: LeftoverTicket::default(),
@@ -45,7 +75,7 @@ impl<B: IoBufMut> Recv<B> {
     }
 }
 
-impl<B: IoBufMut> OpCode for Recv<B> {
+impl<B: IoBufMut, S: KeepsReads> OpCode for Recv<B, S> {
     type Output = BufResult<usize, B>;
 
     #[cfg(ringtide_uring)]
@@ -53,7 +83,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let fd = self.socket.fd();
+        let fd = self.fd.raw();
         let (start, len) = self.spare();
         io_uring::opcode::Recv::new(io_uring::types::Fd(fd), start, crate::io::kernel_len(len))
             .build()
@@ -61,7 +91,8 @@ impl<B: IoBufMut> OpCode for Recv<B> {
 
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {
-        self.ticket.abandoned_in_flight(&self.socket.reads);
+        self.ticket
+            .abandoned_in_flight(self.fd.state().late_reads());
     }
 
     #[cfg(ringtide_uring)]
@@ -70,12 +101,13 @@ impl<B: IoBufMut> OpCode for Recv<B> {
             let (start, _) = self.spare();
             // SAFETY: the kernel wrote `result` bytes at `start` (the final CQE says so).
             let bytes = unsafe { std::slice::from_raw_parts(start, result as usize) };
-            crate::net::socket::Received {
+            Received {
                 data: bytes.to_vec(),
                 from: None,
             }
         });
-        self.ticket.complete_abandoned(&self.socket.reads, received);
+        self.ticket
+            .complete_abandoned(self.fd.state().late_reads(), received);
     }
 
     // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.
@@ -83,7 +115,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.socket.fd())
+        Readiness::Read(self.fd.raw())
     }
 
     fn stream_read_len(&self) -> Option<usize> {
@@ -91,7 +123,7 @@ impl<B: IoBufMut> OpCode for Recv<B> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let fd = self.socket.fd();
+        let fd = self.fd.raw();
         let (start, len) = self.spare();
         // SAFETY: `start` has `len` writable bytes (see `spare`).
         let read = unsafe {

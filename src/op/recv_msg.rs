@@ -2,26 +2,29 @@
 //! sender's address (`recv_from`).
 //!
 //! Like [`Recv`](super::recv::Recv), a result that arrives after the future was dropped
-//! goes to the socket's leftovers, with the sender's address for datagrams.
+//! goes to the socket's leftovers ([`KeepsReads`]), with the sender's address for
+//! datagrams.
 
 use std::io;
-use std::sync::Arc;
 
 use socket2::SockAddr;
 
 use crate::driver::op::{KernelWritten, OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
+use crate::io::{BufResult, IoBufMut};
+use crate::op::leftovers::LeftoverTicket;
+use crate::op::recv::KeepsReads;
+use crate::op::socket_address::{MessageHeader, sock_addr};
 
 /// Most buffers one `recvmsg`/`sendmsg` takes (Linux's `UIO_MAXIOV`).
 pub(crate) const IOV_MAX: usize = 1024;
-use crate::io::{BufResult, IoBufMut};
-use crate::net::leftovers::LeftoverTicket;
-use crate::net::socket::{MessageHeader, SharedSocket, sock_addr};
 
 const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
 /// Receives into `bufs` in order; with `want_sender`, records the sender's address.
-pub(crate) struct RecvMsg<B> {
-    socket: Arc<SharedSocket>,
+pub(crate) struct RecvMsg<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     /// The kernel writes the bytes behind the buffer's own heap pointer (the
     /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
     /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
@@ -46,21 +49,21 @@ struct Message {
 // SAFETY: the raw pointers in `iovecs` and in the header point into `bufs`, `iovecs`
 // and the message's sender storage, which the op owns and moves with it; they are
 // rebuilt before each use.
-unsafe impl<B: Send> Send for RecvMsg<B> {}
+unsafe impl<B: Send, S: KeepsReads> Send for RecvMsg<B, S> {}
 
-impl<B> std::fmt::Debug for RecvMsg<B> {
+impl<B, S> std::fmt::Debug for RecvMsg<B, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvMsg")
-            .field("fd", &self.socket.fd())
+            .field("fd", &self.fd.raw())
             .field("bufs", &self.bufs.len())
             .finish_non_exhaustive()
     }
 }
 
-impl<B: IoBufMut> RecvMsg<B> {
-    pub(crate) fn new(socket: Arc<SharedSocket>, bufs: Vec<B>, want_sender: bool) -> RecvMsg<B> {
+impl<B: IoBufMut, S: KeepsReads> RecvMsg<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, bufs: Vec<B>, want_sender: bool) -> RecvMsg<B, S> {
         RecvMsg {
-            socket,
+            fd,
             bufs,
             iovecs: Vec::new(),
             message: KernelWritten::new(Message {
@@ -125,7 +128,7 @@ impl<B: IoBufMut> RecvMsg<B> {
     }
 }
 
-impl<B: IoBufMut> OpCode for RecvMsg<B> {
+impl<B: IoBufMut, S: KeepsReads> OpCode for RecvMsg<B, S> {
     type Output = BufResult<(usize, Option<SockAddr>), Vec<B>>;
 
     #[cfg(ringtide_uring)]
@@ -134,23 +137,24 @@ impl<B: IoBufMut> OpCode for RecvMsg<B> {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let header = self.prepare();
-        io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.socket.fd()), header).build()
+        io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.fd.raw()), header).build()
     }
 
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {
-        self.ticket.abandoned_in_flight(&self.socket.reads);
+        self.ticket
+            .abandoned_in_flight(self.fd.state().late_reads());
     }
 
     #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
-        let received = (result > 0 || (result == 0 && self.want_sender)).then(|| {
-            crate::net::socket::Received {
+        let received =
+            (result > 0 || (result == 0 && self.want_sender)).then(|| crate::op::recv::Received {
                 data: self.copy_received(result as usize),
                 from: self.sender(),
-            }
-        });
-        self.ticket.complete_abandoned(&self.socket.reads, received);
+            });
+        self.ticket
+            .complete_abandoned(self.fd.state().late_reads(), received);
     }
 
     // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.
@@ -158,13 +162,13 @@ impl<B: IoBufMut> OpCode for RecvMsg<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Read(self.socket.fd())
+        Readiness::Read(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
         let header = self.prepare();
         // SAFETY: the header points at this op's live buffers and storage.
-        let read = unsafe { libc::recvmsg(self.socket.fd(), header, libc::MSG_DONTWAIT) };
+        let read = unsafe { libc::recvmsg(self.fd.raw(), header, libc::MSG_DONTWAIT) };
         if read < 0 {
             Err(io::Error::last_os_error())
         } else {

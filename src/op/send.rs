@@ -2,28 +2,24 @@
 //! with `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, never a `SIGPIPE`).
 
 use std::io;
-use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::net::socket::SharedSocket;
 
 /// Sends `buf[offset..bytes_init()]`.
 #[derive(Debug)]
-pub(crate) struct Send<B> {
-    socket: Arc<SharedSocket>,
+pub(crate) struct Send<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     buf: B,
     offset: usize,
 }
 
-impl<B: IoBuf> Send<B> {
-    pub(crate) fn new(socket: Arc<SharedSocket>, buf: B, offset: usize) -> Send<B> {
+impl<B: IoBuf, S: std::marker::Send + Sync + 'static> Send<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, buf: B, offset: usize) -> Send<B, S> {
         debug_assert!(offset <= buf.bytes_init());
-        Send {
-            socket,
-            buf,
-            offset,
-        }
+        Send { fd, buf, offset }
     }
 
     fn pending(&self) -> (*const u8, usize) {
@@ -33,7 +29,7 @@ impl<B: IoBuf> Send<B> {
     }
 }
 
-impl<B: IoBuf> OpCode for Send<B> {
+impl<B: IoBuf, S: std::marker::Send + Sync + 'static> OpCode for Send<B, S> {
     type Output = BufResult<usize, B>;
 
     #[cfg(ringtide_uring)]
@@ -43,7 +39,7 @@ impl<B: IoBuf> OpCode for Send<B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let (start, len) = self.pending();
         io_uring::opcode::Send::new(
-            io_uring::types::Fd(self.socket.fd()),
+            io_uring::types::Fd(self.fd.raw()),
             start,
             crate::io::kernel_len(len),
         )
@@ -56,7 +52,7 @@ impl<B: IoBuf> OpCode for Send<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Write(self.socket.fd())
+        Readiness::Write(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
@@ -64,7 +60,7 @@ impl<B: IoBuf> OpCode for Send<B> {
         // SAFETY: `start` has `len` initialised bytes (see `pending`).
         let sent = unsafe {
             libc::send(
-                self.socket.fd(),
+                self.fd.raw(),
                 start.cast(),
                 len.min(isize::MAX as usize),
                 libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,

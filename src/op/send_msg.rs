@@ -2,18 +2,19 @@
 //! (`send_to`), with `MSG_NOSIGNAL`.
 
 use std::io;
-use std::sync::Arc;
 
 use socket2::SockAddr;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::net::socket::{MessageHeader, SharedSocket};
 use crate::op::recv_msg::IOV_MAX;
+use crate::op::socket_address::MessageHeader;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
-pub(crate) struct SendMsg<B> {
-    socket: Arc<SharedSocket>,
+pub(crate) struct SendMsg<B, S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     header: MessageHeader,
@@ -22,25 +23,21 @@ pub(crate) struct SendMsg<B> {
 
 // SAFETY: the raw pointers in `iovecs` and `header` point into `bufs` and `target`,
 // which the op owns and moves with it; they are rebuilt before each use.
-unsafe impl<B: Send> Send for SendMsg<B> {}
+unsafe impl<B: Send, S: Send + Sync> Send for SendMsg<B, S> {}
 
-impl<B> std::fmt::Debug for SendMsg<B> {
+impl<B, S> std::fmt::Debug for SendMsg<B, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendMsg")
-            .field("fd", &self.socket.fd())
+            .field("fd", &self.fd.raw())
             .field("bufs", &self.bufs.len())
             .finish_non_exhaustive()
     }
 }
 
-impl<B: IoBuf> SendMsg<B> {
-    pub(crate) fn new(
-        socket: Arc<SharedSocket>,
-        bufs: Vec<B>,
-        target: Option<SockAddr>,
-    ) -> SendMsg<B> {
+impl<B: IoBuf, S: Send + Sync + 'static> SendMsg<B, S> {
+    pub(crate) fn new(fd: FdRef<S>, bufs: Vec<B>, target: Option<SockAddr>) -> SendMsg<B, S> {
         SendMsg {
-            socket,
+            fd,
             bufs,
             iovecs: Vec::new(),
             header: MessageHeader::default(),
@@ -78,7 +75,7 @@ impl<B: IoBuf> SendMsg<B> {
     }
 }
 
-impl<B: IoBuf> OpCode for SendMsg<B> {
+impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
     type Output = BufResult<usize, Vec<B>>;
 
     #[cfg(ringtide_uring)]
@@ -87,7 +84,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let header = self.prepare();
-        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.socket.fd()), header)
+        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.raw()), header)
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
     }
@@ -97,7 +94,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
     const ATTEMPT_NEVER_BLOCKS: bool = true;
 
     fn readiness(&self) -> Readiness {
-        Readiness::Write(self.socket.fd())
+        Readiness::Write(self.fd.raw())
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
@@ -105,7 +102,7 @@ impl<B: IoBuf> OpCode for SendMsg<B> {
         // SAFETY: the header points at this op's live buffers and address.
         let sent = unsafe {
             libc::sendmsg(
-                self.socket.fd(),
+                self.fd.raw(),
                 header,
                 libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
             )

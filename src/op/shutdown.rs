@@ -1,30 +1,30 @@
 //! SHUTDOWN: shuts down the read side, the write side or both of a socket.
 
 use std::io;
-use std::sync::Arc;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::net::socket::SharedSocket;
+use crate::io::shared_fd::FdRef;
 
 /// `shutdown(2)` with `how` (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`).
 #[derive(Debug)]
-pub(crate) struct Shutdown {
-    socket: Arc<SharedSocket>,
+pub(crate) struct Shutdown<S> {
+    /// The socket; keeps its fd open until this op is freed.
+    fd: FdRef<S>,
     how: i32,
 }
 
-impl Shutdown {
-    pub(crate) fn new(socket: Arc<SharedSocket>, how: std::net::Shutdown) -> Shutdown {
+impl<S: Send + Sync + 'static> Shutdown<S> {
+    pub(crate) fn new(fd: FdRef<S>, how: std::net::Shutdown) -> Shutdown<S> {
         let how = match how {
             std::net::Shutdown::Read => libc::SHUT_RD,
             std::net::Shutdown::Write => libc::SHUT_WR,
             std::net::Shutdown::Both => libc::SHUT_RDWR,
         };
-        Shutdown { socket, how }
+        Shutdown { fd, how }
     }
 }
 
-impl OpCode for Shutdown {
+impl<S: Send + Sync + 'static> OpCode for Shutdown<S> {
     type Output = io::Result<()>;
 
     #[cfg(ringtide_uring)]
@@ -32,7 +32,7 @@ impl OpCode for Shutdown {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.socket.fd()), self.how).build()
+        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.fd.raw()), self.how).build()
     }
 
     fn readiness(&self) -> Readiness {
@@ -42,7 +42,7 @@ impl OpCode for Shutdown {
 
     fn attempt(&mut self) -> io::Result<usize> {
         // SAFETY: shutdown on an fd the socket owns; errors are checked.
-        if unsafe { libc::shutdown(self.socket.fd(), self.how) } < 0 {
+        if unsafe { libc::shutdown(self.fd.raw(), self.how) } < 0 {
             Err(io::Error::last_os_error())
         } else {
             Ok(0)

@@ -424,7 +424,7 @@ pub fn own_process() -> bool {
     std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test")
 }
 
-/// Counts the late-result path (`net::leftovers`: results of cancelled operations that
+/// Counts the late-result path (`op::leftovers`: results of cancelled operations that
 /// the kernel completed anyway, kept for the next operation) from its creation on.
 pub struct LatePaths {
     before: ringtide::__private::LateResults,

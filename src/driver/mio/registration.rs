@@ -32,7 +32,6 @@ use ::mio::event::Source;
 use super::Shared;
 use super::scheduled_io::ScheduledIo;
 pub(crate) use super::scheduled_io::{Direction, ReadinessWaiter, ReadyEvent};
-use crate::task::coop;
 
 /// The registration of one I/O object with a driver (see the module documentation).
 #[derive(Debug)]
@@ -83,15 +82,14 @@ impl Registration {
     /// returns `WouldBlock`, clears the readiness and waits again. Returns the first
     /// result that is not `WouldBlock`.
     ///
-    /// Each call spends one unit of the task's cooperative budget; when it is spent the
-    /// call returns `Pending` (the task is woken at once) without running `operation`.
+    /// It spends no cooperative budget (the driver knows nothing of tasks): callers do,
+    /// before calling it (`net`'s `Socket::poll_io`).
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.poll_ready(cx, direction))?;
             match operation() {

@@ -617,7 +617,7 @@ mod tests {
 
     /// An op that keeps a socket-like count of abandoned in-flight ops: up when its
     /// future is dropped in flight, down when its final result reaches
-    /// `complete_abandoned` (what `net::leftovers` does for stream reads).
+    /// `complete_abandoned` (what `op::leftovers` does for stream reads).
     struct Abandonable {
         pending: std::sync::Arc<AtomicUsize>,
         finished: std::sync::Arc<AtomicUsize>,

@@ -85,7 +85,7 @@ impl TcpListener {
 
     /// [`from_fd`](TcpListener::from_fd) for an fd that may have duplicates (it came
     /// from the caller, or was lent out): dropping the listener then never shuts the
-    /// socket down (see `net::socket`'s `AcceptStream`).
+    /// socket down (see `net::accept_stream`'s `AcceptStream`).
     pub(crate) fn from_lent_fd(fd: OwnedFd) -> io::Result<TcpListener> {
         let listener = TcpListener::from_fd(fd)?;
         listener.socket.lend_fd();

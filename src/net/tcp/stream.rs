@@ -138,13 +138,15 @@ impl TcpStream {
 
     /// Waits until the stream is readable (data, end of stream or an error).
     pub async fn readable(&self) -> io::Result<()> {
-        self.socket.ready(crate::net::socket::Direction::Read).await
+        self.socket
+            .ready(crate::net::socket_ready::Direction::Read)
+            .await
     }
 
     /// Waits until the stream is writable.
     pub async fn writable(&self) -> io::Result<()> {
         self.socket
-            .ready(crate::net::socket::Direction::Write)
+            .ready(crate::net::socket_ready::Direction::Write)
             .await
     }
 

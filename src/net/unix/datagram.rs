@@ -9,7 +9,8 @@ use std::path::Path;
 use socket2::SockAddr;
 
 use crate::io::{BufResult, IoBuf, IoBufMut};
-use crate::net::socket::{Direction, Kind, Socket};
+use crate::net::socket::{Kind, Socket};
+use crate::net::socket_ready::Direction;
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
 

@@ -125,7 +125,7 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         let listener = UnixListener::from_fd(listener.into())?;
         // The std listener may have been cloned: dropping this one must not shut the
-        // socket down (see `net::socket`'s `AcceptStream`).
+        // socket down (see `net::accept_stream`'s `AcceptStream`).
         listener.socket.lend_fd();
         Ok(listener)
     }

@@ -10,7 +10,8 @@ use socket2::SockAddr;
 
 use crate::io::owned::impl_owned_io;
 use crate::net::poll_io::impl_poll_io;
-use crate::net::socket::{Direction, Kind, Socket};
+use crate::net::socket::{Kind, Socket};
+use crate::net::socket_ready::Direction;
 use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;

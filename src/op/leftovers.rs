@@ -1,5 +1,5 @@
 //! [`Leftovers`]: results of cancelled operations, kept for the next operation of the
-//! same kind on the same socket. This is what makes `accept` and stream reads
+//! same kind on the same I/O object. This is what makes `accept` and stream reads
 //! cancel-safe on io_uring.
 //!
 //! On io_uring, dropping an `accept` or `read` future cancels its op, but the kernel
@@ -7,6 +7,13 @@
 //! connection was accepted, the bytes were taken from the socket. The op then hands that
 //! result here (`OpCode::complete_abandoned`) instead of dropping it, and the next
 //! `accept`/`read` on the socket takes it first.
+//!
+//! The ops reach their object's leftovers through the state of its fd owner
+//! (`io::shared_fd::FdRef::state`), which implements the sink trait of each kind of
+//! result: [`KeepsReads`](super::recv::KeepsReads) for [`Received`](super::recv::Received),
+//! [`KeepsAccepts`](super::accept::KeepsAccepts) for
+//! [`Accepted`](super::accept::Accepted). This file knows no kind of result: each
+//! names its [`LatePath`] through [`LateResult`].
 //!
 //! Order matters for bytes: a read issued while a cancelled read is still in the kernel
 //! could otherwise return later bytes before the cancelled read's earlier ones reach the
@@ -32,8 +39,6 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
-
-use super::socket::{Accepted, Received};
 
 /// Which path kept a late result (see [`late_results_kept`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,17 +70,6 @@ pub(crate) trait LateResult {
     const SINGLE_SHOT: LatePath;
     /// The path of a multishot op's late result.
     const MULTISHOT: LatePath;
-}
-
-impl LateResult for Received {
-    const SINGLE_SHOT: LatePath = LatePath::Read;
-    // There is no multishot receive; a kept read is a read.
-    const MULTISHOT: LatePath = LatePath::Read;
-}
-
-impl LateResult for Accepted {
-    const SINGLE_SHOT: LatePath = LatePath::Accept;
-    const MULTISHOT: LatePath = LatePath::MultishotAccept;
 }
 
 /// Kept results of cancelled operations (see the module documentation).

@@ -1,0 +1,205 @@
+//! Owned-buffer I/O on a [`Socket`]: `recv*`, `send*`, `accept_raw` and `shutdown`.
+//! Each is one op (see `op/`) holding the socket's fd and the buffer, which it takes by
+//! value and gives back in a `BufResult`.
+//!
+//! Results that cancelled ops took from the kernel come first (io_uring: the future
+//! was dropped but the kernel completed the op anyway; kept in the socket's state, see
+//! `op::leftovers`): `recv*` and `accept_raw` take a kept result before submitting an
+//! op, and wait while a cancelled op may still produce one, so a stream's bytes stay
+//! in order. A kept chunk larger than the buffer is split: a stream puts the rest back
+//! for the next read (`hand_out`); a datagram is truncated, as `recv(2)` does.
+
+use std::future::poll_fn;
+use std::io;
+
+use socket2::SockAddr;
+
+use super::socket::{Kind, Socket};
+use crate::driver::Backend;
+use crate::io::{BufResult, IoBuf, IoBufMut};
+use crate::op;
+use crate::op::accept::Accept;
+use crate::op::recv::{Received, Recv};
+use crate::op::recv_msg::RecvMsg;
+use crate::op::send::Send;
+use crate::op::send_msg::SendMsg;
+use crate::op::shutdown::Shutdown;
+
+impl Socket {
+    /// Accepts one connection and reports the peer's address; a connection kept from a
+    /// cancelled accept comes first.
+    pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
+        let accepted = match self.accept_multishot().await {
+            Some(accepted) => accepted?,
+            None => match poll_fn(|cx| self.state().accepts.poll_take(cx)).await {
+                Some(kept) => kept,
+                None => op::run(self.source(), Accept::new(self.fd.share())).await?,
+            },
+        };
+        let nonblocking = match self.backend() {
+            // A ring accept leaves the new socket blocking; the readiness fallback
+            // (`accept4` with `SOCK_NONBLOCK`) does not.
+            Backend::Mio => Some(true),
+            _ => None,
+        };
+        let socket = Socket::with_mode(accepted.fd, Kind::Stream, nonblocking)?;
+        Ok((socket, accepted.peer))
+    }
+
+    /// Reads into `buf[offset..]`. Kept bytes (or a kept datagram) from a cancelled
+    /// read come first. On a datagram socket, a zero-capacity buffer still takes (and
+    /// discards) one datagram, as `recv(2)` does.
+    pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_total() == offset && self.state().kind == Kind::Stream {
+            return (Ok(0), buf);
+        }
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
+            let count = self.hand_out(kept, &mut buf, offset);
+            return (Ok(count), buf);
+        }
+        if self.state().kind == Kind::Datagram {
+            let receive = RecvMsg::new(self.fd.share(), vec![buf], true);
+            let (result, mut bufs) = op::run(self.source(), receive).await;
+            let buf = bufs.pop().expect("one buffer in, one out");
+            return (result.map(|(count, _)| count), buf);
+        }
+        op::run(self.source(), Recv::new(self.fd.share(), buf, offset)).await
+    }
+
+    /// Copies a kept result into `buf[offset..]`; a stream puts back what did not fit.
+    fn hand_out<B: IoBufMut>(&self, mut kept: Received, buf: &mut B, offset: usize) -> usize {
+        let room = buf.bytes_total() - offset;
+        let count = room.min(kept.data.len());
+        // SAFETY: `buf` has `room` writable bytes after `offset`, and `count <= room`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                kept.data.as_ptr(),
+                buf.stable_mut_ptr().add(offset),
+                count,
+            );
+            buf.set_init(offset + count);
+        }
+        if self.state().kind == Kind::Stream && count < kept.data.len() {
+            kept.data.drain(..count);
+            self.state().reads.put_back(kept);
+        }
+        count
+    }
+
+    /// Fills `buf` to its capacity; `UnexpectedEof` when the stream ends first.
+    pub(crate) async fn recv_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
+        let mut filled = 0;
+        while filled < buf.bytes_total() {
+            let (result, returned) = self.recv(buf, filled).await;
+            buf = returned;
+            match result {
+                Ok(0) => {
+                    return (
+                        Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the stream ended before the buffer was full",
+                        )),
+                        buf,
+                    );
+                }
+                Ok(count) => filled += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return (Err(error), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Reads into `bufs` in order (a kept chunk fills the first buffer only).
+    pub(crate) async fn recv_vectored<B: IoBufMut>(
+        &self,
+        mut bufs: Vec<B>,
+    ) -> BufResult<usize, Vec<B>> {
+        if bufs.iter().all(|buf| buf.bytes_total() == 0) {
+            return (Ok(0), bufs);
+        }
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
+            let first = bufs
+                .iter_mut()
+                .find(|buf| buf.bytes_total() > 0)
+                .expect("checked above");
+            let count = self.hand_out(kept, first, 0);
+            return (Ok(count), bufs);
+        }
+        let (result, bufs) =
+            op::run(self.source(), RecvMsg::new(self.fd.share(), bufs, false)).await;
+        (result.map(|(count, _)| count), bufs)
+    }
+
+    /// Receives one datagram and its sender.
+    pub(crate) async fn recv_from<B: IoBufMut>(
+        &self,
+        mut buf: B,
+    ) -> BufResult<(usize, SockAddr), B> {
+        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
+            let from = kept.from.clone();
+            let count = self.hand_out(kept, &mut buf, 0);
+            return match from {
+                Some(from) => (Ok((count, from)), buf),
+                None => (Err(io::Error::other("kept datagram without a sender")), buf),
+            };
+        }
+        let receive = RecvMsg::new(self.fd.share(), vec![buf], true);
+        let (result, mut bufs) = op::run(self.source(), receive).await;
+        let buf = bufs.pop().expect("one buffer in, one out");
+        let result = result.map(|(count, from)| (count, from.expect("a sender was asked for")));
+        (result, buf)
+    }
+
+    /// Writes `buf[offset..bytes_init()]` once; returns how much was written.
+    pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
+            return (Ok(0), buf);
+        }
+        op::run(self.source(), Send::new(self.fd.share(), buf, offset)).await
+    }
+
+    /// Writes all of `buf`'s initialised bytes.
+    pub(crate) async fn send_all<B: IoBuf>(&self, mut buf: B) -> BufResult<(), B> {
+        let mut written = 0;
+        while written < buf.bytes_init() {
+            let (result, returned) = self.send(buf, written).await;
+            buf = returned;
+            match result {
+                Ok(0) => {
+                    return (
+                        Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "the socket accepted no more bytes",
+                        )),
+                        buf,
+                    );
+                }
+                Ok(count) => written += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return (Err(error), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Writes the buffers' initialised bytes in order, once.
+    pub(crate) async fn send_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        if bufs.iter().all(|buf| buf.bytes_init() == 0) {
+            return (Ok(0), bufs);
+        }
+        op::run(self.source(), SendMsg::new(self.fd.share(), bufs, None)).await
+    }
+
+    /// Sends one datagram to `target`.
+    pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
+        let send = SendMsg::new(self.fd.share(), vec![buf], Some(target));
+        let (result, mut bufs) = op::run(self.source(), send).await;
+        (result, bufs.pop().expect("one buffer in, one out"))
+    }
+
+    /// Shuts down one or both directions.
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        op::run(self.source(), Shutdown::new(self.fd.share(), how)).await
+    }
+}
