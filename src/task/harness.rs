@@ -4,7 +4,7 @@
 //! come from `async-task` (`Runnable` = "scheduled, ready to run"; `Task` = the joining
 //! side). This file adds what a tokio-style runtime needs on top:
 //!
-//! * a [`Header`] shared by the future, its `JoinHandle`, its `AbortHandle`s and the
+//! * the task's [`Header`] (see `header`), shared by the future, its `JoinHandle`, its `AbortHandle`s and the
 //!   scheduler's [`OwnedTasks`] registry: the task id, the abort flag and a waker that
 //!   schedules the task;
 //! * the [`Harness`] future, which turns panics into `JoinError::Panic`, honours
@@ -33,71 +33,18 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 
 use async_task::{ScheduleInfo, WithInfo};
 
-use crate::loom::atomic::{AtomicU8, Ordering};
 use crate::task::current_id;
+use crate::task::header::Header;
 use crate::task::owned::OwnedTasks;
-use crate::task::{Id, JoinError, JoinHandle};
+use crate::task::{JoinError, JoinHandle};
 
 /// A scheduled task, ready to run: what run queues hold.
 pub(crate) type Runnable = async_task::Runnable<Header>;
-
-const ABORTED: u8 = 0b01;
-const FINISHED: u8 = 0b10;
-
-/// State shared between a task's future and the handles that refer to it. It lives in
-/// the task's own allocation (async-task's metadata), so it costs no extra allocation
-/// and lives exactly as long as any reference to the task.
-#[derive(Debug)]
-pub(crate) struct Header {
-    id: Id,
-    state: AtomicU8,
-}
-
-impl Header {
-    fn new() -> Header {
-        Header {
-            id: Id::next(),
-            state: AtomicU8::new(0),
-        }
-    }
-
-    pub(crate) fn id(&self) -> Id {
-        self.id
-    }
-
-    fn is_aborted(&self) -> bool {
-        self.state.load(Ordering::Acquire) & ABORTED != 0
-    }
-
-    /// True once the task's future has been dropped (completed, panicked or cancelled).
-    pub(crate) fn is_finished(&self) -> bool {
-        self.state.load(Ordering::Acquire) & FINISHED != 0
-    }
-
-    /// Requests cancellation and wakes the task (through `waker`, one of its own) so its
-    /// scheduler polls it and the harness sees the request. Does nothing to a finished
-    /// task or one already aborted.
-    pub(crate) fn abort(&self, waker: &Waker) {
-        let previous = self.state.fetch_or(ABORTED, Ordering::AcqRel);
-        if previous & (ABORTED | FINISHED) == 0 {
-            waker.wake_by_ref();
-        }
-    }
-
-    /// Shutdown's cancellation: like [`abort`](Self::abort), but wakes the task even
-    /// if it was aborted before (that wake-up may have been dropped with a run queue).
-    pub(crate) fn cancel_for_shutdown(&self, waker: &Waker) {
-        let previous = self.state.fetch_or(ABORTED, Ordering::AcqRel);
-        if previous & FINISHED == 0 {
-            waker.wake_by_ref();
-        }
-    }
-}
 
 pin_project_lite::pin_project! {
     /// The future async-task stores: the user's future plus panic and abort handling.
@@ -115,7 +62,7 @@ pin_project_lite::pin_project! {
             // gone" also means "all destructors ran". A panicking destructor must not
             // unwind into the scheduler.
             let _ = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
-            this.header.state.fetch_or(FINISHED, Ordering::AcqRel);
+            this.header.mark_finished();
         }
     }
 }
@@ -125,7 +72,7 @@ impl<F: Future> Future for Harness<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let id = this.header.id;
+        let id = this.header.id();
         if this.header.is_aborted() {
             let _ = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
             return Poll::Ready(Err(JoinError::cancelled(id)));
@@ -238,7 +185,7 @@ fn finish<T>(
     if !registered {
         // The scheduler is closed: the task is born aborted and its future is dropped
         // right here (running its destructor now).
-        header.state.fetch_or(ABORTED, Ordering::AcqRel);
+        header.mark_aborted();
         drop(runnable);
         return (None, handle);
     }
@@ -324,7 +271,7 @@ mod loom_tests {
             let poller = loom::thread::spawn(move || {
                 // What Harness::poll and its drop do, in order.
                 let saw_abort = task_side.is_aborted();
-                task_side.state.fetch_or(FINISHED, Ordering::AcqRel);
+                task_side.mark_finished();
                 saw_abort
             });
             header.abort(&waker);

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker, ready};
 
 use async_task::FallibleTask;
 
-use crate::task::harness::Header;
+use crate::task::header::Header;
 use crate::task::owned::HeaderRef;
 use crate::task::{Id, JoinError, coop};
 

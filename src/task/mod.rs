@@ -15,6 +15,7 @@ pub(crate) mod coop;
 mod current_id;
 mod error;
 pub(crate) mod harness;
+mod header;
 mod id;
 pub(crate) mod join;
 mod join_set;

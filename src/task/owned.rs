@@ -35,7 +35,7 @@ use std::task::Waker;
 use crossbeam_utils::CachePadded;
 
 use crate::loom::{Mutex, lock};
-use crate::task::harness::Header;
+use crate::task::header::Header;
 
 const SHARDS: usize = 32;
 
