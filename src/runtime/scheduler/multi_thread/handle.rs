@@ -13,9 +13,9 @@ use crate::driver::park::Unpark;
 use crate::loom::{Mutex, lock};
 use crate::runtime::context;
 use crate::runtime::metrics::WorkerMetrics;
+use crate::runtime::scheduler::multi_thread::core::Core;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
-use crate::runtime::scheduler::multi_thread::worker::{self, Core};
 use crate::runtime::scheduler::{self, Config};
 use crate::task::owned::OwnedTasks;
 use crate::task::{JoinHandle, harness};
@@ -90,13 +90,6 @@ impl Handle {
         let handle = scheduler::Handle::MultiThread(this.clone());
         let _driving = context::enter_driving(&handle, true);
         this.driver.block_on(future)
-    }
-
-    /// Queues a task that was woken (or spawned).
-    pub(crate) fn schedule(self: &Arc<Self>, task: Runnable, is_yield: bool) {
-        if let Err(task) = worker::schedule_local(self, task, is_yield) {
-            self.push_remote(task);
-        }
     }
 
     /// Queues a task from outside the workers (or a worker without its core).

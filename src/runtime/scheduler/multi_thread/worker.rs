@@ -39,6 +39,7 @@ use crate::driver::park::Park;
 use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::context::{self, Driving};
+use crate::runtime::scheduler::multi_thread::core::{Core, FastRand};
 use crate::runtime::scheduler::multi_thread::handle::{Handle, Remote};
 use crate::runtime::scheduler::multi_thread::queue::{LocalQueue, pop_inject};
 use crate::runtime::scheduler::{self, Config};
@@ -46,22 +47,6 @@ use crate::task::{blocking::BlockingTask, coop, harness};
 
 /// LIFO tasks run back to back before the slot is disabled for the tick.
 const MAX_LIFO_POLLS_PER_TICK: usize = 3;
-
-/// A worker's state; moves between threads only through `block_in_place`.
-#[derive(Debug)]
-pub(crate) struct Core {
-    index: usize,
-    tick: u32,
-    queue: LocalQueue,
-    lifo_enabled: bool,
-    is_searching: bool,
-    is_shutdown: bool,
-    park: Option<CoreDriver>,
-    rand: FastRand,
-    polls: u64,
-    steals: u64,
-    parks: u64,
-}
 
 /// The worker currently running on this thread.
 struct WorkerContext {
@@ -381,35 +366,6 @@ impl Core {
         metrics.steals.store(self.steals, Ordering::Relaxed);
         metrics.parks.store(self.parks, Ordering::Relaxed);
     }
-
-    /// This thread drives the core from now on: its ring (or poll) serves the core.
-    fn attach_driver(&mut self) {
-        if let Some(park) = self.park.as_mut() {
-            driver::Driver::attach(park);
-        }
-    }
-
-    /// This thread gives the core to another (`block_in_place`): hand in-flight I/O
-    /// over (see `driver`), keeping per-thread driver state for the thread's next core.
-    fn detach_driver(&mut self) {
-        if let Some(park) = self.park.as_mut() {
-            driver::Driver::detach(park);
-        }
-    }
-
-    /// This thread stops being a worker for good (exit): hand in-flight I/O over (see
-    /// `driver`) and free its per-thread state.
-    fn release_driver(&mut self) {
-        if let Some(park) = self.park.as_mut() {
-            driver::Driver::detach_and_release(park);
-        }
-    }
-
-    /// Drops every queued task (shutdown).
-    pub(super) fn shutdown(&mut self) {
-        self.is_shutdown = true;
-        self.queue.drain();
-    }
 }
 
 /// The index of the core this thread runs for `handle`'s runtime, if it runs one of its
@@ -422,13 +378,18 @@ pub(crate) fn current_core(handle: &Arc<Handle>) -> Option<usize> {
     })
 }
 
+impl Handle {
+    /// Queues a task that was woken (or spawned).
+    pub(crate) fn schedule(self: &Arc<Self>, task: Runnable, is_yield: bool) {
+        if let Err(task) = schedule_local(self, task, is_yield) {
+            self.push_remote(task);
+        }
+    }
+}
+
 /// Schedules `task` on the current worker if this thread runs one of `handle`'s workers
 /// and holds its core; gives the task back otherwise.
-pub(super) fn schedule_local(
-    handle: &Arc<Handle>,
-    task: Runnable,
-    is_yield: bool,
-) -> Result<(), Runnable> {
+fn schedule_local(handle: &Arc<Handle>, task: Runnable, is_yield: bool) -> Result<(), Runnable> {
     with_current(|cx| {
         let Some(cx) = cx.filter(|cx| Arc::ptr_eq(&cx.handle, handle)) else {
             return Err(task);
@@ -511,27 +472,4 @@ pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     }
     let _settle = Settle;
     f()
-}
-
-/// A small xorshift generator for picking steal victims.
-#[derive(Debug)]
-struct FastRand(u64);
-
-impl FastRand {
-    fn new(seed: u64) -> FastRand {
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        FastRand((seed.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ time) | 1)
-    }
-
-    fn next_below(&mut self, n: usize) -> usize {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        ((x >> 32) as usize * n) >> 32
-    }
 }
