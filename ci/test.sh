@@ -10,6 +10,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+echo "== layers (no import circles; the driver imports nothing above it)"
+./ci/layers.sh
+
 echo "== one backend at a time (what a non-Linux target or a trimmed build compiles)"
 cargo check --no-default-features --features mio,macros --all-targets
 cargo check --no-default-features --features io-uring
