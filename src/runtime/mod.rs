@@ -1,7 +1,8 @@
 //! The runtime: [`Builder`], [`Runtime`], [`Handle`], and the schedulers behind them.
 //!
-//! A runtime is a scheduler plus a blocking thread pool (and, once the driver issues
-//! land, an I/O driver and a timer). Two flavours, with tokio's names:
+//! A runtime is a scheduler, a blocking thread pool, an I/O driver per core and a timer
+//! (`driver`: a core's park step composes the timer's next deadline, the driver's park
+//! and firing due timers). Two flavours, with tokio's names:
 //!
 //! * [`Builder::new_multi_thread`]: N worker threads with work stealing. Each worker
 //!   has a local run queue and a LIFO slot; a global injection queue takes spawns and
