@@ -12,6 +12,8 @@
 //! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
 //! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
 //! and `interval` on a hierarchical timer wheel. Networking types follow.
+//! [`fs`] has `tokio::fs`'s path and directory functions, native io_uring operations
+//! where the kernel has them.
 //!
 //! # Cargo features
 //!
@@ -55,6 +57,7 @@ compile_error!("ringtide needs at least one I/O backend: enable the `io-uring` o
 
 mod blocking;
 mod driver;
+pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;

@@ -27,12 +27,8 @@ pub(crate) enum Readiness {
     Read(RawFd),
     /// The fd is writable; `attempt` is a non-blocking syscall.
     Write(RawFd),
-    /// No readiness exists (regular files): `attempt` blocks, so it runs on the
-    /// blocking pool.
-    #[allow(
-        dead_code,
-        reason = "for file operations, which arrive with the fs module"
-    )]
+    /// No readiness exists (regular files, path operations): `attempt` blocks, so it
+    /// runs on the blocking pool.
     Blocking,
 }
 

@@ -30,4 +30,11 @@ pub(crate) mod shutdown;
 pub(crate) mod socket_address;
 pub(crate) mod write;
 
+// Path and directory ops (`fs`'s free functions).
+pub(crate) mod link_at;
+pub(crate) mod mkdir_at;
+pub(crate) mod rename_at;
+pub(crate) mod symlink_at;
+pub(crate) mod unlink_at;
+
 pub(crate) use run::run;

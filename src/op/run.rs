@@ -13,8 +13,9 @@
 //!   notice; where that syscall could block, it runs on the blocking pool.
 //! * mio: the syscall runs once the registration reports readiness (writes try it
 //!   first); `WouldBlock` clears the readiness and waits again.
-//! * Ops that have no readiness (`Readiness::Blocking`: regular files) run on the
-//!   blocking pool on either backend.
+//! * Ops that have no readiness (`Readiness::Blocking`: regular files, path
+//!   operations) run their syscall on the blocking pool: on mio, and on io_uring where
+//!   the kernel lacks their opcode.
 //! * Outside a runtime with I/O, the op completes with an error that says so.
 
 use std::future::poll_fn;
@@ -55,7 +56,7 @@ pub(crate) async fn run<T: OpCode>(source: Option<&IoSource>, op: T) -> T::Outpu
     }
 }
 
-fn no_io_error() -> io::Error {
+pub(crate) fn no_io_error() -> io::Error {
     io::Error::other(
         "this I/O operation needs a ringtide runtime with I/O enabled: call it from inside \
          a runtime built with `enable_io()` or `enable_all()`",

@@ -1,0 +1,68 @@
+//! UNLINKAT: removes a name from the file system: a file (like `unlink(2)`) or, with
+//! `AT_REMOVEDIR`, an empty directory (like `rmdir(2)`). Paths are relative to the
+//! current directory (`AT_FDCWD`).
+//!
+//! The path is an owned `CString`: its bytes sit on the heap, where they stay until the
+//! op is freed (after its final CQE on io_uring), so the kernel never reads a moved or
+//! freed path. A cancelled unlink leaves nothing behind: either the name was removed or
+//! it was not.
+
+use std::ffi::CString;
+use std::io;
+
+use crate::driver::op::{OpCode, Readiness};
+
+/// Removes the file or empty directory at `path`.
+#[derive(Debug)]
+pub(crate) struct UnlinkAt {
+    path: CString,
+    /// 0 (a file) or `AT_REMOVEDIR` (an empty directory).
+    flags: libc::c_int,
+}
+
+impl UnlinkAt {
+    /// Removes a file (anything but a directory): `unlink(2)`.
+    pub(crate) fn file(path: CString) -> UnlinkAt {
+        UnlinkAt { path, flags: 0 }
+    }
+
+    /// Removes an empty directory: `rmdir(2)`.
+    pub(crate) fn dir(path: CString) -> UnlinkAt {
+        UnlinkAt {
+            path,
+            flags: libc::AT_REMOVEDIR,
+        }
+    }
+}
+
+impl OpCode for UnlinkAt {
+    type Output = io::Result<()>;
+
+    #[cfg(ringtide_uring)]
+    const OPCODE: u8 = io_uring::opcode::UnlinkAt::CODE;
+
+    #[cfg(ringtide_uring)]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::UnlinkAt::new(io_uring::types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+            .flags(self.flags)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        // Path lookups can block on the disk: the blocking pool.
+        Readiness::Blocking
+    }
+
+    fn attempt(&mut self) -> io::Result<usize> {
+        // SAFETY: the path is a NUL-terminated string this op owns.
+        if unsafe { libc::unlinkat(libc::AT_FDCWD, self.path.as_ptr(), self.flags) } < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(0)
+        }
+    }
+
+    fn complete(self, result: io::Result<usize>) -> io::Result<()> {
+        result.map(drop)
+    }
+}
