@@ -55,6 +55,7 @@ compile_error!("ringtide needs at least one I/O backend: enable the `io-uring` o
 
 mod blocking;
 mod driver;
+pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;
