@@ -11,7 +11,10 @@
 //! [`runtime::Builder::backend`], the `RINGTIDE_BACKEND` environment variable, or
 //! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
 //! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
-//! and `interval` on a hierarchical timer wheel. Networking types follow.
+//! and `interval` on a hierarchical timer wheel. [`net`] has TCP, UDP and Unix sockets;
+//! [`fs`] has files ([`fs::File`], [`fs::OpenOptions`], [`fs::read`], ...): native
+//! io_uring file I/O, and on mio the blocking pool with an inline `RWF_NOWAIT` fast
+//! path for cached reads.
 //!
 //! # Cargo features
 //!

@@ -1,5 +1,5 @@
 //! Files: [`File`], [`OpenOptions`] and the whole-file functions [`read`],
-//! [`read_to_string`], [`write`] and [`copy`], with `tokio::fs`'s names, owned buffers
+//! [`read_to_string`], [`write`](write()) and [`copy`], with `tokio::fs`'s names, owned buffers
 //! ([`IoBuf`](crate::io::IoBuf)/[`IoBufMut`](crate::io::IoBufMut), given back in a
 //! [`BufResult`](crate::io::BufResult)) wherever bytes move, and the same results and
 //! error kinds on both backends (std's: `NotFound`, `AlreadyExists`,
@@ -17,7 +17,7 @@
 //! |-----------|----------|-----|
 //! | open ([`File::open`], [`OpenOptions::open`], ...) | OPENAT | `openat2(RESOLVE_CACHED)` inline, else `openat` on the pool |
 //! | [`File::read_at`], cursor reads, [`read`] | READ (READV for `readv_owned`) | `preadv2(RWF_NOWAIT)` inline, else `pread` on the pool |
-//! | [`File::write_at`], cursor writes, [`write`] | WRITE (WRITEV for `writev_owned`) | `pwrite` on the pool |
+//! | [`File::write_at`], cursor writes, [`write`](write()) | WRITE (WRITEV for `writev_owned`) | `pwrite` on the pool |
 //! | [`File::sync_all`], [`File::sync_data`] | FSYNC (with DATASYNC) | `fsync`/`fdatasync` on the pool |
 //! | [`File::set_len`] | FTRUNCATE (Linux 6.9+) | `ftruncate` on the pool |
 //! | [`File::close`] | CLOSE | `close` on the pool |

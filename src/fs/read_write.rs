@@ -1,4 +1,4 @@
-//! Whole-file functions: [`read`], [`read_to_string`], [`write`], [`copy`].
+//! Whole-file functions: [`read`], [`read_to_string`], [`write`](write()), [`copy`].
 //!
 //! `read` opens the file and reads from offset 0 until a read returns 0. It never
 //! asks for the size before reading: on io_uring a STATX op goes to io-wq (about 45 µs

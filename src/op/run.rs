@@ -291,4 +291,39 @@ mod fallback_tests {
         assert_eq!(count, 5);
         assert_eq!(buf, b"ready");
     }
+
+    /// A file op whose opcode the kernel lacks (FTRUNCATE before 6.9) takes the
+    /// readiness half on io_uring: the inline form where it has one, else the pool.
+    #[test]
+    fn file_ops_the_kernel_lacks_run_on_the_pool_with_the_same_results() {
+        use crate::op::file_offset::FileOffset;
+        use crate::op::ftruncate::Ftruncate;
+        use crate::op::read_at::ReadAt;
+
+        let runtime = Builder::new_current_thread()
+            .backend(Backend::IoUring)
+            .enable_all()
+            .build()
+            .unwrap();
+        let path =
+            std::env::temp_dir().join(format!("ringtide-run-fallback-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let owner = crate::io::shared_fd::FdOwner::new(file);
+        runtime.block_on(async {
+            let read = ReadAt::new(owner.share(), Vec::with_capacity(4), 0, FileOffset::At(3));
+            let (result, buf) = run_readiness_on_uring(read).await;
+            assert_eq!(result.unwrap(), 4);
+            assert_eq!(buf, b"3456");
+            run_readiness_on_uring(Ftruncate::new(owner.share(), 2))
+                .await
+                .unwrap();
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"01");
+        std::fs::remove_file(&path).unwrap();
+    }
 }
