@@ -11,9 +11,11 @@
 //! [`runtime::Builder::backend`], the `RINGTIDE_BACKEND` environment variable, or
 //! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
 //! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
-//! and `interval` on a hierarchical timer wheel. Networking types follow.
-//! [`fs`] has `tokio::fs`'s path and directory functions, native io_uring operations
-//! where the kernel has them.
+//! and `interval` on a hierarchical timer wheel. [`net`] has TCP, UDP and Unix sockets;
+//! [`fs`] has `tokio::fs`'s API: files ([`fs::File`], [`fs::OpenOptions`], [`fs::read`],
+//! ...) and the path and directory functions, with native io_uring operations where the
+//! kernel has them, and on mio the blocking pool with an inline `RWF_NOWAIT` fast path
+//! for cached reads.
 //!
 //! # Cargo features
 //!

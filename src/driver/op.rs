@@ -11,7 +11,9 @@
 //!   [`OpCode::complete`].
 //! * readiness: [`OpCode::readiness`] says what to wait for, [`OpCode::attempt`] runs
 //!   the syscall (non-blocking for `Read`/`Write`, on the blocking pool for
-//!   `Blocking`), and its result goes to [`OpCode::complete`].
+//!   `Blocking`), and its result goes to [`OpCode::complete`]. A `Blocking` op may
+//!   also have a form of its syscall that never blocks ([`OpCode::attempt_nowait`]:
+//!   a file read with `RWF_NOWAIT`), tried inline before the pool.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -28,7 +30,7 @@ pub(crate) enum Readiness {
     /// The fd is writable; `attempt` is a non-blocking syscall.
     Write(RawFd),
     /// No readiness exists (regular files, path operations): `attempt` blocks, so it
-    /// runs on the blocking pool.
+    /// runs on the blocking pool, unless `attempt_nowait` did the work inline first.
     Blocking,
 }
 
@@ -87,6 +89,22 @@ pub(crate) trait OpCode: Send + 'static {
 
     /// Readiness half: the syscall. `WouldBlock` means "wait for readiness again".
     fn attempt(&mut self) -> io::Result<usize>;
+
+    /// Readiness half of a [`Readiness::Blocking`] op: the syscall in a form that
+    /// never blocks, tried inline (on the worker) before [`attempt`](OpCode::attempt)
+    /// goes to the blocking pool. `Some(result)`: done, `result` goes to
+    /// [`complete`](OpCode::complete) (errors included: they are the syscall's real
+    /// answer). `None`: it could not be done without blocking (`EAGAIN`: the data is
+    /// not in the page cache, a path component is not in the dentry cache), or this
+    /// kernel or file system lacks the non-blocking form; nothing happened, and
+    /// `attempt` runs on the pool. The default: `None` (no such form).
+    ///
+    /// The rule for implementations: it must never block and never have an effect
+    /// when it returns `None` (a read that returned `EAGAIN` read nothing; an open
+    /// that failed with `EAGAIN` created nothing).
+    fn attempt_nowait(&mut self) -> Option<io::Result<usize>> {
+        None
+    }
 
     /// Readiness half: [`attempt`](OpCode::attempt) never blocks, even on a blocking
     /// fd (it passes `MSG_DONTWAIT`). Sockets are blocking on io_uring, so where the

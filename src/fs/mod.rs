@@ -1,5 +1,15 @@
 //! Files and directories: `tokio::fs`'s API on both backends.
 //!
+//! * Files: [`File`], [`OpenOptions`] and the whole-file functions [`read`],
+//!   [`read_to_string`], [`write`](write()) and [`copy`], with owned buffers
+//!   ([`IoBuf`](crate::io::IoBuf)/[`IoBufMut`](crate::io::IoBufMut), given back in a
+//!   [`BufResult`](crate::io::BufResult)) wherever bytes move.
+//! * Paths and directories: [`create_dir`], [`create_dir_all`], [`remove_file`],
+//!   [`remove_dir`], [`remove_dir_all`], [`rename`], [`hard_link`], [`symlink`],
+//!   [`read_link`], [`canonicalize`], [`set_permissions`], [`try_exists`],
+//!   [`metadata`], [`symlink_metadata`], [`read_dir`] ([`ReadDir`], [`DirEntry`]) and
+//!   [`DirBuilder`].
+//!
 //! Every function mirrors the `std::fs` call of the same name and returns the same
 //! results and the same errors (each `io::Error` comes from the raw errno, so its
 //! `kind()` is the one `std` gives: `NotFound`, `PermissionDenied`, `AlreadyExists`,
@@ -7,6 +17,79 @@
 //! Like every ringtide I/O operation, they need a runtime with I/O (`enable_io()` or
 //! `enable_all()`); outside one they return an error that says so.
 //!
+//! # Files: what runs where
+//!
+//! Files have no readiness, so the readiness backend (mio) runs blocking syscalls on
+//! the runtime's blocking pool (about 25 µs a round trip here), except where a
+//! non-blocking form of the syscall exists (see the next section). io_uring runs them
+//! in the kernel: page-cache hits complete inline in `io_uring_enter`, the rest in the
+//! kernel's own workers, never on a thread of ours.
+//!
+//! | Operation | io_uring | mio |
+//! |-----------|----------|-----|
+//! | open ([`File::open`], [`OpenOptions::open`], ...) | OPENAT | `openat2(RESOLVE_CACHED)` inline, else `openat` on the pool |
+//! | [`File::read_at`], cursor reads, [`read`] | READ (READV for `readv_owned`) | `preadv2(RWF_NOWAIT)` inline, else `pread` on the pool |
+//! | [`File::write_at`], cursor writes, [`write`](write()) | WRITE (WRITEV for `writev_owned`) | `pwrite` on the pool |
+//! | [`File::sync_all`], [`File::sync_data`] | FSYNC (with DATASYNC) | `fsync`/`fdatasync` on the pool |
+//! | [`File::set_len`] | FTRUNCATE (Linux 6.9+) | `ftruncate` on the pool |
+//! | [`File::close`] | CLOSE | `close` on the pool |
+//! | dropping a [`File`] | `close(2)` by whoever lets go last | the same |
+//! | [`File::metadata`], [`File::set_permissions`] | `fstat`, `fchmod` on the pool | the same |
+//! | [`File::seek`], [`File::try_clone`] | `lseek`, `fcntl` inline (they never wait for a device) | the same |
+//! | [`copy`] | `std::fs::copy` on the pool (`copy_file_range`: the kernel copies) | the same |
+//!
+//! Where the kernel lacks an io_uring opcode (FTRUNCATE before 6.9, say; the runtime
+//! probes them once), that operation takes the mio column's path on an io_uring
+//! runtime: same results, no error.
+//!
+//! # The `RWF_NOWAIT` rule (mio)
+//!
+//! A file operation that has a non-blocking form tries it inline, on the worker, and
+//! goes to the blocking pool only when that form says it would have to wait:
+//!
+//! * reads call `preadv2(..., RWF_NOWAIT)`: a page-cache hit returns the bytes (about
+//!   1 µs instead of a pool round trip); `EAGAIN` (not cached) sends the read to the
+//!   pool. A read that is only partly cached returns the cached part (a short read,
+//!   which `read_exact_at` and [`read`] continue);
+//! * opens that neither create nor truncate call `openat2` with `RESOLVE_CACHED` (and
+//!   `O_NONBLOCK`): `EAGAIN` when a path component is not in the dentry cache (or a
+//!   lease would have to be broken) sends the open to the pool. Only a regular file or
+//!   a directory is kept from the inline open (a FIFO or a device would have made a
+//!   blocking open wait); anything else is closed and opened again on the pool;
+//! * kernels or file systems without these forms (`ENOSYS`, `EINVAL`, `EOPNOTSUPP`)
+//!   go to the pool, with the same results.
+//!
+//! Each inline attempt spends one unit of the task's cooperative budget, so a task
+//! whose reads always hit the page cache still yields to others. Writes, syncs and
+//! truncation always go to the pool on mio.
+//!
+//! # Cancel safety
+//!
+//! Dropping a future of this module before it completes cancels the operation without
+//! freeing anything early or leaking an fd:
+//!
+//! * the buffer stays owned by the operation until the kernel (io_uring) or the pool
+//!   thread (mio) is done with it, then it is freed; bytes a cancelled read took are
+//!   lost with it, and a cancelled write may have written some, all or none of its
+//!   bytes;
+//! * a cancelled open closes the fd it produced when it completes anyway (io_uring: the
+//!   late completion; mio: the pool thread);
+//! * the file's fd stays open while any operation that uses it is in flight, even one
+//!   whose future is gone: dropping a `File` closes its fd only after they completed,
+//!   and [`File::close`]/[`File::into_std`] wait for them;
+//! * a cancelled cursor read or write may still move the file position when it
+//!   completes: `seek` before the next cursor operation.
+//!
+//! Shutting the runtime down with file operations in flight neither hangs nor leaks
+//! their fds: io_uring cancels them and waits for their completions when its rings
+//! close; the pool finishes the ones that started and drops the ones that had not.
+//!
+//! # Direct I/O
+//!
+//! [`OpenOptions::custom_flags`] takes `libc::O_DIRECT`; its reads and writes need
+//! buffers, offsets and lengths aligned to the device's logical block size:
+//! [`AlignedBuf`](crate::io::AlignedBuf) provides the buffers.
+
 //! # Paths and directories
 //!
 //! Native on io_uring (one submission each, no thread-pool round trip), and on the
@@ -53,6 +136,18 @@
 //!     Ok(())
 //! }
 //! ```
+
+// fs::File, OpenOptions and the whole-file functions.
+mod cursor;
+mod file;
+mod file_fd;
+mod open_options;
+mod positional;
+mod read_write;
+
+pub use file::File;
+pub use open_options::OpenOptions;
+pub use read_write::{copy, read, read_to_string, write};
 
 // Paths and directories: the free functions, `DirBuilder`, `read_dir`.
 mod c_path;

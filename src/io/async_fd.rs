@@ -24,7 +24,8 @@ use crate::op::{self, read::Read, write::Write};
 /// one worker's poll; on io_uring nothing is registered and the fd's mode is left as
 /// is (a non-blocking fd that reports `EAGAIN` is waited on with `POLL_ADD`).
 ///
-/// Regular files have no readiness: on mio, use the file system API instead.
+/// Regular files have no readiness: on mio, use the file system API ([`crate::fs`])
+/// instead.
 ///
 /// Dropping the `AsyncFd` drops the wrapped value (closing the fd) once no operation
 /// uses the fd any more: at once on mio, and on io_uring after the final completion of

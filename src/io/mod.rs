@@ -8,6 +8,8 @@
 //!
 //! * [`AsyncFd`]: owned-buffer `read`/`write` on any file descriptor (pipes, sockets,
 //!   character devices, eventfds).
+//! * [`AlignedBuf`]: an owned buffer with a guaranteed alignment, for direct I/O
+//!   (`O_DIRECT` files, see [`crate::fs::OpenOptions::custom_flags`]).
 //! * [`nop`]: one round trip through the driver that does nothing, for measuring the
 //!   runtime's per-operation overhead.
 //!
@@ -46,11 +48,13 @@
 //! took effect are lost with the buffer, so `read` is not cancel-safe with respect to
 //! data (as a `read` syscall whose result is discarded is not).
 
+mod aligned_buf;
 mod async_fd;
 mod buf;
 pub(crate) mod owned;
 pub(crate) mod shared_fd;
 
+pub use aligned_buf::AlignedBuf;
 pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;

@@ -13,7 +13,9 @@ use crate::io::{BufResult, IoBuf, IoBufMut};
 /// Cancel safety: on the streams of this crate, dropping a read future loses no data.
 /// Bytes the kernel took for a cancelled read are kept and returned by the next read
 /// on the same stream, in order. (`read_exact_owned` may have placed some bytes in its
-/// buffer when it is dropped; those are gone with the buffer.)
+/// buffer when it is dropped; those are gone with the buffer.) A file
+/// ([`crate::fs::File`]) keeps no bytes: a dropped read may still complete and move the
+/// file position past what it read (see its docs).
 pub trait AsyncReadOwned {
     /// Reads into `buf`, from its start up to its capacity, and returns how many bytes
     /// arrived (`Ok(0)`: end of stream, or a zero-capacity buffer) with the buffer.

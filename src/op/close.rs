@@ -1,6 +1,15 @@
-//! CLOSE (io_uring only): closes an fd through the ring, batched with the other SQEs
-//! instead of a `close(2)` syscall of its own. Used, detached, when the last user of a
-//! socket goes away on a thread that drives a ring (see `net::socket_fd`).
+//! CLOSE: closes an fd and reports the outcome.
+//!
+//! * Detached (io_uring): through the ring, batched with the other SQEs instead of a
+//!   `close(2)` syscall of its own, when the last user of a socket goes away on a
+//!   thread that drives a ring (see `net::socket_fd`). Nobody reads the result.
+//! * Awaited through `op::run`: an explicit close that reports its error (a file's
+//!   `close()`: `EIO` from a network file system's final flush, say). The readiness half
+//!   is `Readiness::Blocking` (a final flush may wait on the network), so on mio it runs
+//!   on the blocking pool.
+//!
+//! Whatever `close(2)` returns, the fd is gone afterwards on Linux (even on `EINTR`), so
+//! a failed close is never retried.
 
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
@@ -11,6 +20,11 @@ use crate::driver::op::{OpCode, Readiness};
 #[derive(Debug)]
 pub(crate) struct Close {
     fd: Option<OwnedFd>,
+    /// The number, for the kernel to close once `uring_entry` gave up the `OwnedFd`.
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(dead_code, reason = "only the ring closes by number")
+    )]
     raw: RawFd,
 }
 
@@ -24,8 +38,10 @@ impl Close {
 impl OpCode for Close {
     type Output = io::Result<()>;
 
+    #[cfg(ringtide_uring)]
     const OPCODE: u8 = io_uring::opcode::Close::CODE;
 
+    #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         // From here the kernel closes it: give up ownership so the op's drop does not.
         if let Some(fd) = self.fd.take() {
@@ -34,6 +50,7 @@ impl OpCode for Close {
         io_uring::opcode::Close::new(io_uring::types::Fd(self.raw)).build()
     }
 
+    #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
         // `-ECANCELED`: the CLOSE never ran (its ring retired first), so the kernel
         // did not close the fd this op owns: close it here.
@@ -45,11 +62,18 @@ impl OpCode for Close {
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Immediate
+        Readiness::Blocking
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        drop(self.fd.take());
+        let Some(fd) = self.fd.take() else {
+            return Ok(0);
+        };
+        // SAFETY: `into_raw_fd` hands over the only owner of the fd, so closing it here
+        // closes nothing anyone else owns, and nothing closes it again.
+        if unsafe { libc::close(fd.into_raw_fd()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(0)
     }
 
@@ -59,6 +83,25 @@ impl OpCode for Close {
 }
 
 #[cfg(test)]
+mod readiness_tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn the_readiness_half_closes_the_fd_and_reports_success() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let raw = reader.as_raw_fd();
+        let mut close = Close::new(OwnedFd::from(reader));
+        assert_eq!(close.readiness(), Readiness::Blocking);
+        close.attempt().unwrap();
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        assert!(unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0, "still open");
+        assert!(close.complete(Ok(0)).is_ok());
+    }
+}
+
+#[cfg(all(test, ringtide_uring))]
 mod tests {
     use std::os::fd::AsRawFd;
 

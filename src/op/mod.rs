@@ -11,7 +11,6 @@
 pub(crate) mod accept;
 #[cfg(ringtide_uring)]
 pub(crate) mod accept_multi;
-#[cfg(ringtide_uring)]
 pub(crate) mod close;
 pub(crate) mod connect;
 pub(crate) mod leftovers;
@@ -29,6 +28,15 @@ pub(crate) mod send_msg;
 pub(crate) mod shutdown;
 pub(crate) mod socket_address;
 pub(crate) mod write;
+// File ops (fs::File, whole-file functions).
+pub(crate) mod file_offset;
+pub(crate) mod fsync;
+pub(crate) mod ftruncate;
+pub(crate) mod open_at;
+pub(crate) mod read_at;
+pub(crate) mod readv_at;
+pub(crate) mod write_at;
+pub(crate) mod writev_at;
 
 // Path and directory ops (`fs`'s free functions).
 pub(crate) mod link_at;
