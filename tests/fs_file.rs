@@ -80,10 +80,79 @@ fn exclusive_fds() -> std::sync::RwLockWriteGuard<'static, ()> {
     FD_COUNT.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A test on both backends and flavours that opens fds (so waits for fd counts).
+/// A test on both backends and flavours, and once more on io_uring with inline file
+/// I/O off (`uring_inline_file_io(false)`): by default a cached read or open completes
+/// inline (`preadv2(RWF_NOWAIT)`, `openat2(RESOLVE_CACHED)`) before any SQE, so without
+/// those variants the ring's file ops (and their cancellation) would never run here.
+macro_rules! file_test {
+    ($(#[$attr:meta])* guard: $guard:expr; fn $name:ident($rt:ident, $multi:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use ringtide::runtime::Backend;
+
+            #[allow(unused_variables)]
+            fn body($rt: ringtide::runtime::Runtime, $multi: bool) $body
+
+            fn run(backend: Backend, workers: usize, inline_file_io: bool) {
+                let _guard = $guard;
+                crate::rt_common::with_timeout(
+                    stringify!($name),
+                    crate::rt_common::TEST_TIMEOUT,
+                    move || {
+                        let runtime = crate::rt_common::backend_builder(backend, workers)
+                            .uring_inline_file_io(inline_file_io)
+                            .build()
+                            .expect("runtime builds");
+                        assert_eq!(runtime.backend(), backend);
+                        body(runtime, workers > 0)
+                    },
+                );
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_current_thread() {
+                run(Backend::IoUring, 0, true);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_multi_thread() {
+                run(Backend::IoUring, 4, true);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_ring_only_current_thread() {
+                run(Backend::IoUring, 0, false);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn io_uring_ring_only_multi_thread() {
+                run(Backend::IoUring, 4, false);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_current_thread() {
+                run(Backend::Mio, 0, true);
+            }
+
+            #[test]
+            $(#[$attr])*
+            fn mio_multi_thread() {
+                run(Backend::Mio, 4, true);
+            }
+        }
+    };
+}
+
+/// A [`file_test!`] that opens fds (so waits for fd counts).
 macro_rules! fs_test {
     ($(#[$attr:meta])* fn $name:ident($rt:ident, $multi:ident) $body:block) => {
-        backend_test! {
+        file_test! {
             $(#[$attr])*
             guard: shared_fds();
             fn $name($rt, $multi) $body
@@ -91,10 +160,10 @@ macro_rules! fs_test {
     };
 }
 
-/// A test on both backends and flavours that counts this process's fds.
+/// A [`file_test!`] that counts this process's fds.
 macro_rules! fd_count_test {
     ($(#[$attr:meta])* fn $name:ident($rt:ident, $multi:ident) $body:block) => {
-        backend_test! {
+        file_test! {
             $(#[$attr])*
             guard: exclusive_fds();
             fn $name($rt, $multi) $body
@@ -982,5 +1051,41 @@ fs_test! {
         assert!(read.unwrap_err().to_string().contains("runtime"));
         let metadata = futures::executor::block_on(file.metadata());
         assert!(metadata.unwrap_err().to_string().contains("runtime"));
+    }
+}
+
+/// On io_uring, cached reads complete inline by default (no SQE), and through the ring
+/// with `uring_inline_file_io(false)`: so the `io_uring_ring_only_*` variants above run
+/// the ring's file ops (and their cancellation), and the default variants the inline
+/// path.
+#[test]
+fn io_uring_file_reads_run_inline_or_in_the_ring_as_configured() {
+    let _guard = shared_fds();
+    let dir = TempDir::new("inline");
+    let path = dir.file_with("cached", &pattern(64 * 1024));
+    // Warm the page cache.
+    assert_eq!(std::fs::read(&path).unwrap().len(), 64 * 1024);
+    for inline in [true, false] {
+        let rt = rt_common::backend_builder(ringtide::runtime::Backend::IoUring, 0)
+            .uring_inline_file_io(inline)
+            .build()
+            .expect("runtime builds");
+        let metrics = rt.metrics();
+        let file = rt.block_on(File::open(&path)).unwrap();
+        let before = metrics.io().submitted;
+        rt.block_on(async {
+            for round in 0..100u64 {
+                let (read, buf) = file.read_at(Vec::with_capacity(512), round * 512).await;
+                assert_eq!(read.unwrap(), 512);
+                assert_eq!(buf[0], pattern_byte(round * 512));
+            }
+        });
+        let submitted = metrics.io().submitted - before;
+        if inline {
+            assert!(submitted < 10, "inline reads submitted {submitted} SQEs");
+        } else {
+            assert!(submitted >= 100, "ring reads submitted only {submitted} SQEs");
+        }
+        drop(file);
     }
 }

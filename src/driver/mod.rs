@@ -129,6 +129,9 @@ pub(crate) struct RingConfig {
     /// Whether listeners may use multishot accept (the hidden builder knob that lets
     /// tests force the single-accept path).
     pub(crate) multishot_accept: bool,
+    /// Whether file ops that have a non-blocking form try it inline before the ring
+    /// (`OpCode::NOWAIT_BEFORE_RING`; the hidden builder knob lets tests force the ring).
+    pub(crate) inline_file_io: bool,
 }
 
 impl Default for RingConfig {
@@ -139,6 +142,7 @@ impl Default for RingConfig {
             detach_deadline: Duration::from_millis(500),
             without_ext_arg: false,
             multishot_accept: true,
+            inline_file_io: true,
         }
     }
 }
@@ -374,6 +378,13 @@ impl Handle {
             }
         }
         None
+    }
+
+    /// Whether file ops try their non-blocking form inline before the ring (see
+    /// [`RingConfig::inline_file_io`]).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    pub(crate) fn inline_file_io(&self) -> bool {
+        self.config.inline_file_io
     }
 
     /// Whether listeners of this runtime may use multishot accept (see

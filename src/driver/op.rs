@@ -106,6 +106,13 @@ pub(crate) trait OpCode: Send + 'static {
         None
     }
 
+    /// io_uring half: try [`attempt_nowait`](OpCode::attempt_nowait) inline before
+    /// building an SQE (page-cache hits of file reads and opens: one syscall on the
+    /// worker costs less than an SQE, its completion and the op cell; see
+    /// `crate::op::run`). Only for ops that have a non-blocking form.
+    #[cfg(ringtide_uring)]
+    const NOWAIT_BEFORE_RING: bool = false;
+
     /// Readiness half: [`attempt`](OpCode::attempt) never blocks, even on a blocking
     /// fd (it passes `MSG_DONTWAIT`). Sockets are blocking on io_uring, so where the
     /// kernel lacks an op's opcode, an op whose attempt could block runs it on the

@@ -22,13 +22,13 @@
 //! Files have no readiness, so the readiness backend (mio) runs blocking syscalls on
 //! the runtime's blocking pool (about 25 µs a round trip here), except where a
 //! non-blocking form of the syscall exists (see the next section). io_uring runs them
-//! in the kernel: page-cache hits complete inline in `io_uring_enter`, the rest in the
-//! kernel's own workers, never on a thread of ours.
+//! in the kernel (the kernel's own workers wait for the device, never a thread of
+//! ours), after the same inline attempt for reads and opens.
 //!
 //! | Operation | io_uring | mio |
 //! |-----------|----------|-----|
-//! | open ([`File::open`], [`OpenOptions::open`], ...) | OPENAT | `openat2(RESOLVE_CACHED)` inline, else `openat` on the pool |
-//! | [`File::read_at`], cursor reads, [`read`] | READ (READV for `readv_owned`) | `preadv2(RWF_NOWAIT)` inline, else `pread` on the pool |
+//! | open ([`File::open`], [`OpenOptions::open`], ...) | `openat2(RESOLVE_CACHED)` inline, else OPENAT | `openat2(RESOLVE_CACHED)` inline, else `openat` on the pool |
+//! | [`File::read_at`], cursor reads, [`read`] | `preadv2(RWF_NOWAIT)` inline, else READ (READV for `readv_owned`) | `preadv2(RWF_NOWAIT)` inline, else `pread` on the pool |
 //! | [`File::write_at`], cursor writes, [`write`](write()) | WRITE (WRITEV for `writev_owned`) | `pwrite` on the pool |
 //! | [`File::sync_all`], [`File::sync_data`] | FSYNC (with DATASYNC) | `fsync`/`fdatasync` on the pool |
 //! | [`File::set_len`] | FTRUNCATE (Linux 6.9+) | `ftruncate` on the pool |
@@ -42,22 +42,23 @@
 //! probes them once), that operation takes the mio column's path on an io_uring
 //! runtime: same results, no error.
 //!
-//! # The `RWF_NOWAIT` rule (mio)
+//! # The `RWF_NOWAIT` rule (both backends)
 //!
 //! A file operation that has a non-blocking form tries it inline, on the worker, and
-//! goes to the blocking pool only when that form says it would have to wait:
+//! goes to the blocking pool (mio) or the ring (io_uring) only when that form says it
+//! would have to wait (a cached read is one syscall, cheaper than a pool round trip,
+//! and cheaper than an SQE and its completion too: see `op::run`):
 //!
 //! * reads call `preadv2(..., RWF_NOWAIT)`: a page-cache hit returns the bytes (about
-//!   1 µs instead of a pool round trip); `EAGAIN` (not cached) sends the read to the
-//!   pool. A read that is only partly cached returns the cached part (a short read,
+//!   1 µs instead of a pool round trip); `EAGAIN` (not cached) sends the read on. A read that is only partly cached returns the cached part (a short read,
 //!   which `read_exact_at` and [`read`] continue);
 //! * opens that neither create nor truncate call `openat2` with `RESOLVE_CACHED` (and
 //!   `O_NONBLOCK`): `EAGAIN` when a path component is not in the dentry cache (or a
-//!   lease would have to be broken) sends the open to the pool. Only a regular file or
-//!   a directory is kept from the inline open (a FIFO or a device would have made a
-//!   blocking open wait); anything else is closed and opened again on the pool;
+//!   lease would have to be broken) sends the open on. Only a regular file or a
+//!   directory is kept from the inline open (a FIFO or a device would have made a
+//!   blocking open wait); anything else is closed and opened again the other way;
 //! * kernels or file systems without these forms (`ENOSYS`, `EINVAL`, `EOPNOTSUPP`)
-//!   go to the pool, with the same results.
+//!   take the other way, with the same results.
 //!
 //! Each inline attempt spends one unit of the task's cooperative budget, so a task
 //! whose reads always hit the page cache still yields to others. Writes, syncs and

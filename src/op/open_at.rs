@@ -81,6 +81,9 @@ impl OpCode for OpenAt {
         Readiness::Blocking
     }
 
+    #[cfg(ringtide_uring)]
+    const NOWAIT_BEFORE_RING: bool = true;
+
     fn attempt_nowait(&mut self) -> Option<io::Result<usize>> {
         #[cfg(target_os = "linux")]
         {

@@ -83,6 +83,9 @@ impl<B: IoBufMut> OpCode for ReadAt<B> {
         Readiness::Blocking
     }
 
+    #[cfg(ringtide_uring)]
+    const NOWAIT_BEFORE_RING: bool = true;
+
     fn attempt_nowait(&mut self) -> Option<io::Result<usize>> {
         let (ptr, len) = self.target();
         let iovec = [libc::iovec {

@@ -89,6 +89,9 @@ impl<B: IoBufMut> OpCode for ReadvAt<B> {
         Readiness::Blocking
     }
 
+    #[cfg(ringtide_uring)]
+    const NOWAIT_BEFORE_RING: bool = true;
+
     fn attempt_nowait(&mut self) -> Option<io::Result<usize>> {
         let fd = self.fd.raw();
         let offset = self.offset;

@@ -225,8 +225,17 @@ impl Builder {
         self
     }
 
-    /// Enables the timer. (The timer wheel is being built; for now this records the
-    /// choice.)
+    /// Whether io_uring file reads and opens first try their non-blocking form inline
+    /// (`preadv2(RWF_NOWAIT)`, `openat2(RESOLVE_CACHED)`) before going to the ring
+    /// (default `true`). Not API: lets ringtide's tests force the ring path.
+    #[doc(hidden)]
+    pub fn uring_inline_file_io(&mut self, enabled: bool) -> &mut Self {
+        self.ring.inline_file_io = enabled;
+        self
+    }
+
+    /// Enables the timer: `time::sleep`, `timeout`, `interval` (and the paused test
+    /// clock).
     pub fn enable_time(&mut self) -> &mut Self {
         self.enable_time = true;
         self
