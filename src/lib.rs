@@ -60,6 +60,7 @@ mod loom;
 pub mod net;
 mod op;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 #[cfg(all(test, not(loom)))]
 mod test_support;
