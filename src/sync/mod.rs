@@ -16,7 +16,7 @@
 //! to it; a tokio program moves over by changing `tokio::sync` to `ringtide::sync`. Each
 //! method that waits is cancel-safe where tokio's is (all the `recv`s, `changed`,
 //! `lock`, `read`, `write`, `acquire`, `notified`): dropping the future (for example
-//! in a `select!`) loses no value and no permit.
+//! in a `select!`, see [`crate::select`]) loses no value and no permit.
 //!
 //! # One implementation: tokio's
 //!
