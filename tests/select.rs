@@ -27,7 +27,7 @@ use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener};
 use std::sync::Arc;
 
-use ringtide::sync::{Mutex, Notify, Semaphore, broadcast, mpsc, oneshot, watch};
+use ringtide::sync::{Mutex, Notify, RwLock, Semaphore, broadcast, mpsc, oneshot, watch};
 use ringtide::task::{JoinSet, yield_now};
 use ringtide::time::{self, Instant};
 
@@ -539,14 +539,15 @@ rt_test! {
 }
 
 rt_test! {
-    /// The queued waits (`Mutex::lock`, `Semaphore::acquire`, `Notify::notified`,
-    /// `mpsc::Sender::reserve`) in `select!` loops while another task holds what they
+    /// The queued waits (`Mutex::lock`, `RwLock::write`, `Semaphore::acquire`,
+    /// `Notify::notified`, `mpsc::Sender::reserve`) in `select!` loops while another task holds what they
     /// wait for: dropped waits leak nothing, and the wait that stays gets it (a
     /// notification or permit handed to a dropped waiter passes on).
     fn queued_waits_in_a_select_loop(flavor) {
         let rt = flavor.rt();
         rt.block_on(async {
             let mutex = Arc::new(Mutex::new(0u32));
+            let lock = Arc::new(RwLock::new(0u32));
             let semaphore = Arc::new(Semaphore::new(1));
             let notify = Arc::new(Notify::new());
             let (tx, mut rx) = mpsc::channel(1);
@@ -554,9 +555,10 @@ rt_test! {
             let holder = {
                 let (mutex, semaphore, notify) = (mutex.clone(), semaphore.clone(), notify.clone());
                 let (guard, permit) = (mutex.lock_owned().await, semaphore.acquire_owned().await);
+                let read = lock.clone().read_owned().await;
                 ringtide::spawn(async move {
                     time::sleep(Duration::from_millis(5)).await;
-                    drop((guard, permit));
+                    drop((guard, permit, read));
                     notify.notify_one();
                     // Frees the channel's one slot.
                     rx.recv().await.unwrap();
@@ -572,6 +574,14 @@ rt_test! {
             };
             *guard += 1;
             drop(guard);
+            let mut write = loop {
+                tokio::select! {
+                    write = lock.write() => break write,
+                    _ = yield_now() => dropped += 1,
+                }
+            };
+            *write += 1;
+            drop(write);
             let permit = loop {
                 tokio::select! {
                     permit = semaphore.acquire() => break permit.unwrap(),
@@ -595,6 +605,7 @@ rt_test! {
             assert_eq!(holder.await.unwrap(), Some(1));
             assert!(dropped > 0);
             assert_eq!(*mutex.try_lock().unwrap(), 1);
+            assert_eq!(*lock.try_read().unwrap(), 1);
             assert_eq!(semaphore.available_permits(), 1);
         });
     }
