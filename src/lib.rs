@@ -14,8 +14,11 @@
 //! and `interval` on a hierarchical timer wheel. [`net`] has TCP, UDP and Unix sockets;
 //! [`fs`] has `tokio::fs`'s API: files ([`fs::File`], [`fs::OpenOptions`], [`fs::read`],
 //! ...) and the path and directory functions, with native io_uring operations where the
-//! kernel has them, and on mio the blocking pool with an inline `RWF_NOWAIT` fast path
-//! for cached reads.
+//! kernel has them, and an inline `RWF_NOWAIT` fast path for cached reads;
+//! [`sync`] has tokio's channels and locks (under ringtide's cooperative budget);
+//! [`task`] has task-locals (`task_local!`) and a [`task::Builder`] for named tasks.
+//! [`select`] explains `tokio::select!` / `futures::select!` with ringtide and which
+//! methods are cancel-safe.
 //!
 //! # Cargo features
 //!
@@ -25,8 +28,9 @@
 //! * `bytes`: [`io::IoBuf`]/[`io::IoBufMut`] for `bytes::Bytes` and `bytes::BytesMut`.
 //! * `tokio-io`: `tokio::io::AsyncRead`/`AsyncWrite` for the stream types
 //!   ([`net::TcpStream`] and its halves), so tokio's `AsyncReadExt`, `BufReader`,
-//!   `io::copy` and `tokio_util` codecs work on them. Pulls in tokio with no features:
-//!   the traits only, no second runtime.
+//!   `io::copy` and `tokio_util` codecs work on them. The traits come from the tokio
+//!   dependency that [`sync`] uses anyway (tokio with only its `sync` feature): no
+//!   second runtime.
 //! * `futures-io`: `futures_io::AsyncRead`/`AsyncWrite` for the same types.
 //!
 //! [`io`]'s module documentation compares the poll-based traits with the owned-buffer
@@ -65,6 +69,8 @@ mod loom;
 pub mod net;
 mod op;
 pub mod runtime;
+pub mod select;
+pub mod sync;
 pub mod task;
 #[cfg(all(test, not(loom)))]
 mod test_support;

@@ -1,6 +1,7 @@
 //! Running blocking code: `spawn_blocking` and `block_in_place`.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -64,6 +65,24 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    match try_spawn_blocking_on(handle, func) {
+        Ok(join) => join,
+        Err(error) => {
+            panic!("spawn_blocking: no thread could be started to run the closure: {error}")
+        }
+    }
+}
+
+/// [`spawn_blocking_on`] that reports, instead of panicking, that not a single thread
+/// could be started to run the closure (`task::Builder::spawn_blocking`'s error).
+pub(crate) fn try_spawn_blocking_on<F, R>(
+    handle: &scheduler::Handle,
+    func: F,
+) -> io::Result<JoinHandle<R>>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let spawner = handle.blocking_spawner().clone();
     let schedule_spawner = spawner.clone();
     let (runnable, join) = harness::spawn(BlockingTask::new(func), None, move |task, _| {
@@ -77,12 +96,10 @@ where
             // The runtime is shutting down: the task was dropped and the handle
             // reports it as cancelled.
             Err(SpawnError::ShutDown) => {}
-            Err(SpawnError::NoThread(error)) => {
-                panic!("spawn_blocking: no thread could be started to run the closure: {error}")
-            }
+            Err(SpawnError::NoThread(error)) => return Err(error),
         }
     }
-    join
+    Ok(join)
 }
 
 /// Runs a blocking closure on the current worker thread, after handing the worker's

@@ -6,11 +6,15 @@
 //! and [`AbortHandle`] cancel a task; [`spawn_blocking`] runs blocking code on a thread
 //! pool; [`block_in_place`] blocks a worker after handing its queue to another thread;
 //! [`yield_now`], [`consume_budget`] and [`unconstrained`] tune cooperation.
+//! [`Builder`] spawns with a name ([`try_name`] reads it back inside the task), and
+//! [`task_local!`](crate::task_local) declares [`LocalKey`]s: values set for the
+//! duration of a future ([`LocalKey::scope`]) that follow it across workers.
 //!
 //! A panic inside a task is caught: it becomes the task's `JoinError` and never takes
 //! down a worker thread.
 
 pub(crate) mod blocking;
+mod builder;
 pub(crate) mod coop;
 mod current_id;
 mod error;
@@ -20,12 +24,15 @@ mod id;
 pub(crate) mod join;
 mod join_set;
 mod local;
+mod name;
 pub(crate) mod owned;
+mod task_local;
 mod yield_now;
 
 use std::future::Future;
 
 pub use blocking::{block_in_place, spawn_blocking};
+pub use builder::Builder;
 pub use coop::{Unconstrained, consume_budget, unconstrained};
 pub use current_id::{id, try_id};
 pub use error::JoinError;
@@ -33,7 +40,14 @@ pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{LocalEnterGuard, LocalSet, spawn_local};
+pub use name::try_name;
+pub use task_local::{AccessError, LocalKey};
 pub use yield_now::yield_now;
+
+/// The named futures of this module.
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 
 use crate::runtime::Handle;
 
