@@ -11,6 +11,7 @@
 //! `seek` to where you want to be.
 
 use std::io::{self, SeekFrom};
+#[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
 use std::os::fd::AsRawFd;
 
 use super::file::File;
@@ -25,7 +26,10 @@ use crate::op::writev_at::WritevAt;
 
 impl File {
     /// Moves the file position (`lseek(2)`, run inline: it never waits for the device)
-    /// and returns the new position from the start of the file.
+    /// and returns the new position from the start of the file. With the `tokio-io` or
+    /// `futures-io` feature this is the poll traits' seek too (see `fs::poll_io`): it
+    /// first waits for their op in flight (reporting a write's error), and
+    /// `SeekFrom::Current` is from the position they have read to.
     ///
     /// # Errors
     ///
@@ -49,20 +53,32 @@ impl File {
     /// # }).unwrap();
     /// ```
     pub async fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let (whence, offset) = match pos {
-            SeekFrom::Start(offset) => (
-                libc::SEEK_SET,
-                i64::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
-            ),
-            SeekFrom::End(offset) => (libc::SEEK_END, offset),
-            SeekFrom::Current(offset) => (libc::SEEK_CUR, offset),
-        };
-        // SAFETY: a syscall on the fd this file owns; no memory is passed.
-        let position = unsafe { libc::lseek(self.as_raw_fd(), offset as _, whence) };
-        if position < 0 {
-            return Err(io::Error::last_os_error());
+        // With the poll traits: the same seek as theirs (it waits for their op in
+        // flight and counts their read-ahead as not yet read), so this inherent method,
+        // which shadows `AsyncSeekExt::seek`, agrees with it.
+        #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+        {
+            self.start_poll_seek(pos);
+            std::future::poll_fn(|cx| self.poll_seek_done(cx)).await
         }
-        Ok(position as u64)
+        #[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
+        {
+            let (whence, offset) = match pos {
+                SeekFrom::Start(offset) => (
+                    libc::SEEK_SET,
+                    i64::try_from(offset)
+                        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+                ),
+                SeekFrom::End(offset) => (libc::SEEK_END, offset),
+                SeekFrom::Current(offset) => (libc::SEEK_CUR, offset),
+            };
+            // SAFETY: a syscall on the fd this file owns; no memory is passed.
+            let position = unsafe { libc::lseek(self.as_raw_fd(), offset as _, whence) };
+            if position < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(position as u64)
+        }
     }
 
     async fn read_cursor<B: IoBufMut>(&self, buf: B, start: usize) -> BufResult<usize, B> {

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use super::file_fd::{FileFd, Handoff};
 use super::open_options::OpenOptions;
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+use super::poll_io::PollState;
 use crate::io::shared_fd::{FdOwner, FdRef};
 use crate::op;
 use crate::op::close::Close;
@@ -64,6 +66,9 @@ use crate::op::ftruncate::Ftruncate;
 /// ```
 pub struct File {
     fd: FdOwner<FileFd>,
+    /// The poll traits' buffer and op in flight (`fs::poll_io`).
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    poll: PollState,
 }
 
 impl File {
@@ -108,13 +113,22 @@ impl File {
     pub fn from_std(file: std::fs::File) -> File {
         File {
             fd: FdOwner::new(FileFd::new(file)),
+            #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+            poll: PollState::default(),
         }
     }
 
     /// The std file, once no operation uses the fd any more (operations whose futures
     /// were dropped may still be in the kernel or on the blocking pool: this waits for
     /// them, so the fd is never handed out while one could still use it).
-    pub async fn into_std(self) -> std::fs::File {
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(unused_mut, reason = "mut for the poll traits' flush")
+    )]
+    pub async fn into_std(mut self) -> std::fs::File {
+        // A poll-side write's error is lost here, as tokio's `into_std` loses it.
+        #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+        let _ = self.finish_poll_ops().await;
         self.into_file_when_unused().await
     }
 
@@ -137,9 +151,20 @@ impl File {
     ///
     /// io_uring: a CLOSE op. mio: `close(2)` on the blocking pool (a final flush may
     /// wait on the network). Whatever the result, the fd is gone afterwards.
-    pub async fn close(self) -> io::Result<()> {
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(unused_mut, reason = "mut for the poll traits' flush")
+    )]
+    pub async fn close(mut self) -> io::Result<()> {
+        // A write of the poll traits still in flight completes first; its error, if
+        // any, is the one reported (the fd is closed all the same).
+        #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+        let flushed = self.finish_poll_ops().await;
+        #[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
+        let flushed = Ok(());
         let file = self.into_file_when_unused().await;
-        op::run(None, Close::new(OwnedFd::from(file))).await
+        let closed = op::run(None, Close::new(OwnedFd::from(file))).await;
+        flushed.and(closed)
     }
 
     async fn into_file_when_unused(self) -> std::fs::File {
@@ -201,6 +226,12 @@ impl File {
     pub async fn try_clone(&self) -> io::Result<File> {
         let fd = self.fd.get().as_fd().try_clone_to_owned()?;
         Ok(File::from_std(std::fs::File::from(fd)))
+    }
+
+    /// The poll traits' state.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+    pub(super) fn poll_state(&mut self) -> &mut PollState {
+        &mut self.poll
     }
 
     /// A hold on the fd for an op.

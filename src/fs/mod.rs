@@ -36,6 +36,7 @@
 //! | dropping a [`File`] | `close(2)` by whoever lets go last | the same |
 //! | [`File::metadata`], [`File::set_permissions`] | `fstat`, `fchmod` on the pool | the same |
 //! | [`File::seek`], [`File::try_clone`] | `lseek`, `fcntl` inline (they never wait for a device) | the same |
+//! | tokio's / futures' `AsyncRead`, `AsyncBufRead`, `AsyncWrite`, `AsyncSeek` on [`File`] (features `tokio-io` / `futures-io`) | the READ/WRITE above through a buffer of 64 KiB - 2 MiB kept in the `File` (write-behind; see `fs::poll_io`) | the same, through the pool |
 //! | [`copy`] | `std::fs::copy` on the pool (`copy_file_range`: the kernel copies) | the same |
 //!
 //! Where the kernel lacks an io_uring opcode (FTRUNCATE before 6.9, say; the runtime
@@ -143,6 +144,8 @@ mod cursor;
 mod file;
 mod file_fd;
 mod open_options;
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+mod poll_io;
 mod positional;
 mod read_write;
 
