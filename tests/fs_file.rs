@@ -1084,7 +1084,10 @@ fn io_uring_file_reads_run_inline_or_in_the_ring_as_configured() {
         if inline {
             assert!(submitted < 10, "inline reads submitted {submitted} SQEs");
         } else {
-            assert!(submitted >= 100, "ring reads submitted only {submitted} SQEs");
+            assert!(
+                submitted >= 100,
+                "ring reads submitted only {submitted} SQEs"
+            );
         }
         drop(file);
     }
