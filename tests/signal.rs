@@ -245,3 +245,37 @@ fn signal_kinds_are_the_libc_numbers() {
         libc::SIGRTMIN()
     );
 }
+
+backend_test! {
+    fn recv_is_cancel_safe_in_select(rt, multi) {
+        run_scenario("recv_is_cancel_safe_in_select", rt, multi, |rt| {
+            rt.block_on(async {
+                let mut listener = signal(SignalKind::quit()).unwrap();
+                let (tx, mut rx) = ringtide::sync::mpsc::unbounded_channel();
+                for round in 0..3 {
+                    tx.send(round).unwrap();
+                }
+                // `recv` is polled (pending, waker stored) and dropped each time the
+                // channel wins.
+                for round in 0..3 {
+                    tokio::select! {
+                        biased;
+                        _ = listener.recv() => panic!("no SIGQUIT was sent yet"),
+                        value = rx.recv() => assert_eq!(value, Some(round)),
+                    }
+                }
+                kill_self(libc::SIGQUIT);
+                // The delivery stays for the next `recv`, even across dropped ones.
+                loop {
+                    tokio::select! {
+                        received = listener.recv() => {
+                            assert_eq!(received, Some(()));
+                            break;
+                        }
+                        _ = ringtide::time::sleep(std::time::Duration::from_millis(1)) => {}
+                    }
+                }
+            });
+        });
+    }
+}

@@ -1,7 +1,7 @@
 //! Asynchronous signal handling: [`ctrl_c`] and, in [`unix`], listeners for any signal,
 //! with tokio's `tokio::signal` API.
 //!
-//! ```ignore
+//! ```no_run
 //! #[ringtide::main]
 //! async fn main() -> std::io::Result<()> {
 //!     ringtide::signal::ctrl_c().await?;
@@ -65,7 +65,7 @@ use std::io;
 ///
 /// The OS error if the handler, the self-pipe or the dispatcher thread cannot be set up.
 ///
-/// ```ignore
+/// ```no_run
 /// #[ringtide::main]
 /// async fn main() {
 ///     ringtide::signal::ctrl_c().await.expect("listen for Ctrl-C");

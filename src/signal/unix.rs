@@ -121,7 +121,7 @@ pub struct Signal {
 /// `SIGILL`, `SIGFPE` and `SIGSEGV`; the OS error if the handler, the self-pipe or the
 /// dispatcher thread cannot be set up.
 ///
-/// ```ignore
+/// ```no_run
 /// use ringtide::signal::unix::{signal, SignalKind};
 ///
 /// #[ringtide::main]
