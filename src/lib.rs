@@ -18,7 +18,8 @@
 //! [`sync`] has tokio's channels and locks (under ringtide's cooperative budget);
 //! [`task`] has task-locals (`task_local!`) and a [`task::Builder`] for named tasks.
 //! [`select`] explains `tokio::select!` / `futures::select!` with ringtide and which
-//! methods are cancel-safe.
+//! methods are cancel-safe. [`signal`] has `ctrl_c` and Unix signal listeners
+//! (`signal::unix::signal`), on any runtime and backend.
 //!
 //! # Cargo features
 //!
@@ -70,6 +71,7 @@ pub mod net;
 mod op;
 pub mod runtime;
 pub mod select;
+pub mod signal;
 pub mod sync;
 pub mod task;
 #[cfg(all(test, not(loom)))]

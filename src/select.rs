@@ -104,6 +104,7 @@
 //! | [`Interval::tick`] | yes | The tick stays due: the next `tick` returns it, at its scheduled instant. |
 //! | `&mut` [`JoinHandle`] | yes | The task runs on; the handle still yields its output. (Moving the handle into the branch drops it with the future, which detaches the task.) |
 //! | [`JoinSet::join_next`] | yes | The finished task stays in the set. |
+//! | [`Signal::recv`](crate::signal::unix::Signal::recv), [`signal::ctrl_c`](crate::signal::ctrl_c) | `recv`: yes; `ctrl_c`: no | `recv`: a delivery stays unseen until the listener's next `recv`. `ctrl_c` registers its listener when first polled and drops it with the future: create a [`Signal`](crate::signal::unix::Signal) once outside the loop instead. (Tested in `tests/signal.rs`, in a child process.) |
 //! | [`mpsc`](crate::sync::mpsc) / [`broadcast`](crate::sync::broadcast) `recv`, [`watch`](crate::sync::watch) `changed`, `&mut` [`oneshot::Receiver`](crate::sync::oneshot::Receiver) | yes | The value stays in the channel (`watch`: the change stays unseen). |
 //! | [`Mutex::lock`](crate::sync::Mutex::lock), `RwLock::read`/`write`, `Semaphore::acquire*`, `Notify::notified`, `mpsc::Sender::reserve` | yes, but the place in the queue is lost | Nothing is held; a permit or lock handed to the dropped future passes on. |
 //! | `mpsc::Sender::send` | no | The value is dropped with the future; use `reserve` then `Permit::send` to keep it. |
