@@ -54,6 +54,7 @@ backend_test! {
             let mut child = Command::new("true").spawn().unwrap();
             let pid = child.id().unwrap();
             // Block (outside the runtime's knowledge) until the child is a zombie.
+            // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
             // SAFETY: waitid with WNOWAIT leaves the child waitable; `info` is valid.
             let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };

@@ -83,7 +83,9 @@ impl UringPollSlots {
 /// Without io_uring compiled in there is nothing to hold.
 #[cfg(not(ringtide_uring))]
 #[derive(Debug, Default)]
-pub(crate) struct UringPollSlots;
+pub(crate) struct UringPollSlots {
+    _nothing: (),
+}
 
 #[cfg(not(ringtide_uring))]
 impl UringPollSlots {

@@ -80,6 +80,10 @@ impl Pipe {
         })
     }
 
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncWrite impls")
+    )]
     pub(crate) fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
@@ -258,11 +262,11 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     if flags < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: as above.
-    if flags & libc::O_NONBLOCK == 0
-        && unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
