@@ -69,6 +69,7 @@ pub mod io;
 mod loom;
 pub mod net;
 mod op;
+pub mod process;
 pub mod runtime;
 pub mod select;
 pub mod signal;

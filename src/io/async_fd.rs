@@ -9,9 +9,11 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{Context, Poll};
 
 use crate::driver::Backend;
 use crate::driver::op::IoSource;
+use crate::io::fd_poll::{PollDirection, UringPollSlots};
 use crate::io::shared_fd::FdOwner;
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op::{self, read::Read, write::Write};
@@ -50,6 +52,8 @@ use crate::op::{self, read::Read, write::Write};
 /// ```
 pub struct AsyncFd<T: AsRawFd> {
     source: IoSource,
+    /// The io_uring half of the poll path (`fd_poll`); unused on mio.
+    uring_poll: UringPollSlots,
     /// `None` only once `into_inner` took the value.
     fd: Option<FdOwner<T>>,
 }
@@ -79,6 +83,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         })?;
         Ok(AsyncFd {
             source,
+            uring_poll: UringPollSlots::default(),
             fd: Some(FdOwner::new(inner)),
         })
     }
@@ -127,6 +132,53 @@ impl<T: AsRawFd> AsyncFd<T> {
             );
         }
         owner.take()
+    }
+
+    /// The poll path (see `io::fd_poll`): spends one unit of the task's cooperative
+    /// budget, then runs `operation` (a non-blocking syscall on the fd, which must be in
+    /// non-blocking mode) until it does not report `WouldBlock`, waiting for readiness
+    /// in `direction` in between. One `poll_*` caller per direction.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
+    )]
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: PollDirection,
+        mut operation: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
+        let fd = self.raw();
+        match &self.source {
+            IoSource::Mio(registration) => {
+                registration.poll_io(cx, direction.for_mio(), || operation(fd))
+            }
+            IoSource::Uring => loop {
+                match operation(fd) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        std::task::ready!(self.poll_ready(cx, direction))?;
+                    }
+                    result => return Poll::Ready(result),
+                }
+            },
+        }
+    }
+
+    /// Ready when the fd is readable or writable (or has an error or hang-up to
+    /// report); otherwise `cx` is woken when it is. One `poll_*` caller per direction:
+    /// a second one takes the first one's waker slot over.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: PollDirection,
+    ) -> Poll<io::Result<()>> {
+        match &self.source {
+            IoSource::Mio(registration) => registration
+                .poll_ready(cx, direction.for_mio())
+                .map_ok(|_| ()),
+            IoSource::Uring => self.uring_poll.poll_ready(cx, self.raw(), direction),
+        }
     }
 
     fn raw(&self) -> RawFd {

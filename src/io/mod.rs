@@ -51,6 +51,7 @@
 mod aligned_buf;
 mod async_fd;
 mod buf;
+pub(crate) mod fd_poll;
 pub(crate) mod owned;
 pub(crate) mod shared_fd;
 
