@@ -19,7 +19,9 @@
 //! [`task`] has task-locals (`task_local!`) and a [`task::Builder`] for named tasks.
 //! [`select`] explains `tokio::select!` / `futures::select!` with ringtide and which
 //! methods are cancel-safe. [`signal`] has `ctrl_c` and Unix signal listeners
-//! (`signal::unix::signal`), on any runtime and backend.
+//! (`signal::unix::signal`), on any runtime and backend; [`process`] has tokio's
+//! `Command` and `Child` (reaped through a pidfd, or on `SIGCHLD` where the kernel has
+//! no `pidfd_open`), whose pipes have the owned-buffer and the poll traits.
 //!
 //! # Cargo features
 //!

@@ -165,3 +165,79 @@ backend_test! {
         });
     }
 }
+
+/// Set in the child process that runs the SIGCHLD-fallback scenario.
+const SIGCHLD_CHILD_ENV: &str = "RINGTIDE_PROCESS_TEST_SIGCHLD_CHILD";
+/// The line that child prints when its scenario succeeded.
+const SIGCHLD_RESULT_MARK: &str = "RINGTIDE_PROCESS_TEST_SIGCHLD_OK";
+
+/// How many of this process's fds are pidfds.
+fn open_pidfds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("pidfd"))
+        .count()
+}
+
+backend_test! {
+    /// The SIGCHLD fallback (kernels without `pidfd_open`), forced with
+    /// `RINGTIDE_PROCESS_SIGCHLD=1` in a child process of its own (the choice is made
+    /// once per process, and SIGCHLD handling is process-wide). It reaps like the
+    /// pidfd path: `wait`, `try_wait` + `kill`, concurrent children, `output`. That the
+    /// fallback really ran: a running child has a pidfd open in the parent process and
+    /// none in the child process.
+    fn the_sigchld_fallback_reaps_like_the_pidfd_path(rt, multi) {
+        if std::env::var_os(SIGCHLD_CHILD_ENV).is_none() {
+            rt.block_on(async {
+                let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+                assert!(open_pidfds() >= 1, "the pidfd path holds a pidfd per child");
+                child.kill().await.unwrap();
+            });
+            let flavor = if multi { "multi_thread" } else { "current_thread" };
+            let test = format!(
+                "the_sigchld_fallback_reaps_like_the_pidfd_path::{}_{flavor}",
+                rt.backend().as_str().replace('-', "_")
+            );
+            drop(rt);
+            let output = rt_common::run_child_test(
+                &test,
+                &[(SIGCHLD_CHILD_ENV, "1"), ("RINGTIDE_PROCESS_SIGCHLD", "1")],
+                rt_common::TEST_TIMEOUT,
+            );
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains(SIGCHLD_RESULT_MARK),
+                "child `{test}` failed ({})\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
+        rt.block_on(async {
+            let mut sleeper = Command::new("sleep").arg("1000").spawn().unwrap();
+            assert_eq!(open_pidfds(), 0, "the fallback opens no pidfd");
+            assert!(sleeper.try_wait().unwrap().is_none());
+            sleeper.kill().await.unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(sleeper.wait().await.unwrap().signal(), Some(libc::SIGKILL));
+            let handles: Vec<_> = (0..20)
+                .map(|index| {
+                    ringtide::spawn(async move {
+                        Command::new("sh")
+                            .args(["-c", &format!("exit {}", index % 3)])
+                            .status()
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            for (index, handle) in handles.into_iter().enumerate() {
+                assert_eq!(handle.await.unwrap().code(), Some(index as i32 % 3));
+            }
+            let output = Command::new("sh").args(["-c", "echo fallback"]).output().await.unwrap();
+            assert_eq!(output.stdout, b"fallback\n");
+        });
+        println!("{SIGCHLD_RESULT_MARK}");
+    }
+}
