@@ -206,12 +206,16 @@ rt_test! {
 }
 
 static COUNTER: Mutex<u64> = Mutex::const_new(0);
+/// The three flavours of the test below share `COUNTER`; under `cargo test` (threads,
+/// not nextest's processes) they would run at once, so they take turns.
+static COUNTER_USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 rt_test! {
     /// 16 tasks increment a counter 500 times each under a `Mutex` (a `static` one and an
     /// `Arc` one locked with `lock_owned`): no update is lost. `try_lock` fails while the
     /// lock is held.
     fn mutex_under_load_across_workers(flavor) {
+        let _turn = COUNTER_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let rt = flavor.rt();
         rt.block_on(async {
             *COUNTER.lock().await = 0;
