@@ -83,6 +83,7 @@ fn main() {
 // ---------------------------------------------------------------------------------------
 // CPU pinning and accounting
 
+#[cfg(target_os = "linux")]
 fn allowed_cpus() -> Vec<usize> {
     // SAFETY: an all-zero `cpu_set_t` is a valid, empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -97,7 +98,14 @@ fn allowed_cpus() -> Vec<usize> {
         .collect()
 }
 
+/// Off Linux there is no affinity call (macOS has only hints): no CPU is pinned.
+#[cfg(not(target_os = "linux"))]
+fn allowed_cpus() -> Vec<usize> {
+    Vec::new()
+}
+
 /// Pins the calling thread, and so every thread and process it creates later, to `cpu`.
+#[cfg(target_os = "linux")]
 fn pin_to(cpu: usize) {
     // SAFETY: an all-zero `cpu_set_t` is a valid, empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -111,6 +119,11 @@ fn pin_to(cpu: usize) {
             std::io::Error::last_os_error()
         );
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_to(cpu: usize) {
+    eprintln!("could not pin to CPU {cpu}: no CPU affinity on this platform");
 }
 
 /// User + system CPU time of this process (all its threads) so far.

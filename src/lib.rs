@@ -76,6 +76,7 @@ pub mod runtime;
 pub mod select;
 pub mod signal;
 pub mod sync;
+mod sys;
 pub mod task;
 #[cfg(all(test, not(loom)))]
 mod test_support;

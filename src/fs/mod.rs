@@ -61,6 +61,10 @@
 //! * kernels or file systems without these forms (`ENOSYS`, `EINVAL`, `EOPNOTSUPP`)
 //!   take the other way, with the same results.
 //!
+//! Off Linux (macOS, the BSDs: mio only) neither form exists: there is no inline
+//! attempt, and reads and opens go straight to the blocking pool (`pread`, `openat`),
+//! as writes do. `fdatasync` is `fsync` on Apple targets.
+//!
 //! Each inline attempt spends one unit of the task's cooperative budget, so a task
 //! whose reads always hit the page cache still yields to others. Writes, syncs and
 //! truncation always go to the pool on mio.
@@ -91,6 +95,10 @@
 //! [`OpenOptions::custom_flags`] takes `libc::O_DIRECT`; its reads and writes need
 //! buffers, offsets and lengths aligned to the device's logical block size:
 //! [`AlignedBuf`](crate::io::AlignedBuf) provides the buffers.
+//! `O_DIRECT` is Linux's (FreeBSD has one too; `libc` spells it per target). macOS has
+//! none: its analogue is `fcntl(fd, F_NOCACHE, 1)` on the opened file (through
+//! [`AsRawFd`](std::os::fd::AsRawFd)), which bypasses the cache without the alignment
+//! rule.
 
 //! # Paths and directories
 //!

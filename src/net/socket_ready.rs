@@ -22,6 +22,7 @@ use super::socket::Socket;
 use super::socket::no_runtime;
 use crate::driver::op::IoSource;
 use crate::op::socket_address::MessageHeader;
+use crate::sys::socket::send_flags;
 
 /// The direction of the poll-based API.
 #[derive(Clone, Copy, Debug)]
@@ -133,7 +134,7 @@ impl Socket {
                     self.fd(),
                     buf.as_ptr().cast(),
                     buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    libc::MSG_DONTWAIT | send_flags(),
                 )
             };
             if sent < 0 {
@@ -163,13 +164,8 @@ impl Socket {
             header.0.msg_iovlen = bufs.len() as _;
             // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices live for the
             // whole call.
-            let sent = unsafe {
-                libc::sendmsg(
-                    self.fd(),
-                    &header.0,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
+            let sent =
+                unsafe { libc::sendmsg(self.fd(), &header.0, libc::MSG_DONTWAIT | send_flags()) };
             if sent < 0 {
                 Err(io::Error::last_os_error())
             } else {

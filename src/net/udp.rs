@@ -11,6 +11,7 @@ use crate::net::socket::{Kind, Socket};
 use crate::net::socket_ready::Direction;
 use crate::net::tcp::socket_addr;
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A UDP socket.
 ///
@@ -69,7 +70,7 @@ impl UdpSocket {
     fn bind_one(address: SocketAddr) -> io::Result<UdpSocket> {
         let socket = Socket::create(
             socket2::Domain::for_address(address),
-            socket2::Type::DGRAM.cloexec(),
+            cloexec_type(socket2::Type::DGRAM),
             Kind::Datagram,
         )?;
         socket.as_sock_ref().bind(&address.into())?;

@@ -5,7 +5,7 @@
 //! listener's state says where they are ([`KeepsAccepts`]).
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
 use socket2::SockAddr;
 
@@ -13,6 +13,7 @@ use crate::driver::op::{KernelWritten, OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::op::leftovers::{LatePath, LateResult, LeftoverTicket, Leftovers};
 use crate::op::socket_address::sock_addr;
+use crate::sys::socket::accept_cloexec_nonblocking;
 
 const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
@@ -134,19 +135,8 @@ impl<S: KeepsAccepts> OpCode for Accept<S> {
         let (address, length) = self.peer.get_mut().prepare();
         // SAFETY: the storage and length are valid for the kernel to write an address
         // into.
-        let fd = unsafe {
-            libc::accept4(
-                self.fd.raw(),
-                address,
-                length,
-                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            )
-        };
-        if fd < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(fd as usize)
-        }
+        let accepted = unsafe { accept_cloexec_nonblocking(self.fd.raw(), address, length) };
+        accepted.map(|fd| fd.into_raw_fd() as usize)
     }
 
     fn complete(mut self, result: io::Result<usize>) -> io::Result<Accepted> {

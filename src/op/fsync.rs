@@ -8,6 +8,7 @@ use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
+use crate::sys::file::sync;
 
 /// `fsync(2)`, or `fdatasync(2)` when `data_only`.
 #[derive(Debug)]
@@ -46,25 +47,7 @@ impl OpCode for Fsync {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let fd = self.fd.raw();
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-        // SAFETY: a syscall on an fd this op keeps open; no memory is passed.
-        let result = unsafe {
-            if self.data_only {
-                libc::fdatasync(fd)
-            } else {
-                libc::fsync(fd)
-            }
-        };
-        // Elsewhere `fsync` for both: it syncs a superset of what `fdatasync` does.
-        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-        // SAFETY: as above.
-        let result = unsafe { libc::fsync(fd) };
-        if result < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        sync(self.fd.raw(), self.data_only).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

@@ -239,6 +239,7 @@ mod cached {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_os = "linux")]
     use std::os::fd::AsRawFd;
 
     use super::*;
@@ -247,6 +248,7 @@ mod tests {
         CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).unwrap()
     }
 
+    #[cfg(target_os = "linux")]
     fn status_flags(fd: &OwnedFd) -> libc::c_int {
         // SAFETY: F_GETFL only reads the fd's flags.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) }

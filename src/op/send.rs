@@ -6,6 +6,7 @@ use std::io;
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
+use crate::sys::socket::send_flags;
 
 /// Sends `buf[offset..bytes_init()]`.
 #[derive(Debug)]
@@ -63,7 +64,7 @@ impl<B: IoBuf, S: std::marker::Send + Sync + 'static> OpCode for Send<B, S> {
                 self.fd.raw(),
                 start.cast(),
                 len.min(isize::MAX as usize),
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                send_flags() | libc::MSG_DONTWAIT,
             )
         };
         if sent < 0 {

@@ -10,6 +10,7 @@ use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
 use crate::op::recv_msg::IOV_MAX;
 use crate::op::socket_address::MessageHeader;
+use crate::sys::socket::send_flags;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
 pub(crate) struct SendMsg<B, S> {
@@ -100,13 +101,8 @@ impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
     fn attempt(&mut self) -> io::Result<usize> {
         let header = self.prepare();
         // SAFETY: the header points at this op's live buffers and address.
-        let sent = unsafe {
-            libc::sendmsg(
-                self.fd.raw(),
-                header,
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-            )
-        };
+        let sent =
+            unsafe { libc::sendmsg(self.fd.raw(), header, send_flags() | libc::MSG_DONTWAIT) };
         if sent < 0 {
             Err(io::Error::last_os_error())
         } else {

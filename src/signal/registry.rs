@@ -24,7 +24,7 @@
 //! seen too (tokio has the same property).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 #[cfg(all(test, not(loom)))]
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +32,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 
 use slab::Slab;
+
+use crate::sys::pipe::pipe_cloexec;
 
 /// Signal numbers are below this (Linux's `_NSIG`; the highest real-time signal is 64).
 const SIGNAL_LIMIT: usize = 65;
@@ -101,14 +103,7 @@ fn registry() -> io::Result<&'static Registry> {
 }
 
 fn create_registry() -> io::Result<&'static Registry> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds into the two-element array passed.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) = pipe_cloexec()?;
     // SAFETY: fcntl on an fd we own; F_SETFL takes an int flag argument.
     if unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
         return Err(io::Error::last_os_error());

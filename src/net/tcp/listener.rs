@@ -9,6 +9,7 @@ use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::TcpStream;
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A TCP socket listening for connections.
 ///
@@ -68,7 +69,7 @@ impl TcpListener {
     fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(address),
-            socket2::Type::STREAM.cloexec(),
+            cloexec_type(socket2::Type::STREAM),
             None,
         )?;
         socket.set_reuse_address(true)?;

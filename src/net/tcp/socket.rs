@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::socket_addr;
 use crate::net::tcp::{TcpListener, TcpStream};
+use crate::sys::socket::cloexec_type;
 
 /// A TCP socket not yet listening or connected: set options, [`bind`](TcpSocket::bind),
 /// then [`listen`](TcpSocket::listen) or [`connect`](TcpSocket::connect).
@@ -46,7 +47,7 @@ impl TcpSocket {
 
     fn new(domain: socket2::Domain) -> io::Result<TcpSocket> {
         Ok(TcpSocket {
-            inner: socket2::Socket::new(domain, socket2::Type::STREAM.cloexec(), None)?,
+            inner: socket2::Socket::new(domain, cloexec_type(socket2::Type::STREAM), None)?,
             fd_lent: AtomicBool::new(false),
         })
     }

@@ -12,6 +12,7 @@ use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::socket_addr;
 use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A TCP connection.
 ///
@@ -48,7 +49,7 @@ impl TcpStream {
     async fn connect_one(address: SocketAddr) -> io::Result<TcpStream> {
         let fd = socket2::Socket::new(
             socket2::Domain::for_address(address),
-            socket2::Type::STREAM.cloexec(),
+            cloexec_type(socket2::Type::STREAM),
             None,
         )?;
         let socket =

@@ -13,6 +13,7 @@ use crate::net::socket::{Kind, Socket};
 use crate::net::socket_ready::Direction;
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A Unix datagram socket.
 ///
@@ -75,7 +76,7 @@ impl UnixDatagram {
         Ok(UnixDatagram {
             socket: Socket::create(
                 socket2::Domain::UNIX,
-                socket2::Type::DGRAM.cloexec(),
+                cloexec_type(socket2::Type::DGRAM),
                 Kind::Datagram,
             )?,
         })
@@ -87,8 +88,11 @@ impl UnixDatagram {
     ///
     /// `EMFILE` and the like, or no runtime with I/O enabled.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) =
-            socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::DGRAM.cloexec(), None)?;
+        let (a, b) = socket2::Socket::pair(
+            socket2::Domain::UNIX,
+            cloexec_type(socket2::Type::DGRAM),
+            None,
+        )?;
         Ok((
             UnixDatagram {
                 socket: Socket::new(a.into(), Kind::Datagram)?,

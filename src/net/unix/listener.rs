@@ -11,6 +11,7 @@ use socket2::SockAddr;
 use crate::net::socket::{Kind, Socket};
 use crate::net::unix::{UnixStream, path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A Unix stream socket listening for connections.
 ///
@@ -76,8 +77,11 @@ impl UnixListener {
     }
 
     fn bind_sock_addr(address: &SockAddr) -> io::Result<UnixListener> {
-        let socket =
-            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM.cloexec(), None)?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::UNIX,
+            cloexec_type(socket2::Type::STREAM),
+            None,
+        )?;
         socket.bind(address)?;
         socket.listen(1024)?;
         UnixListener::from_fd(socket.into())

@@ -15,6 +15,7 @@ use crate::net::socket_ready::Direction;
 use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
+use crate::sys::socket::cloexec_type;
 
 /// A Unix stream connection.
 ///
@@ -71,8 +72,11 @@ impl UnixStream {
 
     async fn connect_sock_addr(address: SockAddr) -> io::Result<UnixStream> {
         // Registered (on mio) only after `connect(2)`: see `Socket::connect_fd`.
-        let fd =
-            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM.cloexec(), None)?;
+        let fd = socket2::Socket::new(
+            socket2::Domain::UNIX,
+            cloexec_type(socket2::Type::STREAM),
+            None,
+        )?;
         let socket = Socket::connect_fd(fd.into(), Kind::Stream, address, Some(false)).await?;
         Ok(UnixStream { socket })
     }
@@ -83,8 +87,11 @@ impl UnixStream {
     ///
     /// `EMFILE` and the like, or no runtime with I/O enabled.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) =
-            socket2::Socket::pair(socket2::Domain::UNIX, socket2::Type::STREAM.cloexec(), None)?;
+        let (a, b) = socket2::Socket::pair(
+            socket2::Domain::UNIX,
+            cloexec_type(socket2::Type::STREAM),
+            None,
+        )?;
         Ok((
             UnixStream {
                 socket: Socket::new(a.into(), Kind::Stream)?,

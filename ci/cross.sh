@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Type-checks the crate for the other operating systems it supports (macOS, FreeBSD),
+# from this Linux machine, with ../shared/tools/cross-check (see its header: Debian's
+# rustc-web builds std for each target; nothing is linked or run, so kqueue behaviour
+# stays untested here). Each target: default features with `--all-targets` (the
+# library, its unit tests, tests/, benches/, examples/); macOS also with the mio
+# backend alone. Run from anywhere inside the repository. The target dir is
+# `$CROSS_TARGET_DIR`, else target/cross: reuse it between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cross=../shared/tools/cross-check
+if [ ! -x "$cross" ]; then
+    echo "cross-check: $cross not found (it ships in ../shared beside the checkout); cross checks skipped"
+    exit 0
+fi
+
+# Dev-dependencies' build scripts (criterion's `alloca`) compile C even for a check:
+# the host's cc, without the Apple-only flags cc-rs adds (see ci/cross-cc).
+cc_shim="$PWD/ci/cross-cc"
+export CC_x86_64_apple_darwin="$cc_shim" CC_aarch64_apple_darwin="$cc_shim"
+export CC_x86_64_unknown_freebsd="$cc_shim"
+
+for target in x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd; do
+    echo "== cross-check $target (default features, all targets)"
+    "$cross" "$target" --all-targets
+done
+echo "== cross-check x86_64-apple-darwin (mio and macros only, all targets)"
+"$cross" x86_64-apple-darwin --all-targets --no-default-features --features mio,macros
