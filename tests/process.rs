@@ -57,7 +57,7 @@ backend_test! {
             // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
             // SAFETY: waitid with WNOWAIT leaves the child waitable; `info` is valid.
-            let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+            let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
             assert_eq!(rc, 0);
             assert!(child.wait().await.unwrap().success());
             assert_eq!(child.id(), None);

@@ -15,7 +15,7 @@
 //! would.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
 use crate::io::AsyncFd;
@@ -36,7 +36,7 @@ impl ExitWatch {
     /// I/O enabled when a pidfd is used.
     pub(crate) fn new(pid: u32) -> io::Result<ExitWatch> {
         if !force_sigchld() {
-            match pidfd_open(pid) {
+            match crate::sys::process::pidfd_open(pid) {
                 Ok(pidfd) => return Ok(ExitWatch::Pidfd(AsyncFd::new(pidfd)?)),
                 Err(error) if matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
                 Err(error) => return Err(error),
@@ -71,16 +71,4 @@ impl ExitWatch {
 fn force_sigchld() -> bool {
     static FORCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FORCE.get_or_init(|| std::env::var_os("RINGTIDE_PROCESS_SIGCHLD").is_some_and(|v| v == "1"))
-}
-
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is
-    // passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the syscall returned a new fd (close-on-exec) that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }

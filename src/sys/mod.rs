@@ -6,8 +6,10 @@
 //! `SOCK_NONBLOCK`, `accept4`, `pipe2`) and suppress `SIGPIPE` per send
 //! (`MSG_NOSIGNAL`); `fdatasync` is Linux/Android/FreeBSD. The other Unix targets (macOS and the other Apple systems) set the
 //! flags with `fcntl` right after creation and suppress `SIGPIPE` per socket
-//! (`SO_NOSIGPIPE`). This layer imports nothing from the crate.
+//! (`SO_NOSIGPIPE`). `pidfd_open` is Linux-only. This layer imports nothing from the
+//! crate.
 
 pub(crate) mod file;
 pub(crate) mod pipe;
+pub(crate) mod process;
 pub(crate) mod socket;
