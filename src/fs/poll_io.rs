@@ -63,6 +63,7 @@ use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use super::file::File;
+use crate::io::owned_loop;
 use crate::io::shared_fd::FdRef;
 use crate::op;
 use crate::op::file_offset::FileOffset;
@@ -266,31 +267,14 @@ impl Inner {
 }
 
 /// Writes all of `buf` at the file position (a loop of WRITE ops), giving it back.
-async fn write_all(fd: FdRef, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-    let mut written = 0;
-    while written < buf.len() {
-        let (result, returned) = op::run(
+async fn write_all(fd: FdRef, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    owned_loop::drain(buf, "file", |buf, written| {
+        op::run(
             None,
             WriteAt::new(fd.clone(), buf, written, FileOffset::Position),
         )
-        .await;
-        buf = returned;
-        match result {
-            Ok(0) => {
-                return (
-                    Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the file accepted no more bytes",
-                    )),
-                    buf,
-                );
-            }
-            Ok(count) => written += count,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return (Err(error), buf),
-        }
-    }
-    (Ok(()), buf)
+    })
+    .await
 }
 
 /// `lseek(2)` on `raw_fd`; the new position.

@@ -7,6 +7,7 @@
 use std::io;
 
 use super::file::File;
+use crate::io::owned_loop;
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op;
 use crate::op::file_offset::FileOffset;
@@ -90,68 +91,28 @@ impl File {
     /// first. (`read_exact_at`, and the cursor's `read_exact_owned`.)
     pub(super) async fn read_exact_from<B: IoBufMut>(
         &self,
-        mut buf: B,
+        buf: B,
         start: Start,
     ) -> BufResult<(), B> {
-        let mut filled = 0;
-        while filled < buf.bytes_total() {
-            let offset = match start.after(filled) {
-                Ok(offset) => offset,
-                Err(error) => return (Err(error), buf),
-            };
-            let (result, returned) =
-                op::run(None, ReadAt::new(self.share(), buf, filled, offset)).await;
-            buf = returned;
-            match result {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the file ended before the buffer was full",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(read) => filled += read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
+        owned_loop::fill(buf, "file", |buf, filled| async move {
+            match start.after(filled) {
+                Ok(offset) => op::run(None, ReadAt::new(self.share(), buf, filled, offset)).await,
+                Err(error) => (Err(error), buf),
             }
-        }
-        (Ok(()), buf)
+        })
+        .await
     }
 
     /// Writes all of `buf`'s initialised bytes, from `start` on; `WriteZero` when the
     /// file takes no more. (`write_all_at`, and the cursor's `write_all_owned`.)
-    pub(super) async fn write_all_from<B: IoBuf>(
-        &self,
-        mut buf: B,
-        start: Start,
-    ) -> BufResult<(), B> {
-        let mut written = 0;
-        while written < buf.bytes_init() {
-            let offset = match start.after(written) {
-                Ok(offset) => offset,
-                Err(error) => return (Err(error), buf),
-            };
-            let (result, returned) =
-                op::run(None, WriteAt::new(self.share(), buf, written, offset)).await;
-            buf = returned;
-            match result {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the file accepted no more bytes",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(count) => written += count,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
+    pub(super) async fn write_all_from<B: IoBuf>(&self, buf: B, start: Start) -> BufResult<(), B> {
+        owned_loop::drain(buf, "file", |buf, written| async move {
+            match start.after(written) {
+                Ok(offset) => op::run(None, WriteAt::new(self.share(), buf, written, offset)).await,
+                Err(error) => (Err(error), buf),
             }
-        }
-        (Ok(()), buf)
+        })
+        .await
     }
 }
 

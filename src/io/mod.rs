@@ -53,6 +53,7 @@ mod async_fd;
 mod buf;
 pub(crate) mod fd_poll;
 pub(crate) mod owned;
+pub(crate) mod owned_loop;
 pub(crate) mod shared_fd;
 
 pub use aligned_buf::AlignedBuf;

@@ -16,6 +16,7 @@ use socket2::SockAddr;
 
 use super::socket::{Kind, Socket};
 use crate::driver::Backend;
+use crate::io::owned_loop;
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::op;
 use crate::op::accept::Accept;
@@ -87,27 +88,8 @@ impl Socket {
     }
 
     /// Fills `buf` to its capacity; `UnexpectedEof` when the stream ends first.
-    pub(crate) async fn recv_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
-        let mut filled = 0;
-        while filled < buf.bytes_total() {
-            let (result, returned) = self.recv(buf, filled).await;
-            buf = returned;
-            match result {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the stream ended before the buffer was full",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(count) => filled += count,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub(crate) async fn recv_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        owned_loop::fill(buf, "stream", |buf, filled| self.recv(buf, filled)).await
     }
 
     /// Reads into `bufs` in order (a kept chunk fills the first buffer only).
@@ -160,27 +142,8 @@ impl Socket {
     }
 
     /// Writes all of `buf`'s initialised bytes.
-    pub(crate) async fn send_all<B: IoBuf>(&self, mut buf: B) -> BufResult<(), B> {
-        let mut written = 0;
-        while written < buf.bytes_init() {
-            let (result, returned) = self.send(buf, written).await;
-            buf = returned;
-            match result {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the socket accepted no more bytes",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(count) => written += count,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub(crate) async fn send_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        owned_loop::drain(buf, "socket", |buf, written| self.send(buf, written)).await
     }
 
     /// Writes the buffers' initialised bytes in order, once.
