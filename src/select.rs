@@ -107,6 +107,7 @@
 //! | [`Signal::recv`](crate::signal::unix::Signal::recv), [`signal::ctrl_c`](crate::signal::ctrl_c) | `recv`: yes; `ctrl_c`: no | `recv`: a delivery stays unseen until the listener's next `recv`. `ctrl_c` registers its listener when first polled and drops it with the future: create a [`Signal`](crate::signal::unix::Signal) once outside the loop instead. (Tested in `tests/signal.rs`, in a child process.) |
 //! | [`mpsc`](crate::sync::mpsc) / [`broadcast`](crate::sync::broadcast) `recv`, [`watch`](crate::sync::watch) `changed`, `&mut` [`oneshot::Receiver`](crate::sync::oneshot::Receiver) | yes | The value stays in the channel (`watch`: the change stays unseen). |
 //! | [`Mutex::lock`](crate::sync::Mutex::lock), `RwLock::read`/`write`, `Semaphore::acquire*`, `Notify::notified`, `mpsc::Sender::reserve` | yes, but the place in the queue is lost | Nothing is held; a permit or lock handed to the dropped future passes on. |
+//! | [`Child::wait`](crate::process::Child::wait) | yes | Nothing: the child's exit watch lives in the `Child`; the next `wait` returns the status (and keeps returning it once reaped). |
 //! | `mpsc::Sender::send` | no | The value is dropped with the future; use `reserve` then `Permit::send` to keep it. |
 //!
 //! # A branch that is always ready

@@ -610,3 +610,30 @@ rt_test! {
         });
     }
 }
+
+backend_test! {
+    /// `Child::wait` in a `select!` loop: dropped again and again while the child runs
+    /// (its exit watch stays armed with the `Child`), it still returns the child's
+    /// status once it exits, and the status is kept for the next `wait`.
+    fn child_wait_in_a_select_loop(rt, multi) {
+        rt.block_on(async {
+            for code in [0, 3, 7] {
+                let mut child = ringtide::process::Command::new("sh")
+                    .args(["-c", &format!("sleep 0.05; exit {code}")])
+                    .spawn()
+                    .unwrap();
+                let mut dropped = 0u32;
+                let status = loop {
+                    tokio::select! {
+                        biased;
+                        status = child.wait() => break status.unwrap(),
+                        _ = yield_now() => dropped += 1,
+                    }
+                };
+                assert_eq!(status.code(), Some(code));
+                assert!(dropped > 0, "the wait future was never dropped");
+                assert_eq!(child.wait().await.unwrap().code(), Some(code));
+            }
+        });
+    }
+}
