@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, Ident, Lit, LitInt, LitStr, Meta, Path, Token};
+use syn::{Expr, Ident, Lit, LitBool, LitInt, LitStr, Meta, Path, Token};
 
 use crate::flavor::Flavor;
 use crate::kind::Kind;
@@ -14,7 +14,7 @@ use crate::kind::Kind;
 const WORKER_THREADS_AT_LEAST_ONE: &str = "`worker_threads` must be at least 1";
 
 /// The argument names accepted by both macros, for error messages.
-const KNOWN_ARGS: &str = "`flavor`, `worker_threads`, `backend`, `crate`";
+const KNOWN_ARGS: &str = "`flavor`, `worker_threads`, `start_paused`, `backend`, `crate`";
 
 /// The I/O backend requested with `backend = "..."`.
 ///
@@ -61,12 +61,24 @@ pub(crate) struct WorkerThreads {
     pub(crate) span: Span,
 }
 
+/// A validated `start_paused = true|false` argument.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StartPaused {
+    /// Whether the runtime's clock starts paused.
+    pub(crate) value: bool,
+    /// The span of the `true`/`false` literal, so that generated code points back at it.
+    pub(crate) span: Span,
+}
+
 /// The fully parsed and validated arguments of one macro invocation.
 pub(crate) struct Config {
     /// The runtime flavor (explicit or the macro's default).
     pub(crate) flavor: Flavor,
     /// `worker_threads = N`, only ever set together with [`Flavor::MultiThread`].
     pub(crate) worker_threads: Option<WorkerThreads>,
+    /// `start_paused = true|false`, only ever set together with
+    /// [`Flavor::CurrentThread`].
+    pub(crate) start_paused: Option<StartPaused>,
     /// The requested I/O backend; never [`Backend::Both`] for `main`.
     pub(crate) backend: Backend,
     /// The span of the `backend = "..."` value, so that the generated
@@ -122,6 +134,7 @@ struct ArgsParser {
     kind: Kind,
     flavor: Option<(Flavor, Span)>,
     worker_threads: Option<WorkerThreads>,
+    start_paused: Option<StartPaused>,
     backend: Option<(Backend, Span)>,
     crate_path: Option<Path>,
     error: Option<syn::Error>,
@@ -133,6 +146,7 @@ impl ArgsParser {
             kind,
             flavor: None,
             worker_threads: None,
+            start_paused: None,
             backend: None,
             crate_path: None,
             error: None,
@@ -198,6 +212,14 @@ impl ArgsParser {
                     span: lit.span(),
                 });
             }
+            "start_paused" => {
+                check_unset(self.start_paused.is_some(), &name)?;
+                let lit = expect_bool(&name_str, value, "start_paused = true")?;
+                self.start_paused = Some(StartPaused {
+                    value: lit.value(),
+                    span: lit.span(),
+                });
+            }
             "backend" => {
                 check_unset(self.backend.is_some(), &name)?;
                 let lit = expect_str(&name_str, value, "backend = \"io_uring\"")?;
@@ -255,6 +277,7 @@ impl ArgsParser {
         let example = match name {
             "flavor" => "flavor = \"multi_thread\"",
             "worker_threads" => "flavor = \"multi_thread\", worker_threads = 4",
+            "start_paused" => "start_paused = true",
             "backend" => "backend = \"io_uring\"",
             "crate" => "crate = \"my_ringtide\"",
             _ => return None,
@@ -291,6 +314,21 @@ impl ArgsParser {
             }
         }
 
+        let mut start_paused = self.start_paused;
+        if let Some(paused) = start_paused {
+            if flavor == Flavor::MultiThread {
+                let message = format!(
+                    "the `start_paused` option requires the `current_thread` runtime \
+                     flavor; use `#[ringtide::{}(flavor = \"current_thread\", \
+                     start_paused = {})]`",
+                    kind.name(),
+                    paused.value
+                );
+                self.push_error(syn::Error::new(paused.span, message));
+                start_paused = None;
+            }
+        }
+
         let (mut backend, backend_span) = self
             .backend
             .unwrap_or((Backend::default(), Span::call_site()));
@@ -307,6 +345,7 @@ impl ArgsParser {
         let config = Config {
             flavor,
             worker_threads,
+            start_paused,
             backend,
             backend_span,
             crate_path: self.crate_path,
@@ -359,6 +398,19 @@ fn expect_str<'a>(name: &str, value: &'a Expr, example: &str) -> syn::Result<&'a
         other => Err(syn::Error::new(
             other.span(),
             format!("`{name}` expects a string literal, e.g. `{example}`"),
+        )),
+    }
+}
+
+fn expect_bool<'a>(name: &str, value: &'a Expr, example: &str) -> syn::Result<&'a LitBool> {
+    match unwrap_groups(value) {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Bool(lit),
+            ..
+        }) => Ok(lit),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` expects `true` or `false`, e.g. `{example}`"),
         )),
     }
 }
@@ -523,12 +575,102 @@ mod tests {
 
     #[test]
     fn unknown_argument() {
+        let error = single_error(Kind::Main, quote!(start_pause = true));
+        assert_eq!(
+            error,
+            "unknown argument `start_pause`; expected one of \
+             `flavor`, `worker_threads`, `start_paused`, `backend`, `crate`"
+        );
+    }
+
+    #[test]
+    fn start_paused() {
+        let paused = |config: &Config| config.start_paused.map(|paused| paused.value);
+        assert_eq!(paused(&ok(Kind::Test, quote!())), None);
+        assert_eq!(
+            paused(&ok(Kind::Test, quote!(start_paused = true))),
+            Some(true)
+        );
+        assert_eq!(
+            paused(&ok(Kind::Test, quote!(start_paused = false))),
+            Some(false)
+        );
+        let config = ok(
+            Kind::Main,
+            quote!(start_paused = true, flavor = "current_thread"),
+        );
+        assert_eq!(config.flavor, Flavor::CurrentThread);
+        assert_eq!(paused(&config), Some(true));
+        let config = ok(
+            Kind::Test,
+            quote!(backend = "both", start_paused = true, crate = "rt"),
+        );
+        assert_eq!(config.backend, Backend::Both);
+        assert_eq!(paused(&config), Some(true));
+    }
+
+    #[test]
+    fn start_paused_requires_current_thread() {
+        let error = single_error(
+            Kind::Test,
+            quote!(flavor = "multi_thread", start_paused = true),
+        );
+        assert_eq!(
+            error,
+            "the `start_paused` option requires the `current_thread` runtime flavor; \
+             use `#[ringtide::test(flavor = \"current_thread\", start_paused = true)]`"
+        );
+        // `main` defaults to multi_thread, so the flavor must be explicit.
         let error = single_error(Kind::Main, quote!(start_paused = true));
         assert_eq!(
             error,
-            "unknown argument `start_paused`; expected one of \
-             `flavor`, `worker_threads`, `backend`, `crate`"
+            "the `start_paused` option requires the `current_thread` runtime flavor; \
+             use `#[ringtide::main(flavor = \"current_thread\", start_paused = true)]`"
         );
+        // As tokio: even `false` is only accepted with current_thread.
+        let error = single_error(
+            Kind::Test,
+            quote!(flavor = "multi_thread", start_paused = false),
+        );
+        assert!(
+            error.starts_with("the `start_paused` option requires"),
+            "{error}"
+        );
+        // The rest of the arguments is kept.
+        let (config, error) = parse_lenient(
+            Kind::Test,
+            quote!(
+                flavor = "multi_thread",
+                worker_threads = 2,
+                start_paused = true
+            ),
+        );
+        assert!(error.is_some());
+        assert_eq!(config.flavor, Flavor::MultiThread);
+        assert!(config.start_paused.is_none());
+        assert_eq!(config.worker_threads.map(|w| w.count), Some(2));
+    }
+
+    #[test]
+    fn start_paused_must_be_a_bool() {
+        for value in [quote!("true"), quote!(1), quote!(yes)] {
+            let error = single_error(Kind::Test, quote!(start_paused = #value));
+            assert_eq!(
+                error,
+                "`start_paused` expects `true` or `false`, e.g. `start_paused = true`"
+            );
+        }
+        let error = single_error(Kind::Test, quote!(start_paused));
+        assert_eq!(
+            error,
+            "`start_paused` requires a value; write it as \
+             `#[ringtide::test(start_paused = true)]`"
+        );
+        let error = single_error(
+            Kind::Test,
+            quote!(start_paused = true, start_paused = false),
+        );
+        assert_eq!(error, "`start_paused` is specified more than once");
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
 ///
 /// `backend = "io_uring"` gives `.backend(..::Backend::IoUring)` instead;
 /// `backend = "auto"` (the default) adds no `.backend(..)` call at all.
+/// `start_paused = true|false` adds `.start_paused(true|false)` after
+/// `.enable_all()` (current-thread only, see `args`).
 ///
 /// Tests additionally get `#[::core::prelude::v1::test]` as their first
 /// attribute, and pin the body behind `Pin<&mut dyn Future<Output = #output>>`
@@ -152,6 +154,10 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
         count.set_span(threads.span);
         quote_spanned!(threads.span=> .worker_threads(#count))
     });
+    let start_paused = config.start_paused.map(|paused| {
+        let value = syn::LitBool::new(paused.value, paused.span);
+        quote_spanned!(paused.span=> .start_paused(#value))
+    });
 
     let body = match kind {
         Kind::Main => quote! {
@@ -201,6 +207,7 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
                     #worker_threads
                     #backend
                     .enable_all()
+                    #start_paused
                     .build()
                     .expect("Failed building the ringtide runtime")
                     .block_on(#body_ident);
@@ -782,6 +789,108 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn test_start_paused() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(start_paused = true),
+            quote! {
+                async fn sleeps() {}
+            },
+        );
+        assert_tokens_eq(
+            expanded,
+            quote! {
+                #[::core::prelude::v1::test]
+                fn sleeps() {
+                    let body = async move {};
+                    let body = ::core::pin::pin!(body);
+                    let body: ::core::pin::Pin<&mut dyn ::core::future::Future<Output = ()>> =
+                        body;
+                    #[allow(
+                        clippy::expect_used,
+                        clippy::diverging_sub_expression,
+                        clippy::needless_return
+                    )]
+                    {
+                        return ::ringtide::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .start_paused(true)
+                            .build()
+                            .expect("Failed building the ringtide runtime")
+                            .block_on(body);
+                    }
+                }
+            },
+        );
+        // `false` is passed on as written; no argument, no call.
+        let text = expand(
+            Kind::Main,
+            quote!(flavor = "current_thread", start_paused = false),
+            quote!(
+                async fn main() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            text.contains(". enable_all () . start_paused (false) . build ()"),
+            "{text}"
+        );
+        let text = expand(
+            Kind::Test,
+            quote!(),
+            quote!(
+                async fn t() {}
+            ),
+        )
+        .to_string();
+        assert!(!text.contains("start_paused"), "{text}");
+    }
+
+    #[test]
+    fn test_both_start_paused_applies_to_each_backend() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(backend = "both", start_paused = true),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        for (name, func) in both_fns(expanded, "t") {
+            let variant = if name == "io_uring" { "IoUring" } else { "Mio" };
+            let body = func.block.to_token_stream().to_string();
+            assert!(
+                body.contains(&format!(
+                    "new_current_thread () . backend (:: ringtide :: runtime :: Backend :: \
+                     {variant}) . enable_all () . start_paused (true) . build ()"
+                )),
+                "{name}: {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn start_paused_on_multi_thread_is_an_error() {
+        let expanded = expand(
+            Kind::Test,
+            quote!(flavor = "multi_thread", start_paused = true),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        let errors = compile_errors(&expanded);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .contains("the `start_paused` option requires the `current_thread` runtime flavor"),
+            "{errors:?}"
+        );
+        // The test is still expanded, without the call.
+        let text = expanded.to_string();
+        assert!(text.contains("fn t ()"), "{text}");
+        assert!(!text.contains(". start_paused"), "{text}");
     }
 
     #[test]

@@ -38,6 +38,7 @@
 //! |----------|--------|---------|
 //! | `flavor` | `"multi_thread"`, `"current_thread"` | `main`: `"multi_thread"`, `test`: `"current_thread"` |
 //! | `worker_threads` | integer ≥ 1, only with `flavor = "multi_thread"` | the runtime's default |
+//! | `start_paused` | `true`, `false`, only with `flavor = "current_thread"` | `false` |
 //! | `backend` | `"io_uring"`, `"mio"`, `"both"` (tests only), `"auto"` | `"auto"` |
 //! | `crate` | path to the ringtide crate, as a string | `"::ringtide"` |
 //!
@@ -79,6 +80,9 @@ use crate::kind::Kind;
 ///   `"multi_thread"`.
 /// - `worker_threads = N`: number of worker threads, `N >= 1`. Only valid with
 ///   the `"multi_thread"` flavor; defaults to the runtime's choice.
+/// - `start_paused = true | false`: calls `Builder::start_paused`, so the
+///   runtime's clock starts paused. Only valid with an explicit
+///   `flavor = "current_thread"`.
 /// - `backend = "io_uring" | "mio" | "auto"`: the I/O backend. `"io_uring"`
 ///   and `"mio"` call `Builder::backend` with that backend (building the
 ///   runtime then fails if it is unavailable); `"auto"`, the default, lets the
@@ -168,6 +172,11 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `"current_thread"`, so each test gets a single-threaded runtime.
 /// - `worker_threads = N`: number of worker threads, `N >= 1`. Only valid with
 ///   an explicit `flavor = "multi_thread"`.
+/// - `start_paused = true | false`: calls `Builder::start_paused`, so the
+///   runtime's clock starts paused: timers fire as soon as the test has nothing
+///   else to do, and `time::advance` works from the start. Only valid with the
+///   `"current_thread"` flavor (the default). With `backend = "both"` it applies
+///   to both tests.
 /// - `backend = "io_uring" | "mio" | "both" | "auto"`: the I/O backend.
 ///   `"io_uring"` and `"mio"` call `Builder::backend` with that backend (the
 ///   test fails if it is unavailable); `"auto"`, the default, lets the runtime

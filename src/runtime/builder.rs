@@ -33,6 +33,7 @@ pub struct Builder {
     on_thread_stop: Option<Callback>,
     enable_io: bool,
     enable_time: bool,
+    start_paused: bool,
     global_queue_interval: Option<u32>,
     event_interval: u32,
     backend: Option<Backend>,
@@ -74,6 +75,7 @@ impl Builder {
             on_thread_stop: None,
             enable_io: false,
             enable_time: false,
+            start_paused: false,
             global_queue_interval: None,
             event_interval: DEFAULT_EVENT_INTERVAL,
             backend: None,
@@ -241,6 +243,37 @@ impl Builder {
         self
     }
 
+    /// Whether the runtime's clock starts paused (default `false`), as if the first
+    /// thing `block_on` did were [`time::pause()`](crate::time::pause): time stands
+    /// still except for [`time::advance`](crate::time::advance) and the jump to the
+    /// next timer when the runtime has nothing else to do. For tests of timer code:
+    /// `sleep(Duration::from_secs(3600))` returns at once, `Instant::now()` an hour
+    /// later.
+    ///
+    /// Only a current-thread runtime with the time driver enabled can start paused:
+    /// [`build`](Builder::build) fails with [`io::ErrorKind::InvalidInput`] otherwise
+    /// (tokio panics there instead).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringtide::time::{self, Instant};
+    ///
+    /// let runtime = ringtide::runtime::Builder::new_current_thread()
+    ///     .enable_time()
+    ///     .start_paused(true)
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     time::sleep(Duration::from_secs(3600)).await;
+    ///     assert!(start.elapsed() >= Duration::from_secs(3600));
+    /// });
+    /// ```
+    pub fn start_paused(&mut self, start_paused: bool) -> &mut Self {
+        self.start_paused = start_paused;
+        self
+    }
+
     /// Scheduler ticks between two looks at the global queue before the local one
     /// (default 31 for multi-thread, 31 for current-thread). Lower values favour tasks
     /// spawned or woken from outside the workers.
@@ -280,8 +313,11 @@ impl Builder {
     /// Creates the runtime: starts the worker threads (multi-thread) and the blocking
     /// pool.
     ///
-    /// Fails when a thread cannot be started.
+    /// Fails when a thread cannot be started, and with
+    /// [`io::ErrorKind::InvalidInput`] for [`start_paused`](Builder::start_paused)
+    /// on a multi-thread runtime or without [`enable_time`](Builder::enable_time).
     pub fn build(&mut self) -> io::Result<Runtime> {
+        self.check_start_paused()?;
         let config = Config {
             global_queue_interval: self
                 .global_queue_interval
@@ -320,6 +356,11 @@ impl Builder {
         let handle = match self.kind {
             Kind::CurrentThread => {
                 let (driver, mut drivers) = create(1)?;
+                if self.start_paused {
+                    if let Some(time) = driver.time() {
+                        time.clock().pause();
+                    }
+                }
                 let park = drivers.pop().expect("one driver per core");
                 let handle =
                     current_thread::Handle::new(park, config, pool.spawner().clone(), driver);
@@ -348,6 +389,30 @@ impl Builder {
         pool.spawner().set_handle(handle.clone());
         Ok(Runtime::from_parts(Handle { inner: handle }, pool))
     }
+
+    /// Rejects a paused start that the runtime could not honour: a multi-thread
+    /// runtime (its workers would see time jump under them, see `time::pause`) or no
+    /// clock to pause.
+    fn check_start_paused(&self) -> io::Result<()> {
+        if !self.start_paused {
+            return Ok(());
+        }
+        if self.kind == Kind::MultiThread {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "`start_paused` requires the current-thread runtime: use \
+                 `Builder::new_current_thread()` (or `flavor = \"current_thread\"`)",
+            ));
+        }
+        if !self.enable_time {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "`start_paused` requires the time driver: call `enable_time()` \
+                 (or `enable_all()`) on the builder",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_worker_threads() -> usize {
@@ -366,6 +431,7 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.stack_size)
             .field("enable_io", &self.enable_io)
             .field("enable_time", &self.enable_time)
+            .field("start_paused", &self.start_paused)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
             .field("backend", &self.backend)
