@@ -21,7 +21,7 @@ use super::socket::Socket;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
 use super::socket_ready::Direction;
-use crate::driver::mio::scheduled_io::Ready as MioReady;
+use crate::driver::mio::Ready as MioReady;
 use crate::driver::op::IoSource;
 use crate::io::{Interest, Ready};
 use crate::op::recv::Received;
@@ -56,6 +56,8 @@ impl Socket {
                     {
                         ready |= from_mio(event?.ready(), Direction::Write);
                     }
+                    // Only the bits `interest` asks about, as on io_uring.
+                    let ready = ready.for_interest(interest);
                     if ready.is_empty() {
                         Poll::Pending
                     } else {
