@@ -10,6 +10,9 @@
 //!   character devices, eventfds).
 //! * [`AlignedBuf`]: an owned buffer with a guaranteed alignment, for direct I/O
 //!   (`O_DIRECT` files, see [`crate::fs::OpenOptions::custom_flags`]).
+//! * [`Interest`] and [`Ready`]: what the streams' readiness API (`ready`,
+//!   `try_read`, `try_write`, `poll_read_ready`, ...) waits for and reports, with
+//!   tokio's names and meaning.
 //! * [`nop`]: one round trip through the driver that does nothing, for measuring the
 //!   runtime's per-operation overhead.
 //!
@@ -52,6 +55,7 @@ mod aligned_buf;
 mod async_fd;
 mod buf;
 pub(crate) mod fd_poll;
+mod interest;
 pub(crate) mod owned;
 pub(crate) mod owned_loop;
 pub(crate) mod shared_fd;
@@ -61,6 +65,7 @@ pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;
 pub use buf::{BufResult, IoBuf, IoBufMut};
+pub use interest::{Interest, Ready};
 pub use owned::{AsyncReadOwned, AsyncWriteOwned};
 
 /// Runs one operation that does nothing through the runtime's I/O driver: an io_uring

@@ -31,6 +31,8 @@ pub(crate) mod poll_io;
 pub(crate) mod socket;
 mod socket_fd;
 pub(crate) mod socket_ready;
+mod socket_try_io;
+pub(crate) mod stream_readiness;
 pub mod tcp;
 mod udp;
 pub mod unix;

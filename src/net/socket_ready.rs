@@ -32,7 +32,7 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
-    fn for_mio(self) -> crate::driver::mio::Direction {
+    pub(super) fn for_mio(self) -> crate::driver::mio::Direction {
         match self {
             Direction::Read => crate::driver::mio::Direction::Read,
             Direction::Write => crate::driver::mio::Direction::Write,
@@ -41,7 +41,7 @@ impl Direction {
 
     /// The `poll(2)` events of the direction.
     #[cfg(ringtide_uring)]
-    fn poll_events(self) -> libc::c_short {
+    pub(super) fn poll_events(self) -> libc::c_short {
         match self {
             Direction::Read => libc::POLLIN,
             Direction::Write => libc::POLLOUT,

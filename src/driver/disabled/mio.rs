@@ -26,8 +26,34 @@ pub(crate) enum Registration {}
 pub(crate) struct ReadinessWaiter<'a>(std::marker::PhantomData<&'a Registration>);
 
 impl ReadinessWaiter<'_> {
-    pub(crate) fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
         unreachable!("there is no mio registration in this build")
+    }
+}
+
+/// Readiness bits (kept so callers compile without the feature; never observed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ready(usize);
+
+impl Ready {
+    pub(crate) const READABLE: Ready = Ready(1 << 0);
+    pub(crate) const WRITABLE: Ready = Ready(1 << 1);
+    pub(crate) const READ_CLOSED: Ready = Ready(1 << 2);
+    pub(crate) const WRITE_CLOSED: Ready = Ready(1 << 3);
+    pub(crate) const ERROR: Ready = Ready(1 << 4);
+
+    pub(crate) fn contains(self, other: Ready) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// Observed readiness (kept so callers compile without the feature; never created).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadyEvent(Ready);
+
+impl ReadyEvent {
+    pub(crate) fn ready(&self) -> Ready {
+        self.0
     }
 }
 
@@ -89,7 +115,11 @@ impl Registration {
         match *self {}
     }
 
-    pub(crate) fn clear_readiness(&self, _event: ()) {
+    pub(crate) fn clear_readiness(&self, _event: ReadyEvent) {
+        match *self {}
+    }
+
+    pub(crate) fn ready_event(&self, _direction: Direction) -> Option<io::Result<ReadyEvent>> {
         match *self {}
     }
 

@@ -89,7 +89,8 @@ use ::mio::{Events, Interest, Token};
 use slab::Slab;
 
 pub(crate) use self::registration::{Direction, Registration};
-use self::scheduled_io::{Ready, ScheduledIo, shutdown_error};
+pub(crate) use self::scheduled_io::Ready;
+use self::scheduled_io::{ScheduledIo, shutdown_error};
 
 /// The driver is neither parked nor notified.
 const EMPTY: usize = 0;

@@ -72,6 +72,12 @@ impl Registration {
         ReadinessWaiter::new(&self.io, direction)
     }
 
+    /// The direction's readiness now, without storing a waker (for `try_*` calls that
+    /// do not wait): `None` when there is none; an error once the driver has shut down.
+    pub(crate) fn ready_event(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+        self.io.ready_event(direction)
+    }
+
     /// After a syscall returned `WouldBlock`: clears the readiness `event` reported,
     /// unless a new readiness event arrived since it was observed.
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {

@@ -133,7 +133,6 @@ impl Ready {
     }
 
     /// Returns true if every bit of `other` is set in `self`.
-    #[cfg(test)]
     pub(crate) fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
     }
@@ -192,7 +191,6 @@ pub(crate) struct ReadyEvent {
 
 impl ReadyEvent {
     /// The readiness bits observed (only those of the polled direction).
-    #[cfg(test)]
     pub(crate) fn ready(&self) -> Ready {
         self.ready
     }
@@ -297,6 +295,12 @@ impl ScheduledIo {
             Some(result) => Poll::Ready(result),
             None => Poll::Pending,
         }
+    }
+
+    /// The direction's readiness now, without registering anyone: `None` when there is
+    /// none, an error once the driver has shut down.
+    pub(crate) fn ready_event(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+        observe(self.state.load(Acquire), direction)
     }
 
     /// [`poll_ready`](ScheduledIo::poll_ready) for the waiter `key` of `direction`'s

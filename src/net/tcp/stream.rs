@@ -9,6 +9,7 @@ use crate::io::owned::impl_owned_io;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::{Kind, Socket};
+use crate::net::stream_readiness::impl_stream_readiness;
 use crate::net::tcp::socket_addr;
 use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::runtime::Backend;
@@ -167,6 +168,7 @@ impl_owned_io!(read: TcpStream);
 impl_owned_io!(write: TcpStream);
 impl_poll_io!(read: TcpStream);
 impl_poll_io!(write: TcpStream);
+impl_stream_readiness!(TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -12,6 +12,7 @@ use crate::io::owned::impl_owned_io;
 use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::{Kind, Socket};
 use crate::net::socket_ready::Direction;
+use crate::net::stream_readiness::impl_stream_readiness;
 use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
@@ -201,6 +202,7 @@ impl_owned_io!(read: UnixStream);
 impl_owned_io!(write: UnixStream);
 impl_poll_io!(read: UnixStream);
 impl_poll_io!(write: UnixStream);
+impl_stream_readiness!(UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

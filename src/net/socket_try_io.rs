@@ -1,0 +1,313 @@
+//! The non-waiting half of a [`Socket`]'s readiness API, behind the streams'
+//! `ready(interest)`, `try_read`, `try_write` and their vectored forms: wait for an
+//! [`Interest`] and report the [`Ready`] set, or run one non-blocking syscall now.
+//!
+//! `try_*` never wait. On mio each one first looks at the readiness the driver recorded
+//! (none: `WouldBlock` without a syscall), and when the syscall says `WouldBlock` it
+//! clears that readiness (unless a newer event arrived), as tokio's `try_io` does, so
+//! the next `readable()`/`writable()` waits for a new event. On io_uring the socket is
+//! in blocking mode, so every syscall passes `MSG_DONTWAIT`; there is no recorded
+//! readiness to clear, since each wait submits a fresh `POLL_ADD`.
+//!
+//! Bytes a cancelled owned read kept (the socket's `reads` leftovers) come first in
+//! `try_read`, as in `poll_recv`; while such a read is still in the kernel `try_read`
+//! says `WouldBlock`.
+
+use std::future::poll_fn;
+use std::io;
+use std::task::{Context, Poll, Waker};
+
+use super::socket::Socket;
+#[cfg(not(ringtide_uring))]
+use super::socket::no_runtime;
+use super::socket_ready::Direction;
+use crate::driver::mio::Ready as MioReady;
+use crate::driver::op::IoSource;
+use crate::io::{Interest, Ready};
+use crate::op::recv::Received;
+use crate::op::socket_address::MessageHeader;
+use crate::sys::socket::send_flags;
+
+/// The most slices one vectored call passes (`IOV_MAX`; more fail with `EMSGSIZE`).
+const IOV_MAX: usize = 1024;
+
+impl Socket {
+    /// Waits until the socket is ready for any part of `interest` and reports what it
+    /// is ready for (at least one bit of `interest`). Like [`ready`](Socket::ready),
+    /// any number of tasks may wait at once.
+    pub(crate) async fn ready_interest(&self, interest: Interest) -> io::Result<Ready> {
+        match &self.state().source {
+            IoSource::Mio(registration) => {
+                let mut read = interest
+                    .is_readable()
+                    .then(|| registration.waiter(Direction::Read.for_mio()));
+                let mut write = interest
+                    .is_writable()
+                    .then(|| registration.waiter(Direction::Write.for_mio()));
+                poll_fn(|cx| {
+                    let mut ready = Ready::EMPTY;
+                    if let Some(waiter) = &mut read
+                        && let Poll::Ready(event) = waiter.poll_ready(cx)
+                    {
+                        ready |= from_mio(event?.ready(), Direction::Read);
+                    }
+                    if let Some(waiter) = &mut write
+                        && let Poll::Ready(event) = waiter.poll_ready(cx)
+                    {
+                        ready |= from_mio(event?.ready(), Direction::Write);
+                    }
+                    // Only the bits `interest` asks about, as on io_uring.
+                    let ready = ready.for_interest(interest);
+                    if ready.is_empty() {
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(Ok(ready))
+                    }
+                })
+                .await
+            }
+            IoSource::Uring => self.ready_interest_uring(interest).await,
+        }
+    }
+
+    #[cfg(ringtide_uring)]
+    async fn ready_interest_uring(&self, interest: Interest) -> io::Result<Ready> {
+        let readiness = &self.state().readiness;
+        let mut read = interest
+            .is_readable()
+            .then(|| readiness[Direction::Read as usize].waiter());
+        let mut write = interest
+            .is_writable()
+            .then(|| readiness[Direction::Write as usize].waiter());
+        poll_fn(|cx| {
+            let mut fired = Ready::EMPTY;
+            if let Some(waiter) = &mut read
+                && let Poll::Ready(result) =
+                    waiter.poll_ready(cx, self.fd(), Direction::Read.poll_events())
+            {
+                result?;
+                fired |= Ready::READABLE;
+            }
+            if let Some(waiter) = &mut write
+                && let Poll::Ready(result) =
+                    waiter.poll_ready(cx, self.fd(), Direction::Write.poll_events())
+            {
+                result?;
+                fired |= Ready::WRITABLE;
+            }
+            if fired.is_empty() {
+                return Poll::Pending;
+            }
+            // The `POLL_ADD` says only that its direction fired; `poll(2)` with no
+            // timeout gives the whole set (hang-ups included).
+            let now = ready_now(self.fd()).for_interest(interest);
+            Poll::Ready(Ok(if now.is_empty() { fired } else { now }))
+        })
+        .await
+    }
+
+    #[cfg(not(ringtide_uring))]
+    async fn ready_interest_uring(&self, _interest: Interest) -> io::Result<Ready> {
+        Err(no_runtime())
+    }
+
+    /// One non-blocking `recv` into `buf`, kept bytes first; `WouldBlock` when there is
+    /// nothing to read now.
+    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(count) = self.try_take_kept(&mut [io::IoSliceMut::new(buf)])? {
+            return Ok(count);
+        }
+        self.try_io(Direction::Read, || {
+            // SAFETY: `buf` is a valid writable slice for the whole call.
+            let read = unsafe {
+                libc::recv(
+                    self.fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if read < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(read as usize)
+            }
+        })
+    }
+
+    /// One non-blocking `recvmsg` into `bufs` (at most `IOV_MAX` of them), kept bytes
+    /// first; `WouldBlock` when there is nothing to read now.
+    pub(crate) fn try_recv_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let limit = bufs.len().min(IOV_MAX);
+        let bufs = &mut bufs[..limit];
+        if bufs.iter().all(|buf| buf.is_empty()) {
+            return Ok(0);
+        }
+        if let Some(count) = self.try_take_kept(bufs)? {
+            return Ok(count);
+        }
+        self.try_io(Direction::Read, || {
+            let mut header = MessageHeader::default();
+            header.0.msg_iov = bufs.as_mut_ptr().cast();
+            header.0.msg_iovlen = bufs.len() as _;
+            // SAFETY: `IoSliceMut` is ABI-compatible with `iovec`; the slices are valid
+            // and writable for the whole call.
+            let read = unsafe { libc::recvmsg(self.fd(), &mut header.0, libc::MSG_DONTWAIT) };
+            if read < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(read as usize)
+            }
+        })
+    }
+
+    /// One non-blocking `send` of `buf`; `WouldBlock` when the send buffer is full.
+    pub(crate) fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_io(Direction::Write, || {
+            // SAFETY: `buf` is a valid readable slice for the whole call.
+            let sent = unsafe {
+                libc::send(
+                    self.fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | send_flags(),
+                )
+            };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as usize)
+            }
+        })
+    }
+
+    /// One non-blocking `sendmsg` of `bufs` (at most `IOV_MAX` of them); `WouldBlock`
+    /// when the send buffer is full.
+    pub(crate) fn try_send_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
+        self.try_io(Direction::Write, || {
+            let mut header = MessageHeader::default();
+            header.0.msg_iov = bufs.as_ptr().cast_mut().cast();
+            header.0.msg_iovlen = bufs.len() as _;
+            // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices live for the
+            // whole call and `sendmsg` only reads them.
+            let sent =
+                unsafe { libc::sendmsg(self.fd(), &header.0, libc::MSG_DONTWAIT | send_flags()) };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as usize)
+            }
+        })
+    }
+
+    /// Copies kept bytes of cancelled reads into `bufs`, putting back what does not
+    /// fit: `Some(count)` when there were any, `None` when there were none, and
+    /// `WouldBlock` while a cancelled read is still in the kernel (its bytes come
+    /// before any the socket has now).
+    fn try_take_kept(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<Option<usize>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let kept: Received = match self.state().reads.poll_take(&mut cx) {
+            Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+            Poll::Ready(None) => return Ok(None),
+            Poll::Ready(Some(kept)) => kept,
+        };
+        let mut count = 0;
+        for buf in bufs.iter_mut() {
+            let rest = &kept.data[count..];
+            let take = buf.len().min(rest.len());
+            buf[..take].copy_from_slice(&rest[..take]);
+            count += take;
+        }
+        if count < kept.data.len() {
+            let mut rest = kept;
+            rest.data.drain(..count);
+            self.state().reads.put_back(rest);
+        }
+        Ok(Some(count))
+    }
+
+    /// Runs `operation` (one non-blocking syscall) without waiting: on mio only when
+    /// the driver recorded readiness for `direction`, clearing it when the syscall says
+    /// `WouldBlock` (see the module documentation).
+    fn try_io<R>(
+        &self,
+        direction: Direction,
+        operation: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        match &self.state().source {
+            IoSource::Mio(registration) => {
+                let Some(event) = registration.ready_event(direction.for_mio()) else {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                };
+                let event = event?;
+                match operation() {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        registration.clear_readiness(event);
+                        Err(error)
+                    }
+                    result => result,
+                }
+            }
+            IoSource::Uring => operation(),
+        }
+    }
+}
+
+/// The public readiness of mio's bits for one direction. A pending error counts as the
+/// direction's readiness: the next syscall reports it.
+fn from_mio(bits: MioReady, direction: Direction) -> Ready {
+    let mut ready = Ready::EMPTY;
+    if bits.contains(MioReady::READABLE) {
+        ready |= Ready::READABLE;
+    }
+    if bits.contains(MioReady::WRITABLE) {
+        ready |= Ready::WRITABLE;
+    }
+    if bits.contains(MioReady::READ_CLOSED) {
+        ready |= Ready::READ_CLOSED;
+    }
+    if bits.contains(MioReady::WRITE_CLOSED) {
+        ready |= Ready::WRITE_CLOSED;
+    }
+    if bits.contains(MioReady::ERROR) {
+        ready |= match direction {
+            Direction::Read => Ready::READABLE,
+            Direction::Write => Ready::WRITABLE,
+        };
+    }
+    ready
+}
+
+/// The socket's readiness now, from `poll(2)` with no timeout.
+#[cfg(ringtide_uring)]
+fn ready_now(fd: std::os::fd::RawFd) -> Ready {
+    let mut entry = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: `entry` is one valid `pollfd` for the whole call; a zero timeout never
+    // blocks.
+    if unsafe { libc::poll(&mut entry, 1, 0) } <= 0 {
+        return Ready::EMPTY;
+    }
+    let revents = entry.revents;
+    let mut ready = Ready::EMPTY;
+    if revents & (libc::POLLIN | libc::POLLERR) != 0 {
+        ready |= Ready::READABLE;
+    }
+    if revents & (libc::POLLOUT | libc::POLLERR) != 0 {
+        ready |= Ready::WRITABLE;
+    }
+    if revents & (libc::POLLRDHUP | libc::POLLHUP) != 0 {
+        ready |= Ready::READ_CLOSED;
+    }
+    if revents & libc::POLLHUP != 0 {
+        ready |= Ready::WRITE_CLOSED;
+    }
+    ready
+}
