@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 
 use crate::io::fd_poll::PollDirection;
+use crate::io::owned_loop;
 use crate::io::{AsyncFd, BufResult, IoBuf, IoBufMut};
 
 /// The shared body of the three pipe types.
@@ -109,9 +110,8 @@ impl Pipe {
         self.fd.read(buf).await
     }
 
-    async fn read_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
-        let mut filled = 0;
-        while filled < buf.bytes_total() {
+    async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        owned_loop::fill(buf, "pipe", |mut buf, filled| async move {
             let total = buf.bytes_total();
             let start = buf.stable_mut_ptr() as usize;
             // SAFETY (of the pointer passed on): `start + filled .. start + total` lies in
@@ -119,28 +119,15 @@ impl Pipe {
             let result =
                 poll_fn(|cx| self.poll_read_raw(cx, (start + filled) as *mut u8, total - filled))
                     .await;
-            match result {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the pipe ended before the buffer was full",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(count) => {
-                    filled += count;
-                    if filled > buf.bytes_init() {
-                        // SAFETY: `read` initialised the bytes up to `filled`.
-                        unsafe { buf.set_init(filled) };
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
+            if let Ok(count) = result
+                && filled + count > buf.bytes_init()
+            {
+                // SAFETY: `read` initialised the bytes up to `filled + count`.
+                unsafe { buf.set_init(filled + count) };
             }
-        }
-        (Ok(()), buf)
+            (result, buf)
+        })
+        .await
     }
 
     async fn readv<B: IoBufMut>(&self, mut bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
@@ -157,32 +144,21 @@ impl Pipe {
     }
 
     async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let mut written = 0;
-        while written < buf.bytes_init() {
-            // SAFETY: the initialised bytes of `buf` (owned here) stay in place while it
-            // lives.
-            let rest = unsafe {
-                std::slice::from_raw_parts(
-                    buf.stable_ptr().add(written),
-                    buf.bytes_init() - written,
-                )
+        owned_loop::drain(buf, "pipe", |buf, written| async move {
+            let result = {
+                // SAFETY: the initialised bytes of `buf` (owned here) stay in place while
+                // it lives.
+                let rest = unsafe {
+                    std::slice::from_raw_parts(
+                        buf.stable_ptr().add(written),
+                        buf.bytes_init() - written,
+                    )
+                };
+                poll_fn(|cx| self.poll_write(cx, rest)).await
             };
-            match poll_fn(|cx| self.poll_write(cx, rest)).await {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the pipe accepted no more bytes",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(count) => written += count,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return (Err(error), buf),
-            }
-        }
-        (Ok(()), buf)
+            (result, buf)
+        })
+        .await
     }
 
     async fn writev<B: IoBuf>(&self, mut bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
