@@ -81,6 +81,7 @@ pub mod task;
 #[cfg(all(test, not(loom)))]
 mod test_support;
 pub mod time;
+mod trace;
 
 pub use task::spawn;
 

@@ -125,7 +125,8 @@ impl<T: AsRawFd> AsyncFd<T> {
             .take()
             .expect("AsyncFd holds its value until dropped");
         if owner.in_use() {
-            log::debug!(
+            crate::trace::event!(
+                debug,
                 "ringtide: AsyncFd::into_inner on fd {} with cancelled operations still \
                  in the kernel",
                 owner.raw()

@@ -241,7 +241,8 @@ impl Socket {
         }
         for (index, what) in ["read", "accept"].into_iter().enumerate() {
             if kept[index] > 0 {
-                log::warn!(
+                crate::trace::event!(
+                    warn,
                     "ringtide: fd {} handed over: dropped {} result(s) of cancelled \
                      {what}s kept for the next {what}",
                     owner.raw(),
@@ -249,7 +250,8 @@ impl Socket {
                 );
             }
             if pending[index] {
-                log::warn!(
+                crate::trace::event!(
+                    warn,
                     "ringtide: fd {} handed over while a cancelled {what} is still in the \
                      kernel; what it takes is lost",
                     owner.raw()

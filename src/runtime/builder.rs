@@ -332,7 +332,8 @@ impl Builder {
             keep_alive: self.keep_alive,
             max_blocking: self.max_blocking_threads,
         });
-        let (backend, automatic, source) = driver::select::resolve(self.backend)?;
+        let selection = driver::select::resolve(self.backend)?;
+        let chosen = std::cell::RefCell::new((selection.backend, selection.reason.clone()));
         // Every core's driver (and io_uring ring) is set up here, so that a ring the
         // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
         let create = |cores: usize| {
@@ -346,10 +347,16 @@ impl Builder {
                     self.timer_shards,
                 )
             };
-            match create_with(backend) {
-                Err(error) if backend == Backend::IoUring && self.enable_io => create_with(
-                    driver::select::after_ring_setup_failed(&error, automatic, source)?,
-                ),
+            match create_with(selection.backend) {
+                Err(error) if selection.backend == Backend::IoUring && self.enable_io => {
+                    let fallback = driver::select::after_ring_setup_failed(
+                        &error,
+                        selection.automatic,
+                        selection.source,
+                    )?;
+                    *chosen.borrow_mut() = fallback.clone();
+                    create_with(fallback.0)
+                }
                 result => result,
             }
         };
@@ -387,6 +394,18 @@ impl Builder {
             }
         };
         pool.spawner().set_handle(handle.clone());
+        let (backend, mut reason) = chosen.into_inner();
+        if !self.enable_io {
+            reason.push_str("; the I/O driver is not enabled");
+        }
+        let (flavor, cores) = match self.kind {
+            Kind::CurrentThread => ("current_thread", 1),
+            Kind::MultiThread => (
+                "multi_thread",
+                self.worker_threads.unwrap_or_else(default_worker_threads),
+            ),
+        };
+        crate::trace::runtime_started(backend.as_str(), &reason, flavor, cores);
         Ok(Runtime::from_parts(Handle { inner: handle }, pool))
     }
 

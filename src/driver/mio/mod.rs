@@ -214,7 +214,9 @@ impl Driver {
             Ok(()) => self.dispatch(),
             // A signal interrupted the wait: return, the caller parks again if it must.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => log::error!("ringtide: polling the mio driver failed: {error}"),
+            Err(error) => {
+                crate::trace::event!(error, "ringtide: polling the mio driver failed: {error}")
+            }
         }
     }
 
@@ -288,7 +290,7 @@ impl Shared {
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, SeqCst) == PARKED {
             if let Err(error) = self.waker.wake() {
-                log::error!("ringtide: waking the mio driver failed: {error}");
+                crate::trace::event!(error, "ringtide: waking the mio driver failed: {error}");
             }
         }
     }
