@@ -51,14 +51,21 @@ to_us() {
 
 run_one() {
     local server=$1 connections=$2
+    # A new port each run: nothing of the previous server's connections is in the way.
+    PORT=$((PORT + 1))
     "$server_bin" --runtime "$server" --addr "127.0.0.1:$PORT" --workers "$WORKERS" >"$server_log" 2>&1 &
     local pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 400); do
         grep -q "listening on" "$server_log" && break
-        kill -0 "$pid" 2>/dev/null || { cat "$server_log"; return 1; }
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
-    grep -q "listening on" "$server_log" || { echo "$server did not start"; kill "$pid"; return 1; }
+    if ! grep -q "listening on" "$server_log"; then
+        echo "$server (c=$connections) did not start, skipped: $(cat "$server_log")"
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        return 0
+    fi
     # A short warm-up, then the measured run.
     wrk -t"$WRK_THREADS" -c"$connections" -d1s "http://127.0.0.1:$PORT/" >/dev/null
     local before after output
