@@ -12,6 +12,9 @@
 //!   the send and reports the bytes as written; `poll_flush` waits for the send.
 //! * `hybrid`: [`HybridIo`]: the completion variant's reads with the shipped
 //!   readiness writes (hyper's buffers sent as they are, nothing written behind).
+//! * `poll_first`: [`PollFirstIo`]: a `MSG_DONTWAIT` `recv` into hyper's buffer first,
+//!   and after `EAGAIN` an io_uring `RECV` into the adapter's buffer (instead of a
+//!   `POLL_ADD` and a second `recv`); readiness writes.
 //! * `mio`: the shipped adapter on the mio backend, for reference.
 //!
 //! Workloads, each on a current-thread runtime with the server connection and the
@@ -25,7 +28,8 @@
 //!
 //! Each of `RINGTIDE_HYPER_IO_ROUNDS` rounds (default 6) runs every workload once per
 //! variant, the variants' order rotating from round to round; the report gives each
-//! variant's median and the median of the per-round `completion / readiness` ratios.
+//! variant's median wall time and CPU time (the process's user + system time: client
+//! and server, one thread) and the medians of the per-round ratios to `readiness`.
 //!
 //! `cargo bench --bench hyper_io --features hyper`
 
@@ -324,6 +328,103 @@ impl hyper::rt::Write for HybridIo {
     }
 }
 
+/// Readiness first, completion to wait: `poll_read` tries a `MSG_DONTWAIT` `recv`
+/// straight into hyper's buffer (no copy when data is there, as in bulk transfers),
+/// and only when that says `EAGAIN` submits an io_uring `RECV` into the adapter's
+/// buffer instead of a `POLL_ADD`, so a wait costs one operation, not a poll and a
+/// second `recv`. Writes are the shipped readiness writes.
+struct PollFirstIo {
+    read: ReadState,
+    write: OwnedWriteHalf,
+    fd: RawFd,
+}
+
+impl PollFirstIo {
+    fn new(stream: TcpStream) -> PollFirstIo {
+        let fd = stream.as_raw_fd();
+        let (read, write) = stream.into_split();
+        PollFirstIo {
+            read: ReadState::Idle {
+                half: read,
+                buffer: Vec::with_capacity(CAPACITY),
+                position: 0,
+            },
+            write,
+            fd,
+        }
+    }
+}
+
+impl hyper::rt::Read for PollFirstIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut cursor: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let ReadState::Idle {
+            buffer, position, ..
+        } = &this.read
+        {
+            if *position >= buffer.len() {
+                // SAFETY: `recv` writes at most `unfilled.len()` bytes into the slice, and
+                // only initialised ones.
+                let unfilled = unsafe { cursor.as_mut() };
+                // SAFETY: `fd` is the open socket of the halves `this` owns; the pointer
+                // and length describe `unfilled`.
+                let received = unsafe {
+                    libc::recv(
+                        this.fd,
+                        unfilled.as_mut_ptr().cast(),
+                        unfilled.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if received >= 0 {
+                    // SAFETY: `recv` initialised `received` bytes.
+                    unsafe { cursor.advance(received as usize) };
+                    return Poll::Ready(Ok(()));
+                }
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::WouldBlock {
+                    return Poll::Ready(Err(error));
+                }
+            }
+        }
+        poll_read_completion(&mut this.read, cx, cursor)
+    }
+}
+
+impl hyper::rt::Write for PollFirstIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().write).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().write).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().write).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().write).poll_shutdown(cx)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The workloads.
 // ---------------------------------------------------------------------------------------
@@ -333,6 +434,7 @@ enum Variant {
     Readiness,
     Completion,
     Hybrid,
+    PollFirst,
     Mio,
 }
 
@@ -391,6 +493,7 @@ async fn connect(variant: Variant) -> hyper::client::conn::http1::SendRequest<Bo
     match variant {
         Variant::Completion => wire!(CompletionIo::new),
         Variant::Hybrid => wire!(HybridIo::new),
+        Variant::PollFirst => wire!(PollFirstIo::new),
         Variant::Readiness | Variant::Mio => wire!(Io::new),
     }
 }
@@ -450,6 +553,18 @@ fn runtime(backend: Backend) -> Option<Runtime> {
     }
 }
 
+/// The process's user + system CPU time so far, in seconds.
+fn process_cpu() -> f64 {
+    // SAFETY: `getrusage` fills the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 * 1e-6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -466,21 +581,36 @@ fn main() {
         return;
     };
     let mio = runtime(Backend::Mio);
-    let mut variants = vec![Variant::Readiness, Variant::Completion, Variant::Hybrid];
+    let mut variants = vec![
+        Variant::Readiness,
+        Variant::Completion,
+        Variant::Hybrid,
+        Variant::PollFirst,
+    ];
     if mio.is_some() {
         variants.push(Variant::Mio);
     }
-    let run = |variant: Variant, workload: &str| -> f64 {
+    // (wall time, CPU time) of one run, in the workload's unit. The runtime is
+    // current-thread, so the process's CPU time is the run's (client and server).
+    let run = |variant: Variant, workload: &str| -> (f64, f64) {
         let rt = if variant == Variant::Mio {
             mio.as_ref().unwrap()
         } else {
             &uring
         };
-        match workload {
+        let cpu_before = process_cpu();
+        let wall = match workload {
             "get_small" => rt.block_on(get_small(variant)),
             "download_64m" => rt.block_on(download(variant)),
             _ => rt.block_on(upload(variant)),
-        }
+        };
+        let cpu = process_cpu() - cpu_before;
+        let cpu = if workload == "get_small" {
+            cpu * 1e6 / f64::from(SMALL_REQUESTS)
+        } else {
+            cpu * 1e3
+        };
+        (wall, cpu)
     };
     for workload in ["get_small", "download_64m", "upload_64m"] {
         // Warm-up, unrecorded.
@@ -488,10 +618,13 @@ fn main() {
             run(variant, workload);
         }
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
         for round in 0..rounds {
             for step in 0..variants.len() {
                 let index = (round + step) % variants.len();
-                times[index].push(run(variants[index], workload));
+                let (wall, used) = run(variants[index], workload);
+                times[index].push(wall);
+                cpu[index].push(used);
             }
         }
         let unit = if workload == "get_small" {
@@ -499,10 +632,10 @@ fn main() {
         } else {
             "ms"
         };
-        let paired = |index: usize| {
-            let ratios: Vec<f64> = times[index]
+        let paired = |values: &[Vec<f64>], index: usize| {
+            let ratios: Vec<f64> = values[index]
                 .iter()
-                .zip(&times[0])
+                .zip(&values[0])
                 .map(|(c, r)| c / r)
                 .collect();
             median(&ratios)
@@ -519,9 +652,22 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{workload} [{unit}, median (min-max) of {rounds}]: {line}; paired ratios to readiness (median): completion {:.3}, hybrid {:.3}",
-            paired(1),
-            paired(2)
+            "{workload} [{unit}, median (min-max) of {rounds}]: {line}; paired ratios to readiness (median): completion {:.3}, hybrid {:.3}, poll-first {:.3}",
+            paired(&times, 1),
+            paired(&times, 2),
+            paired(&times, 3)
+        );
+        let cpu_line = variants
+            .iter()
+            .zip(&cpu)
+            .map(|(variant, values)| format!("{variant:?} {:.2}", median(values)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "  CPU [{unit}, median]: {cpu_line}; paired ratios to readiness: completion {:.3}, hybrid {:.3}, poll-first {:.3}",
+            paired(&cpu, 1),
+            paired(&cpu, 2),
+            paired(&cpu, 3)
         );
     }
 }

@@ -74,29 +74,39 @@
 //!
 //! [`Io`] forwards to the streams' readiness-based poll traits (`net::poll_io`: a
 //! `MSG_DONTWAIT` syscall on hyper's own buffers, a kept `POLL_ADD` after `EAGAIN`).
-//! Two alternatives were measured against it with hyper's HTTP/1.1 on top
-//! (`benches/hyper_io.rs`, where they live): *completion*, an io_uring `RECV` into a
-//! 64 KiB buffer of the adapter, copied out to hyper, and `SEND`s of hyper's bytes
-//! copied into a second 64 KiB buffer and reported as written (write-behind); and
-//! *hybrid*, completion reads with readiness writes. One keep-alive connection on a
-//! current-thread io_uring runtime, loopback; each run (a process) has 15 rounds, the
-//! variants' order rotating per round, and reports the median of the per-round ratios
-//! to readiness. Machine: 2 shared, noisy cores (load average 5.4 - 7.4 during the
-//! runs); 10 runs for completion, 5 of them with hybrid:
+//! Three alternatives were measured against it with hyper's HTTP/1.1 on top
+//! (`benches/hyper_io.rs`, where they live):
 //!
-//! | workload | readiness, median per run | completion / readiness | hybrid / readiness |
-//! |---|---|---|---|
-//! | 2,000 sequential GETs, 13-byte answers | 23 - 65 us/request | 0.70 - 1.02 (median 0.89) | 0.78 - 1.02 |
-//! | 64 MiB response, 64 KiB chunks | 36 - 89 ms | 1.31 - 1.64 (median 1.44) | 1.18 - 1.53 |
-//! | 64 MiB request body, 64 KiB chunks | 30 - 77 ms | 0.70 - 0.93 (median 0.82) | 1.24 - 1.44 |
+//! * *completion*: an io_uring `RECV` into a 64 KiB buffer of the adapter, copied out
+//!   to hyper, and `SEND`s of hyper's bytes copied into a second 64 KiB buffer and
+//!   reported as written (write-behind);
+//! * *hybrid*: completion reads, readiness writes;
+//! * *poll-first*: a `MSG_DONTWAIT` `recv` into hyper's buffer first, and only after
+//!   `EAGAIN` a `RECV` into the adapter's buffer (instead of a `POLL_ADD` and a second
+//!   `recv`); readiness writes.
 //!
-//! Readiness ships. Completion saves about a tenth per small request and a fifth on
-//! uploads, but streams large responses, what a server mostly sends, about 1.4x
-//! slower; it also costs 128 KiB of buffers per connection (idle keep-alive ones
-//! included), an extra copy each way, and write-behind semantics (a send's error
-//! surfaces on a later call; an adapter dropped unflushed cancels its send). Hybrid
-//! loses in both bulk directions. (The mio backend, run alongside as a reference, was
-//! level with io_uring readiness on bulk and 5-25% faster per small request.)
+//! One keep-alive connection on a current-thread io_uring runtime, loopback. Each run
+//! (a process) has 15 rounds, the variants' order rotating per round, and reports the
+//! median of the per-round ratios to readiness (CPU: the process's user + system time,
+//! client and server together). Machine: 2 shared, noisy cores (load average 5 - 11
+//! during the runs); 15 runs for completion, 10 with hybrid, 5 with poll-first:
+//!
+//! | workload | readiness, median per run | completion / readiness | hybrid / readiness | poll-first / readiness (CPU) |
+//! |---|---|---|---|---|
+//! | 2,000 sequential GETs, 13-byte answers | 20 - 65 us/request | 0.70 - 1.02 (median 0.89) | 0.78 - 1.02 | 0.94 - 0.99 (0.94 - 0.97) |
+//! | 64 MiB response, 64 KiB chunks | 20 - 89 ms | 1.31 - 1.77 (median 1.49) | 1.16 - 1.53 | 0.93 - 1.03 (0.96 - 1.02) |
+//! | 64 MiB request body, 64 KiB chunks | 20 - 77 ms | 0.70 - 0.97 (median 0.89) | 1.24 - 1.52 | 0.93 - 1.06 (0.93 - 1.05) |
+//!
+//! Readiness ships. Completion saves about a tenth per small request and on uploads,
+//! but streams large responses, what a server mostly sends, about 1.5x slower; it
+//! also costs 128 KiB of buffers per connection (idle keep-alive ones included), an
+//! extra copy each way, and write-behind semantics (a send's error surfaces on a later
+//! call; an adapter dropped unflushed cancels its send). Hybrid loses in both bulk
+//! directions. Poll-first is level on bulk and saves about 5% of CPU per small
+//! request, for a buffer per waiting connection; that gain belongs in the streams'
+//! poll traits themselves (every poll-trait user would get it), not in a hyper-only
+//! adapter. (The mio backend, run alongside as a reference, was level with io_uring
+//! readiness on bulk and used 10-20% less CPU per small request.)
 
 mod connector;
 mod executor;
