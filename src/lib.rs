@@ -67,6 +67,8 @@ compile_error!("ringtide needs at least one I/O backend: enable the `io-uring` o
 mod blocking;
 mod driver;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;
