@@ -62,6 +62,25 @@ impl Handle {
         self.inner.driver().io().selected()
     }
 
+    /// The runtime's id: unique among the runtimes of this process, the same for every
+    /// handle of one runtime.
+    ///
+    /// ```
+    /// let a = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+    /// let b = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(a.handle().id(), a.handle().clone().id());
+    /// assert_ne!(a.handle().id(), b.handle().id());
+    /// ```
+    pub fn id(&self) -> crate::runtime::Id {
+        self.inner.common().id
+    }
+
+    /// The runtime's name, as given to [`Builder::name`](crate::runtime::Builder::name);
+    /// `None` for an unnamed runtime.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.common().name.as_deref()
+    }
+
     /// Spawns a future on the runtime. See [`crate::spawn`].
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -117,7 +136,11 @@ impl fmt::Debug for Handle {
             scheduler::Handle::CurrentThread(_) => "current_thread",
             scheduler::Handle::MultiThread(_) => "multi_thread",
         };
-        f.debug_struct("Handle").field("flavor", &flavor).finish()
+        f.debug_struct("Handle")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("flavor", &flavor)
+            .finish()
     }
 }
 
