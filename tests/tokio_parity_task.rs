@@ -412,6 +412,73 @@ each_runtime! {
     }
 }
 
+each_runtime! {
+    /// The same for tasks cancelled by shutdown, whether idle or still queued (never
+    /// polled), and for a `LocalSet`'s tasks when the set is dropped: as in tokio
+    /// (checked against tokio here for the idle one).
+    fn task_cancelled_by_shutdown_whose_destructor_panics_reports_the_panic(backend, workers) {
+        let rt = backend_runtime(backend, workers);
+        let (started, running) = futures::channel::oneshot::channel();
+        let idle = rt.spawn(async {
+            let _guard = PanicOnDrop("idle at shutdown");
+            started.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+        rt.block_on(running).unwrap();
+        let queued = if workers == 0 {
+            // Nothing runs a current-thread runtime's tasks outside `block_on`.
+            let guard = PanicOnDrop("queued at shutdown");
+            Some(rt.spawn(async move {
+                let _guard = guard;
+            }))
+        } else {
+            None
+        };
+        let plain = rt.spawn(std::future::pending::<()>());
+        drop(rt);
+        for (handle, message) in [(Some(idle), "idle at shutdown"), (queued, "queued at shutdown")] {
+            let Some(handle) = handle else { continue };
+            let error = futures::executor::block_on(handle).unwrap_err();
+            assert!(error.is_panic(), "{message}: {error:?}");
+            assert_eq!(panic_message(&*error.into_panic()), message);
+        }
+        assert!(futures::executor::block_on(plain).unwrap_err().is_cancelled());
+
+        let rt = backend_runtime(backend, workers);
+        let local = LocalSet::new();
+        let (idle, queued) = local.block_on(&rt, async {
+            let idle = task::spawn_local(async {
+                let _guard = PanicOnDrop("local task idle at drop");
+                std::future::pending::<()>().await
+            });
+            task::yield_now().await;
+            let guard = PanicOnDrop("local task queued at drop");
+            let queued = task::spawn_local(async move {
+                let _guard = guard;
+            });
+            (idle, queued)
+        });
+        drop(local);
+        for (handle, message) in [(idle, "local task idle at drop"), (queued, "local task queued at drop")] {
+            let error = rt.block_on(handle).unwrap_err();
+            assert!(error.is_panic(), "{message}: {error:?}");
+            assert_eq!(panic_message(&*error.into_panic()), message);
+        }
+
+        let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (started, running) = futures::channel::oneshot::channel();
+        let tokio_idle = tokio.spawn(async {
+            let _guard = PanicOnDrop("idle at shutdown");
+            started.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+        tokio.block_on(running).unwrap();
+        drop(tokio);
+        let tokio_error = futures::executor::block_on(tokio_idle).unwrap_err();
+        assert!(tokio_error.is_panic(), "tokio's reference: {tokio_error:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // block_in_place inside a LocalSet
 

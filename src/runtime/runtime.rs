@@ -4,9 +4,11 @@
 //!
 //! 1. The scheduler closes: no task can be spawned any more (a spawn returns a
 //!    `JoinHandle` that reports cancellation), every worker is told to stop.
-//! 2. Each worker finishes the poll it is in, drops the tasks in its queues and hands
-//!    its core in; the last one drops the global queue and aborts every idle task,
-//!    whose future is then dropped where its wake-up lands. All task destructors run.
+//! 2. Each worker finishes the poll it is in, cancels the tasks in its queues and
+//!    hands its core in; the last one cancels the global queue's and aborts every idle
+//!    task, whose future is then dropped where its wake-up lands. All task destructors
+//!    run; a task whose destructor panics reports that panic (`JoinError::is_panic`),
+//!    as in tokio.
 //! 3. The blocking pool stops: queued closures that never started are dropped, and the
 //!    runtime waits for the threads (workers included) to exit: without limit on drop
 //!    and `shutdown_timeout`'s limit otherwise; `shutdown_background` does not wait.

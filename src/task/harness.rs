@@ -20,9 +20,9 @@
 //! async-task. A future whose poll panics is dropped *during* the unwinding, so its
 //! destructors see `thread::panicking()` (a destructor that panics there aborts the
 //! process, as any double panic does). A destructor that panics when an aborted task
-//! is dropped makes the task's result `JoinError::Panic` instead of `Cancelled`; a
-//! panic while dropping an unjoined result (`drop(JoinHandle)`, or a detached task
-//! finishing) is swallowed.
+//! is dropped, or one cancelled by its scheduler's shutdown ([`cancel`]), makes the
+//! task's result `JoinError::Panic` instead of `Cancelled`; a panic while dropping an
+//! unjoined result (`drop(JoinHandle)`, or a detached task finishing) is swallowed.
 //!
 //! # Abort protocol
 //!
@@ -201,6 +201,17 @@ impl<T> Drop for TaskOutput<T> {
             let _ = catch_unwind(AssertUnwindSafe(move || drop(result)));
         }
     }
+}
+
+/// Cancels a scheduled task that will never run again (its scheduler shuts down):
+/// drops its future here, as `abort` would, so that a destructor that panics makes
+/// its result `JoinError::Panic` (as in tokio) instead of being lost with the
+/// runnable. Must be called where the runnable may run: any thread for a `Send`
+/// task, the owning thread for a local one.
+pub(crate) fn cancel(runnable: Runnable) {
+    runnable.metadata().mark_aborted();
+    // The harness sees the abort and only drops the future; the user's poll never runs.
+    runnable.run();
 }
 
 /// Creates a task for `future` that `schedule` will queue whenever it is woken.

@@ -448,11 +448,12 @@ impl LocalContext {
         self.local_queue.borrow_mut().pop_front()
     }
 
-    /// Drops every queued runnable, on this (the owning) thread, until both queues are
-    /// empty; a dropped future may wake further tasks.
+    /// Cancels every queued runnable (dropping its future, see `harness::cancel`), on
+    /// this (the owning) thread, until both queues are empty; a dropped future may wake
+    /// further tasks.
     fn drop_queued(&self) {
         while let Some(runnable) = self.pop_local().or_else(|| self.shared.pop_remote()) {
-            drop(runnable);
+            harness::cancel(runnable);
         }
     }
 }

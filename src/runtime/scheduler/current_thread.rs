@@ -170,7 +170,7 @@ impl Handle {
         });
         if let Some(task) = task {
             if self.is_shutdown() {
-                drop(task);
+                harness::cancel(task);
                 return;
             }
             self.remote.push(task);
@@ -188,7 +188,7 @@ impl Handle {
 
     fn drain_remote(&self) {
         while let Some(task) = pop_inject(&self.remote) {
-            drop(task);
+            harness::cancel(task);
         }
     }
 
@@ -229,7 +229,7 @@ impl Handle {
         let core = lock(&self.core).take();
         if let Some(mut core) = core {
             while let Some(task) = core.local.pop_front() {
-                drop(task);
+                harness::cancel(task);
             }
             self.drain_remote();
             self.owned.abort_all();
@@ -393,7 +393,7 @@ impl CoreGuard {
             let core = core.as_mut().expect("current-thread core missing");
             core.local.drain(..).collect()
         };
-        drop(tasks);
+        tasks.into_iter().for_each(harness::cancel);
         self.context.handle.drain_remote();
     }
 }

@@ -104,7 +104,7 @@ impl Handle {
     pub(super) fn push_remote(&self, task: Runnable) {
         if self.is_shutdown() {
             // Shutting down: cancel the task here.
-            drop(task);
+            harness::cancel(task);
             return;
         }
         self.inject.push(task);
@@ -137,7 +137,7 @@ impl Handle {
 
     pub(super) fn drain_inject(&self) {
         while let Some(task) = pop_inject(&self.inject) {
-            drop(task);
+            harness::cancel(task);
         }
     }
 
