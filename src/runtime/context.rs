@@ -22,6 +22,7 @@
 //! thread-local, next to the code that uses it.
 
 use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 
 use crate::runtime::scheduler;
 
@@ -101,6 +102,9 @@ pub(crate) struct SetCurrentGuard {
     /// This guard's place in the thread's stack of guards; `None` when the thread's
     /// context was already destroyed (nothing was set, nothing to restore).
     depth: Option<usize>,
+    /// The guard restores *this* thread's context: it must not move to another thread
+    /// (as in tokio, it is `!Send`; a `MutexGuard` is `Sync` but not `Send`).
+    _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 /// Makes `handle` the current handle of this thread until the guard drops.
@@ -115,10 +119,12 @@ pub(crate) fn set_current(handle: &scheduler::Handle) -> SetCurrentGuard {
         Ok((previous, depth)) => SetCurrentGuard {
             previous,
             depth: Some(depth),
+            _not_send: PhantomData,
         },
         Err(_) => SetCurrentGuard {
             previous: None,
             depth: None,
+            _not_send: PhantomData,
         },
     }
 }

@@ -66,29 +66,40 @@ pub(crate) fn has_deferred() -> bool {
 
 /// Wakes every deferred waker (a park step just polled the driver).
 pub(crate) fn wake_deferred() {
+    // Only a non-empty list is taken, so the common case (nothing yielded) touches no
+    // allocation.
     let list = DEFERRED
         .try_with(|deferred| {
-            deferred
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut deferred| deferred.as_mut().map(std::mem::take))
+            let mut deferred = deferred.try_borrow_mut().ok()?;
+            let list = deferred.as_mut().filter(|list| !list.is_empty())?;
+            Some(std::mem::take(list))
         })
         .ok()
         .flatten();
-    let Some(list) = list.filter(|list| !list.is_empty()) else {
+    let Some(mut list) = list else {
         return;
     };
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            WAKING.set(self.0);
+    {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                WAKING.set(self.0);
+            }
+        }
+        let _reset = Reset(WAKING.replace(true));
+        // Woken with no borrow held: a wake-up may schedule, and so defer again.
+        for waker in list.drain(..) {
+            waker.wake();
         }
     }
-    let _reset = Reset(WAKING.replace(true));
-    // Woken with no borrow held: a wake-up may schedule, and so defer again.
-    for waker in list {
-        waker.wake();
-    }
+    // Give the allocation back for the next yields, unless new ones started another.
+    let _ = DEFERRED.try_with(|deferred| {
+        if let Ok(mut deferred) = deferred.try_borrow_mut() {
+            if let Some(current) = deferred.as_mut().filter(|current| current.is_empty()) {
+                *current = list;
+            }
+        }
+    });
 }
 
 /// Whether the wake-up being scheduled is a deferred one: the scheduler then queues the

@@ -117,6 +117,12 @@ impl Handle {
 
     /// Makes this runtime the current one for this thread until the guard is dropped,
     /// so `ringtide::spawn` and `Handle::current` work outside of tasks.
+    ///
+    /// # Panics
+    ///
+    /// Dropping guards in another order than the reverse of their creation panics, as
+    /// in tokio (the runtime that would be restored is not the one that was current).
+    /// The guard is `!Send`: it restores the thread it was created on.
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
             _guard: context::set_current(&self.inner),
@@ -144,7 +150,8 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Keeps a runtime entered on this thread; see [`Handle::enter`].
+/// Keeps a runtime entered on this thread; see [`Handle::enter`]. Not `Send`, and
+/// guards must be dropped in the reverse order of their creation.
 #[derive(Debug)]
 #[must_use = "the runtime is only entered while the guard is alive"]
 pub struct EnterGuard<'a> {
