@@ -152,6 +152,12 @@ impl fmt::Debug for Handle {
 
 /// Keeps a runtime entered on this thread; see [`Handle::enter`]. Not `Send`, and
 /// guards must be dropped in the reverse order of their creation.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let runtime = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_send(runtime.enter());
+/// ```
 #[derive(Debug)]
 #[must_use = "the runtime is only entered while the guard is alive"]
 pub struct EnterGuard<'a> {
