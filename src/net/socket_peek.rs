@@ -9,7 +9,9 @@
 //! like `readable()`), `poll_peek` in the direction's one `poll_*` slot, shared with
 //! `poll_read` and `poll_read_ready` (as in tokio).
 //!
-//! At end of stream a peek returns `Ok(0)`, as `recv(MSG_PEEK)` does.
+//! At end of stream a peek returns `Ok(0)`, as `recv(MSG_PEEK)` does. Each `peek`
+//! spends one unit of the task's cooperative budget (`poll_peek` does through
+//! `poll_io`), so a loop of peeks that always find data still yields.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -31,6 +33,8 @@ impl Socket {
         if buf.is_empty() {
             return Ok(0);
         }
+        // One unit of the task's cooperative budget, as every other I/O wait spends.
+        std::future::poll_fn(crate::task::coop::poll_proceed).await;
         loop {
             match self.try_io(Direction::Read, || self.peek_now(buf)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

@@ -225,8 +225,9 @@ impl Socket {
         }
     }
 
-    /// Ready when the direction is ready (or an error is pending); registers `cx` in the
-    /// direction's one slot for `poll_*` callers (futures use [`ready`](Socket::ready)).
+    /// Ready when the direction is ready (or an error is pending; for reading, also
+    /// when a cancelled read kept bytes); registers `cx` in the direction's one slot for
+    /// `poll_*` callers (futures use [`ready`](Socket::ready)).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
