@@ -19,9 +19,8 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::task::{Context, Poll, Waker};
-
 use std::mem::MaybeUninit;
+use std::task::{Context, Poll, Waker};
 
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
