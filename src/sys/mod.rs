@@ -6,10 +6,12 @@
 //! `SOCK_NONBLOCK`, `accept4`, `pipe2`) and suppress `SIGPIPE` per send
 //! (`MSG_NOSIGNAL`); `fdatasync` is Linux/Android/FreeBSD. The other Unix targets (macOS and the other Apple systems) set the
 //! flags with `fcntl` right after creation and suppress `SIGPIPE` per socket
-//! (`SO_NOSIGPIPE`). `pidfd_open` is Linux-only. This layer imports nothing from the
+//! (`SO_NOSIGPIPE`). `pidfd_open` is Linux-only; a Unix peer's credentials come from
+//! `SO_PEERCRED` on Linux and Android, `getpeereid` elsewhere. This layer imports nothing from the
 //! crate.
 
 pub(crate) mod file;
+pub(crate) mod peer_cred;
 pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod socket;
