@@ -202,7 +202,7 @@ async fn ringtide_pipe_loop(reader: &AsyncFd<PipeReader>, writer: &mut PipeWrite
     let mut buf: Box<[u8]> = Box::new([0]);
     for _ in 0..iters {
         write_byte(writer);
-        let (read, returned) = reader.read(buf).await;
+        let (read, returned) = reader.read_owned(buf).await;
         assert_eq!(read.expect("reading the pipe"), 1);
         buf = returned;
     }

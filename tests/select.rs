@@ -243,7 +243,7 @@ backend_test! {
             let target = receiver.local_addr().unwrap();
             let sending = ringtide::spawn(async move {
                 for number in 0..DATAGRAMS {
-                    sender.send_to(number.to_le_bytes().to_vec(), target).await.0.unwrap();
+                    sender.send_to_owned(number.to_le_bytes().to_vec(), target).await.0.unwrap();
                     time::sleep(Duration::from_millis(1)).await;
                 }
             });
@@ -256,11 +256,11 @@ backend_test! {
                     _ = yield_now() => dropped += 1,
                     buf = async {
                         if connected {
-                            let (result, buf) = receiver.recv(Vec::with_capacity(16)).await;
+                            let (result, buf) = receiver.recv_owned(Vec::with_capacity(16)).await;
                             assert_eq!(result.unwrap(), 4);
                             buf
                         } else {
-                            let (result, buf) = receiver.recv_from(Vec::with_capacity(16)).await;
+                            let (result, buf) = receiver.recv_from_owned(Vec::with_capacity(16)).await;
                             assert_eq!(result.unwrap().0, 4);
                             buf
                         }
@@ -284,7 +284,7 @@ backend_test! {
             let (sender, receiver) = UnixDatagram::pair().unwrap();
             let sending = ringtide::spawn(async move {
                 for number in 0..DATAGRAMS {
-                    sender.send(number.to_le_bytes().to_vec()).await.0.unwrap();
+                    sender.send_owned(number.to_le_bytes().to_vec()).await.0.unwrap();
                     time::sleep(Duration::from_millis(1)).await;
                 }
             });
@@ -294,7 +294,7 @@ backend_test! {
                 tokio::select! {
                     biased;
                     _ = yield_now() => dropped += 1,
-                    received = receiver.recv(Vec::with_capacity(16)) => {
+                    received = receiver.recv_owned(Vec::with_capacity(16)) => {
                         let (result, buf) = received;
                         assert_eq!(result.unwrap(), 4);
                         let number = u32::from_le_bytes(buf.try_into().unwrap());

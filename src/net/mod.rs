@@ -29,6 +29,7 @@ mod connect;
 mod owned_io;
 pub(crate) mod poll_io;
 pub(crate) mod socket;
+mod socket_datagram;
 mod socket_fd;
 pub(crate) mod socket_ready;
 mod socket_try_io;

@@ -184,7 +184,7 @@ impl Socket {
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
-    fn poll_io<R>(
+    pub(super) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,

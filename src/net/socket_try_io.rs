@@ -233,7 +233,7 @@ impl Socket {
     /// Runs `operation` (one non-blocking syscall) without waiting: on mio only when
     /// the driver recorded readiness for `direction`, clearing it when the syscall says
     /// `WouldBlock` (see the module documentation).
-    fn try_io<R>(
+    pub(super) fn try_io<R>(
         &self,
         direction: Direction,
         operation: impl FnOnce() -> io::Result<R>,
