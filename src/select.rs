@@ -98,7 +98,7 @@
 //! | [`UdpSocket::recv_from`], [`UdpSocket::recv`], [`UnixDatagram::recv_from`], [`UnixDatagram::recv`] (and `peek*`) | yes | Nothing: the `recvfrom` runs inside `poll`. |
 //! | [`UdpSocket::recv_from_owned`], [`UdpSocket::recv_owned`], [`UnixDatagram::recv_from_owned`], [`UnixDatagram::recv_owned`] | yes | A datagram taken for it is kept (cut to that call's buffer) and returned by the next receive. |
 //! | [`read_exact_owned`] | no | The bytes it already placed in its buffer are lost with the buffer. |
-//! | `send`, `send_to` (datagram sockets, borrowed buffers) | yes | Nothing was sent: the `sendto` runs inside `poll`. |
+//! | [`UnixDatagram::send`] (and the other borrowed-buffer datagram sends) | yes | Nothing was sent: the `send` runs inside `poll`. |
 //! | [`write_owned`], [`write_all_owned`], `send_owned`, `send_to_owned` | no | The data may be written (sent) in full, in part or not at all; nobody can tell. |
 //! | [`AsyncFd::read_owned`](crate::io::AsyncFd::read_owned) | no | Bytes the kernel read before the cancellation landed are lost (see [`crate::io`]). |
 //! | [`AsyncFd::readable`](crate::io::AsyncFd::readable), `writable`, `ready` | yes | Nothing: the readiness stays recorded for the next wait. |
@@ -133,6 +133,7 @@
 //! [`UdpSocket::recv`]: crate::net::UdpSocket::recv
 //! [`UnixDatagram::recv_from`]: crate::net::UnixDatagram::recv_from
 //! [`UnixDatagram::recv`]: crate::net::UnixDatagram::recv
+//! [`UnixDatagram::send`]: crate::net::UnixDatagram::send
 //! [`UdpSocket::recv_from_owned`]: crate::net::UdpSocket::recv_from_owned
 //! [`UdpSocket::recv_owned`]: crate::net::UdpSocket::recv_owned
 //! [`UnixDatagram::recv_from_owned`]: crate::net::UnixDatagram::recv_from_owned

@@ -268,8 +268,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// caller per direction.
     ///
     /// On mio the syscall runs only once readiness was recorded, as in tokio. On
-    /// io_uring, with nothing recorded, it is tried first: a ready fd then needs no
-    /// `POLL_ADD`.
+    /// io_uring it is tried first: a ready fd then needs no `POLL_ADD`.
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
@@ -282,9 +281,14 @@ impl<T: AsRawFd> AsyncFd<T> {
     ) -> Poll<io::Result<R>> {
         std::task::ready!(crate::task::coop::poll_proceed(cx));
         let fd = self.raw();
-        if self.backend() == Backend::IoUring && self.readiness.ready_event(direction).is_none() {
+        if self.backend() == Backend::IoUring {
+            let recorded = self.readiness.recorded_event(direction).transpose()?;
             match operation(fd) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(event) = recorded {
+                        self.readiness.clear(event);
+                    }
+                }
                 result => return Poll::Ready(result),
             }
         }

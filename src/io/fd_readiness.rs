@@ -12,8 +12,11 @@
 //! * mio: the record is the fd's registration (`driver::mio::scheduled_io`), fed by
 //!   the edge-triggered selector.
 //! * io_uring: nothing is registered, so this file keeps the same record itself, fed by
-//!   one `POLL_ADD` per direction, armed only while someone waits and nothing is
-//!   recorded:
+//!   one `POLL_ADD` per direction. Once the readiness API has been used on a direction
+//!   (a wait, a `try_io` that found nothing, a clear), a `POLL_ADD` is armed whenever
+//!   nothing is recorded, so readiness gets recorded with no task waiting, as mio's
+//!   driver records it (a `try_io` then sees it); an `AsyncFd` used only through its
+//!   owned-buffer operations arms none:
 //!
 //!   ```text
 //!     wait (waiter future or poll_* caller) ──► lock ─┬─ bits recorded ──► Ready(event)
@@ -156,15 +159,30 @@ impl FdReadiness {
         }
     }
 
-    /// The direction's recorded readiness now, registering no one: `None` when there is
-    /// none; an error once the mio driver has shut down.
+    /// The direction's recorded readiness now, registering no one (for `try_io`):
+    /// `None` when there is none; an error once the mio driver has shut down. On
+    /// io_uring, with nothing recorded, a `POLL_ADD` is armed, so that readiness is
+    /// recorded for a later call.
     pub(crate) fn ready_event(&self, direction: PollDirection) -> Option<io::Result<FdReadyEvent>> {
+        self.recorded(direction, true)
+    }
+
+    /// [`ready_event`](FdReadiness::ready_event) that arms nothing (for a caller about to
+    /// wait anyway).
+    pub(crate) fn recorded_event(
+        &self,
+        direction: PollDirection,
+    ) -> Option<io::Result<FdReadyEvent>> {
+        self.recorded(direction, false)
+    }
+
+    fn recorded(&self, direction: PollDirection, arm: bool) -> Option<io::Result<FdReadyEvent>> {
         match &self.source {
             IoSource::Mio(registration) => registration
                 .ready_event(direction.for_mio())
                 .map(|event| event.map(|event| from_mio(event, direction))),
             IoSource::Uring => self.uring[direction as usize]
-                .recorded(self.fd, direction)
+                .recorded(self.fd, direction, arm)
                 .map(|(tick, ready)| Ok(from_uring(tick, ready, direction))),
         }
     }
@@ -184,7 +202,9 @@ impl FdReadiness {
                     registration.clear_readiness(observed);
                 }
             }
-            Mark::Uring(tick) => self.uring[event.direction as usize].clear(tick, clear),
+            Mark::Uring(tick) => {
+                self.uring[event.direction as usize].clear(tick, clear, self.fd, event.direction);
+            }
         }
     }
 }
@@ -442,16 +462,18 @@ mod uring {
         }
 
         /// The recorded readiness, if any, after collecting a `POLL_ADD` that completed
-        /// since the last wait (none is armed here).
-        pub(super) fn recorded(&self, fd: RawFd, direction: PollDirection) -> Option<(u64, Ready)> {
+        /// since the last wait. With nothing recorded and `arm`, arms one if none is.
+        pub(super) fn recorded(
+            &self,
+            fd: RawFd,
+            direction: PollDirection,
+            arm: bool,
+        ) -> Option<(u64, Ready)> {
             let mut batch = WakeBatch::new();
             let recorded = {
                 let mut state = self.lock();
-                if state.ready.is_empty()
-                    && state.poll.is_some()
-                    && state.poll_record(&self.waker, fd, direction).is_ready()
-                {
-                    state.take_all(&mut batch);
+                if state.ready.is_empty() && (arm || state.poll.is_some()) {
+                    self.collect(&mut state, fd, direction, &mut batch);
                 }
                 (!state.ready.is_empty()).then_some((state.tick, state.ready))
             };
@@ -459,11 +481,34 @@ mod uring {
             recorded
         }
 
-        /// Removes `bits` from the record if it is still at `tick`.
-        pub(super) fn clear(&self, tick: u64, bits: Ready) {
-            let mut state = self.lock();
-            if state.tick == tick {
-                state.ready = state.ready - bits;
+        /// Removes `bits` from the record if it is still at `tick`; with nothing left
+        /// recorded, arms a `POLL_ADD` to record the next readiness.
+        pub(super) fn clear(&self, tick: u64, bits: Ready, fd: RawFd, direction: PollDirection) {
+            let mut batch = WakeBatch::new();
+            {
+                let mut state = self.lock();
+                if state.tick == tick {
+                    state.ready = state.ready - bits;
+                    if state.ready.is_empty() {
+                        self.collect(&mut state, fd, direction, &mut batch);
+                    }
+                }
+            }
+            batch.wake_all();
+        }
+
+        /// Polls (arming it if none is) the `POLL_ADD` for nobody in particular; a
+        /// completion is recorded and wakes every waiter. A failure to submit is left
+        /// for the next wait to report.
+        fn collect(
+            &self,
+            state: &mut State,
+            fd: RawFd,
+            direction: PollDirection,
+            batch: &mut WakeBatch,
+        ) {
+            if state.poll_record(&self.waker, fd, direction).is_ready() {
+                state.take_all(batch);
             }
         }
 
@@ -562,11 +607,19 @@ mod uring {
             &self,
             _fd: RawFd,
             _direction: PollDirection,
+            _arm: bool,
         ) -> Option<(u64, Ready)> {
             None
         }
 
-        pub(super) fn clear(&self, _tick: u64, _bits: Ready) {}
+        pub(super) fn clear(
+            &self,
+            _tick: u64,
+            _bits: Ready,
+            _fd: RawFd,
+            _direction: PollDirection,
+        ) {
+        }
 
         pub(super) fn waiter(&self) -> Waiter<'_> {
             Waiter(std::marker::PhantomData)
@@ -582,5 +635,111 @@ mod uring {
         ) -> Poll<io::Result<(u64, Ready)>> {
             Poll::Ready(Err(not_compiled_in()))
         }
+    }
+}
+
+#[cfg(all(test, not(loom), ringtide_uring))]
+mod tests {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use super::*;
+    use crate::runtime::{Backend, Builder};
+    use crate::test_support::counting_waker;
+
+    fn runtime() -> crate::runtime::Runtime {
+        Builder::new_current_thread()
+            .backend(Backend::IoUring)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Waits (yielding to the driver) until `readiness` records read readiness.
+    async fn recorded_read(readiness: &FdReadiness) -> FdReadyEvent {
+        loop {
+            if let Some(event) = readiness.ready_event(PollDirection::Read) {
+                return event.unwrap();
+            }
+            crate::task::yield_now().await;
+        }
+    }
+
+    #[test]
+    fn a_stale_clear_keeps_newer_readiness_and_a_current_one_clears() {
+        runtime().block_on(async {
+            let (socket, mut peer) = UnixStream::pair().unwrap();
+            let readiness = FdReadiness::new(IoSource::Uring, socket.as_raw_fd());
+            assert!(readiness.ready_event(PollDirection::Read).is_none());
+            peer.write_all(b"x").unwrap();
+            let first = recorded_read(&readiness).await;
+            assert!(first.ready().is_readable());
+
+            // Clearing while the data is still there: the POLL_ADD the clear arms
+            // records it again, at a newer tick.
+            readiness.clear(first);
+            let second = recorded_read(&readiness).await;
+            assert!(!matches!(
+                (first.mark, second.mark),
+                (Mark::Uring(a), Mark::Uring(b)) if a == b
+            ));
+            readiness.clear(first);
+            assert!(
+                readiness.recorded_event(PollDirection::Read).is_some(),
+                "a stale clear leaves the newer readiness"
+            );
+            // The closed bits survive any clear.
+            readiness.clear(second.with_ready(Ready::READ_CLOSED));
+            assert!(readiness.recorded_event(PollDirection::Read).is_some());
+        });
+    }
+
+    #[test]
+    fn one_completion_wakes_every_waiter_and_the_poll_slot() {
+        runtime().block_on(async {
+            let (socket, mut peer) = UnixStream::pair().unwrap();
+            let readiness = FdReadiness::new(IoSource::Uring, socket.as_raw_fd());
+            let counters: Vec<_> = (0..3).map(|_| counting_waker()).collect();
+            let mut first = readiness.waiter(PollDirection::Read);
+            let mut second = readiness.waiter(PollDirection::Read);
+            let mut dropped = readiness.waiter(PollDirection::Read);
+            for (waiter, (_, waker)) in [&mut first, &mut second, &mut dropped]
+                .into_iter()
+                .zip(&counters)
+            {
+                assert!(
+                    waiter
+                        .poll_ready(&mut Context::from_waker(waker))
+                        .is_pending()
+                );
+            }
+            // The waiter whose poll armed the POLL_ADD leaves: the others still wake.
+            drop(dropped);
+            let (poller, poller_waker) = counting_waker();
+            let mut cx = Context::from_waker(&poller_waker);
+            assert!(
+                readiness
+                    .poll_ready(&mut cx, PollDirection::Read)
+                    .is_pending()
+            );
+            peer.write_all(b"x").unwrap();
+            while [&counters[0].0, &counters[1].0, &poller]
+                .iter()
+                .any(|counter| counter.0.load(SeqCst) == 0)
+            {
+                crate::task::yield_now().await;
+            }
+            for (waiter, (_, waker)) in [&mut first, &mut second].into_iter().zip(&counters) {
+                let poll = waiter.poll_ready(&mut Context::from_waker(waker));
+                assert!(matches!(poll, Poll::Ready(Ok(event)) if event.ready().is_readable()));
+            }
+            assert!(
+                readiness
+                    .poll_ready(&mut cx, PollDirection::Read)
+                    .is_ready()
+            );
+        });
     }
 }
