@@ -61,12 +61,13 @@ impl Receive {
 /// only for a kept datagram whose receive did not ask for one).
 pub(crate) type Datagram = (usize, Option<SockAddr>);
 
-/// `buf` as the uninitialised slice the receive syscalls take.
-pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The slice only goes to the
-    // receive calls here (socket2's `recv_from_with_flags` and the kept-datagram copy),
-    // which write initialised bytes and never de-initialise any, so `buf` stays
-    // initialised.
+/// `buf` as the uninitialised slice the receive syscalls take. Private to this file:
+/// every slice it makes goes only to the receives here (socket2's
+/// `recv_from_with_flags` and the kept-datagram copy), which write initialised bytes
+/// and never de-initialise any.
+fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and (see above) nothing writes
+    // an uninitialised byte through the result, so `buf` stays initialised.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
@@ -117,9 +118,17 @@ impl Socket {
         }
     }
 
-    /// Receives (or peeks at) one datagram now, the kept one first; `WouldBlock` when
-    /// none is queued (or, on mio, none is known to be).
+    /// Receives (or peeks at) one datagram into `buf` now, the kept one first;
+    /// `WouldBlock` when none is queued (or, on mio, none is known to be).
     pub(crate) fn try_recv_datagram(
+        &self,
+        buf: &mut [u8],
+        receive: Receive,
+    ) -> io::Result<Datagram> {
+        self.try_recv_uninit(as_uninit(buf), receive)
+    }
+
+    fn try_recv_uninit(
         &self,
         buf: &mut [MaybeUninit<u8>],
         receive: Receive,
@@ -133,8 +142,17 @@ impl Socket {
         self.try_io(Direction::Read, || self.recv_datagram_syscall(buf, receive))
     }
 
-    /// Polls to receive (or peek at) one datagram, the kept one first.
+    /// Polls to receive (or peek at) one datagram into `buf`, the kept one first.
     pub(crate) fn poll_recv_datagram(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        receive: Receive,
+    ) -> Poll<io::Result<Datagram>> {
+        self.poll_recv_uninit(cx, as_uninit(buf), receive)
+    }
+
+    fn poll_recv_uninit(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
@@ -159,16 +177,24 @@ impl Socket {
         // SAFETY: the receive writes only initialised bytes into the unfilled part and
         // never de-initialises any.
         let unfilled = unsafe { buf.unfilled_mut() };
-        let (count, from) = ready!(self.poll_recv_datagram(cx, unfilled, receive))?;
+        let (count, from) = ready!(self.poll_recv_uninit(cx, unfilled, receive))?;
         // SAFETY: the receive initialised the first `count` bytes of the unfilled part.
         unsafe { buf.assume_init(count) };
         buf.advance(count);
         Poll::Ready(Ok(from))
     }
 
-    /// Receives (or peeks at) one datagram, waiting until one is there; the kept one
-    /// first.
+    /// Receives (or peeks at) one datagram into `buf`, waiting until one is there; the
+    /// kept one first.
     pub(crate) async fn recv_datagram(
+        &self,
+        buf: &mut [u8],
+        receive: Receive,
+    ) -> io::Result<Datagram> {
+        self.recv_uninit(as_uninit(buf), receive).await
+    }
+
+    async fn recv_uninit(
         &self,
         buf: &mut [MaybeUninit<u8>],
         receive: Receive,
@@ -191,7 +217,7 @@ impl Socket {
         // SAFETY: the receive writes only initialised bytes and never de-initialises
         // any.
         let spare = unsafe { buf.chunk_mut().as_uninit_slice_mut() };
-        let (count, from) = self.try_recv_datagram(spare, receive)?;
+        let (count, from) = self.try_recv_uninit(spare, receive)?;
         // SAFETY: the receive initialised the first `count` bytes of the spare part.
         unsafe { buf.advance_mut(count) };
         Ok((count, from))
@@ -207,7 +233,7 @@ impl Socket {
     ) -> io::Result<Datagram> {
         // SAFETY: as in `try_recv_buf_mut`.
         let spare = unsafe { buf.chunk_mut().as_uninit_slice_mut() };
-        let (count, from) = self.recv_datagram(spare, receive).await?;
+        let (count, from) = self.recv_uninit(spare, receive).await?;
         // SAFETY: the receive initialised the first `count` bytes of the spare part.
         unsafe { buf.advance_mut(count) };
         Ok((count, from))

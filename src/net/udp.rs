@@ -12,7 +12,7 @@ use tokio::io::ReadBuf;
 use crate::io::{BufResult, Interest, IoBuf, IoBufMut, Ready};
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{Kind, Socket};
-use crate::net::socket_datagram::{Datagram, Receive, as_uninit};
+use crate::net::socket_datagram::{Datagram, Receive};
 use crate::net::socket_ready::Direction;
 use crate::net::tcp::socket_addr;
 use crate::runtime::Backend;
@@ -224,10 +224,7 @@ impl UdpSocket {
     /// `ConnectionRefused` on a connected socket whose peer sent an ICMP "port
     /// unreachable" (see [`connect`](UdpSocket::connect)), and the like.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Take)
-            .await?;
+        let datagram = self.socket.recv_datagram(buf, Receive::Take).await?;
         with_sender(datagram)
     }
 
@@ -240,10 +237,7 @@ impl UdpSocket {
     /// the recorded readiness is then cleared, so [`readable`](UdpSocket::readable)
     /// waits for the next datagram); otherwise as [`recv_from`](UdpSocket::recv_from).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        with_sender(
-            self.socket
-                .try_recv_datagram(as_uninit(buf), Receive::Take)?,
-        )
+        with_sender(self.socket.try_recv_datagram(buf, Receive::Take)?)
     }
 
     /// Polls to receive one datagram into `buf`'s unfilled part, which it advances by
@@ -288,10 +282,7 @@ impl UdpSocket {
     ///
     /// `ConnectionRefused` after an ICMP "port unreachable" from the peer, and the like.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Take)
-            .await?;
+        let (count, _) = self.socket.recv_datagram(buf, Receive::Take).await?;
         Ok(count)
     }
 
@@ -302,9 +293,7 @@ impl UdpSocket {
     /// `WouldBlock` as in [`try_recv_from`](UdpSocket::try_recv_from); otherwise as
     /// [`recv`](UdpSocket::recv).
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .try_recv_datagram(as_uninit(buf), Receive::Take)?;
+        let (count, _) = self.socket.try_recv_datagram(buf, Receive::Take)?;
         Ok(count)
     }
 
@@ -327,10 +316,7 @@ impl UdpSocket {
     ///
     /// As [`recv_from`](UdpSocket::recv_from).
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Peek)
-            .await?;
+        let datagram = self.socket.recv_datagram(buf, Receive::Peek).await?;
         with_sender(datagram)
     }
 
@@ -341,10 +327,7 @@ impl UdpSocket {
     /// `WouldBlock` as in [`try_recv_from`](UdpSocket::try_recv_from); otherwise as
     /// [`recv_from`](UdpSocket::recv_from).
     pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        with_sender(
-            self.socket
-                .try_recv_datagram(as_uninit(buf), Receive::Peek)?,
-        )
+        with_sender(self.socket.try_recv_datagram(buf, Receive::Peek)?)
     }
 
     /// Polls to peek at the datagram at the head of the queue: copies it into `buf`'s
@@ -369,10 +352,7 @@ impl UdpSocket {
     ///
     /// As [`recv`](UdpSocket::recv).
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Peek)
-            .await?;
+        let (count, _) = self.socket.recv_datagram(buf, Receive::Peek).await?;
         Ok(count)
     }
 
@@ -383,9 +363,7 @@ impl UdpSocket {
     /// `WouldBlock` as in [`try_recv_from`](UdpSocket::try_recv_from); otherwise as
     /// [`recv`](UdpSocket::recv).
     pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .try_recv_datagram(as_uninit(buf), Receive::Peek)?;
+        let (count, _) = self.socket.try_recv_datagram(buf, Receive::Peek)?;
         Ok(count)
     }
 

@@ -12,7 +12,7 @@ use tokio::io::ReadBuf;
 
 use crate::io::{BufResult, Interest, IoBuf, IoBufMut, Ready};
 use crate::net::socket::{Kind, Socket};
-use crate::net::socket_datagram::{Datagram, Receive, as_uninit};
+use crate::net::socket_datagram::{Datagram, Receive};
 use crate::net::socket_ready::Direction;
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
@@ -238,10 +238,7 @@ impl UnixDatagram {
     ///
     /// The `recvfrom(2)` error.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Take)
-            .await?;
+        let datagram = self.socket.recv_datagram(buf, Receive::Take).await?;
         with_sender(datagram)
     }
 
@@ -254,10 +251,7 @@ impl UnixDatagram {
     /// waits for the next datagram); otherwise as
     /// [`recv_from`](UnixDatagram::recv_from).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        with_sender(
-            self.socket
-                .try_recv_datagram(as_uninit(buf), Receive::Take)?,
-        )
+        with_sender(self.socket.try_recv_datagram(buf, Receive::Take)?)
     }
 
     /// Polls to receive one datagram into `buf`'s unfilled part, which it advances by
@@ -286,10 +280,7 @@ impl UnixDatagram {
     ///
     /// The `recv(2)` error.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .recv_datagram(as_uninit(buf), Receive::Take)
-            .await?;
+        let (count, _) = self.socket.recv_datagram(buf, Receive::Take).await?;
         Ok(count)
     }
 
@@ -300,9 +291,7 @@ impl UnixDatagram {
     /// `WouldBlock` as in [`try_recv_from`](UnixDatagram::try_recv_from); otherwise as
     /// [`recv`](UnixDatagram::recv).
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (count, _) = self
-            .socket
-            .try_recv_datagram(as_uninit(buf), Receive::Take)?;
+        let (count, _) = self.socket.try_recv_datagram(buf, Receive::Take)?;
         Ok(count)
     }
 
