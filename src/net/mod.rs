@@ -1,7 +1,8 @@
 //! Networking: TCP, UDP and Unix sockets with the same API on both backends.
 //!
 //! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
-//! * [`UdpSocket`]: datagrams with their boundaries kept.
+//! * [`UdpSocket`]: datagrams with their boundaries kept (tokio's borrowed-buffer
+//!   `send_to`/`recv_from`/`try_*`/`poll_*`, and the owned-buffer `*_owned` forms).
 //! * [`UnixListener`], [`UnixStream`] (and [`unix`]'s split halves), [`UnixDatagram`]:
 //!   Unix domain sockets, by path or (Linux) abstract name.
 //! * [`lookup_host`] and [`ToSocketAddrs`]: host names resolve on the blocking pool.
@@ -30,6 +31,7 @@ mod owned_io;
 mod poll_accept;
 pub(crate) mod poll_io;
 pub(crate) mod socket;
+mod socket_datagram;
 mod socket_fd;
 mod socket_peek;
 pub(crate) mod socket_ready;

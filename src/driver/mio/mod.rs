@@ -88,7 +88,7 @@ use ::mio::event::Source;
 use ::mio::{Events, Interest, Token};
 use slab::Slab;
 
-pub(crate) use self::registration::{Direction, Registration};
+pub(crate) use self::registration::{Direction, ReadinessWaiter, ReadyEvent, Registration};
 pub(crate) use self::scheduled_io::Ready;
 use self::scheduled_io::{ScheduledIo, shutdown_error};
 
