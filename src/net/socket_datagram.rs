@@ -125,10 +125,12 @@ impl Socket {
         buf: &mut [u8],
         receive: Receive,
     ) -> io::Result<Datagram> {
-        self.try_recv_uninit(as_uninit(buf), receive)
+        self.try_recv_datagram_uninit(as_uninit(buf), receive)
     }
 
-    fn try_recv_uninit(
+    /// [`try_recv_datagram`](Socket::try_recv_datagram) into possibly uninitialised
+    /// memory: writes only initialised bytes, at the start of `buf`.
+    fn try_recv_datagram_uninit(
         &self,
         buf: &mut [MaybeUninit<u8>],
         receive: Receive,
@@ -217,7 +219,7 @@ impl Socket {
         // SAFETY: the receive writes only initialised bytes and never de-initialises
         // any.
         let spare = unsafe { buf.chunk_mut().as_uninit_slice_mut() };
-        let (count, from) = self.try_recv_uninit(spare, receive)?;
+        let (count, from) = self.try_recv_datagram_uninit(spare, receive)?;
         // SAFETY: the receive initialised the first `count` bytes of the spare part.
         unsafe { buf.advance_mut(count) };
         Ok((count, from))
