@@ -62,6 +62,23 @@ impl Handle {
         self.inner.driver().io().selected()
     }
 
+    /// Which scheduler the runtime runs.
+    ///
+    /// ```
+    /// use ringtide::runtime::{Builder, RuntimeFlavor};
+    ///
+    /// let runtime = Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(runtime.handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
+    /// let runtime = Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    /// assert_eq!(runtime.handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+    /// ```
+    pub fn runtime_flavor(&self) -> crate::runtime::RuntimeFlavor {
+        match self.inner {
+            scheduler::Handle::CurrentThread(_) => crate::runtime::RuntimeFlavor::CurrentThread,
+            scheduler::Handle::MultiThread(_) => crate::runtime::RuntimeFlavor::MultiThread,
+        }
+    }
+
     /// The runtime's id: unique among the runtimes of this process, the same for every
     /// handle of one runtime.
     ///

@@ -20,6 +20,7 @@ mod builder;
 pub(crate) mod context;
 pub(crate) mod defer;
 pub(crate) mod driver;
+mod flavor;
 mod handle;
 pub(crate) mod hooks;
 mod id;
@@ -30,6 +31,7 @@ pub(crate) mod scheduler;
 
 pub use crate::driver::Backend;
 pub use builder::Builder;
+pub use flavor::RuntimeFlavor;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use hooks::TaskMeta;
 pub use id::Id;
