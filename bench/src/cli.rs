@@ -123,7 +123,8 @@ usage: ringtide-bench [--smoke | --full] [--only LIST] [--runs N] [--out DIR]
   --smoke      a few seconds per workload, 2 runs: checks the suite end to end (CI)
   --only LIST  comma-separated workloads: pingpong, echo, scheduler, files, timers
   --runs N     measured runs per figure (at least 1; the default is 5, smoke 2)
-  --out DIR    where results.json, results.csv, table.txt and the SVG plots go
+  --out DIR    where results.json, results.csv, table.txt, table.md, summary.md
+               and the SVG plots go
                (default: bench/results/<mode>)
   --help       this text";
 

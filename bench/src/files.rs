@@ -161,28 +161,46 @@ fn short_read(read: usize) -> io::Result<()> {
     }
 }
 
-/// One run of `case` on `implementation` for `window`.
+/// What one timed body did: the clock and the CPU start after the runtime (or ring) is
+/// built, so its setup is not measured.
+struct Timed {
+    ops: u64,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+/// Runs `body` with the deadline `window` from now, and times it.
+fn timed(window: Duration, body: impl FnOnce(Instant) -> io::Result<u64>) -> io::Result<Timed> {
+    let cpu_start = cpu::process_time();
+    let start = Instant::now();
+    let ops = body(start + window)?;
+    Ok(Timed {
+        ops,
+        elapsed: start.elapsed(),
+        cpu: cpu::process_time().saturating_sub(cpu_start),
+    })
+}
+
+/// One run of `case` on `implementation` for `window` (every lane does at least one
+/// operation).
 pub fn run(
     case: Case,
     implementation: Implementation,
     fixture: &Fixture,
     window: Duration,
 ) -> Result<Sample, String> {
-    let cpu_start = cpu::process_time();
-    let start = Instant::now();
-    let deadline = start + window;
-    let ops = match implementation {
+    let timed = match implementation {
         Implementation::RingtideUring => {
-            ringtide(ringtide::runtime::Backend::IoUring, case, fixture, deadline)
+            ringtide(ringtide::runtime::Backend::IoUring, case, fixture, window)
         }
         Implementation::RingtideMio => {
-            ringtide(ringtide::runtime::Backend::Mio, case, fixture, deadline)
+            ringtide(ringtide::runtime::Backend::Mio, case, fixture, window)
         }
-        Implementation::Tokio => tokio(case, fixture, deadline),
+        Implementation::Tokio => tokio(case, fixture, window),
         #[cfg(target_os = "linux")]
-        Implementation::Monoio => monoio(case, fixture, deadline),
+        Implementation::Monoio => monoio(case, fixture, window),
         #[cfg(target_os = "linux")]
-        Implementation::RawUring => raw::run(case, fixture, deadline),
+        Implementation::RawUring => raw::run(case, fixture, window),
         #[cfg(not(target_os = "linux"))]
         Implementation::Monoio | Implementation::RawUring => Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -190,11 +208,9 @@ pub fn run(
         )),
     }
     .map_err(|error| error.to_string())?;
-    let elapsed = start.elapsed();
-    let cpu = cpu::process_time().saturating_sub(cpu_start);
     Ok(Sample {
-        throughput: ops as f64 / elapsed.as_secs_f64(),
-        cpu_per_op_us: Some(cpu.as_secs_f64() * 1e6 / ops.max(1) as f64),
+        throughput: timed.ops as f64 / timed.elapsed.as_secs_f64(),
+        cpu_per_op_us: Some(timed.cpu.as_secs_f64() * 1e6 / timed.ops.max(1) as f64),
         ..Sample::default()
     })
 }
@@ -203,104 +219,110 @@ fn ringtide(
     backend: ringtide::runtime::Backend,
     case: Case,
     fixture: &Fixture,
-    deadline: Instant,
-) -> io::Result<u64> {
+    window: Duration,
+) -> io::Result<Timed> {
     let runtime = ringtide::runtime::Builder::new_current_thread()
         .backend(backend)
         .enable_all()
         .build()?;
     let (big, len, small) = (fixture.big.clone(), fixture.big_len, fixture.small.clone());
-    runtime.block_on(async move {
-        let file = Rc::new(ringtide::fs::File::open(&big).await?);
-        let lanes = (0..case.depth()).map(|lane| {
-            let (file, small) = (file.clone(), small.clone());
-            async move {
-                let mut offsets = Offsets::new(lane, len);
-                let mut buf = vec![0u8; BLOCK];
-                let mut ops = 0u64;
-                let mut index = lane;
-                while Instant::now() < deadline {
-                    if case.random() {
-                        let (result, returned) = file.read_at(buf, offsets.next()).await;
-                        short_read(result?)?;
-                        buf = returned;
-                    } else {
-                        let data = ringtide::fs::read(&small[index % small.len()]).await?;
-                        short_read(data.len())?;
-                        index += case.depth();
+    timed(window, |deadline| {
+        runtime.block_on(async move {
+            let file = Rc::new(ringtide::fs::File::open(&big).await?);
+            let lanes = (0..case.depth()).map(|lane| {
+                let (file, small) = (file.clone(), small.clone());
+                async move {
+                    let mut offsets = Offsets::new(lane, len);
+                    let mut buf = vec![0u8; BLOCK];
+                    let mut ops = 0u64;
+                    let mut index = lane;
+                    while ops == 0 || Instant::now() < deadline {
+                        if case.random() {
+                            let (result, returned) = file.read_at(buf, offsets.next()).await;
+                            short_read(result?)?;
+                            buf = returned;
+                        } else {
+                            let data = ringtide::fs::read(&small[index % small.len()]).await?;
+                            short_read(data.len())?;
+                            index += case.depth();
+                        }
+                        ops += 1;
                     }
-                    ops += 1;
+                    Ok::<u64, io::Error>(ops)
                 }
-                Ok::<u64, io::Error>(ops)
-            }
-        });
-        futures::future::join_all(lanes).await.into_iter().sum()
+            });
+            futures::future::join_all(lanes).await.into_iter().sum()
+        })
     })
 }
 
-fn tokio(case: Case, fixture: &Fixture, deadline: Instant) -> io::Result<u64> {
+fn tokio(case: Case, fixture: &Fixture, window: Duration) -> io::Result<Timed> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (big, len, small) = (fixture.big.clone(), fixture.big_len, fixture.small.clone());
-    runtime.block_on(async move {
-        let lanes = (0..case.depth()).map(|lane| {
-            let (big, small) = (big.clone(), small.clone());
-            async move {
-                let mut offsets = Offsets::new(lane, len);
-                // tokio::fs::File runs one operation at a time: one per lane.
-                let mut file = tokio::fs::File::open(&big).await?;
-                let mut buf = vec![0u8; BLOCK];
-                let mut ops = 0u64;
-                let mut index = lane;
-                while Instant::now() < deadline {
-                    if case.random() {
-                        file.seek(io::SeekFrom::Start(offsets.next())).await?;
-                        file.read_exact(&mut buf).await?;
-                    } else {
-                        let data = tokio::fs::read(&small[index % small.len()]).await?;
-                        short_read(data.len())?;
-                        index += case.depth();
+    timed(window, |deadline| {
+        runtime.block_on(async move {
+            let lanes = (0..case.depth()).map(|lane| {
+                let (big, small) = (big.clone(), small.clone());
+                async move {
+                    let mut offsets = Offsets::new(lane, len);
+                    // tokio::fs::File runs one operation at a time: one per lane.
+                    let mut file = tokio::fs::File::open(&big).await?;
+                    let mut buf = vec![0u8; BLOCK];
+                    let mut ops = 0u64;
+                    let mut index = lane;
+                    while ops == 0 || Instant::now() < deadline {
+                        if case.random() {
+                            file.seek(io::SeekFrom::Start(offsets.next())).await?;
+                            file.read_exact(&mut buf).await?;
+                        } else {
+                            let data = tokio::fs::read(&small[index % small.len()]).await?;
+                            short_read(data.len())?;
+                            index += case.depth();
+                        }
+                        ops += 1;
                     }
-                    ops += 1;
+                    Ok::<u64, io::Error>(ops)
                 }
-                Ok::<u64, io::Error>(ops)
-            }
-        });
-        futures::future::join_all(lanes).await.into_iter().sum()
+            });
+            futures::future::join_all(lanes).await.into_iter().sum()
+        })
     })
 }
 
 #[cfg(target_os = "linux")]
-fn monoio(case: Case, fixture: &Fixture, deadline: Instant) -> io::Result<u64> {
+fn monoio(case: Case, fixture: &Fixture, window: Duration) -> io::Result<Timed> {
     let mut runtime = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build()?;
     let (big, len, small) = (fixture.big.clone(), fixture.big_len, fixture.small.clone());
-    runtime.block_on(async move {
-        let file = Rc::new(monoio::fs::File::open(&big).await?);
-        let lanes = (0..case.depth()).map(|lane| {
-            let (file, small) = (file.clone(), small.clone());
-            async move {
-                let mut offsets = Offsets::new(lane, len);
-                let mut buf = vec![0u8; BLOCK];
-                let mut ops = 0u64;
-                let mut index = lane;
-                while Instant::now() < deadline {
-                    if case.random() {
-                        let (result, returned) = file.read_at(buf, offsets.next()).await;
-                        short_read(result?)?;
-                        buf = returned;
-                    } else {
-                        let data = monoio::fs::read(&small[index % small.len()]).await?;
-                        short_read(data.len())?;
-                        index += case.depth();
+    timed(window, |deadline| {
+        runtime.block_on(async move {
+            let file = Rc::new(monoio::fs::File::open(&big).await?);
+            let lanes = (0..case.depth()).map(|lane| {
+                let (file, small) = (file.clone(), small.clone());
+                async move {
+                    let mut offsets = Offsets::new(lane, len);
+                    let mut buf = vec![0u8; BLOCK];
+                    let mut ops = 0u64;
+                    let mut index = lane;
+                    while ops == 0 || Instant::now() < deadline {
+                        if case.random() {
+                            let (result, returned) = file.read_at(buf, offsets.next()).await;
+                            short_read(result?)?;
+                            buf = returned;
+                        } else {
+                            let data = monoio::fs::read(&small[index % small.len()]).await?;
+                            short_read(data.len())?;
+                            index += case.depth();
+                        }
+                        ops += 1;
                     }
-                    ops += 1;
+                    Ok::<u64, io::Error>(ops)
                 }
-                Ok::<u64, io::Error>(ops)
-            }
-        });
-        futures::future::join_all(lanes).await.into_iter().sum()
+            });
+            futures::future::join_all(lanes).await.into_iter().sum()
+        })
     })
 }
 
@@ -321,13 +343,15 @@ mod raw {
             .or_else(|_| IoUring::new(256))
     }
 
-    pub(super) fn run(case: Case, fixture: &Fixture, deadline: Instant) -> io::Result<u64> {
+    pub(super) fn run(case: Case, fixture: &Fixture, window: Duration) -> io::Result<Timed> {
         let mut ring = ring()?;
-        if case.random() {
-            reads(&mut ring, case, fixture, deadline)
-        } else {
-            whole_files(&mut ring, case, fixture, deadline)
-        }
+        timed(window, |deadline| {
+            if case.random() {
+                reads(&mut ring, case, fixture, deadline)
+            } else {
+                whole_files(&mut ring, case, fixture, deadline)
+            }
+        })
     }
 
     /// Reaps every completion after waiting for at least one.

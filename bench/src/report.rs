@@ -362,6 +362,50 @@ pub fn markdown_table(cases: &[CaseResult]) -> String {
     table
 }
 
+/// One row per case: tokio's throughput, every other implementation's throughput as a
+/// multiple of tokio's (median of the per-round ratios, min–max), and ringtide
+/// io_uring's as a multiple of the raw loop's. The README's table.
+pub fn summary_markdown(cases: &[CaseResult]) -> String {
+    let others = [
+        Implementation::RingtideUring,
+        Implementation::RingtideMio,
+        Implementation::Monoio,
+        Implementation::RawUring,
+    ];
+    let mut table = String::from("| workload | case | tokio |");
+    for other in others {
+        let _ = write!(table, " {} × tokio |", other.name());
+    }
+    table.push_str(" ringtide io_uring × raw |\n|---|---|---|---|---|---|---|---|\n");
+    for case in cases {
+        let summaries = case.summaries();
+        let find = |implementation: Implementation| {
+            summaries
+                .iter()
+                .find(|summary| summary.implementation == implementation)
+        };
+        let tokio = find(Implementation::Tokio)
+            .and_then(|summary| summary.throughput)
+            .map_or("-".to_owned(), |spread| {
+                format!("{} {}", human(spread.median), case.unit)
+            });
+        let _ = write!(
+            table,
+            "| {} | {} | {tokio} |",
+            case.workload,
+            case.case.replace('|', "\\|")
+        );
+        for other in others {
+            let cell = find(other).map_or("n/a".to_owned(), |summary| ratio_cell(summary.vs_tokio));
+            let _ = write!(table, " {cell} |");
+        }
+        let vs_raw = find(Implementation::RingtideUring)
+            .map_or("-".to_owned(), |summary| ratio_cell(summary.vs_raw));
+        let _ = writeln!(table, " {vs_raw} |");
+    }
+    table
+}
+
 /// One CSV line per case and implementation; empty fields where nothing was measured.
 pub fn csv(cases: &[CaseResult]) -> String {
     fn field(text: &str) -> String {
@@ -557,6 +601,18 @@ mod tests {
         assert!(table.starts_with("| workload | case |"));
         assert_eq!(table.lines().count(), 2 + 3);
         assert!(table.contains("| a\\|b |"));
+    }
+
+    #[test]
+    fn summary_has_a_row_per_case_with_ratios_and_n_a_for_absent_implementations() {
+        let table = summary_markdown(&[case()]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("| workload | case | tokio | ringtide io_uring × tokio |"));
+        assert_eq!(
+            lines[2],
+            "| pingpong | 100 B, 16 conns | 50.0 rt/s | 2.00 (1.50–3.00) | n/a | n/a | 3.50 (3.00–4.00) | 0.50 (0.50–0.50) |"
+        );
     }
 
     #[test]

@@ -141,6 +141,7 @@ fn write_results(
         &format!("$ {command}\n{header}\n\n{table}\n{notes}"),
     )?;
     write("table.md", &report::markdown_table(cases))?;
+    write("summary.md", &report::summary_markdown(cases))?;
     for workload in Workload::ALL {
         let mine: Vec<CaseResult> = cases
             .iter()

@@ -120,7 +120,7 @@ fn sleep_loop(
                         let lateness = lateness.clone();
                         ringtide::spawn(async move {
                             let mut local = Vec::new();
-                            while Instant::now() < deadline {
+                            while local.is_empty() || Instant::now() < deadline {
                                 let asked = Instant::now();
                                 ringtide::time::sleep(SLEEP).await;
                                 local.push(late_nanos(asked));
@@ -146,7 +146,7 @@ fn sleep_loop(
                         let lateness = lateness.clone();
                         tokio::spawn(async move {
                             let mut local = Vec::new();
-                            while Instant::now() < deadline {
+                            while local.is_empty() || Instant::now() < deadline {
                                 let asked = Instant::now();
                                 tokio::time::sleep(SLEEP).await;
                                 local.push(late_nanos(asked));
@@ -178,7 +178,7 @@ fn sleep_loop(
                                     let lateness = lateness.clone();
                                     monoio::spawn(async move {
                                         let mut local = Vec::new();
-                                        while Instant::now() < deadline {
+                                        while local.is_empty() || Instant::now() < deadline {
                                             let asked = Instant::now();
                                             monoio::time::sleep(SLEEP).await;
                                             local.push(late_nanos(asked));
