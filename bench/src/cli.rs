@@ -200,8 +200,6 @@ where
                 only = Some(chosen);
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
-            // `cargo bench` passes `--bench`; accept it so the binary also runs that way.
-            "--bench" => {}
             other => return Err(UsageError(format!("unknown argument {other:?}"))),
         }
     }
