@@ -29,6 +29,12 @@ else
     cargo test --workspace --all-features
 fi
 
+echo "== benchmark suite, smoke version (bench/: a release build, then a few seconds per workload)"
+# Proves the suite runs end to end: every server process, the load generator, the
+# in-process workloads, the table, JSON, CSV and SVG output (into target/, not the
+# committed bench/results/).
+cargo run --release -p ringtide-bench -- --smoke --out target/bench-smoke
+
 echo "== loom"
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" RUSTFLAGS="--cfg loom" \
     cargo test --release --lib --target-dir target/loom -- loom_
