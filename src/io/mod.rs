@@ -7,7 +7,8 @@
 //! against it works on both.
 //!
 //! * [`AsyncFd`]: owned-buffer `read`/`write` on any file descriptor (pipes, sockets,
-//!   character devices, eventfds).
+//!   character devices, eventfds). Unix only: on Windows mio polls sockets alone, so
+//!   there is no handle-generic counterpart (as in tokio).
 //! * [`AlignedBuf`]: an owned buffer with a guaranteed alignment, for direct I/O
 //!   (`O_DIRECT` files, see [`crate::fs::OpenOptions::custom_flags`]).
 //! * [`Interest`] and [`Ready`]: what the streams' readiness API (`ready`,
@@ -52,8 +53,10 @@
 //! data (as a `read` syscall whose result is discarded is not).
 
 mod aligned_buf;
+#[cfg(unix)]
 mod async_fd;
 mod buf;
+#[cfg(unix)]
 pub(crate) mod fd_poll;
 mod interest;
 pub(crate) mod owned;
@@ -61,6 +64,7 @@ pub(crate) mod owned_loop;
 pub(crate) mod shared_fd;
 
 pub use aligned_buf::AlignedBuf;
+#[cfg(unix)]
 pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;

@@ -2,8 +2,9 @@
 //!
 //! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
 //! * [`UdpSocket`]: datagrams with their boundaries kept.
-//! * [`UnixListener`], [`UnixStream`] (and [`unix`]'s split halves), [`UnixDatagram`]:
-//!   Unix domain sockets, by path or (Linux) abstract name.
+//! * `UnixListener`, `UnixStream` (and `unix`'s split halves), `UnixDatagram`: Unix
+//!   domain sockets, by path or (Linux) abstract name. Unix only: the `unix` module
+//!   does not exist on Windows (as in tokio).
 //! * [`lookup_host`] and [`ToSocketAddrs`]: host names resolve on the blocking pool.
 //!
 //! Streams read and write through the owned-buffer traits of [`crate::io`]
@@ -22,12 +23,33 @@
 //!
 //! Writes use `MSG_NOSIGNAL`: writing to a closed peer is an `io::Error` of kind
 //! `BrokenPipe` (or `ConnectionReset`), never a `SIGPIPE`.
+//!
+//! # Windows
+//!
+//! TCP and UDP run on mio's IOCP-backed readiness (the only backend there); the types
+//! implement `AsSocket`/`AsRawSocket`/`IntoRawSocket` (and `FromRawSocket` for
+//! [`TcpSocket`]) where Unix has the fd traits. What differs:
+//!
+//! * mio emulates readiness on Windows (an `AFD_POLL` request per socket, re-armed
+//!   only when a call returns `WouldBlock` through mio's `try_io`): ringtide makes
+//!   every socket call through it, and never treats a short read as "drained" there;
+//! * there is no `SIGPIPE`, so nothing needs `MSG_NOSIGNAL`/`SO_NOSIGPIPE`; a write to
+//!   a closed peer fails with `ConnectionReset` or `ConnectionAborted`;
+//! * [`TcpListener::bind`] does not set `SO_REUSEADDR`, which on Windows would let
+//!   another socket bind the same port while the listener uses it (Unix sets it so
+//!   that a restarted server can bind over connections in `TIME_WAIT`; Windows allows
+//!   that without it);
+//! * the `reuseport` options of [`TcpSocket`] are Unix-only (no `SO_REUSEPORT`).
+//!
+//! This port is type-checked from Linux (`ci/cross.sh`), not run: see the README's
+//! platform table.
 
 mod accept_stream;
 mod addr;
 mod connect;
 mod owned_io;
 pub(crate) mod poll_io;
+mod raw_handle;
 pub(crate) mod socket;
 mod socket_fd;
 pub(crate) mod socket_ready;
@@ -35,6 +57,7 @@ mod socket_try_io;
 pub(crate) mod stream_readiness;
 pub mod tcp;
 mod udp;
+#[cfg(unix)]
 pub mod unix;
 #[cfg(ringtide_uring)]
 pub(crate) mod uring_readiness;
@@ -42,4 +65,5 @@ pub(crate) mod uring_readiness;
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::io::{BufResult, IoBuf, IoBufMut};
 use crate::net::addr::{ToSocketAddrs, resolve};
@@ -45,7 +44,7 @@ use crate::sys::socket::cloexec_type;
 /// # }).unwrap();
 /// ```
 pub struct UdpSocket {
-    socket: Socket,
+    pub(in crate::net) socket: Socket,
 }
 
 impl UdpSocket {
@@ -297,7 +296,7 @@ impl UdpSocket {
     /// Outside a runtime with I/O enabled.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            socket: Socket::new(OwnedFd::from(socket), Kind::Datagram)?,
+            socket: Socket::new(crate::sys::OwnedSocket::from(socket), Kind::Datagram)?,
         })
     }
 
@@ -312,27 +311,6 @@ impl UdpSocket {
     /// The backend this socket runs on.
     pub fn backend(&self) -> Backend {
         self.socket.backend()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
-
-impl IntoRawFd for UdpSocket {
-    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
-    /// non-blocking on mio). As with `into_std`, datagrams cancelled receives took
-    /// (io_uring) are lost (logged as warnings).
-    fn into_raw_fd(self) -> RawFd {
-        self.socket.into_owned_fd().into_raw_fd()
     }
 }
 

@@ -8,7 +8,6 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 use crate::io::owned::impl_owned_io;
@@ -18,13 +17,13 @@ use crate::net::tcp::TcpStream;
 
 /// The read half of a [`TcpStream`] (see [`TcpStream::into_split`]).
 pub struct OwnedReadHalf {
-    stream: Arc<TcpStream>,
+    pub(in crate::net) stream: Arc<TcpStream>,
 }
 
 /// The write half of a [`TcpStream`] (see [`TcpStream::into_split`]). Dropping it
 /// shuts down the write direction.
 pub struct OwnedWriteHalf {
-    stream: Arc<TcpStream>,
+    pub(in crate::net) stream: Arc<TcpStream>,
     shutdown_on_drop: bool,
 }
 
@@ -134,30 +133,6 @@ impl_owned_io!(read: OwnedReadHalf);
 impl_owned_io!(write: OwnedWriteHalf);
 impl_poll_io!(read: OwnedReadHalf);
 impl_poll_io!(write: OwnedWriteHalf);
-
-impl AsRawFd for OwnedReadHalf {
-    fn as_raw_fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
-    }
-}
-
-impl AsRawFd for OwnedWriteHalf {
-    fn as_raw_fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
-    }
-}
-
-impl AsFd for OwnedReadHalf {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.stream.as_fd()
-    }
-}
-
-impl AsFd for OwnedWriteHalf {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.stream.as_fd()
-    }
-}
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
