@@ -217,8 +217,8 @@ impl MessageHeader {
         self.0.msg_namelen
     }
 
-    /// The header, for an SQE.
-    #[cfg(target_os = "linux")]
+    /// The header, for an SQE (io_uring).
+    #[cfg(ringtide_uring)]
     pub(crate) fn as_mut_ptr(&mut self) -> *mut libc::msghdr {
         &mut self.0
     }
