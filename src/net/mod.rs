@@ -39,7 +39,10 @@
 //!   another socket bind the same port while the listener uses it (Unix sets it so
 //!   that a restarted server can bind over connections in `TIME_WAIT`; Windows allows
 //!   that without it);
-//! * the `reuseport` options of [`TcpSocket`] are Unix-only (no `SO_REUSEPORT`).
+//! * the `reuseport` options of [`TcpSocket`] are Unix-only (no `SO_REUSEPORT`);
+//! * Windows reports an ICMP "port unreachable" for a datagram sent from a UDP socket
+//!   as `ConnectionReset` on that socket's next receive, connected or not (Linux does
+//!   so only for connected sockets), as std and tokio leave it.
 //!
 //! This port is type-checked from Linux (`ci/cross.sh`), not run: see the README's
 //! platform table.
