@@ -56,7 +56,7 @@ fn ringtide_round(backend: Backend, inflight: usize, iterations: usize) -> Durat
                 writers.push(writer);
                 let reader = AsyncFd::new(reader).unwrap();
                 reads.push(Box::pin(async move {
-                    let _ = reader.read(vec![0u8; 8]).await;
+                    let _ = reader.read_owned(vec![0u8; 8]).await;
                 }));
             }
             let start = Instant::now();

@@ -30,7 +30,7 @@
 //!   - `raw_io_uring`, `raw_io_uring_defer`: the write, then a READ SQE on the read
 //!     end, `submit_and_wait(1)`, pop the CQE.
 //!   - `ringtide_io_uring_current`, `ringtide_io_uring_multi1`, `ringtide_mio_current`,
-//!     `ringtide_mio_multi1`: `AsyncFd::read` with an owned `Box<[u8]>`, placed as in
+//!     `ringtide_mio_multi1`: `AsyncFd::read_owned` with an owned `Box<[u8]>`, placed as in
 //!     `nop`.
 //!   - `tokio_current`, `tokio_multi1`: `tokio::net::unix::pipe::Receiver` and
 //!     `AsyncReadExt::read` into a `[u8; 1]`, on a current-thread runtime and in a task
@@ -193,7 +193,7 @@ async fn ringtide_nops(iters: u64) -> Duration {
     start.elapsed()
 }
 
-/// `iters` pipe round trips (blocking 1-byte write, then a 1-byte `AsyncFd::read`).
+/// `iters` pipe round trips (blocking 1-byte write, then a 1-byte `AsyncFd::read_owned`).
 /// Setting up the pipe is not timed.
 #[cfg(unix)]
 async fn ringtide_pipe_reads(iters: u64) -> Duration {
@@ -210,7 +210,7 @@ async fn ringtide_pipe_loop(reader: &AsyncFd<PipeReader>, writer: &mut PipeWrite
     let mut buf: Box<[u8]> = Box::new([0]);
     for _ in 0..iters {
         write_byte(writer);
-        let (read, returned) = reader.read(buf).await;
+        let (read, returned) = reader.read_owned(buf).await;
         assert_eq!(read.expect("reading the pipe"), 1);
         buf = returned;
     }

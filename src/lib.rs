@@ -9,8 +9,8 @@
 //! budgeting, metrics, the `#[ringtide::main]` / `#[ringtide::test]` macros) and the two
 //! I/O drivers: io_uring (a ring per worker thread) and mio, chosen by
 //! [`runtime::Builder::backend`], the `RINGTIDE_BACKEND` environment variable, or
-//! auto-detection with a fallback to mio. [`io::AsyncFd`] gives owned-buffer reads and
-//! writes on any file descriptor with either backend. [`time`] has `sleep`, `timeout`
+//! auto-detection with a fallback to mio. [`io::AsyncFd`] gives readiness guards and
+//! owned-buffer I/O on any fd, with either backend. [`time`] has `sleep`, `timeout`
 //! and `interval` on a hierarchical timer wheel. [`net`] has TCP, UDP and Unix sockets;
 //! [`fs`] has `tokio::fs`'s API: files ([`fs::File`], [`fs::OpenOptions`], [`fs::read`],
 //! ...) and the path and directory functions, with native io_uring operations where the
@@ -77,6 +77,8 @@ compile_error!("ringtide needs at least one I/O backend: enable the `io-uring` o
 mod blocking;
 mod driver;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;
@@ -94,6 +96,7 @@ pub mod task;
 #[cfg(all(test, not(loom)))]
 mod test_support;
 pub mod time;
+mod trace;
 
 pub use task::spawn;
 

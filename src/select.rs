@@ -95,10 +95,13 @@
 //! | [`TcpListener::accept`], [`UnixListener::accept`] | yes | A connection the kernel accepted for it is kept; the next `accept` returns it first (io_uring: the multishot accept's queue or the cancelled op's late result; mio: `accept` runs inside `poll`). |
 //! | [`read_owned`], [`readv_owned`] on [`TcpStream`], [`UnixStream`] and their read halves | yes, for the bytes | Bytes the kernel read for it are kept; the next read on the stream (owned or poll-based) returns them first, in order. The buffer moved into the call is dropped with the future: pass a new one each iteration. |
 //! | `AsyncReadExt::read` and the other poll-based reads (features `tokio-io`, `futures-io`) | yes | Nothing: the `recv` runs inside `poll`. |
-//! | [`UdpSocket::recv_from`], [`UdpSocket::recv`], [`UnixDatagram::recv_from`], [`UnixDatagram::recv`] | yes | A datagram taken for it is kept (cut to that call's buffer) and returned by the next receive. |
+//! | [`UdpSocket::recv_from`], [`UdpSocket::recv`], [`UnixDatagram::recv_from`], [`UnixDatagram::recv`] (and `peek*`) | yes | Nothing: the `recvfrom` runs inside `poll`. |
+//! | [`UdpSocket::recv_from_owned`], [`UdpSocket::recv_owned`], [`UnixDatagram::recv_from_owned`], [`UnixDatagram::recv_owned`] | yes | A datagram taken for it is kept (cut to that call's buffer) and returned by the next receive. |
 //! | [`read_exact_owned`] | no | The bytes it already placed in its buffer are lost with the buffer. |
-//! | [`write_owned`], [`write_all_owned`], `send`, `send_to` | no | The data may be written (sent) in full, in part or not at all; nobody can tell. |
-//! | [`AsyncFd::read`](crate::io::AsyncFd::read) | no | Bytes the kernel read before the cancellation landed are lost (see [`crate::io`]). |
+//! | [`UnixDatagram::send`] (and the other borrowed-buffer datagram sends) | yes | Nothing was sent: the `send` runs inside `poll`. |
+//! | [`write_owned`], [`write_all_owned`], `send_owned`, `send_to_owned` | no | The data may be written (sent) in full, in part or not at all; nobody can tell. |
+//! | [`AsyncFd::read_owned`](crate::io::AsyncFd::read_owned) | no | Bytes the kernel read before the cancellation landed are lost (see [`crate::io`]). |
+//! | [`AsyncFd::readable`](crate::io::AsyncFd::readable), `writable`, `ready` | yes | Nothing: the readiness stays recorded for the next wait. |
 //! | [`Sleep`], polled as `&mut sleep` (pinned outside the loop) | yes | The deadline stays. A `sleep(..)` written inside the loop is a new timer each iteration, and never fires while another branch keeps winning first. |
 //! | [`timeout`]`(d, future)` | as `future` | Dropping it (or its elapsing) drops `future`. |
 //! | [`Interval::tick`] | yes | The tick stays due: the next `tick` returns it, at its scheduled instant. |
@@ -130,6 +133,11 @@
 //! [`UdpSocket::recv`]: crate::net::UdpSocket::recv
 //! [`UnixDatagram::recv_from`]: crate::net::UnixDatagram::recv_from
 //! [`UnixDatagram::recv`]: crate::net::UnixDatagram::recv
+//! [`UnixDatagram::send`]: crate::net::UnixDatagram::send
+//! [`UdpSocket::recv_from_owned`]: crate::net::UdpSocket::recv_from_owned
+//! [`UdpSocket::recv_owned`]: crate::net::UdpSocket::recv_owned
+//! [`UnixDatagram::recv_from_owned`]: crate::net::UnixDatagram::recv_from_owned
+//! [`UnixDatagram::recv_owned`]: crate::net::UnixDatagram::recv_owned
 //! [`read_owned`]: crate::io::AsyncReadOwned::read_owned
 //! [`readv_owned`]: crate::io::AsyncReadOwned::readv_owned
 //! [`read_exact_owned`]: crate::io::AsyncReadOwned::read_exact_owned

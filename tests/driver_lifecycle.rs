@@ -172,10 +172,10 @@ fn ops_stranded_by_a_detach_complete_after_block_in_place() {
                     ringtide::spawn(async {
                         let (reader, writer) = pipe();
                         for round in 0..20u8 {
-                            let mut read = std::pin::pin!(reader.read(vec![0u8; 1]));
+                            let mut read = std::pin::pin!(reader.read_owned(vec![0u8; 1]));
                             assert!(futures::poll!(read.as_mut()).is_pending());
                             ringtide::task::block_in_place(|| {});
-                            let (written, _) = writer.write(vec![round]).await;
+                            let (written, _) = writer.write_owned(vec![round]).await;
                             assert_eq!(written.unwrap(), 1);
                             let (result, buf) = timeout(HANG, read)
                                 .await
@@ -262,9 +262,9 @@ fn a_ring_the_kernel_refuses_fails_the_build_or_falls_back() {
         assert_eq!(rt.backend(), Backend::Mio);
         rt.block_on(async {
             let (reader, writer) = pipe();
-            let (written, _) = writer.write(b"mio".to_vec()).await;
+            let (written, _) = writer.write_owned(b"mio".to_vec()).await;
             assert_eq!(written.unwrap(), 3);
-            let (result, buf) = reader.read(vec![0u8; 3]).await;
+            let (result, buf) = reader.read_owned(vec![0u8; 3]).await;
             assert_eq!(result.unwrap(), 3);
             assert_eq!(buf, b"mio");
         });
@@ -293,7 +293,7 @@ fn parking_without_ext_arg_fires_timers_without_spinning() {
             rt.block_on(async {
                 let (reader, writer) = pipe();
                 let read = ringtide::spawn(async move {
-                    let (result, buf) = reader.read(vec![0u8; 2]).await;
+                    let (result, buf) = reader.read_owned(vec![0u8; 2]).await;
                     assert_eq!(result.unwrap(), 2);
                     buf
                 });
@@ -305,7 +305,7 @@ fn parking_without_ext_arg_fires_timers_without_spinning() {
                 // 10 sleeps of 20 ms: a handful of parks each (one per timer, plus
                 // wake-ups); a spinning park makes tens of thousands.
                 assert!(parks < 2_000, "{parks} parks for 10 sleeps: the park spins");
-                let (written, _) = writer.write(b"ok".to_vec()).await;
+                let (written, _) = writer.write_owned(b"ok".to_vec()).await;
                 assert_eq!(written.unwrap(), 2);
                 assert_eq!(read.await.unwrap(), b"ok");
             });
@@ -361,9 +361,9 @@ fn ringless_core_scenario(backend: Backend) {
             for (index, pipe) in pipes_for_task.into_iter().enumerate() {
                 tasks.push(ringtide::spawn(async move {
                     for round in 0..16u8 {
-                        let (written, _) = pipe.1.write(vec![round]).await;
+                        let (written, _) = pipe.1.write_owned(vec![round]).await;
                         assert_eq!(written.unwrap(), 1);
-                        let (result, buf) = timeout(HANG, pipe.0.read(vec![0u8; 1]))
+                        let (result, buf) = timeout(HANG, pipe.0.read_owned(vec![0u8; 1]))
                             .await
                             .unwrap_or_else(|_| panic!("pipe {index} round {round} hangs"));
                         assert_eq!(result.unwrap(), 1);

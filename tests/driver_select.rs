@@ -74,12 +74,12 @@ async fn pipe_round_trip(expected: Backend) {
     assert_eq!(reader.backend(), expected, "reader's backend");
     assert_eq!(writer.backend(), expected, "writer's backend");
 
-    let mut read = pin!(reader.read(Vec::with_capacity(64)));
+    let mut read = pin!(reader.read_owned(Vec::with_capacity(64)));
     assert!(
         futures::poll!(read.as_mut()).is_pending(),
         "a read of an empty pipe completed on {expected}"
     );
-    let (written, _) = writer.write(PAYLOAD.to_vec()).await;
+    let (written, _) = writer.write_owned(PAYLOAD.to_vec()).await;
     assert_eq!(written.expect("write to the pipe"), PAYLOAD.len());
     let (count, buf) = read.await;
     assert_eq!(count.expect("read from the pipe"), PAYLOAD.len());

@@ -63,11 +63,11 @@ io_test! {
         rt.block_on(async {
             let (reader, writer) = pipe();
             let read = ringtide::spawn(async move {
-                let (result, buf) = reader.read(Vec::with_capacity(64)).await;
+                let (result, buf) = reader.read_owned(Vec::with_capacity(64)).await;
                 let n = result.unwrap();
                 buf[..n].to_vec()
             });
-            let (written, buf) = writer.write(b"ringtide".to_vec()).await;
+            let (written, buf) = writer.write_owned(b"ringtide".to_vec()).await;
             assert_eq!(written.unwrap(), 8);
             assert_eq!(buf, b"ringtide", "the buffer comes back unchanged");
             assert_eq!(read.await.unwrap(), b"ringtide");
@@ -84,13 +84,13 @@ io_test! {
                 let (reader, writer) = pipe();
                 writers.push(writer);
                 reads.push(ringtide::spawn(async move {
-                    let (result, buf) = reader.read(vec![0u8; 4]).await;
+                    let (result, buf) = reader.read_owned(vec![0u8; 4]).await;
                     assert_eq!(result.unwrap(), 1);
                     assert_eq!(buf[0], index);
                 }));
             }
             for (index, writer) in writers.iter().enumerate() {
-                let (written, _) = writer.write(vec![index as u8]).await;
+                let (written, _) = writer.write_owned(vec![index as u8]).await;
                 assert_eq!(written.unwrap(), 1);
             }
             for read in reads {
@@ -109,20 +109,20 @@ io_test! {
             let (b_reader, b_writer) = pipe();
             let ponger = ringtide::spawn(async move {
                 loop {
-                    let (result, buf) = a_reader.read(vec![0u8; 8]).await;
+                    let (result, buf) = a_reader.read_owned(vec![0u8; 8]).await;
                     if result.unwrap() == 0 {
                         return;
                     }
                     let value = u64::from_le_bytes(buf[..8].try_into().unwrap()) + 1;
-                    let (written, _) = b_writer.write(value.to_le_bytes().to_vec()).await;
+                    let (written, _) = b_writer.write_owned(value.to_le_bytes().to_vec()).await;
                     assert_eq!(written.unwrap(), 8);
                 }
             });
             let mut value = 0u64;
             for _ in 0..500 {
-                let (written, _) = a_writer.write(value.to_le_bytes().to_vec()).await;
+                let (written, _) = a_writer.write_owned(value.to_le_bytes().to_vec()).await;
                 assert_eq!(written.unwrap(), 8);
-                let (result, buf) = b_reader.read(vec![0u8; 8]).await;
+                let (result, buf) = b_reader.read_owned(vec![0u8; 8]).await;
                 assert_eq!(result.unwrap(), 8);
                 let next = u64::from_le_bytes(buf[..8].try_into().unwrap());
                 assert_eq!(next, value + 1);
@@ -139,13 +139,13 @@ io_test! {
         rt.block_on(async {
             let (reader, writer) = pipe();
             drop(writer);
-            let (result, buf) = reader.read(Vec::with_capacity(8)).await;
+            let (result, buf) = reader.read_owned(Vec::with_capacity(8)).await;
             assert_eq!(result.unwrap(), 0, "EOF reads 0");
             assert!(buf.is_empty());
 
             let (reader, writer) = pipe();
             drop(reader);
-            let (result, _) = writer.write(b"x".to_vec()).await;
+            let (result, _) = writer.write_owned(b"x".to_vec()).await;
             assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
         });
     }
@@ -155,10 +155,10 @@ io_test! {
     fn zero_length_buffers(rt) {
         rt.block_on(async {
             let (reader, writer) = pipe();
-            let (result, buf) = writer.write(Vec::new()).await;
+            let (result, buf) = writer.write_owned(Vec::new()).await;
             assert_eq!(result.unwrap(), 0);
             assert!(buf.is_empty());
-            let (result, buf) = reader.read(Vec::new()).await;
+            let (result, buf) = reader.read_owned(Vec::new()).await;
             assert_eq!(result.unwrap(), 0, "a zero-capacity read returns at once");
             assert!(buf.is_empty());
         });
@@ -178,7 +178,7 @@ io_test! {
             }
             let writer = AsyncFd::new(writer).unwrap();
             let huge = vec![0u8; u32::MAX as usize + 10]; // zero pages, not touched
-            let (result, huge) = writer.write(huge).await;
+            let (result, huge) = writer.write_owned(huge).await;
             let written = result.unwrap();
             assert!(written > 9, "wrapped length: wrote {written}");
             assert!(written <= u32::MAX as usize);
@@ -203,7 +203,7 @@ io_test! {
                 Err(error) => assert_eq!(error.raw_os_error(), Some(libc::EBADF)),
                 // io_uring registers nothing: the op fails.
                 Ok(fd) => {
-                    let (result, _) = fd.read(vec![0u8; 4]).await;
+                    let (result, _) = fd.read_owned(vec![0u8; 4]).await;
                     assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
                 }
             }
@@ -241,13 +241,13 @@ fn block_in_place_hands_in_flight_ops_to_the_new_thread() {
         rt.block_on(async {
             ringtide::spawn(async {
                 let (reader, writer) = pipe();
-                let mut read = std::pin::pin!(reader.read(vec![0u8; 4]));
+                let mut read = std::pin::pin!(reader.read_owned(vec![0u8; 4]));
                 // Submit the read on this worker's ring.
                 assert!(futures::poll!(read.as_mut()).is_pending());
                 // This thread gives its core away: its ring cancels the read, which is
                 // resubmitted wherever this task is polled next.
                 ringtide::task::block_in_place(|| {});
-                let (written, _) = writer.write(b"ok".to_vec()).await;
+                let (written, _) = writer.write_owned(b"ok".to_vec()).await;
                 assert_eq!(written.unwrap(), 2);
                 let (result, buf) = read.await;
                 assert_eq!(result.unwrap(), 2);
@@ -277,7 +277,7 @@ fn runtime_drop_with_a_pending_read() {
             let (reader, writer) = rt.block_on(async { pipe() });
             let (polled_tx, polled_rx) = futures::channel::oneshot::channel();
             let task = rt.spawn(async move {
-                let mut read = std::pin::pin!(reader.read(vec![0u8; 16]));
+                let mut read = std::pin::pin!(reader.read_owned(vec![0u8; 16]));
                 assert!(futures::poll!(read.as_mut()).is_pending());
                 polled_tx.send(()).unwrap();
                 let (result, _) = read.await;
@@ -402,7 +402,7 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
                     tasks.push(ringtide::spawn(async move {
                         let (reader, writer) = &pipes[index];
                         let buf = TrackedBuf::new(first_id + index, &ledger);
-                        let mut read = std::pin::pin!(reader.read(buf));
+                        let mut read = std::pin::pin!(reader.read_owned(buf));
                         let polls = choice % 4;
                         for _ in 0..polls {
                             if let Poll::Ready((result, buf)) = futures::poll!(read.as_mut()) {
@@ -416,11 +416,11 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
                         match (choice >> 8) % 3 {
                             // Data arrives before the drop: the read may complete.
                             0 => {
-                                let _ = writer.write(vec![PAYLOAD; 4]).await;
+                                let _ = writer.write_owned(vec![PAYLOAD; 4]).await;
                             }
                             // Finish normally.
                             1 => {
-                                let _ = writer.write(vec![PAYLOAD; 4]).await;
+                                let _ = writer.write_owned(vec![PAYLOAD; 4]).await;
                                 let (result, buf) = read.await;
                                 result.unwrap();
                                 returned.fetch_add(1, Ordering::SeqCst);
@@ -440,7 +440,7 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
             // (and write into its buffer) now.
             rt.block_on(async {
                 for (_, writer) in pipes.iter() {
-                    let _ = writer.write(vec![PAYLOAD; 4]).await;
+                    let _ = writer.write_owned(vec![PAYLOAD; 4]).await;
                 }
                 // Until every cancelled read has its final completion: from then on the
                 // kernel touches none of their buffers.
@@ -517,12 +517,12 @@ fn forgetting_an_in_flight_read_never_frees_its_buffer() {
             let (reader, writer) = pipe();
             let buf = TrackedBuf::new(0, &ledger);
             let address = buf.stable_ptr() as usize;
-            let mut read = Box::pin(reader.read(buf));
+            let mut read = Box::pin(reader.read_owned(buf));
             assert!(futures::poll!(read.as_mut()).is_pending());
             let metrics = ringtide::runtime::Handle::current().metrics();
             let completed = metrics.io().completed;
             std::mem::forget(read);
-            let (written, _) = writer.write(vec![PAYLOAD; 4]).await;
+            let (written, _) = writer.write_owned(vec![PAYLOAD; 4]).await;
             assert_eq!(written.unwrap(), 4);
             if backend == Backend::IoUring {
                 // The forgotten read was in the kernel: the data completes it (the write
@@ -577,7 +577,7 @@ fn cancel_from_another_thread() {
         let mut read = {
             let reader = reader.clone();
             let ledger = ledger.clone();
-            Box::pin(async move { reader.read(TrackedBuf::new(7, &ledger)).await })
+            Box::pin(async move { reader.read_owned(TrackedBuf::new(7, &ledger)).await })
         };
         assert!(futures::poll!(read.as_mut()).is_pending());
         assert_eq!(
@@ -596,8 +596,8 @@ fn cancel_from_another_thread() {
         .await;
         assert_eq!(metrics.io().cancelled, 1);
         // Data written now stays in the pipe for the next read.
-        let _ = writer.write(b"next".to_vec()).await;
-        let (result, buf) = reader.read(vec![0u8; 8]).await;
+        let _ = writer.write_owned(b"next".to_vec()).await;
+        let (result, buf) = reader.read_owned(vec![0u8; 8]).await;
         assert_eq!(result.unwrap(), 4);
         assert_eq!(&buf[..4], b"next");
     });
@@ -632,7 +632,7 @@ fn tiny_rings_flush_full_queues_and_lose_no_completion() {
                         let (reader, writer) = pipe();
                         writers.push(writer);
                         reads.push(ringtide::spawn(async move {
-                            let (result, buf) = reader.read(vec![0u8; 8]).await;
+                            let (result, buf) = reader.read_owned(vec![0u8; 8]).await;
                             assert_eq!(result.unwrap(), 8);
                             assert_eq!(usize::from_le_bytes(buf[..8].try_into().unwrap()), index);
                         }));
@@ -688,9 +688,9 @@ fn sqpoll_rings_work() {
             ringtide::spawn(async {
                 let (reader, writer) = pipe();
                 for round in 0..100u8 {
-                    let (written, _) = writer.write(vec![round]).await;
+                    let (written, _) = writer.write_owned(vec![round]).await;
                     assert_eq!(written.unwrap(), 1);
-                    let (result, buf) = reader.read(vec![0u8; 1]).await;
+                    let (result, buf) = reader.read_owned(vec![0u8; 1]).await;
                     assert_eq!(result.unwrap(), 1);
                     assert_eq!(buf[0], round);
                 }
@@ -717,7 +717,8 @@ fn op_submitted_on_a_worker_completes_when_awaited_on_another_thread() {
                 let worker_thread = ringtide::spawn({
                     let reader = reader.clone();
                     async move {
-                        let mut read = Box::pin(async move { reader.read(vec![0u8; 8]).await });
+                        let mut read =
+                            Box::pin(async move { reader.read_owned(vec![0u8; 8]).await });
                         assert!(futures::poll!(read.as_mut()).is_pending());
                         let _ = tx.send(read);
                         std::thread::current().id()
@@ -727,7 +728,7 @@ fn op_submitted_on_a_worker_completes_when_awaited_on_another_thread() {
                 .unwrap();
                 assert_ne!(worker_thread, std::thread::current().id());
                 let read = rx.await.unwrap();
-                let (written, _) = writer.write(b"moved".to_vec()).await;
+                let (written, _) = writer.write_owned(b"moved".to_vec()).await;
                 assert_eq!(written.unwrap(), 5);
                 let (result, buf) = read.await;
                 assert_eq!(result.unwrap(), 5);

@@ -74,7 +74,7 @@ backend_test! {
             let reader = AsyncFd::new(reader).unwrap();
             let backend = reader.backend();
             {
-                let mut read = Box::pin(reader.read(Vec::with_capacity(16)));
+                let mut read = Box::pin(reader.read_owned(Vec::with_capacity(16)));
                 // The pipe is empty: the read waits (on io_uring: its SQE is queued or
                 // in the kernel).
                 assert!(poll_once(&mut read).await.is_none());

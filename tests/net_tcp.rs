@@ -692,7 +692,7 @@ net_test! {
             // The RST arrives before the read starts, after the connection carried data.
             let (mut client, mut server) = pair().await;
             write_all(&mut client, b"never read".to_vec()).await;
-            server.set_linger(Some(Duration::ZERO)).unwrap();
+            server.set_zero_linger().unwrap();
             let (result, _) = server.read_owned(Vec::with_capacity(1)).await;
             assert_eq!(result.unwrap(), 1);
             drop(server);

@@ -34,11 +34,11 @@ backend_test! {
             let (a, b) = (bind().await, bind().await);
             let sizes = [1, 700, 65, 1400];
             for size in sizes {
-                let (sent, _) = a.send_to(datagram(size), b.local_addr().unwrap()).await;
+                let (sent, _) = a.send_to_owned(datagram(size), b.local_addr().unwrap()).await;
                 assert_eq!(sent.unwrap(), size);
             }
             for size in sizes {
-                let (received, buf) = b.recv_from(Vec::with_capacity(4096)).await;
+                let (received, buf) = b.recv_from_owned(Vec::with_capacity(4096)).await;
                 let (count, from) = received.unwrap();
                 assert_eq!(count, size, "one receive, one datagram");
                 assert_eq!(buf, datagram(size));
@@ -53,22 +53,22 @@ backend_test! {
         rt.block_on(async {
             let (a, b) = (bind().await, bind().await);
             let to = b.local_addr().unwrap();
-            a.send_to(datagram(100), to).await.0.unwrap();
-            a.send_to(b"next".to_vec(), to).await.0.unwrap();
-            a.send_to(datagram(50), to).await.0.unwrap();
-            a.send_to(b"last".to_vec(), to).await.0.unwrap();
+            a.send_to_owned(datagram(100), to).await.0.unwrap();
+            a.send_to_owned(b"next".to_vec(), to).await.0.unwrap();
+            a.send_to_owned(datagram(50), to).await.0.unwrap();
+            a.send_to_owned(b"last".to_vec(), to).await.0.unwrap();
 
-            let (received, buf) = b.recv_from(Vec::with_capacity(10)).await;
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(10)).await;
             assert_eq!(received.unwrap().0, 10);
             assert_eq!(buf, datagram(100)[..10]);
-            let (received, buf) = b.recv_from(Vec::with_capacity(64)).await;
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap().0, 4, "the rest of the long datagram is gone");
             assert_eq!(buf, b"next");
 
-            let (received, buf) = b.recv(Vec::with_capacity(7)).await;
+            let (received, buf) = b.recv_owned(Vec::with_capacity(7)).await;
             assert_eq!(received.unwrap(), 7);
             assert_eq!(buf, datagram(50)[..7]);
-            let (received, buf) = b.recv(Vec::with_capacity(64)).await;
+            let (received, buf) = b.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap(), 4);
             assert_eq!(buf, b"last");
         });
@@ -84,20 +84,20 @@ backend_test! {
             assert_eq!(a_addr.ip(), Ipv4Addr::LOCALHOST);
 
             // A string target goes through `ToSocketAddrs`.
-            let (sent, buf) = a.send_to(b"ping", b_addr.to_string()).await;
+            let (sent, buf) = a.send_to_owned(b"ping", b_addr.to_string()).await;
             assert_eq!((sent.unwrap(), buf), (4, b"ping"));
-            let (received, buf) = b.recv_from(Vec::with_capacity(16)).await;
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(16)).await;
             let (count, from) = received.unwrap();
             assert_eq!((count, &buf[..], from), (4, &b"ping"[..], a_addr));
 
             // Answer whoever sent it.
-            b.send_to(b"pong".to_vec(), from).await.0.unwrap();
-            let (received, buf) = a.recv_from(Vec::with_capacity(16)).await;
+            b.send_to_owned(b"pong".to_vec(), from).await.0.unwrap();
+            let (received, buf) = a.recv_from_owned(Vec::with_capacity(16)).await;
             let (count, from) = received.unwrap();
             assert_eq!((count, &buf[..], from), (4, &b"pong"[..], b_addr));
 
             // A failed resolution gives the buffer back.
-            let (sent, buf) = a.send_to(vec![1, 2, 3], "no port here").await;
+            let (sent, buf) = a.send_to_owned(vec![1, 2, 3], "no port here").await;
             assert!(sent.is_err());
             assert_eq!(buf, [1, 2, 3]);
         });
@@ -113,8 +113,8 @@ backend_test! {
             }
             let a = UdpSocket::bind("[::1]:0").await.expect("bind [::1]:0 with ::1 configured");
             let b = UdpSocket::bind("[::1]:0").await.unwrap();
-            b.send_to(b"six".to_vec(), a.local_addr().unwrap()).await.0.unwrap();
-            let (received, buf) = a.recv_from(Vec::with_capacity(8)).await;
+            b.send_to_owned(b"six".to_vec(), a.local_addr().unwrap()).await.0.unwrap();
+            let (received, buf) = a.recv_from_owned(Vec::with_capacity(8)).await;
             let (count, from) = received.unwrap();
             assert_eq!((count, &buf[..]), (3, &b"six"[..]));
             assert_eq!(from, b.local_addr().unwrap());
@@ -129,7 +129,7 @@ backend_test! {
             let (a, b, stranger) = (bind().await, bind().await, bind().await);
             let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
             assert_eq!(a.peer_addr().unwrap_err().kind(), io::ErrorKind::NotConnected);
-            let (sent, _) = a.send(b"nowhere").await;
+            let (sent, _) = a.send_owned(b"nowhere").await;
             assert!(sent.is_err(), "send on an unconnected socket fails");
 
             a.connect(b_addr).await.unwrap();
@@ -138,21 +138,21 @@ backend_test! {
             assert_eq!(b.peer_addr().unwrap(), a_addr);
 
             // The kernel drops what a connected socket gets from anyone but its peer.
-            stranger.send_to(b"stranger".to_vec(), a_addr).await.0.unwrap();
-            let (sent, _) = b.send(b"hello".to_vec()).await;
+            stranger.send_to_owned(b"stranger".to_vec(), a_addr).await.0.unwrap();
+            let (sent, _) = b.send_owned(b"hello".to_vec()).await;
             assert_eq!(sent.unwrap(), 5);
-            let (received, buf) = a.recv(Vec::with_capacity(64)).await;
+            let (received, buf) = a.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!((received.unwrap(), &buf[..]), (5, &b"hello"[..]));
 
-            a.send(b"back".to_vec()).await.0.unwrap();
-            let (received, buf) = b.recv_from(Vec::with_capacity(64)).await;
+            a.send_owned(b"back".to_vec()).await.0.unwrap();
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap(), (4, a_addr));
             assert_eq!(buf, b"back");
 
             // `connect` again re-targets.
             a.connect(stranger.local_addr().unwrap()).await.unwrap();
-            a.send(b"re".to_vec()).await.0.unwrap();
-            let (received, buf) = stranger.recv_from(Vec::with_capacity(64)).await;
+            a.send_owned(b"re".to_vec()).await.0.unwrap();
+            let (received, buf) = stranger.recv_from_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap(), (2, a_addr));
             assert_eq!(buf, b"re");
         });
@@ -207,27 +207,27 @@ backend_test! {
         rt.block_on(async {
             let (a, b) = (bind().await, bind().await);
             let to = b.local_addr().unwrap();
-            let (sent, _) = a.send_to(Vec::new(), to).await;
+            let (sent, _) = a.send_to_owned(Vec::new(), to).await;
             assert_eq!(sent.unwrap(), 0);
-            a.send_to(b"x".to_vec(), to).await.0.unwrap();
-            let (received, buf) = b.recv_from(Vec::with_capacity(16)).await;
+            a.send_to_owned(b"x".to_vec(), to).await.0.unwrap();
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(16)).await;
             assert_eq!(received.unwrap(), (0, a.local_addr().unwrap()), "an empty datagram");
             assert!(buf.is_empty());
-            let (received, buf) = b.recv_from(Vec::with_capacity(16)).await;
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(16)).await;
             assert_eq!(received.unwrap().0, 1);
             assert_eq!(buf, b"x");
 
             // Connected: an empty send is a datagram too, and a zero-capacity receive
             // takes (and discards) one datagram, as recv(2) does.
             a.connect(to).await.unwrap();
-            a.send(Vec::new()).await.0.unwrap();
-            let (received, _) = b.recv(Vec::with_capacity(16)).await;
+            a.send_owned(Vec::new()).await.0.unwrap();
+            let (received, _) = b.recv_owned(Vec::with_capacity(16)).await;
             assert_eq!(received.unwrap(), 0);
-            a.send(b"dropped".to_vec()).await.0.unwrap();
-            a.send(b"kept".to_vec()).await.0.unwrap();
-            let (received, buf) = b.recv(Vec::new()).await;
+            a.send_owned(b"dropped".to_vec()).await.0.unwrap();
+            a.send_owned(b"kept".to_vec()).await.0.unwrap();
+            let (received, buf) = b.recv_owned(Vec::new()).await;
             assert_eq!((received.unwrap(), buf.len()), (0, 0));
-            let (received, buf) = b.recv(Vec::with_capacity(16)).await;
+            let (received, buf) = b.recv_owned(Vec::with_capacity(16)).await;
             assert_eq!(received.unwrap(), 4);
             assert_eq!(buf, b"kept");
         });
@@ -239,13 +239,13 @@ backend_test! {
         rt.block_on(async {
             let (a, b) = (bind().await, bind().await);
             let to = b.local_addr().unwrap();
-            let cancelled = timeout(Duration::from_millis(20), b.recv_from(Vec::with_capacity(64))).await;
+            let cancelled = timeout(Duration::from_millis(20), b.recv_from_owned(Vec::with_capacity(64))).await;
             assert!(cancelled.is_err(), "nothing was sent yet");
-            let cancelled = timeout(Duration::ZERO, b.recv(Vec::with_capacity(64))).await;
+            let cancelled = timeout(Duration::ZERO, b.recv_owned(Vec::with_capacity(64))).await;
             assert!(cancelled.is_err(), "nothing was sent yet");
 
-            a.send_to(b"after".to_vec(), to).await.0.unwrap();
-            let (received, buf) = b.recv_from(Vec::with_capacity(64)).await;
+            a.send_to_owned(b"after".to_vec(), to).await.0.unwrap();
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap(), (5, a.local_addr().unwrap()));
             assert_eq!(buf, b"after");
         });
@@ -262,25 +262,25 @@ backend_test! {
             let (a, b) = (bind().await, bind().await);
             let (a_addr, to) = (a.local_addr().unwrap(), b.local_addr().unwrap());
             for message in [&b"first"[..], b"", b"third"] {
-                a.send_to(message, to).await.0.unwrap();
+                a.send_to_owned(message, to).await.0.unwrap();
             }
             let mut expected = vec![&b"first"[..], b"", b"third"].into_iter();
             // recv_from, then recv: both feed and take the same kept datagrams.
-            if let Some((received, buf)) = poll_once_then_drop(b.recv_from(Vec::with_capacity(16))).await {
+            if let Some((received, buf)) = poll_once_then_drop(b.recv_from_owned(Vec::with_capacity(16))).await {
                 assert_eq!(received.unwrap(), (5, a_addr));
                 assert_eq!(buf, expected.next().unwrap());
             }
-            if let Some((received, buf)) = poll_once_then_drop(b.recv(Vec::with_capacity(16))).await {
+            if let Some((received, buf)) = poll_once_then_drop(b.recv_owned(Vec::with_capacity(16))).await {
                 let next = expected.next().unwrap();
                 assert_eq!((received.unwrap(), &buf[..]), (next.len(), next));
             }
             for next in expected {
-                let (received, buf) = b.recv_from(Vec::with_capacity(16)).await;
+                let (received, buf) = b.recv_from_owned(Vec::with_capacity(16)).await;
                 assert_eq!(received.unwrap(), (next.len(), a_addr));
                 assert_eq!(buf, next);
             }
-            a.send_to(b"after", to).await.0.unwrap();
-            let (received, buf) = b.recv(Vec::with_capacity(16)).await;
+            a.send_to_owned(b"after", to).await.0.unwrap();
+            let (received, buf) = b.recv_owned(Vec::with_capacity(16)).await;
             assert_eq!((received.unwrap(), &buf[..]), (5, &b"after"[..]));
             late.assert_ran(backend, "dropped receives", |late| late.reads);
         });
@@ -326,7 +326,7 @@ backend_test! {
                     };
                     // recv_from and (connected) recv share the kept datagrams.
                     if attempt.is_multiple_of(2) {
-                        let receive = receiver.recv_from(Vec::with_capacity(8));
+                        let receive = receiver.recv_from_owned(Vec::with_capacity(8));
                         let result = match wait {
                             None => Ok(receive.await),
                             Some(wait) => timeout(wait, receive).await,
@@ -336,7 +336,7 @@ backend_test! {
                             break (count, buf, from);
                         }
                     } else {
-                        let receive = receiver.recv(Vec::with_capacity(8));
+                        let receive = receiver.recv_owned(Vec::with_capacity(8));
                         let result = match wait {
                             None => Ok(receive.await),
                             Some(wait) => timeout(wait, receive).await,
@@ -349,7 +349,7 @@ backend_test! {
                 assert_eq!((count, from), (4, sender_addr));
                 assert_eq!(buf, expected.to_le_bytes(), "exactly once, in order");
                 if (expected + 1).is_multiple_of(WINDOW) {
-                    receiver.send(expected.to_le_bytes().to_vec()).await.0.unwrap();
+                    receiver.send_owned(expected.to_le_bytes().to_vec()).await.0.unwrap();
                 }
             }
             sender.join().unwrap();
@@ -370,11 +370,11 @@ backend_test! {
             };
             let socket = bind().await;
             socket.connect(closed).await.unwrap();
-            socket.send(b"anyone?".to_vec()).await.0.unwrap();
+            socket.send_owned(b"anyone?".to_vec()).await.0.unwrap();
             // The receive ends with the error as soon as the ICMP arrives (Linux never
             // rate-limits ICMP to loopback destinations); the timer turns a kernel that
             // sends none into a failure instead of a hang.
-            match timeout(Duration::from_secs(10), socket.recv(Vec::with_capacity(16))).await {
+            match timeout(Duration::from_secs(10), socket.recv_owned(Vec::with_capacity(16))).await {
                 Ok((result, _)) => {
                     assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
                 }
@@ -392,8 +392,8 @@ backend_test! {
             let socket = UdpSocket::from_std(std_socket).unwrap();
             assert_eq!(socket.local_addr().unwrap(), address);
             let other = bind().await;
-            other.send_to(b"in".to_vec(), address).await.0.unwrap();
-            let (received, buf) = socket.recv_from(Vec::with_capacity(8)).await;
+            other.send_to_owned(b"in".to_vec(), address).await.0.unwrap();
+            let (received, buf) = socket.recv_from_owned(Vec::with_capacity(8)).await;
             assert_eq!(received.unwrap(), (2, other.local_addr().unwrap()));
             assert_eq!(buf, b"in");
 
@@ -404,7 +404,7 @@ backend_test! {
                 io::ErrorKind::WouldBlock,
                 "into_std leaves the socket non-blocking"
             );
-            other.send_to(b"std".to_vec(), address).await.0.unwrap();
+            other.send_to_owned(b"std".to_vec(), address).await.0.unwrap();
             std_socket.set_nonblocking(false).unwrap();
             let (count, from) = std_socket.recv_from(&mut buf).unwrap();
             assert_eq!((&buf[..count], from), (&b"std"[..], other.local_addr().unwrap()));
@@ -419,9 +419,9 @@ backend_test! {
         rt.block_on(async {
             let (a, b) = (bind().await, bind().await);
             a.writable().await.unwrap();
-            a.send_to(b"r".to_vec(), b.local_addr().unwrap()).await.0.unwrap();
+            a.send_to_owned(b"r".to_vec(), b.local_addr().unwrap()).await.0.unwrap();
             b.readable().await.unwrap();
-            let (received, _) = b.recv(Vec::with_capacity(4)).await;
+            let (received, _) = b.recv_owned(Vec::with_capacity(4)).await;
             assert_eq!(received.unwrap(), 1);
         });
     }

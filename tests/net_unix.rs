@@ -416,11 +416,11 @@ backend_test! {
             assert_eq!(a.local_addr().unwrap().as_pathname(), Some(path_a.as_ref()));
             let sizes = [3, 900, 0, 40];
             for size in sizes {
-                let (sent, _) = a.send_to(vec![size as u8; size], &path_b).await;
+                let (sent, _) = a.send_to_owned(vec![size as u8; size], &path_b).await;
                 assert_eq!(sent.unwrap(), size);
             }
             for size in sizes {
-                let (received, buf) = b.recv_from(Vec::with_capacity(1024)).await;
+                let (received, buf) = b.recv_from_owned(Vec::with_capacity(1024)).await;
                 let (count, from) = received.unwrap();
                 assert_eq!(count, size, "one receive, one datagram");
                 assert_eq!(buf, vec![size as u8; size]);
@@ -428,16 +428,16 @@ backend_test! {
             }
 
             // Truncation: the rest of a long datagram is discarded.
-            a.send_to(b"0123456789".to_vec(), &path_b).await.0.unwrap();
-            a.send_to(b"next".to_vec(), &path_b).await.0.unwrap();
-            let (received, buf) = b.recv_from(Vec::with_capacity(4)).await;
+            a.send_to_owned(b"0123456789".to_vec(), &path_b).await.0.unwrap();
+            a.send_to_owned(b"next".to_vec(), &path_b).await.0.unwrap();
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(4)).await;
             assert_eq!(received.unwrap().0, 4);
             assert_eq!(buf, b"0123");
-            let (received, buf) = b.recv(Vec::with_capacity(64)).await;
+            let (received, buf) = b.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!((received.unwrap(), &buf[..]), (4, &b"next"[..]));
 
             let nobody = TempPath::new("nobody");
-            let (sent, buf) = a.send_to(b"x".to_vec(), &nobody).await;
+            let (sent, buf) = a.send_to_owned(b"x".to_vec(), &nobody).await;
             assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::NotFound);
             assert_eq!(buf, b"x", "the buffer comes back");
             assert_eq!(a.connect(&nobody).unwrap_err().kind(), io::ErrorKind::NotFound);
@@ -445,8 +445,8 @@ backend_test! {
             // Connected.
             a.connect(&path_b).unwrap();
             assert_eq!(a.peer_addr().unwrap().as_pathname(), Some(path_b.as_ref()));
-            a.send(b"connected".to_vec()).await.0.unwrap();
-            let (received, buf) = b.recv(Vec::with_capacity(64)).await;
+            a.send_owned(b"connected".to_vec()).await.0.unwrap();
+            let (received, buf) = b.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!((received.unwrap(), &buf[..]), (9, &b"connected"[..]));
 
         });
@@ -462,14 +462,14 @@ backend_test! {
             let a = UnixDatagram::bind(&path_a).unwrap();
             let b = UnixDatagram::bind_addr(&address_b).unwrap();
             assert_eq!(b.local_addr().unwrap().as_abstract_name(), Some(&name_b[..]));
-            a.send_to_addr(b"abstract".to_vec(), &address_b).await.0.unwrap();
-            let (received, buf) = b.recv_from(Vec::with_capacity(64)).await;
+            a.send_to_addr_owned(b"abstract".to_vec(), &address_b).await.0.unwrap();
+            let (received, buf) = b.recv_from_owned(Vec::with_capacity(64)).await;
             let (count, from) = received.unwrap();
             assert_eq!((count, &buf[..]), (8, &b"abstract"[..]));
             assert_eq!(from.as_abstract_name(), Some(&name_a[..]));
             // Answer whoever sent it.
-            b.send_to_addr(b"back".to_vec(), &from).await.0.unwrap();
-            let (received, buf) = a.recv(Vec::with_capacity(64)).await;
+            b.send_to_addr_owned(b"back".to_vec(), &from).await.0.unwrap();
+            let (received, buf) = a.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!((received.unwrap(), &buf[..]), (4, &b"back"[..]));
             b.connect_addr(&from).unwrap();
             assert_eq!(b.peer_addr().unwrap().as_abstract_name(), Some(&name_a[..]));
@@ -481,19 +481,19 @@ backend_test! {
     fn datagram_pair_and_unbound_sender(rt, multi) {
         rt.block_on(async {
             let (a, b) = UnixDatagram::pair().unwrap();
-            a.send(b"one".to_vec()).await.0.unwrap();
-            a.send(Vec::new()).await.0.unwrap();
-            b.send(b"two!".to_vec()).await.0.unwrap();
-            let (received, buf) = b.recv(Vec::with_capacity(8)).await;
+            a.send_owned(b"one".to_vec()).await.0.unwrap();
+            a.send_owned(Vec::new()).await.0.unwrap();
+            b.send_owned(b"two!".to_vec()).await.0.unwrap();
+            let (received, buf) = b.recv_owned(Vec::with_capacity(8)).await;
             assert_eq!((received.unwrap(), &buf[..]), (3, &b"one"[..]));
             let (received, from) = {
-                let (received, _) = b.recv_from(Vec::with_capacity(8)).await;
+                let (received, _) = b.recv_from_owned(Vec::with_capacity(8)).await;
                 let (count, from) = received.unwrap();
                 (count, from)
             };
             assert_eq!(received, 0, "an empty datagram");
             assert!(from.is_unnamed());
-            let (received, buf) = a.recv(Vec::with_capacity(8)).await;
+            let (received, buf) = a.recv_owned(Vec::with_capacity(8)).await;
             assert_eq!((received.unwrap(), &buf[..]), (4, &b"two!"[..]));
 
             // An unbound socket sends from an unnamed address.
@@ -501,19 +501,19 @@ backend_test! {
             let receiver = UnixDatagram::bind(&path).unwrap();
             let unbound = UnixDatagram::unbound().unwrap();
             assert!(unbound.local_addr().unwrap().is_unnamed());
-            unbound.send_to(b"anonymous".to_vec(), &path).await.0.unwrap();
-            let (received, buf) = receiver.recv_from(Vec::with_capacity(64)).await;
+            unbound.send_to_owned(b"anonymous".to_vec(), &path).await.0.unwrap();
+            let (received, buf) = receiver.recv_from_owned(Vec::with_capacity(64)).await;
             let (count, from) = received.unwrap();
             assert_eq!((count, &buf[..]), (9, &b"anonymous"[..]));
             assert!(from.is_unnamed(), "{from:?}");
             unbound.connect(&path).unwrap();
-            unbound.send(b"again".to_vec()).await.0.unwrap();
-            let (received, _) = receiver.recv(Vec::with_capacity(64)).await;
+            unbound.send_owned(b"again".to_vec()).await.0.unwrap();
+            let (received, _) = receiver.recv_owned(Vec::with_capacity(64)).await;
             assert_eq!(received.unwrap(), 5);
 
             // Datagrams from a peer that went away: the socket reports it.
             drop(b);
-            let (sent, _) = a.send(b"gone".to_vec()).await;
+            let (sent, _) = a.send_owned(b"gone".to_vec()).await;
             assert!(sent.is_err(), "the peer is closed");
         });
     }
@@ -525,22 +525,22 @@ backend_test! {
         rt.block_on(async {
             let late = LatePaths::start();
             let (a, b) = UnixDatagram::pair().unwrap();
-            let cancelled = timeout(Duration::from_millis(10), b.recv_from(Vec::with_capacity(16))).await;
+            let cancelled = timeout(Duration::from_millis(10), b.recv_from_owned(Vec::with_capacity(16))).await;
             assert!(cancelled.is_err(), "nothing was sent yet");
-            a.send(b"after".to_vec()).await.0.unwrap();
-            let (received, buf) = b.recv(Vec::with_capacity(16)).await;
+            a.send_owned(b"after".to_vec()).await.0.unwrap();
+            let (received, buf) = b.recv_owned(Vec::with_capacity(16)).await;
             assert_eq!((received.unwrap(), &buf[..]), (5, &b"after"[..]));
 
             for message in [&b"first"[..], b"second"] {
-                a.send(message).await.0.unwrap();
+                a.send_owned(message).await.0.unwrap();
             }
             let mut got = Vec::new();
-            if let Some((received, buf)) = poll_once_then_drop(b.recv_from(Vec::with_capacity(16))).await {
+            if let Some((received, buf)) = poll_once_then_drop(b.recv_from_owned(Vec::with_capacity(16))).await {
                 received.unwrap();
                 got.push(buf);
             }
             while got.len() < 2 {
-                let (received, buf) = b.recv_from(Vec::with_capacity(16)).await;
+                let (received, buf) = b.recv_from_owned(Vec::with_capacity(16)).await;
                 assert!(received.unwrap().1.is_unnamed());
                 got.push(buf);
             }
@@ -556,14 +556,14 @@ backend_test! {
         rt.block_on(async {
             let (std_a, std_b) = std::os::unix::net::UnixDatagram::pair().unwrap();
             let a = UnixDatagram::from_std(std_a).unwrap();
-            a.send(b"x".to_vec()).await.0.unwrap();
+            a.send_owned(b"x".to_vec()).await.0.unwrap();
             let b = UnixDatagram::from_std(std_b).unwrap();
-            let (received, _) = b.recv(Vec::with_capacity(4)).await;
+            let (received, _) = b.recv_owned(Vec::with_capacity(4)).await;
             assert_eq!(received.unwrap(), 1);
             let std_b = b.into_std().unwrap();
             let mut buf = [0; 4];
             assert_eq!(std_b.recv(&mut buf).unwrap_err().kind(), io::ErrorKind::WouldBlock);
-            a.send(b"yz".to_vec()).await.0.unwrap();
+            a.send_owned(b"yz".to_vec()).await.0.unwrap();
             std_b.set_nonblocking(false).unwrap();
             assert_eq!(std_b.recv(&mut buf).unwrap(), 2);
             assert!(format!("{a:?}").contains("UnixDatagram"));
@@ -594,7 +594,7 @@ backend_test! {
             for expected in 0..COUNT {
                 let buf = loop {
                     attempt += 1;
-                    let receive = receiver.recv_from(Vec::with_capacity(8));
+                    let receive = receiver.recv_from_owned(Vec::with_capacity(8));
                     let result = match attempt % 3 {
                         0 => Ok(receive.await),
                         1 => timeout(Duration::ZERO, receive).await,
@@ -624,7 +624,7 @@ backend_test! {
             let again = UnixDatagram::bind(&path).expect("the name is free after the drop");
             let (a, b) = UnixDatagram::pair().unwrap();
             drop(b);
-            let (sent, _) = a.send(b"anyone?".to_vec()).await;
+            let (sent, _) = a.send_owned(b"anyone?".to_vec()).await;
             assert!(sent.is_err(), "the peer is gone");
             drop(again);
         });

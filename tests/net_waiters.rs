@@ -140,12 +140,12 @@ backend_test! {
                 until_polled(&polled, waiters).await;
                 let sender = bind_udp().await;
                 let target = socket.local_addr().unwrap();
-                assert_eq!(sender.send_to(b"one".to_vec(), target).await.0.unwrap(), 3);
+                assert_eq!(sender.send_to_owned(b"one".to_vec(), target).await.0.unwrap(), 3);
                 for result in join_all("UdpSocket::readable", handles).await {
                     result.unwrap();
                 }
                 // One datagram woke them all; it is still there.
-                let (received, buf) = socket.recv(Vec::with_capacity(8)).await;
+                let (received, buf) = socket.recv_owned(Vec::with_capacity(8)).await;
                 assert_eq!(received.unwrap(), 3);
                 assert_eq!(buf, b"one");
             }
@@ -213,7 +213,7 @@ backend_test! {
                     let (socket, polled) = (socket.clone(), polled.clone());
                     ringtide::spawn(async move {
                         let (received, buf) =
-                            counted(&polled, socket.recv(Vec::with_capacity(8))).await;
+                            counted(&polled, socket.recv_owned(Vec::with_capacity(8))).await;
                         received.unwrap();
                         buf
                     })
@@ -223,7 +223,7 @@ backend_test! {
             let sender = bind_udp().await;
             let target = socket.local_addr().unwrap();
             for datagram in [b"a", b"b"] {
-                sender.send_to(datagram.to_vec(), target).await.0.unwrap();
+                sender.send_to_owned(datagram.to_vec(), target).await.0.unwrap();
             }
             let mut received = join_all("UdpSocket::recv", handles).await;
             received.sort();
@@ -274,7 +274,7 @@ backend_test! {
                 .map(|_| {
                     let (reader, polled) = (reader.clone(), polled.clone());
                     ringtide::spawn(async move {
-                        let (read, buf) = counted(&polled, reader.read(Vec::with_capacity(1))).await;
+                        let (read, buf) = counted(&polled, reader.read_owned(Vec::with_capacity(1))).await;
                         assert_eq!(read.unwrap(), 1);
                         buf
                     })
@@ -307,7 +307,7 @@ backend_test! {
             }
             let sender = bind_udp().await;
             let target = socket.local_addr().unwrap();
-            sender.send_to(b"late".to_vec(), target).await.0.unwrap();
+            sender.send_to_owned(b"late".to_vec(), target).await.0.unwrap();
             for result in join_all("UdpSocket::readable after dropped waiters", handles).await {
                 result.unwrap();
             }
@@ -330,7 +330,7 @@ backend_test! {
             until_polled(&polled, 1).await;
             let sender = bind_udp().await;
             sender
-                .send_to(b"x".to_vec(), socket.local_addr().unwrap())
+                .send_to_owned(b"x".to_vec(), socket.local_addr().unwrap())
                 .await
                 .0
                 .unwrap();

@@ -243,7 +243,7 @@ backend_test! {
             let target = receiver.local_addr().unwrap();
             let sending = ringtide::spawn(async move {
                 for number in 0..DATAGRAMS {
-                    sender.send_to(number.to_le_bytes().to_vec(), target).await.0.unwrap();
+                    sender.send_to_owned(number.to_le_bytes().to_vec(), target).await.0.unwrap();
                     time::sleep(Duration::from_millis(1)).await;
                 }
             });
@@ -256,11 +256,11 @@ backend_test! {
                     _ = yield_now() => dropped += 1,
                     buf = async {
                         if connected {
-                            let (result, buf) = receiver.recv(Vec::with_capacity(16)).await;
+                            let (result, buf) = receiver.recv_owned(Vec::with_capacity(16)).await;
                             assert_eq!(result.unwrap(), 4);
                             buf
                         } else {
-                            let (result, buf) = receiver.recv_from(Vec::with_capacity(16)).await;
+                            let (result, buf) = receiver.recv_from_owned(Vec::with_capacity(16)).await;
                             assert_eq!(result.unwrap().0, 4);
                             buf
                         }
@@ -284,7 +284,7 @@ backend_test! {
             let (sender, receiver) = UnixDatagram::pair().unwrap();
             let sending = ringtide::spawn(async move {
                 for number in 0..DATAGRAMS {
-                    sender.send(number.to_le_bytes().to_vec()).await.0.unwrap();
+                    sender.send_owned(number.to_le_bytes().to_vec()).await.0.unwrap();
                     time::sleep(Duration::from_millis(1)).await;
                 }
             });
@@ -294,7 +294,7 @@ backend_test! {
                 tokio::select! {
                     biased;
                     _ = yield_now() => dropped += 1,
-                    received = receiver.recv(Vec::with_capacity(16)) => {
+                    received = receiver.recv_owned(Vec::with_capacity(16)) => {
                         let (result, buf) = received;
                         assert_eq!(result.unwrap(), 4);
                         let number = u32::from_le_bytes(buf.try_into().unwrap());
@@ -305,6 +305,132 @@ backend_test! {
             sending.await.unwrap();
             assert!(dropped > 0, "the other branch never won: nothing was cancelled");
             assert_eq!(numbers, (0..DATAGRAMS).collect());
+        });
+    }
+}
+
+backend_test! {
+    /// tokio's borrowed-buffer `UdpSocket::recv_from`, `recv` and `peek_from` in a
+    /// `select!` loop: a dropped receive takes nothing, so every datagram is received
+    /// once (and a peek sees the datagram the next receive takes).
+    fn udp_borrowed_receives_in_a_select_loop(rt, multi) {
+        rt.block_on(async {
+            let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            let sender = UdpSocket::bind(localhost).await.unwrap();
+            let receiver = UdpSocket::bind(localhost).await.unwrap();
+            receiver.connect(sender.local_addr().unwrap()).await.unwrap();
+            let target = receiver.local_addr().unwrap();
+            let sending = ringtide::spawn(async move {
+                for number in 0..DATAGRAMS {
+                    sender.send_to(&number.to_le_bytes(), target).await.unwrap();
+                    time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let mut numbers = BTreeSet::new();
+            let mut dropped = 0u32;
+            let mut buf = [0u8; 16];
+            while numbers.len() < DATAGRAMS as usize {
+                let round = numbers.len() % 3;
+                tokio::select! {
+                    biased;
+                    _ = yield_now() => dropped += 1,
+                    len = async {
+                        match round {
+                            0 => receiver.recv(&mut buf).await.unwrap(),
+                            1 => receiver.recv_from(&mut buf).await.unwrap().0,
+                            _ => {
+                                let (peeked, _) = receiver.peek_from(&mut buf).await.unwrap();
+                                let peeked_number = buf[..4].to_vec();
+                                assert_eq!(receiver.try_recv(&mut buf).unwrap(), peeked);
+                                assert_eq!(&buf[..4], &peeked_number[..], "the peeked datagram comes next");
+                                peeked
+                            }
+                        }
+                    } => {
+                        assert_eq!(len, 4);
+                        let number = u32::from_le_bytes(buf[..4].try_into().unwrap());
+                        assert!(numbers.insert(number), "datagram {number} received twice");
+                    }
+                }
+            }
+            sending.await.unwrap();
+            assert!(dropped > 0, "the other branch never won: nothing was cancelled");
+            assert_eq!(numbers, (0..DATAGRAMS).collect());
+        });
+    }
+}
+
+backend_test! {
+    /// tokio's borrowed-buffer `UnixDatagram::send` in a `select!` loop against a slow
+    /// receiver (its queue fills, so sends wait): a dropped send sent nothing, so every
+    /// number arrives exactly once.
+    fn unix_datagram_borrowed_send_in_a_select_loop(rt, multi) {
+        rt.block_on(async {
+            let (sender, receiver) = UnixDatagram::pair().unwrap();
+            let receiving = ringtide::spawn(async move {
+                let mut numbers = Vec::new();
+                let mut buf = [0u8; 16];
+                while numbers.len() < DATAGRAMS as usize * 4 {
+                    assert_eq!(receiver.recv(&mut buf).await.unwrap(), 4);
+                    numbers.push(u32::from_le_bytes(buf[..4].try_into().unwrap()));
+                    time::sleep(Duration::from_millis(1)).await;
+                }
+                numbers
+            });
+            let mut dropped = 0u32;
+            let mut number = 0;
+            while number < DATAGRAMS * 4 {
+                let bytes = number.to_le_bytes();
+                tokio::select! {
+                    biased;
+                    _ = yield_now() => dropped += 1,
+                    sent = sender.send(&bytes) => {
+                        assert_eq!(sent.unwrap(), 4);
+                        number += 1;
+                    }
+                }
+            }
+            let numbers = receiving.await.unwrap();
+            assert!(dropped > 0, "the other branch never won: nothing was cancelled");
+            assert_eq!(numbers, (0..DATAGRAMS * 4).collect::<Vec<_>>(), "each once, in order");
+        });
+    }
+}
+
+backend_test! {
+    /// `AsyncFd::readable` in a `select!` loop: a dropped wait loses nothing (the
+    /// readiness stays recorded), so the guard's `try_io` reads every byte once.
+    fn async_fd_readable_in_a_select_loop(rt, multi) {
+        rt.block_on(async {
+            let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+            reader.set_nonblocking(true).unwrap();
+            let reader = ringtide::io::unix::AsyncFd::new(reader).unwrap();
+            let writing = std::thread::spawn(move || {
+                for number in 0..DATAGRAMS {
+                    std::io::Write::write_all(&mut &writer, &number.to_le_bytes()).unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            let expected: Vec<u8> = (0..DATAGRAMS).flat_map(u32::to_le_bytes).collect();
+            let mut received = Vec::new();
+            let mut dropped = 0u32;
+            let mut buf = [0u8; 64];
+            while received.len() < expected.len() {
+                tokio::select! {
+                    biased;
+                    _ = yield_now() => dropped += 1,
+                    guard = reader.readable() => {
+                        let mut guard = guard.unwrap();
+                        if let Ok(read) = guard.try_io(|fd| std::io::Read::read(&mut fd.get_ref(), &mut buf)) {
+                            let len = read.unwrap();
+                            received.extend_from_slice(&buf[..len]);
+                        }
+                    }
+                }
+            }
+            writing.join().unwrap();
+            assert!(dropped > 0, "the other branch never won: nothing was cancelled");
+            assert!(received == expected, "every byte once, in order");
         });
     }
 }

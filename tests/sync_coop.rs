@@ -50,8 +50,12 @@ impl Other {
                     .await
                     .unwrap();
                 let address = socket.local_addr().unwrap();
-                socket.send_to(b"ping".to_vec(), address).await.0.unwrap();
-                let (received, buf) = socket.recv_from(Vec::with_capacity(16)).await;
+                socket
+                    .send_to_owned(b"ping".to_vec(), address)
+                    .await
+                    .0
+                    .unwrap();
+                let (received, buf) = socket.recv_from_owned(Vec::with_capacity(16)).await;
                 assert_eq!(received.unwrap().0, 4);
                 assert_eq!(buf, b"ping");
             }

@@ -303,7 +303,7 @@ fn timer_outside_a_runtime_panics_with_a_hint() {
 fn timer_without_enable_time_panics_with_a_hint() {
     let rt = Builder::new_current_thread().enable_io().build().unwrap();
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rt.block_on(time::sleep(Duration::from_millis(1)));
+        rt.block_on(async { time::sleep(Duration::from_millis(1)).await });
     }))
     .unwrap_err();
     let message = panic_message(&*panic);

@@ -14,7 +14,14 @@ use crate::kind::Kind;
 const WORKER_THREADS_AT_LEAST_ONE: &str = "`worker_threads` must be at least 1";
 
 /// The argument names accepted by both macros, for error messages.
-const KNOWN_ARGS: &str = "`flavor`, `worker_threads`, `start_paused`, `backend`, `crate`";
+const KNOWN_ARGS: &str =
+    "`flavor`, `worker_threads`, `start_paused`, `backend`, `name`, `unhandled_panic`, `crate`";
+
+/// Why `unhandled_panic = "shutdown_runtime"` is refused, and what to do instead.
+const NO_SHUTDOWN_ON_PANIC: &str = "ringtide has no `unhandled_panic = \"shutdown_runtime\"`: \
+     a panic in a spawned task always becomes that task's `JoinError` and the runtime \
+     keeps running (tokio's default, `\"ignore\"`); to stop on a panic, await the task's \
+     `JoinHandle` and resume it with `std::panic::resume_unwind(error.into_panic())`";
 
 /// The I/O backend requested with `backend = "..."`.
 ///
@@ -87,6 +94,8 @@ pub(crate) struct Config {
     /// The path of the ringtide crate given with `crate = "..."`; `None`
     /// means the default, `::ringtide`.
     pub(crate) crate_path: Option<Path>,
+    /// `name = "..."`: the runtime's name (`Builder::name`), never empty.
+    pub(crate) name: Option<LitStr>,
 }
 
 /// Parses the arguments of `#[ringtide::<kind>(...)]`, failing on any error.
@@ -137,6 +146,9 @@ struct ArgsParser {
     start_paused: Option<StartPaused>,
     backend: Option<(Backend, Span)>,
     crate_path: Option<Path>,
+    name: Option<LitStr>,
+    /// The span of a valid `unhandled_panic = "ignore"`, checked against the flavor.
+    unhandled_panic: Option<Span>,
     error: Option<syn::Error>,
 }
 
@@ -149,6 +161,8 @@ impl ArgsParser {
             start_paused: None,
             backend: None,
             crate_path: None,
+            name: None,
+            unhandled_panic: None,
             error: None,
         }
     }
@@ -235,6 +249,38 @@ impl ArgsParser {
                 })?;
                 self.backend = Some((backend, lit.span()));
             }
+            "name" => {
+                check_unset(self.name.is_some(), &name)?;
+                let lit = expect_str(&name_str, value, "name = \"my-runtime\"")?;
+                if lit.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "the runtime `name` must not be empty; leave `name` out for an \
+                         unnamed runtime",
+                    ));
+                }
+                self.name = Some(lit.clone());
+            }
+            "unhandled_panic" => {
+                check_unset(self.unhandled_panic.is_some(), &name)?;
+                let lit = expect_str(&name_str, value, "unhandled_panic = \"ignore\"")?;
+                match lit.value().as_str() {
+                    // What ringtide always does: nothing to add to the builder.
+                    "ignore" => self.unhandled_panic = Some(lit.span()),
+                    "shutdown_runtime" => {
+                        return Err(syn::Error::new(lit.span(), NO_SHUTDOWN_ON_PANIC));
+                    }
+                    other => {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            format!(
+                                "unknown `unhandled_panic` behavior `{other}`; expected \
+                                 `\"ignore\"` (ringtide has no `\"shutdown_runtime\"`)"
+                            ),
+                        ));
+                    }
+                }
+            }
             "crate" => {
                 check_unset(self.crate_path.is_some(), &name)?;
                 let lit = expect_str(&name_str, value, "crate = \"my_ringtide\"")?;
@@ -279,6 +325,8 @@ impl ArgsParser {
             "worker_threads" => "flavor = \"multi_thread\", worker_threads = 4",
             "start_paused" => "start_paused = true",
             "backend" => "backend = \"io_uring\"",
+            "name" => "name = \"my-runtime\"",
+            "unhandled_panic" => "flavor = \"current_thread\", unhandled_panic = \"ignore\"",
             "crate" => "crate = \"my_ringtide\"",
             _ => return None,
         };
@@ -329,6 +377,19 @@ impl ArgsParser {
             }
         }
 
+        if let Some(span) = self.unhandled_panic {
+            if flavor == Flavor::MultiThread {
+                // As tokio: the option is a current-thread one.
+                let message = format!(
+                    "the `unhandled_panic` option requires the `current_thread` runtime \
+                     flavor; use `#[ringtide::{}(flavor = \"current_thread\", \
+                     unhandled_panic = \"ignore\")]`",
+                    kind.name()
+                );
+                self.push_error(syn::Error::new(span, message));
+            }
+        }
+
         let (mut backend, backend_span) = self
             .backend
             .unwrap_or((Backend::default(), Span::call_site()));
@@ -349,6 +410,7 @@ impl ArgsParser {
             backend,
             backend_span,
             crate_path: self.crate_path,
+            name: self.name,
         };
         (config, self.error)
     }
@@ -579,7 +641,61 @@ mod tests {
         assert_eq!(
             error,
             "unknown argument `start_pause`; expected one of \
-             `flavor`, `worker_threads`, `start_paused`, `backend`, `crate`"
+             `flavor`, `worker_threads`, `start_paused`, `backend`, `name`, \
+             `unhandled_panic`, `crate`"
+        );
+    }
+
+    #[test]
+    fn runtime_name() {
+        assert!(ok(Kind::Main, quote!()).name.is_none());
+        let config = ok(Kind::Main, quote!(name = "my-runtime"));
+        assert_eq!(config.name.unwrap().value(), "my-runtime");
+        let config = ok(Kind::Test, quote!(flavor = "multi_thread", name = "tests"));
+        assert_eq!(config.name.unwrap().value(), "tests");
+        assert_eq!(
+            single_error(Kind::Main, quote!(name = "  ")),
+            "the runtime `name` must not be empty; leave `name` out for an unnamed runtime"
+        );
+        assert_eq!(
+            single_error(Kind::Main, quote!(name = 3)),
+            "`name` expects a string literal, e.g. `name = \"my-runtime\"`"
+        );
+        assert_eq!(
+            single_error(Kind::Main, quote!(name = "a", name = "b")),
+            "`name` is specified more than once"
+        );
+    }
+
+    #[test]
+    fn unhandled_panic_ignore_is_accepted_on_current_thread() {
+        ok(Kind::Test, quote!(unhandled_panic = "ignore"));
+        ok(
+            Kind::Main,
+            quote!(flavor = "current_thread", unhandled_panic = "ignore"),
+        );
+        assert_eq!(
+            single_error(Kind::Main, quote!(unhandled_panic = "ignore")),
+            "the `unhandled_panic` option requires the `current_thread` runtime flavor; \
+             use `#[ringtide::main(flavor = \"current_thread\", unhandled_panic = \"ignore\")]`"
+        );
+    }
+
+    #[test]
+    fn unhandled_panic_shutdown_runtime_says_what_ringtide_does_instead() {
+        let error = single_error(Kind::Test, quote!(unhandled_panic = "shutdown_runtime"));
+        assert_eq!(error, NO_SHUTDOWN_ON_PANIC);
+        assert!(error.contains("`JoinError`"), "{error}");
+        assert!(error.contains("resume_unwind"), "{error}");
+        assert_eq!(
+            single_error(Kind::Test, quote!(unhandled_panic = "abort")),
+            "unknown `unhandled_panic` behavior `abort`; expected `\"ignore\"` (ringtide \
+             has no `\"shutdown_runtime\"`)"
+        );
+        assert_eq!(
+            single_error(Kind::Test, quote!(unhandled_panic)),
+            "`unhandled_panic` requires a value; write it as \
+             `#[ringtide::test(flavor = \"current_thread\", unhandled_panic = \"ignore\")]`"
         );
     }
 

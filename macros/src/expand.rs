@@ -159,6 +159,11 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
         quote_spanned!(paused.span=> .start_paused(#value))
     });
 
+    let name = config
+        .name
+        .as_ref()
+        .map(|name| quote_spanned!(name.span()=> .name(#name)));
+
     let body = match kind {
         Kind::Main => quote! {
             let body = async move #block;
@@ -206,6 +211,7 @@ pub(crate) fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream
                 return #crate_path::runtime::Builder::#constructor()
                     #worker_threads
                     #backend
+                    #name
                     .enable_all()
                     #start_paused
                     .build()
@@ -560,6 +566,54 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("test functions cannot accept arguments"));
         assert!(!expanded.to_string().contains("prelude :: v1 :: test"));
+    }
+
+    #[test]
+    fn main_method_taking_self_moves_it_into_the_body() {
+        let expanded = expand(
+            Kind::Main,
+            quote!(flavor = "current_thread"),
+            quote!(
+                pub async fn serve(self, port: u16) -> u16 {
+                    self.run(port).await
+                }
+            ),
+        );
+        assert!(compile_errors(&expanded).is_empty());
+        let text = expanded.to_string().replace(' ', "");
+        assert!(
+            text.starts_with("pubfnserve(self,port:u16)->u16{letbody=asyncmove{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn runtime_name_goes_to_the_builder() {
+        let text = expand(
+            Kind::Main,
+            quote!(name = "ingest"),
+            quote!(
+                async fn main() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            text.contains("new_multi_thread () . name (\"ingest\") . enable_all ()"),
+            "{text}"
+        );
+        // `unhandled_panic = "ignore"` is ringtide's behaviour: nothing to add.
+        let text = expand(
+            Kind::Test,
+            quote!(unhandled_panic = "ignore"),
+            quote!(
+                async fn t() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            text.contains("new_current_thread () . enable_all () . build ()"),
+            "{text}"
+        );
     }
 
     #[test]

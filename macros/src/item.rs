@@ -26,7 +26,9 @@ pub(crate) fn parse(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
 }
 
 /// Checks that the function can be turned into an entry point: it must be
-/// `async`, take no parameters, and (for tests) not already be a `#[test]`.
+/// `async`, take no parameters if it is `main` or a test (other functions,
+/// methods taking `self` included, may), and (for tests) not already be a
+/// `#[test]`.
 ///
 /// All problems are reported together.
 pub(crate) fn validate(kind: Kind, func: &ItemFn) -> syn::Result<()> {
@@ -48,17 +50,16 @@ pub(crate) fn validate(kind: Kind, func: &ItemFn) -> syn::Result<()> {
         ));
     }
 
-    if !sig.inputs.is_empty() {
+    // Other functions may take parameters (`self` included), as with tokio: the body
+    // moves them into the future it blocks on.
+    let parameters_forbidden = match kind {
+        Kind::Main => sig.ident == "main",
+        Kind::Test => true,
+    };
+    if parameters_forbidden && !sig.inputs.is_empty() {
         let message = match kind {
-            Kind::Main if sig.ident == "main" => {
-                "the `main` function cannot accept arguments".to_owned()
-            }
-            Kind::Main => format!(
-                "functions annotated with `#[ringtide::main]` cannot accept arguments, \
-                 but `{}` has parameters",
-                sig.ident
-            ),
-            Kind::Test => "test functions cannot accept arguments".to_owned(),
+            Kind::Main => "the `main` function cannot accept arguments",
+            Kind::Test => "test functions cannot accept arguments",
         };
         push(syn::Error::new_spanned(&sig.inputs, message));
     }
@@ -197,25 +198,32 @@ mod tests {
         );
         assert_eq!(messages, ["the `main` function cannot accept arguments"]);
         let messages = errors(
-            Kind::Main,
-            quote!(
-                async fn run(x: u32) {}
-            ),
-        );
-        assert_eq!(
-            messages,
-            [
-                "functions annotated with `#[ringtide::main]` cannot accept arguments, \
-              but `run` has parameters"
-            ]
-        );
-        let messages = errors(
             Kind::Test,
             quote!(
                 async fn it_works(x: u32) {}
             ),
         );
         assert_eq!(messages, ["test functions cannot accept arguments"]);
+    }
+
+    #[test]
+    fn main_on_other_functions_and_methods_takes_parameters() {
+        // As tokio: only `main` itself must take none.
+        for tokens in [
+            quote!(
+                async fn run(x: u32, name: &str) -> u32 {
+                    x
+                }
+            ),
+            quote!(
+                pub async fn serve(self) {}
+            ),
+            quote!(
+                async fn handle(&mut self, request: Request) {}
+            ),
+        ] {
+            validate(Kind::Main, &func(tokens)).unwrap();
+        }
     }
 
     #[test]

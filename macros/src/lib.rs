@@ -40,7 +40,14 @@
 //! | `worker_threads` | integer ≥ 1, only with `flavor = "multi_thread"` | the runtime's default |
 //! | `start_paused` | `true`, `false`, only with `flavor = "current_thread"` | `false` |
 //! | `backend` | `"io_uring"`, `"mio"`, `"both"` (tests only), `"auto"` | `"auto"` |
+//! | `name` | the runtime's name (`Builder::name`), a non-empty string | unnamed |
+//! | `unhandled_panic` | `"ignore"`, only with `flavor = "current_thread"` | `"ignore"` |
 //! | `crate` | path to the ringtide crate, as a string | `"::ringtide"` |
+//!
+//! `unhandled_panic = "ignore"` is accepted for code written for tokio; it is
+//! what ringtide always does (a panic in a spawned task becomes that task's
+//! `JoinError`). tokio's `"shutdown_runtime"` does not exist here: the
+//! compile error says how to get the same effect.
 //!
 //! `backend` selects the runtime's I/O backend: `"io_uring"` and `"mio"` add
 //! `.backend(::ringtide::runtime::Backend::IoUring)` (resp. `Backend::Mio`) to
@@ -69,10 +76,12 @@ use crate::kind::Kind;
 /// Marks an `async fn` as the program's entry point, running it on a ringtide
 /// runtime.
 ///
-/// The function must be `async` and take no parameters. Its attributes,
-/// visibility and return type are kept, so `main` may return a `Result` and
-/// use `?`. The attribute also works on functions not named `main`, which
-/// then become synchronous functions that run their body on a fresh runtime.
+/// The function must be `async`; `main` itself takes no parameters. Its
+/// attributes, visibility and return type are kept, so `main` may return a
+/// `Result` and use `?`. The attribute also works on functions not named
+/// `main`, which then become synchronous functions that run their body on a
+/// fresh runtime; as with tokio, those may take parameters, `self` included
+/// (a method), which the body takes ownership of.
 ///
 /// # Arguments
 ///
@@ -87,6 +96,11 @@ use crate::kind::Kind;
 ///   and `"mio"` call `Builder::backend` with that backend (building the
 ///   runtime then fails if it is unavailable); `"auto"`, the default, lets the
 ///   runtime choose. `"both"` is only meaningful for tests and rejected here.
+/// - `name = "..."`: names the runtime (`Builder::name`, read back with
+///   `Handle::name`).
+/// - `unhandled_panic = "ignore"`: accepted (with `"current_thread"`) for code
+///   written for tokio; it is ringtide's only behaviour. `"shutdown_runtime"`
+///   is a compile error saying what to do instead.
 /// - `crate = "path"`: the path to the ringtide crate, for when it is renamed
 ///   or re-exported. Defaults to `"::ringtide"`.
 ///
@@ -185,6 +199,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   with the function's attributes (`#[should_panic]`, `#[ignore]`, ...).
 ///   Their bodies resolve names through `use super::*;`, so items declared
 ///   inside an enclosing function body are not visible to them.
+/// - `name = "..."`, `unhandled_panic = "ignore"`: as for
+///   [`macro@main`].
 /// - `crate = "path"`: the path to the ringtide crate, for when it is renamed
 ///   or re-exported. Defaults to `"::ringtide"`.
 ///

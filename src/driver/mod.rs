@@ -80,8 +80,8 @@
 //!
 //! `Builder::backend` if set, else `RINGTIDE_BACKEND=io_uring|mio|auto`, else auto.
 //! Auto runs [`uring::probe`] (ring setup, a NOP round trip, the kernel features and
-//! opcodes the driver cannot do without) and falls back to mio with one `log::warn!`
-//! line naming the reason and the fix; so does a failure to set up the runtime's own
+//! opcodes the driver cannot do without) and falls back to mio with one warning (see `crate::trace`)
+//! naming the reason and the fix; so does a failure to set up the runtime's own
 //! rings in `build()`. An explicit `io_uring` that cannot work makes `build()` fail
 //! with that reason.
 

@@ -74,10 +74,23 @@ impl FromStr for Backend {
     }
 }
 
-/// Resolves the backend for a new runtime (`requested` is the builder's choice), and
-/// whether the choice was automatic (so that a later failure to set
-/// up io_uring may still fall back to mio), with where the choice came from.
-pub(crate) fn resolve(requested: Option<Backend>) -> io::Result<(Backend, bool, &'static str)> {
+/// The outcome of backend selection for a new runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// The backend chosen (never `Auto`).
+    pub(crate) backend: Backend,
+    /// Whether the choice was automatic, so that a later failure to set up io_uring
+    /// may still fall back to mio.
+    pub(crate) automatic: bool,
+    /// Where the choice came from: `Builder::backend`, `RINGTIDE_BACKEND` or `default`.
+    pub(crate) source: &'static str,
+    /// Why this backend, in words (for the runtime-start event): the request, or
+    /// auto's probe result.
+    pub(crate) reason: String,
+}
+
+/// Resolves the backend for a new runtime (`requested` is the builder's choice).
+pub(crate) fn resolve(requested: Option<Backend>) -> io::Result<Selection> {
     let source = match requested {
         Some(_) => "Builder::backend",
         None => match std::env::var(ENV_VAR) {
@@ -92,22 +105,33 @@ pub(crate) fn resolve(requested: Option<Backend>) -> io::Result<(Backend, bool, 
             .and_then(|value| value.parse::<Backend>().ok())
             .is_none_or(|backend| backend == Backend::Auto),
     };
-    let backend = choose(requested)?;
-    Ok((backend, automatic, source))
+    let (backend, reason) = choose(requested)?;
+    Ok(Selection {
+        backend,
+        automatic,
+        source,
+        reason,
+    })
 }
 
 /// Called by `build()` when the runtime's io_uring rings could not be set up although
 /// the probe passed (a setup knob the kernel refuses, the memlock limit for N rings,
 /// `EMFILE`): the error for an explicit choice, or mio (with one log line) for an
-/// automatic one.
+/// automatic one (with the reason for the runtime-start event).
 pub(crate) fn after_ring_setup_failed(
     error: &io::Error,
     automatic: bool,
     source: &str,
-) -> io::Result<Backend> {
+) -> io::Result<(Backend, String)> {
     if automatic && cfg!(feature = "mio") {
-        log::warn!("ringtide: io_uring rings could not be set up ({error}), using mio instead");
-        return Ok(Backend::Mio);
+        crate::trace::event!(
+            warn,
+            "ringtide: io_uring rings could not be set up ({error}), using mio instead"
+        );
+        return Ok((
+            Backend::Mio,
+            format!("auto: io_uring rings could not be set up: {error}"),
+        ));
     }
     Err(io::Error::new(
         error.kind(),
@@ -118,7 +142,8 @@ pub(crate) fn after_ring_setup_failed(
     ))
 }
 
-fn choose(requested: Option<Backend>) -> io::Result<Backend> {
+/// The backend for `requested` (else `RINGTIDE_BACKEND`, else auto), and why.
+fn choose(requested: Option<Backend>) -> io::Result<(Backend, String)> {
     let (wanted, source) = match requested {
         Some(backend) => (backend, "Builder::backend"),
         None => match std::env::var(ENV_VAR) {
@@ -138,7 +163,7 @@ fn choose(requested: Option<Backend>) -> io::Result<Backend> {
     match wanted {
         Backend::Mio => {
             if cfg!(feature = "mio") {
-                Ok(Backend::Mio)
+                Ok((Backend::Mio, format!("requested by {source}")))
             } else {
                 Err(unsupported(format!(
                     "the mio backend was requested ({source}) but ringtide was built without \
@@ -160,21 +185,31 @@ fn choose(requested: Option<Backend>) -> io::Result<Backend> {
                      {reason}. Use Backend::Mio or {ENV_VAR}=mio to run on mio instead"
                 ))
             })?;
-            Ok(Backend::IoUring)
+            Ok((Backend::IoUring, format!("requested by {source}")))
         }
         Backend::Auto => {
+            let mut why_not_io_uring =
+                "io_uring is not compiled in (it needs Linux and the `io-uring` feature)"
+                    .to_owned();
             if cfg!(ringtide_uring) {
                 match uring::probe::check() {
-                    Ok(()) => return Ok(Backend::IoUring),
+                    Ok(()) => {
+                        return Ok((
+                            Backend::IoUring,
+                            "auto: the io_uring probe passed".to_owned(),
+                        ));
+                    }
                     Err(reason) if cfg!(feature = "mio") => {
                         // Once per process: every runtime built after it falls back too.
                         static WARNED: std::sync::atomic::AtomicBool =
                             std::sync::atomic::AtomicBool::new(false);
                         if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                            log::warn!(
+                            crate::trace::event!(
+                                warn,
                                 "ringtide: io_uring unavailable, using mio instead: {reason}"
                             );
                         }
+                        why_not_io_uring = format!("io_uring unavailable: {reason}");
                     }
                     Err(reason) => {
                         return Err(unsupported(format!(
@@ -185,7 +220,7 @@ fn choose(requested: Option<Backend>) -> io::Result<Backend> {
                 }
             }
             if cfg!(feature = "mio") {
-                Ok(Backend::Mio)
+                Ok((Backend::Mio, format!("auto: {why_not_io_uring}")))
             } else {
                 Err(unsupported(
                     "no I/O backend is compiled in: enable the `io-uring` or `mio` feature"
@@ -218,7 +253,12 @@ mod tests {
     fn explicit_mio_is_honoured() {
         assert_eq!(
             resolve(Some(Backend::Mio)).unwrap(),
-            (Backend::Mio, false, "Builder::backend")
+            Selection {
+                backend: Backend::Mio,
+                automatic: false,
+                source: "Builder::backend",
+                reason: "requested by Builder::backend".to_owned(),
+            }
         );
     }
 }

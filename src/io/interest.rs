@@ -6,7 +6,7 @@
 //! `ready` translates its backend's readiness into a [`Ready`]).
 
 use std::fmt;
-use std::ops::{BitOr, BitOrAssign};
+use std::ops::{BitOr, BitOrAssign, Sub};
 
 /// The readiness a task waits for in `ready(interest)`: readable, writable or both.
 ///
@@ -146,6 +146,15 @@ impl BitOrAssign for Ready {
     }
 }
 
+/// The bits of the left set that are not in the right one.
+impl Sub for Ready {
+    type Output = Ready;
+
+    fn sub(self, other: Ready) -> Ready {
+        Ready(self.0 & !other.0)
+    }
+}
+
 impl fmt::Debug for Ready {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ready")
@@ -178,6 +187,8 @@ mod tests {
         assert!(ready.is_writable() && !ready.is_write_closed());
         assert_eq!(ready.for_interest(Interest::READABLE), Ready::READ_CLOSED);
         assert_eq!(ready.for_interest(Interest::WRITABLE), Ready::WRITABLE);
+        assert_eq!(ready - Ready::READ_CLOSED, Ready::WRITABLE);
+        assert_eq!(Ready::ALL - Ready::ALL, Ready::EMPTY);
         assert_eq!(
             Ready::ALL.for_interest(Interest::READABLE | Interest::WRITABLE),
             Ready::ALL

@@ -6,9 +6,11 @@
 //! on the mio backend (there the syscall happens when the fd is ready), so code written
 //! against it works on both.
 //!
-//! * [`AsyncFd`]: owned-buffer `read`/`write` on any file descriptor (pipes, sockets,
-//!   character devices, eventfds). Unix only: on Windows mio polls sockets alone, so
-//!   there is no handle-generic counterpart (as in tokio).
+//! * [`AsyncFd`] (also at tokio's path, [`unix::AsyncFd`]): any file descriptor (pipes,
+//!   sockets, character devices, eventfds) with tokio's readiness guards
+//!   (`readable().await?.try_io(..)`) and owned-buffer `read_owned`/`write_owned`.
+//!   Unix only: on Windows mio polls sockets alone, so there is no handle-generic
+//!   counterpart (as in tokio), and neither `AsyncFd` nor the `unix` module exists.
 //! * [`AlignedBuf`]: an owned buffer with a guaranteed alignment, for direct I/O
 //!   (`O_DIRECT` files, see [`crate::fs::OpenOptions::custom_flags`]).
 //! * [`Interest`] and [`Ready`]: what the streams' readiness API (`ready`,
@@ -35,33 +37,44 @@
 //!   `AsyncReadExt`/`BufReader`/`io::copy`, `tokio_util` codecs, hyper, TLS crates,
 //!   futures' `AsyncReadExt`.
 //!
-//! The owned methods end in `_owned` (`read_owned`, `write_all_owned`, ...) so that
-//! with both traits in scope they never shadow (or collide with) the extension
-//! traits' `read`, `read_exact`, `write_all`, ...; likewise the stream's own shutdown
-//! is `shutdown_with(how)`, leaving `shutdown()` to `AsyncWriteExt`.
+//! **Naming rule:** a method with tokio's name has tokio's borrowed-buffer signature,
+//! and its owned-buffer form is the same name plus `_owned` (`UdpSocket::recv(&mut buf)`
+//! and `recv_owned(buf)`, `AsyncReadExt::read` and `read_owned`, `AsyncFd::read_owned`).
+//! So tokio code compiles unchanged, and with both traits in scope the owned methods
+//! never shadow (or collide with) the extension traits' `read`, `read_exact`,
+//! `write_all`, ...; likewise the stream's own shutdown is `shutdown_with(how)`,
+//! leaving `shutdown()` to `AsyncWriteExt`. The datagram sockets follow the same rule
+//! (`send`/`send_owned`, `recv_from`/`recv_from_owned`, ...).
 //!
 //! Both APIs can be mixed on one stream: bytes a cancelled `read_owned` took from the
 //! kernel are kept and returned first by the next read of either kind, and writes of
 //! either kind go straight to the socket (the poll traits buffer nothing, so
 //! `poll_flush` is immediate).
 //!
-//! Cancel safety of [`AsyncFd`]: dropping one of its futures before it completes
-//! cancels the operation. The buffer is freed, and the fd can be closed, only after the
-//! kernel is done with the operation (the shared fd owner, `shared_fd`, keeps the fd
-//! open while any operation holds it); bytes the kernel read before the cancellation
-//! took effect are lost with the buffer, so `read` is not cancel-safe with respect to
-//! data (as a `read` syscall whose result is discarded is not).
+//! Cancel safety of [`AsyncFd`]'s owned-buffer operations: dropping one of their
+//! futures before it completes cancels the operation. The buffer is freed, and the fd
+//! can be closed, only after the kernel is done with the operation (the shared fd
+//! owner, `shared_fd`, keeps the fd open while any operation holds it); bytes the kernel
+//! read before the cancellation took effect are lost with the buffer, so `read_owned`
+//! is not cancel-safe with respect to data (as a `read` syscall whose result is
+//! discarded is not). Its readiness waits (`readable`, `ready`, ...) are cancel safe.
 
 mod aligned_buf;
 #[cfg(unix)]
 mod async_fd;
+#[cfg(unix)]
+mod async_fd_ready;
 mod buf;
 #[cfg(unix)]
 pub(crate) mod fd_poll;
+#[cfg(unix)]
+mod fd_readiness;
 mod interest;
 pub(crate) mod owned;
 pub(crate) mod owned_loop;
 pub(crate) mod shared_fd;
+#[cfg(unix)]
+pub mod unix;
 
 pub use aligned_buf::AlignedBuf;
 #[cfg(unix)]

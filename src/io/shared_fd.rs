@@ -116,6 +116,16 @@ impl<T: AsRawIo, S> FdOwner<T, S> {
             .expect("the owner holds the value until it takes it")
     }
 
+    /// The value, mutably.
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        // SAFETY: only this owner touches `value` (`FdRef`s never do), and `&mut self`
+        // rules out any other borrow from `get` or `get_mut` while this one lives.
+        let value = unsafe { &mut *self.shared.value.0.get() };
+        value
+            .as_mut()
+            .expect("the owner holds the value until it takes it")
+    }
+
     /// Whether ops still hold the fd (their `FdRef`s are alive: on io_uring, ops whose
     /// final completion has not arrived yet).
     pub(crate) fn in_use(&self) -> bool {

@@ -1,5 +1,6 @@
 //! A listener's multishot accept (io_uring, Linux 5.19+): [`AcceptStream`], the slot
-//! holding the armed request, `Socket::accept_multishot`, which arms it and takes the
+//! holding the armed request (and the single accept that `poll_accept` keeps in flight
+//! where multishot accept is not used), `Socket::accept_multishot`, which arms it and takes the
 //! connections it accepted, and the process-wide `KERNEL_LACKS_MULTISHOT_ACCEPT` flag,
 //! which switches listeners to single accepts once the kernel turned out to lack it.
 //!
@@ -19,7 +20,9 @@
 //! ```
 //!
 //! Dropping the listener drops the slot, which cancels the request (and first shuts
-//! the socket down when no duplicate of its fd can exist; see [`AcceptStream`]).
+//! the socket down when no duplicate of its fd can exist; see [`AcceptStream`]). The
+//! same shutdown covers a single accept still in the kernel (a dropped `accept`
+//! future whose cancellation has not landed yet), which also keeps the socket open.
 
 use std::io;
 #[cfg(ringtide_uring)]
@@ -40,6 +43,9 @@ use crate::driver::op::IoSource;
 use crate::op::accept::Accepted;
 
 #[cfg(ringtide_uring)]
+type SingleAccept = crate::driver::uring::cell::UringOp<crate::op::accept::Accept<SocketState>>;
+
+#[cfg(ringtide_uring)]
 type MultishotAccept =
     crate::driver::uring::multishot::MultishotOp<crate::op::accept_multi::AcceptMulti<SocketState>>;
 
@@ -47,10 +53,13 @@ type MultishotAccept =
 ///
 /// Dropping an armed one cancels it, but the cancellation completes asynchronously and
 /// the op keeps the socket open until then (in the kernel too: the request holds the
-/// file). So that dropping a listener stops listening at once (new connections are
-/// refused, as with tokio), the drop first shuts the listening socket down, which ends
-/// the accept. (A Unix listener's name stays taken until the request has ended: the
-/// kernel releases it with the socket.)
+/// file). A cancelled single accept still in flight does the same. So that dropping a
+/// listener stops listening at once (new connections are refused, as with tokio), the
+/// drop first shuts the listening socket down, which ends the accept. It does so for
+/// every listener, armed or not: the slot is dropped before the socket's fd (see
+/// `Socket`'s field order), so the fd is still open here, and a listener whose fd is
+/// about to be closed loses nothing by being shut down first. (A Unix listener's name
+/// stays taken until the request has ended: the kernel releases it with the socket.)
 ///
 /// `shutdown` acts on the socket, not on the fd: every duplicate of the fd (a `dup`, a
 /// `try_clone` of the std listener it came from, a copy passed to another process)
@@ -65,9 +74,14 @@ type MultishotAccept =
 #[derive(Debug)]
 pub(crate) struct AcceptStream {
     slot: std::sync::Mutex<Option<MultishotAccept>>,
+    /// The single accept `poll_accept` keeps in flight between its polls, when this
+    /// listener uses single accepts (a poll-based caller has no future to keep it in).
+    poll_single: std::sync::Mutex<Option<SingleAccept>>,
     fd: RawFd,
-    /// The fd may have duplicates: never shut the socket down.
+    /// The fd may have duplicates, or was handed over: never shut the socket down.
     fd_lent: std::sync::atomic::AtomicBool,
+    /// The socket is a listener (only a listener is shut down on drop).
+    listener: bool,
     /// False: this listener uses single accepts (the runtime was built without
     /// multishot accept, or the kernel turned out not to have it).
     multishot: std::sync::atomic::AtomicBool,
@@ -75,13 +89,15 @@ pub(crate) struct AcceptStream {
 
 #[cfg(ringtide_uring)]
 impl AcceptStream {
-    pub(super) fn new(fd: RawFd) -> AcceptStream {
+    pub(super) fn new(fd: RawFd, listener: bool) -> AcceptStream {
         let enabled =
             crate::runtime::context::with_io(|handle| handle.is_none_or(Handle::multishot_accept));
         AcceptStream {
             slot: std::sync::Mutex::new(None),
+            poll_single: std::sync::Mutex::new(None),
             fd,
             fd_lent: std::sync::atomic::AtomicBool::new(false),
+            listener,
             multishot: std::sync::atomic::AtomicBool::new(
                 enabled
                     && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
@@ -95,9 +111,41 @@ impl AcceptStream {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Cancels the accept without shutting the socket down (the fd is handed over).
+    /// Cancels the accept without shutting the socket down (the fd is handed over):
+    /// the drop will not shut it down either.
     pub(super) fn disarm(&self) {
+        self.note_fd_lent();
         self.lock().take();
+        self.take_single();
+    }
+
+    fn take_single(&self) -> Option<SingleAccept> {
+        self.poll_single
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Polls the single accept kept for `poll_accept`, submitting `new_accept()` when
+    /// none is in flight. Only the task of the last poll is woken (as with tokio's
+    /// `poll_accept`). Dropping the listener cancels it; a connection it took by then
+    /// is kept for the next accept, as for a dropped `accept` future.
+    pub(super) fn poll_single(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        new_accept: impl FnOnce() -> crate::op::accept::Accept<SocketState>,
+    ) -> Poll<io::Result<Accepted>> {
+        use crate::driver::op::OpCode;
+        let mut slot = self
+            .poll_single
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let op = slot.get_or_insert_with(|| {
+            SingleAccept::new(new_accept(), crate::op::route::current_runtime_ring)
+        });
+        let (accept, result) = ready!(std::pin::Pin::new(op).poll(cx));
+        *slot = None;
+        Poll::Ready(accept.complete(result))
     }
 
     /// The fd was lent out and may have duplicates from now on: the drop no longer
@@ -111,14 +159,16 @@ impl AcceptStream {
 #[cfg(ringtide_uring)]
 impl Drop for AcceptStream {
     fn drop(&mut self) {
-        if let Some(stream) = self.lock().take() {
-            if !self.fd_lent.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: `shutdown` on the listener's fd, which the armed op's `FdRef`
-                // keeps open; errors are irrelevant here.
-                unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
-            }
-            drop(stream);
+        let stream = self.lock().take();
+        let single = self.take_single();
+        if self.listener && !self.fd_lent.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: `shutdown` on the listener's fd, which is still open: the
+            // `Socket` drops this slot before its fd owner, and an fd handed over
+            // (`disarm`) is never shut down. Errors are irrelevant here.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
         }
+        drop(stream);
+        drop(single);
     }
 }
 
@@ -142,47 +192,55 @@ impl Socket {
     /// accept's error, and the next accept tries multishot again.
     #[cfg(ringtide_uring)]
     pub(super) async fn accept_multishot(&self) -> Option<io::Result<Accepted>> {
+        poll_fn(|cx| self.poll_accept_multishot(cx)).await
+    }
+
+    /// The poll form of [`accept_multishot`](Socket::accept_multishot): `Ready(None)`
+    /// at once when this listener does not use the multishot accept. Every task that
+    /// polls it is woken by the next connection.
+    #[cfg(ringtide_uring)]
+    pub(super) fn poll_accept_multishot(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<io::Result<Accepted>>> {
         use std::sync::atomic::Ordering::Relaxed;
         if !matches!(self.state().source, IoSource::Uring)
             || !self.accept_stream.multishot.load(Relaxed)
         {
-            return None;
+            return Poll::Ready(None);
         }
-        poll_fn(|cx| {
-            if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
-                return Poll::Ready(Some(Ok(kept)));
-            }
-            let mut slot = self.accept_stream.lock();
-            // At most one re-arm per poll: a request the kernel ended is replaced once.
-            for _ in 0..2 {
-                let stream = slot.get_or_insert_with(|| {
-                    MultishotAccept::new(
-                        crate::op::accept_multi::AcceptMulti::new(self.fd.share()),
-                        crate::op::route::current_runtime_ring,
-                    )
-                });
-                match ready!(stream.poll_next(cx)) {
-                    None => *slot = None,
-                    Some(Ok(fd)) => {
-                        return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
-                    }
-                    Some(Err(error)) if error.raw_os_error() == Some(libc::EINVAL) => {
-                        *slot = None;
-                        if self.as_sock_ref().is_listener().unwrap_or(false) {
-                            // A kernel without multishot accept: single accepts.
-                            KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
-                            self.accept_stream.multishot.store(false, Relaxed);
-                            return Poll::Ready(None);
-                        }
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                    Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+        if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+            return Poll::Ready(Some(Ok(kept)));
+        }
+        let mut slot = self.accept_stream.lock();
+        // At most one re-arm per poll: a request the kernel ended is replaced once.
+        for _ in 0..2 {
+            let stream = slot.get_or_insert_with(|| {
+                MultishotAccept::new(
+                    crate::op::accept_multi::AcceptMulti::new(self.fd.share()),
+                    crate::op::route::current_runtime_ring,
+                )
+            });
+            match ready!(stream.poll_next(cx)) {
+                None => *slot = None,
+                Some(Ok(fd)) => {
+                    return Poll::Ready(Some(Ok(crate::op::accept_multi::accepted(fd))));
                 }
+                Some(Err(error)) if error.raw_os_error() == Some(libc::EINVAL) => {
+                    *slot = None;
+                    if self.as_sock_ref().is_listener().unwrap_or(false) {
+                        // A kernel without multishot accept: single accepts.
+                        KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
+                        self.accept_stream.multishot.store(false, Relaxed);
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
             }
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     #[cfg(not(ringtide_uring))]

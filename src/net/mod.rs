@@ -1,7 +1,8 @@
 //! Networking: TCP, UDP and Unix sockets with the same API on both backends.
 //!
 //! * [`TcpListener`], [`TcpStream`], [`TcpSocket`] (and [`tcp`]'s split halves).
-//! * [`UdpSocket`]: datagrams with their boundaries kept.
+//! * [`UdpSocket`]: datagrams with their boundaries kept (tokio's borrowed-buffer
+//!   `send_to`/`recv_from`/`try_*`/`poll_*`, and the owned-buffer `*_owned` forms).
 //! * `UnixListener`, `UnixStream` (and `unix`'s split halves), `UnixDatagram`: Unix
 //!   domain sockets, by path or (Linux) abstract name. Unix only: the `unix` module
 //!   does not exist on Windows (as in tokio).
@@ -51,10 +52,13 @@ mod accept_stream;
 mod addr;
 mod connect;
 mod owned_io;
+mod poll_accept;
 pub(crate) mod poll_io;
 mod raw_handle;
 pub(crate) mod socket;
+mod socket_datagram;
 mod socket_fd;
+mod socket_peek;
 pub(crate) mod socket_ready;
 mod socket_try_io;
 pub(crate) mod stream_readiness;

@@ -16,7 +16,8 @@
 //!   1024 slices) with `MSG_NOSIGNAL`; vectored writes are native.
 //! * `poll_flush`: nothing to do, ready at once (no user-space buffer).
 //! * `poll_shutdown` (tokio) / `poll_close` (futures): `shutdown(SHUT_WR)`, a
-//!   synchronous syscall; the peer then reads end of stream.
+//!   synchronous syscall; the peer then reads end of stream. `NotConnected` (the peer
+//!   reset the stream first) counts as done, as in tokio.
 //!
 //! On mio the syscalls run when the registration reports readiness (and retry after
 //! `EWOULDBLOCK`). On io_uring they run with `MSG_DONTWAIT` on the (otherwise blocking)
@@ -92,6 +93,17 @@ pub(crate) fn futures_poll_read(
     socket.poll_recv(cx, buf)
 }
 
+/// `poll_shutdown`/`poll_close`: `shutdown(SHUT_WR)`. A stream that is no longer
+/// connected (the peer reset it) has nothing left to shut down: `NotConnected` is
+/// `Ok(())`, as in tokio, so a shutdown racing the peer's reset does not fail.
+#[cfg(any(feature = "tokio-io", feature = "futures-io"))]
+pub(crate) fn shutdown_write(socket: &crate::net::socket::Socket) -> std::io::Result<()> {
+    match socket.as_sock_ref().shutdown(std::net::Shutdown::Write) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotConnected => Ok(()),
+        result => result,
+    }
+}
+
 /// Implements tokio's and futures' `AsyncRead` (`read: Type`) or `AsyncWrite`
 /// (`write: Type`) for a type with a `socket()` accessor, each under its feature.
 macro_rules! impl_poll_io {
@@ -152,11 +164,7 @@ macro_rules! impl_poll_io {
                 self: std::pin::Pin<&mut Self>,
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(
-                    self.socket()
-                        .as_sock_ref()
-                        .shutdown(std::net::Shutdown::Write),
-                )
+                std::task::Poll::Ready($crate::net::poll_io::shutdown_write(self.socket()))
             }
         }
 
@@ -189,11 +197,7 @@ macro_rules! impl_poll_io {
                 self: std::pin::Pin<&mut Self>,
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(
-                    self.socket()
-                        .as_sock_ref()
-                        .shutdown(std::net::Shutdown::Write),
-                )
+                std::task::Poll::Ready($crate::net::poll_io::shutdown_write(self.socket()))
             }
         }
     };

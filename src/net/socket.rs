@@ -30,7 +30,11 @@
 //! * `net::owned_io`: owned-buffer reads, writes and accepts, which take the results
 //!   of cancelled ops first, and `shutdown`;
 //! * `net::socket_ready`: readiness (`ready`, `poll_ready`) and the poll-based API
-//!   (`poll_recv`, `poll_send*`).
+//!   (`poll_recv`, `poll_send*`);
+//! * `net::socket_try_io`: `ready_interest` and the non-waiting `try_*` calls, and how
+//!   read readiness counts the bytes cancelled reads kept;
+//! * `net::socket_peek`: `peek` and `poll_peek`;
+//! * `net::poll_accept`: the poll-based accept behind the listeners' `poll_accept`.
 
 use std::io;
 use std::task::{Context, Poll};
@@ -38,6 +42,8 @@ use std::task::{Context, Poll};
 #[cfg(ringtide_uring)]
 use super::accept_stream::AcceptStream;
 use super::socket_fd::SocketFd;
+#[cfg(ringtide_uring)]
+use super::socket_ready::Direction;
 use crate::driver::Backend;
 use crate::driver::op::IoSource;
 use crate::io::shared_fd::FdOwner;
@@ -87,12 +93,13 @@ impl KeepsAccepts for SocketState {
 /// A socket driven by the current runtime's backend.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    pub(super) fd: FdOwner<SocketFd, SocketState>,
     /// io_uring listeners: the armed multishot accept. It lives here, not in
     /// `SocketState`, because its op holds an `FdRef` to it (that would be a cycle);
-    /// dropping the listener drops it, which cancels it.
+    /// dropping the listener drops it, which cancels it. Declared before `fd`, so it is
+    /// dropped first, while the fd is still open (its drop may shut the socket down).
     #[cfg(ringtide_uring)]
     pub(super) accept_stream: AcceptStream,
+    pub(super) fd: FdOwner<SocketFd, SocketState>,
 }
 
 impl Socket {
@@ -127,9 +134,17 @@ impl Socket {
                 _ => Err(no_runtime()),
             }
         })?;
+        #[cfg(ringtide_uring)]
+        let readiness: [super::uring_readiness::DirectionReadiness; 2] = Default::default();
+        // A result kept by a cancelled read wakes the tasks waiting to read (io_uring;
+        // on mio nothing is ever kept).
+        #[cfg(ringtide_uring)]
+        let reads = Leftovers::with_keep_waker(readiness[Direction::Read as usize].waker());
+        #[cfg(not(ringtide_uring))]
+        let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream::new(fd.as_raw_io()),
+            accept_stream: AcceptStream::new(fd.as_raw_io(), kind == Kind::Listener),
             fd: FdOwner::with_state(
                 // Listeners and datagram sockets close at once, so that their address is
                 // free when the drop returns (a test or a restart may bind it again
@@ -142,10 +157,10 @@ impl Socket {
                 SocketState {
                     source,
                     kind,
-                    reads: Leftovers::default(),
+                    reads,
                     accepts: Leftovers::default(),
                     #[cfg(ringtide_uring)]
-                    readiness: Default::default(),
+                    readiness,
                 },
             ),
         })
@@ -245,7 +260,8 @@ impl Socket {
         }
         for (index, what) in ["read", "accept"].into_iter().enumerate() {
             if kept[index] > 0 {
-                log::warn!(
+                crate::trace::event!(
+                    warn,
                     "ringtide: fd {} handed over: dropped {} result(s) of cancelled \
                      {what}s kept for the next {what}",
                     owner.raw(),
@@ -253,7 +269,8 @@ impl Socket {
                 );
             }
             if pending[index] {
-                log::warn!(
+                crate::trace::event!(
+                    warn,
                     "ringtide: fd {} handed over while a cancelled {what} is still in the \
                      kernel; what it takes is lost",
                     owner.raw()

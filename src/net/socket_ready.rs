@@ -12,6 +12,15 @@
 //!
 //! Each `poll_io` spends one unit of the task's cooperative budget (`task::coop`), on
 //! both backends, before it tries the syscall.
+//!
+//! Read readiness looks at the socket's read leftovers first (`Socket::poll_kept_read`,
+//! in `net::socket_try_io`): bytes a cancelled owned read kept make the socket readable
+//! at once, and while such a read is still in the kernel the wait is for it to end, not
+//! for the socket. The reads that follow a readiness wait (`poll_recv`, `try_recv`,
+//! `poll_peek`) take or show those bytes first, so a readiness loop never waits on the
+//! socket for bytes that were already taken from it, nor spins on kept bytes it cannot
+//! see. Keeping a result wakes the direction's waiters (io_uring: the leftovers hold
+//! the direction's waker), so a wait already parked on the socket re-checks.
 
 use std::future::poll_fn;
 use std::io;
@@ -20,6 +29,7 @@ use std::task::{Context, Poll, ready};
 use super::socket::Socket;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
+use super::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
 use crate::driver::op::IoSource;
 use crate::sys::socket as sys_socket;
 
@@ -51,11 +61,20 @@ impl Direction {
 impl Socket {
     /// Waits until the socket is readable or writable (or has an error to report). Any
     /// number of tasks may wait at once; all are woken.
+    ///
+    /// Reading: bytes kept from a cancelled read count as readable, and a cancelled read
+    /// still in the kernel is waited for first (see the module documentation).
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
         match &self.state().source {
             IoSource::Mio(registration) => {
                 let mut waiter = registration.waiter(direction.for_mio());
-                poll_fn(|cx| waiter.poll_ready(cx).map_ok(|_| ())).await
+                poll_fn(|cx| {
+                    if let Some(poll) = self.kept_read_decides(cx, direction) {
+                        return poll;
+                    }
+                    waiter.poll_ready(cx).map_ok(|_| ())
+                })
+                .await
             }
             IoSource::Uring => self.ready_uring(direction).await,
         }
@@ -64,7 +83,28 @@ impl Socket {
     #[cfg(ringtide_uring)]
     async fn ready_uring(&self, direction: Direction) -> io::Result<()> {
         let mut waiter = self.state().readiness[direction as usize].waiter();
-        poll_fn(|cx| waiter.poll_ready(cx, self.fd(), direction.poll_events())).await
+        poll_fn(|cx| {
+            if let Some(poll) = self.kept_read_decides(cx, direction) {
+                return poll;
+            }
+            waiter.poll_ready(cx, self.fd(), direction.poll_events())
+        })
+        .await
+    }
+
+    /// The leftovers' part of read readiness, checked before the socket's: `Some`
+    /// decides the wait (kept bytes: ready; a cancelled read in the kernel: pending,
+    /// `cx` woken when it ends), `None` leaves it to the socket.
+    fn kept_read_decides(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Option<Poll<io::Result<()>>> {
+        match self.poll_kept_read(cx, matches!(direction, Direction::Read)) {
+            KeptRead::Kept => Some(Poll::Ready(Ok(()))),
+            KeptRead::Settling => Some(Poll::Pending),
+            KeptRead::None => None,
+        }
     }
 
     #[cfg(not(ringtide_uring))]
@@ -76,6 +116,10 @@ impl Socket {
     /// `recv`, waiting for readability when there is nothing. Writes only initialised
     /// bytes, at the start of `buf`, and returns how many (`Ok(0)` for an empty `buf`
     /// without a syscall).
+    ///
+    /// The kept bytes are taken inside the retried operation, not only before it: read
+    /// readiness counts them, so a result kept while this waits (another task's read
+    /// cancelled meanwhile) wakes it, and the retry must then return them.
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
@@ -88,22 +132,11 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if let Some(kept) = ready!(self.state().reads.poll_take(cx)) {
-            let count = buf.len().min(kept.data.len());
-            for (slot, byte) in buf.iter_mut().zip(&kept.data[..count]) {
-                slot.write(*byte);
-            }
-            if count < kept.data.len() {
-                let mut rest = kept;
-                rest.data.drain(..count);
-                self.state().reads.put_back(rest);
-            }
-            return Poll::Ready(Ok(count));
-        }
         self.poll_io(cx, Direction::Read, || {
-            // SAFETY: `buf` is a valid writable slice for the whole call; `recv` writes
-            // only initialised bytes into it.
-            unsafe { sys_socket::recv(self.fd(), buf.as_mut_ptr().cast(), buf.len()) }
+            if let Some(count) = self.try_take_kept(|kept| copy_to_uninit(kept, buf))? {
+                return Ok(count);
+            }
+            recv_uninit(self, buf, false)
         })
     }
 
@@ -148,7 +181,7 @@ impl Socket {
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
-    fn poll_io<R>(
+    pub(super) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
@@ -168,13 +201,17 @@ impl Socket {
         }
     }
 
-    /// Ready when the direction is ready (or an error is pending); registers `cx` in the
-    /// direction's one slot for `poll_*` callers (futures use [`ready`](Socket::ready)).
+    /// Ready when the direction is ready (or an error is pending; for reading, also
+    /// when a cancelled read kept bytes); registers `cx` in the direction's one slot for
+    /// `poll_*` callers (futures use [`ready`](Socket::ready)).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
+        if let Some(poll) = self.kept_read_decides(cx, direction) {
+            return poll;
+        }
         match &self.state().source {
             IoSource::Mio(registration) => registration
                 .poll_ready(cx, direction.for_mio())

@@ -11,15 +11,20 @@
 //!
 //! Bytes a cancelled owned read kept (the socket's `reads` leftovers) come first in
 //! `try_read`, as in `poll_recv`; while such a read is still in the kernel `try_read`
-//! says `WouldBlock`.
+//! says `WouldBlock`. Read readiness counts them too (`ready_interest` here, `ready`
+//! and `poll_ready` in `net::socket_ready`): kept bytes make the socket readable at
+//! once, and a cancelled read still in the kernel is waited for before the socket is,
+//! so a `readable()` + `try_read` loop never waits on the socket for bytes that were
+//! already taken from it.
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
-use super::socket::Socket;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
+use super::socket::{Kind, Socket};
 use super::socket_ready::Direction;
 use crate::driver::mio::Ready as MioReady;
 use crate::driver::op::IoSource;
@@ -45,10 +50,16 @@ impl Socket {
                     .then(|| registration.waiter(Direction::Write.for_mio()));
                 poll_fn(|cx| {
                     let mut ready = Ready::EMPTY;
-                    if let Some(waiter) = &mut read
-                        && let Poll::Ready(event) = waiter.poll_ready(cx)
-                    {
-                        ready |= from_mio(event?.ready(), Direction::Read);
+                    match self.poll_kept_read(cx, read.is_some()) {
+                        KeptRead::Kept => ready |= Ready::READABLE,
+                        KeptRead::Settling => {}
+                        KeptRead::None => {
+                            if let Some(waiter) = &mut read
+                                && let Poll::Ready(event) = waiter.poll_ready(cx)
+                            {
+                                ready |= from_mio(event?.ready(), Direction::Read);
+                            }
+                        }
                     }
                     if let Some(waiter) = &mut write
                         && let Poll::Ready(event) = waiter.poll_ready(cx)
@@ -80,11 +91,21 @@ impl Socket {
             .then(|| readiness[Direction::Write as usize].waiter());
         poll_fn(|cx| {
             let mut fired = Ready::EMPTY;
-            if let Some(waiter) = &mut read
-                && let Poll::Ready(result) =
-                    waiter.poll_ready(cx, self.fd(), Direction::Read.poll_events())
-            {
-                result?;
+            let kept = match self.poll_kept_read(cx, read.is_some()) {
+                KeptRead::Kept => true,
+                KeptRead::Settling => false,
+                KeptRead::None => {
+                    if let Some(waiter) = &mut read
+                        && let Poll::Ready(result) =
+                            waiter.poll_ready(cx, self.fd(), Direction::Read.poll_events())
+                    {
+                        result?;
+                        fired |= Ready::READABLE;
+                    }
+                    false
+                }
+            };
+            if kept {
                 fired |= Ready::READABLE;
             }
             if let Some(waiter) = &mut write
@@ -99,7 +120,11 @@ impl Socket {
             }
             // The `POLL_ADD` says only that its direction fired; `poll(2)` with no
             // timeout gives the whole set (hang-ups included).
-            let now = ready_now(self.fd()).for_interest(interest);
+            let mut now = ready_now(self.fd()).for_interest(interest);
+            if kept {
+                // Kept bytes are readable whatever the socket says.
+                now |= Ready::READABLE;
+            }
             Poll::Ready(Ok(if now.is_empty() { fired } else { now }))
         })
         .await
@@ -113,16 +138,25 @@ impl Socket {
     /// One non-blocking `recv` into `buf`, kept bytes first; `WouldBlock` when there is
     /// nothing to read now.
     pub(crate) fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `try_recv_uninit`
+        // writes only initialised bytes, so `buf` stays initialised.
+        let buf = unsafe {
+            std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<MaybeUninit<u8>>(), buf.len())
+        };
+        self.try_recv_uninit(buf)
+    }
+
+    /// [`try_recv`](Socket::try_recv) into possibly uninitialised memory (tokio's
+    /// `try_read_buf`): writes only initialised bytes, at the start of `buf`, and
+    /// returns how many.
+    pub(crate) fn try_recv_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if let Some(count) = self.try_take_kept(&mut [io::IoSliceMut::new(buf)])? {
+        if let Some(count) = self.try_take_kept(|kept| copy_to_uninit(kept, buf))? {
             return Ok(count);
         }
-        self.try_io(Direction::Read, || {
-            // SAFETY: `buf` is a valid writable slice for the whole call.
-            unsafe { sys_socket::recv(self.fd(), buf.as_mut_ptr(), buf.len()) }
-        })
+        self.try_io(Direction::Read, || recv_uninit(self, buf, false))
     }
 
     /// One non-blocking `recvmsg` into `bufs` (at most `IOV_MAX` of them), kept bytes
@@ -133,7 +167,7 @@ impl Socket {
         if bufs.iter().all(|buf| buf.is_empty()) {
             return Ok(0);
         }
-        if let Some(count) = self.try_take_kept(bufs)? {
+        if let Some(count) = self.try_take_kept(|kept| copy_to_slices(kept, bufs))? {
             return Ok(count);
         }
         self.try_io(Direction::Read, || sys_socket::recv_slices(self.fd(), bufs))
@@ -156,25 +190,23 @@ impl Socket {
         })
     }
 
-    /// Copies kept bytes of cancelled reads into `bufs`, putting back what does not
-    /// fit: `Some(count)` when there were any, `None` when there were none, and
-    /// `WouldBlock` while a cancelled read is still in the kernel (its bytes come
-    /// before any the socket has now).
-    fn try_take_kept(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<Option<usize>> {
+    /// Hands the oldest kept result of a cancelled read to `copy`, which copies what
+    /// fits and returns how many bytes it took; a stream puts back the rest (a datagram
+    /// is truncated, as `recv(2)` does). `Some(count)` when there was one, `None` when
+    /// there was none, and `WouldBlock` while a cancelled read is still in the kernel
+    /// (its bytes come before any the socket has now).
+    pub(super) fn try_take_kept(
+        &self,
+        copy: impl FnOnce(&[u8]) -> usize,
+    ) -> io::Result<Option<usize>> {
         let mut cx = Context::from_waker(Waker::noop());
         let kept: Received = match self.state().reads.poll_take(&mut cx) {
             Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
             Poll::Ready(None) => return Ok(None),
             Poll::Ready(Some(kept)) => kept,
         };
-        let mut count = 0;
-        for buf in bufs.iter_mut() {
-            let rest = &kept.data[count..];
-            let take = buf.len().min(rest.len());
-            buf[..take].copy_from_slice(&rest[..take]);
-            count += take;
-        }
-        if count < kept.data.len() {
+        let count = copy(&kept.data);
+        if count < kept.data.len() && self.state().kind == Kind::Stream {
             let mut rest = kept;
             rest.data.drain(..count);
             self.state().reads.put_back(rest);
@@ -182,10 +214,24 @@ impl Socket {
         Ok(Some(count))
     }
 
+    /// What the read leftovers say about read readiness (`wanted`: the caller waits to
+    /// read at all). While a cancelled read is in the kernel, `cx` is woken when it
+    /// ends.
+    pub(super) fn poll_kept_read(&self, cx: &mut Context<'_>, wanted: bool) -> KeptRead {
+        if !wanted {
+            return KeptRead::None;
+        }
+        match self.state().reads.poll_front(cx, |_| ()) {
+            Poll::Pending => KeptRead::Settling,
+            Poll::Ready(Some(())) => KeptRead::Kept,
+            Poll::Ready(None) => KeptRead::None,
+        }
+    }
+
     /// Runs `operation` (one non-blocking syscall) without waiting: on mio only when
     /// the driver recorded readiness for `direction`, clearing it when the syscall says
     /// `WouldBlock` (see the module documentation).
-    fn try_io<R>(
+    pub(super) fn try_io<R>(
         &self,
         direction: Direction,
         operation: impl FnOnce() -> io::Result<R>,
@@ -207,6 +253,51 @@ impl Socket {
             IoSource::Uring => operation(),
         }
     }
+}
+
+/// Read readiness from a socket's read leftovers ([`Socket::poll_kept_read`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeptRead {
+    /// Bytes are kept: the next read returns them, the socket is readable now.
+    Kept,
+    /// A cancelled read is still in the kernel: its bytes (if any) come first, so
+    /// the socket's own readiness says nothing yet; the caller is woken when it ends.
+    Settling,
+    /// Nothing kept and nothing in flight: the socket's readiness decides.
+    None,
+}
+
+/// Copies the start of `kept` into `buf`; returns how many bytes.
+pub(super) fn copy_to_uninit(kept: &[u8], buf: &mut [MaybeUninit<u8>]) -> usize {
+    let count = buf.len().min(kept.len());
+    for (slot, byte) in buf.iter_mut().zip(&kept[..count]) {
+        slot.write(*byte);
+    }
+    count
+}
+
+/// Copies the start of `kept` into `bufs`, in order; returns how many bytes.
+fn copy_to_slices(kept: &[u8], bufs: &mut [io::IoSliceMut<'_>]) -> usize {
+    let mut count = 0;
+    for buf in bufs.iter_mut() {
+        let rest = &kept[count..];
+        let take = buf.len().min(rest.len());
+        buf[..take].copy_from_slice(&rest[..take]);
+        count += take;
+    }
+    count
+}
+
+/// One non-blocking `recv` on `socket` into `buf` (with `MSG_PEEK` when `peek`);
+/// writes only initialised bytes.
+pub(super) fn recv_uninit(
+    socket: &Socket,
+    buf: &mut [MaybeUninit<u8>],
+    peek: bool,
+) -> io::Result<usize> {
+    socket
+        .as_sock_ref()
+        .recv_with_flags(buf, sys_socket::receive_flags(peek))
 }
 
 /// The public readiness of mio's bits for one direction. A pending error counts as the

@@ -164,6 +164,14 @@ impl DirectionReadiness {
         poll
     }
 
+    /// A waker that wakes every task waiting for the direction (the listed waiters and
+    /// the `poll_*` caller) without touching the `POLL_ADD`: each re-checks what it
+    /// waits for. The socket's read leftovers hold it, so that bytes kept by a
+    /// cancelled read wake the readers waiting on the socket.
+    pub(crate) fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
     /// A waiter, for a future to keep across its polls.
     pub(crate) fn waiter(&self) -> Waiter<'_> {
         Waiter {

@@ -31,6 +31,13 @@
 //! The mio backend never needs it: its syscalls run inside `poll`, so a dropped future
 //! has taken nothing.
 //!
+//! Readiness waits look at the leftovers too (a stream's `readable()` must not wait for
+//! the socket while bytes are kept for the next read): [`Leftovers::poll_front`] reports
+//! the oldest kept result without taking it (and waits like `poll_take` while a
+//! cancelled op is in flight), and a [`Leftovers::with_keep_waker`] waker is woken
+//! whenever a result is kept, so a wait that was already parked on the socket hears of
+//! it.
+//!
 //! Every late result kept here is also counted, process-wide and per path ([`LatePath`]):
 //! the path is rare and timing-dependent, so the cancel-safety tests read these counts
 //! (through the hidden `crate::__private::late_results`) to prove it ran.
@@ -78,6 +85,8 @@ pub(crate) struct Leftovers<T> {
     /// False when `in_flight == 0` and `kept` is empty: the fast path takes no lock.
     busy: AtomicBool,
     state: Mutex<State<T>>,
+    /// Woken (outside the lock) each time a result is kept.
+    keep_waker: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -96,6 +105,22 @@ impl<T> Default for Leftovers<T> {
                 kept: VecDeque::new(),
                 waiters: Vec::new(),
             }),
+            keep_waker: None,
+        }
+    }
+}
+
+impl<T> Leftovers<T> {
+    /// Empty leftovers that wake `waker` each time a result is kept (the socket's
+    /// read-readiness waiters, so that a wait parked on the socket re-checks).
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(dead_code, reason = "only io_uring keeps results")
+    )]
+    pub(crate) fn with_keep_waker(waker: Waker) -> Self {
+        Leftovers {
+            keep_waker: Some(waker),
+            ..Leftovers::default()
         }
     }
 }
@@ -134,6 +159,7 @@ impl<T: LateResult> Leftovers<T> {
         if result.is_some() {
             count_late(T::SINGLE_SHOT);
         }
+        let kept = result.is_some();
         let waiters = {
             let mut state = self.lock();
             state.in_flight = state.in_flight.saturating_sub(1);
@@ -142,6 +168,15 @@ impl<T: LateResult> Leftovers<T> {
             std::mem::take(&mut state.waiters)
         };
         waiters.into_iter().for_each(Waker::wake);
+        if kept {
+            self.wake_keep_waker();
+        }
+    }
+
+    fn wake_keep_waker(&self) {
+        if let Some(waker) = &self.keep_waker {
+            waker.wake_by_ref();
+        }
     }
 
     /// Keeps a result of a multishot op that nobody will take from it (its stream was
@@ -158,9 +193,12 @@ impl<T: LateResult> Leftovers<T> {
     }
 
     fn push_kept(&self, result: T) {
-        let mut state = self.lock();
-        state.kept.push_back(result);
-        self.update_busy(&state);
+        {
+            let mut state = self.lock();
+            state.kept.push_back(result);
+            self.update_busy(&state);
+        }
+        self.wake_keep_waker();
     }
 
     /// Puts back the unused part of a result taken with
@@ -187,6 +225,27 @@ impl<T: LateResult> Leftovers<T> {
         let taken = state.kept.pop_front();
         self.update_busy(&state);
         Poll::Ready(taken)
+    }
+
+    /// `f` of the oldest kept result, which stays kept (`Ready(None)` when there is
+    /// none); `Pending` while a cancelled op may still produce one, as in
+    /// [`poll_take`](Leftovers::poll_take).
+    pub(crate) fn poll_front<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&T) -> R,
+    ) -> Poll<Option<R>> {
+        if !self.busy.load(Ordering::Acquire) {
+            return Poll::Ready(None);
+        }
+        let mut state = self.lock();
+        if state.in_flight > 0 {
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(state.kept.front().map(f))
     }
 }
 
@@ -296,5 +355,38 @@ mod tests {
         assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(7)));
         assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(2)));
         assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(None));
+    }
+
+    #[test]
+    #[cfg(not(loom))]
+    fn front_is_seen_without_being_taken_and_keeping_wakes() {
+        let (woken, waker) = crate::test_support::counting_waker();
+        let leftovers = Leftovers::<u32>::with_keep_waker(waker);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(
+            leftovers.poll_front(&mut cx, |kept| *kept),
+            Poll::Ready(None)
+        );
+        leftovers.note_abandoned();
+        assert_eq!(leftovers.poll_front(&mut cx, |kept| *kept), Poll::Pending);
+        // Settling with nothing kept wakes no one on the keep waker.
+        leftovers.finish_abandoned(None);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        leftovers.keep(5);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        leftovers.note_abandoned();
+        leftovers.finish_abandoned(Some(6));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 2);
+        for _ in 0..2 {
+            assert_eq!(
+                leftovers.poll_front(&mut cx, |kept| *kept),
+                Poll::Ready(Some(5))
+            );
+        }
+        assert_eq!(leftovers.poll_take(&mut cx), Poll::Ready(Some(5)));
+        assert_eq!(
+            leftovers.poll_front(&mut cx, |kept| *kept),
+            Poll::Ready(Some(6))
+        );
     }
 }

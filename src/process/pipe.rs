@@ -6,7 +6,7 @@
 //!
 //! * Owned-buffer API ([`AsyncReadOwned`](crate::io::AsyncReadOwned) /
 //!   [`AsyncWriteOwned`](crate::io::AsyncWriteOwned)): `read_owned`/`write_owned` are
-//!   `AsyncFd::read`/`write` (an io_uring `READ`/`WRITE`, or the syscall on
+//!   `AsyncFd::read_owned`/`write_owned` (an io_uring `READ`/`WRITE`, or the syscall on
 //!   readiness on mio). `read_exact_owned`/`write_all_owned` loop on the poll path
 //!   below, at an offset into the owned buffer. A pipe has no `readv`/`writev` op
 //!   here: `readv_owned` reads into the first buffer with room, `writev_owned` writes
@@ -107,7 +107,7 @@ impl Pipe {
     }
 
     async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.fd.read(buf).await
+        self.fd.read_owned(buf).await
     }
 
     async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
@@ -134,13 +134,13 @@ impl Pipe {
         let Some(index) = bufs.iter().position(|buf| buf.bytes_total() > 0) else {
             return (Ok(0), bufs);
         };
-        let (result, buf) = self.fd.read(bufs.remove(index)).await;
+        let (result, buf) = self.fd.read_owned(bufs.remove(index)).await;
         bufs.insert(index, buf);
         (result, bufs)
     }
 
     async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.fd.write(buf).await
+        self.fd.write_owned(buf).await
     }
 
     async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
@@ -165,7 +165,7 @@ impl Pipe {
         let Some(index) = bufs.iter().position(|buf| buf.bytes_init() > 0) else {
             return (Ok(0), bufs);
         };
-        let (result, buf) = self.fd.write(bufs.remove(index)).await;
+        let (result, buf) = self.fd.write_owned(bufs.remove(index)).await;
         bufs.insert(index, buf);
         (result, bufs)
     }

@@ -35,11 +35,14 @@ impl Wake for ThreadWaker {
 pub(crate) fn with_parker<R>(f: impl FnOnce(&mut Parker) -> R) -> R {
     // Take the parker out so a nested call (not expected, but possible through user
     // code) gets a fresh one instead of a RefCell panic.
+    // During thread-local teardown the cached parker is gone: use a fresh one.
     let mut parker = PARKER
-        .with(|cell| cell.borrow_mut().take())
+        .try_with(|cell| cell.borrow_mut().take())
+        .ok()
+        .flatten()
         .unwrap_or_else(Parker::new);
     let result = f(&mut parker);
-    PARKER.with(|cell| *cell.borrow_mut() = Some(parker));
+    let _ = PARKER.try_with(|cell| *cell.borrow_mut() = Some(parker));
     result
 }
 

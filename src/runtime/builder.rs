@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::blocking::{BlockingPool, Callback, ThreadConfig, ThreadNameFn};
 use crate::driver::{self, Backend, RingConfig};
-use crate::runtime::scheduler::{self, Config, current_thread, multi_thread};
-use crate::runtime::{Handle, Runtime};
+use crate::runtime::hooks::Hooks;
+use crate::runtime::scheduler::{self, Common, Config, current_thread, multi_thread};
+use crate::runtime::{Handle, Id, Runtime, TaskMeta};
 
 /// Builds a [`Runtime`] with custom settings. The method names are tokio's, so code can
 /// switch runtimes by changing the path.
@@ -31,6 +32,8 @@ pub struct Builder {
     thread_name: ThreadNameFn,
     on_thread_start: Option<Callback>,
     on_thread_stop: Option<Callback>,
+    hooks: Hooks,
+    name: Option<String>,
     enable_io: bool,
     enable_time: bool,
     start_paused: bool,
@@ -73,6 +76,8 @@ impl Builder {
             thread_name: Arc::new(|| "ringtide-runtime-worker".to_owned()),
             on_thread_start: None,
             on_thread_stop: None,
+            hooks: Hooks::default(),
+            name: None,
             enable_io: false,
             enable_time: false,
             start_paused: false,
@@ -129,6 +134,31 @@ impl Builder {
         self
     }
 
+    /// Names the runtime (not its threads: see [`thread_name`](Self::thread_name)), for
+    /// [`Handle::name`](crate::runtime::Handle::name). Unnamed by default.
+    ///
+    /// ```
+    /// let runtime = ringtide::runtime::Builder::new_current_thread()
+    ///     .name("ingest")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(runtime.handle().name(), Some("ingest"));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if `name` is empty or only whitespace.
+    #[track_caller]
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        assert!(
+            !name.trim().is_empty(),
+            "a runtime name must not be empty: leave `Builder::name` out for an unnamed runtime"
+        );
+        self.name = Some(name);
+        self
+    }
+
     /// A function that names each new runtime thread.
     pub fn thread_name_fn<F>(&mut self, f: F) -> &mut Self
     where
@@ -153,6 +183,60 @@ impl Builder {
         F: Fn() + Send + Sync + 'static,
     {
         self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on a scheduler thread (a worker, or the thread driving a current-thread
+    /// runtime) each time it is about to go idle and sleep in its driver. It runs in the
+    /// runtime's context: it may spawn, and the thread then does not sleep. Replaces
+    /// an earlier callback. Not called on blocking-pool threads.
+    ///
+    /// A panic in the callback unwinds through the scheduler: keep it panic-free.
+    pub fn on_thread_park<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.before_park = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on a scheduler thread each time it is back from going idle (after each
+    /// [`on_thread_park`](Self::on_thread_park) call). Replaces an earlier callback.
+    ///
+    /// A panic in the callback unwinds through the scheduler: keep it panic-free.
+    pub fn on_thread_unpark<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.after_unpark = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on the spawning thread each time a task is spawned on the runtime (not on a
+    /// `LocalSet`, nor for `spawn_blocking`, as in tokio), after the task exists and
+    /// before it first runs. Replaces an earlier callback. (tokio has it under
+    /// `tokio_unstable`.)
+    ///
+    /// A panic in the callback propagates to the spawner; the new task is then
+    /// cancelled.
+    pub fn on_task_spawn<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&TaskMeta<'_>) + Send + Sync + 'static,
+    {
+        self.hooks.task_spawn = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs once for each task of the runtime (spawned or `spawn_blocking`) when it
+    /// terminates: right after its future was dropped, whether it completed, panicked
+    /// or was cancelled (abort, shutdown), on the thread that dropped it and before its
+    /// `JoinHandle` sees the result. A panic in the callback is caught and ignored.
+    /// Replaces an earlier callback. (tokio has it under `tokio_unstable`.)
+    pub fn on_task_terminate<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&TaskMeta<'_>) + Send + Sync + 'static,
+    {
+        self.hooks.task_terminate = Some(Arc::new(f));
         self
     }
 
@@ -332,7 +416,8 @@ impl Builder {
             keep_alive: self.keep_alive,
             max_blocking: self.max_blocking_threads,
         });
-        let (backend, automatic, source) = driver::select::resolve(self.backend)?;
+        let selection = driver::select::resolve(self.backend)?;
+        let chosen = std::cell::RefCell::new((selection.backend, selection.reason.clone()));
         // Every core's driver (and io_uring ring) is set up here, so that a ring the
         // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
         let create = |cores: usize| {
@@ -346,12 +431,23 @@ impl Builder {
                     self.timer_shards,
                 )
             };
-            match create_with(backend) {
-                Err(error) if backend == Backend::IoUring && self.enable_io => create_with(
-                    driver::select::after_ring_setup_failed(&error, automatic, source)?,
-                ),
+            match create_with(selection.backend) {
+                Err(error) if selection.backend == Backend::IoUring && self.enable_io => {
+                    let fallback = driver::select::after_ring_setup_failed(
+                        &error,
+                        selection.automatic,
+                        selection.source,
+                    )?;
+                    *chosen.borrow_mut() = fallback.clone();
+                    create_with(fallback.0)
+                }
                 result => result,
             }
+        };
+        let common = Common {
+            id: Id::next(),
+            name: self.name.clone(),
+            hooks: self.hooks.clone(),
         };
         let handle = match self.kind {
             Kind::CurrentThread => {
@@ -362,15 +458,26 @@ impl Builder {
                     }
                 }
                 let park = drivers.pop().expect("one driver per core");
-                let handle =
-                    current_thread::Handle::new(park, config, pool.spawner().clone(), driver);
+                let handle = current_thread::Handle::new(
+                    park,
+                    config,
+                    pool.spawner().clone(),
+                    driver,
+                    common,
+                );
                 scheduler::Handle::CurrentThread(Arc::new(handle))
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
                 let (driver, parkers) = create(workers)?;
-                let (handle, cores) =
-                    multi_thread::launch(workers, config, pool.spawner().clone(), parkers, driver);
+                let (handle, cores) = multi_thread::launch(
+                    workers,
+                    config,
+                    pool.spawner().clone(),
+                    parkers,
+                    driver,
+                    common,
+                );
                 pool.spawner()
                     .set_handle(scheduler::Handle::MultiThread(handle.clone()));
                 for (index, core) in cores.into_iter().enumerate() {
@@ -387,6 +494,18 @@ impl Builder {
             }
         };
         pool.spawner().set_handle(handle.clone());
+        let (backend, mut reason) = chosen.into_inner();
+        if !self.enable_io {
+            reason.push_str("; the I/O driver is not enabled");
+        }
+        let (flavor, cores) = match self.kind {
+            Kind::CurrentThread => ("current_thread", 1),
+            Kind::MultiThread => (
+                "multi_thread",
+                self.worker_threads.unwrap_or_else(default_worker_threads),
+            ),
+        };
+        crate::trace::runtime_started(backend.as_str(), &reason, flavor, cores);
         Ok(Runtime::from_parts(Handle { inner: handle }, pool))
     }
 
@@ -425,6 +544,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("kind", &self.kind)
+            .field("name", &self.name)
             .field("worker_threads", &self.worker_threads)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.keep_alive)
@@ -437,6 +557,7 @@ impl fmt::Debug for Builder {
             .field("backend", &self.backend)
             .field("ring", &self.ring)
             .field("timer_shards", &self.timer_shards)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }

@@ -59,10 +59,17 @@ impl Handle {
     /// Parks core `index` on `driver`, bounded by the timer (one core at a time sleeps
     /// with the timer's timeout, see `time::driver`), then fires due timers (its own
     /// shard's, and others' as `time::driver` says).
-    /// `no_wait` only polls.
+    /// `no_wait` only polls. A park that may wait is a `trace` event before and after
+    /// (see `crate::trace`).
     pub(crate) fn park_core(&self, index: usize, driver: &mut CoreDriver, no_wait: bool) {
         let Some(time) = &self.time else {
-            Driver::park(driver, no_wait.then_some(Duration::ZERO));
+            if no_wait {
+                Driver::park(driver, Some(Duration::ZERO));
+            } else {
+                crate::trace::core_parks(index, None);
+                Driver::park(driver, None);
+                crate::trace::core_unparked(index);
+            }
             return;
         };
         if no_wait {
@@ -77,7 +84,9 @@ impl Handle {
             return;
         }
         let timeout = time.before_park(index);
+        crate::trace::core_parks(index, timeout);
         Driver::park(driver, timeout);
+        crate::trace::core_unparked(index);
         time.after_park(index);
     }
 

@@ -62,6 +62,25 @@ impl Handle {
         self.inner.driver().io().selected()
     }
 
+    /// The runtime's id: unique among the runtimes of this process, the same for every
+    /// handle of one runtime.
+    ///
+    /// ```
+    /// let a = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+    /// let b = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(a.handle().id(), a.handle().clone().id());
+    /// assert_ne!(a.handle().id(), b.handle().id());
+    /// ```
+    pub fn id(&self) -> crate::runtime::Id {
+        self.inner.common().id
+    }
+
+    /// The runtime's name, as given to [`Builder::name`](crate::runtime::Builder::name);
+    /// `None` for an unnamed runtime.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.common().name.as_deref()
+    }
+
     /// Spawns a future on the runtime. See [`crate::spawn`].
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -98,6 +117,12 @@ impl Handle {
 
     /// Makes this runtime the current one for this thread until the guard is dropped,
     /// so `ringtide::spawn` and `Handle::current` work outside of tasks.
+    ///
+    /// # Panics
+    ///
+    /// Dropping guards in another order than the reverse of their creation panics, as
+    /// in tokio (the runtime that would be restored is not the one that was current).
+    /// The guard is `!Send`: it restores the thread it was created on.
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
             _guard: context::set_current(&self.inner),
@@ -117,11 +142,22 @@ impl fmt::Debug for Handle {
             scheduler::Handle::CurrentThread(_) => "current_thread",
             scheduler::Handle::MultiThread(_) => "multi_thread",
         };
-        f.debug_struct("Handle").field("flavor", &flavor).finish()
+        f.debug_struct("Handle")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("flavor", &flavor)
+            .finish()
     }
 }
 
-/// Keeps a runtime entered on this thread; see [`Handle::enter`].
+/// Keeps a runtime entered on this thread; see [`Handle::enter`]. Not `Send`, and
+/// guards must be dropped in the reverse order of their creation.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let runtime = ringtide::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_send(runtime.enter());
+/// ```
 #[derive(Debug)]
 #[must_use = "the runtime is only entered while the guard is alive"]
 pub struct EnterGuard<'a> {

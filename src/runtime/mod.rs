@@ -18,8 +18,11 @@
 pub(crate) mod blocking_on;
 mod builder;
 pub(crate) mod context;
+pub(crate) mod defer;
 pub(crate) mod driver;
 mod handle;
+pub(crate) mod hooks;
+mod id;
 mod metrics;
 #[allow(clippy::module_inception)]
 mod runtime;
@@ -28,5 +31,7 @@ pub(crate) mod scheduler;
 pub use crate::driver::Backend;
 pub use builder::Builder;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
+pub use hooks::TaskMeta;
+pub use id::Id;
 pub use metrics::{IoMetrics, RuntimeMetrics};
 pub use runtime::Runtime;

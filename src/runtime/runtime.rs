@@ -4,9 +4,11 @@
 //!
 //! 1. The scheduler closes: no task can be spawned any more (a spawn returns a
 //!    `JoinHandle` that reports cancellation), every worker is told to stop.
-//! 2. Each worker finishes the poll it is in, drops the tasks in its queues and hands
-//!    its core in; the last one drops the global queue and aborts every idle task,
-//!    whose future is then dropped where its wake-up lands. All task destructors run.
+//! 2. Each worker finishes the poll it is in, cancels the tasks in its queues and
+//!    hands its core in; the last one cancels the global queue's and aborts every idle
+//!    task, whose future is then dropped where its wake-up lands. All task destructors
+//!    run; a task whose destructor panics reports that panic (`JoinError::is_panic`),
+//!    as in tokio.
 //! 3. The blocking pool stops: queued closures that never started are dropped, and the
 //!    runtime waits for the threads (workers included) to exit: without limit on drop
 //!    and `shutdown_timeout`'s limit otherwise; `shutdown_background` does not wait.
@@ -16,6 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::blocking::BlockingPool;
+use crate::runtime::context::{self, Driving};
 use crate::runtime::{Handle, RuntimeMetrics};
 use crate::task::JoinHandle;
 
@@ -32,6 +35,14 @@ use crate::task::JoinHandle;
 /// });
 /// assert_eq!(answer, 42);
 /// ```
+///
+/// # Panics on drop
+///
+/// Dropping a runtime waits for its threads, so it panics (after cancelling its tasks
+/// without waiting) inside a task or `block_on` of any runtime, as tokio does: blocking
+/// there would stall the tasks that thread drives. Use
+/// [`shutdown_background`](Runtime::shutdown_background) there, or drop it on a
+/// blocking thread.
 pub struct Runtime {
     handle: Handle,
     pool: BlockingPool,
@@ -112,6 +123,11 @@ impl Runtime {
     /// Shuts down, waiting at most `timeout` for the blocking pool's running closures
     /// (and the workers' current polls) to finish. Threads still busy after that are
     /// left running in the background.
+    ///
+    /// # Panics
+    ///
+    /// As dropping the runtime: inside a task or `block_on` (of any runtime), unless
+    /// `timeout` is zero.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(Some(timeout));
     }
@@ -126,11 +142,34 @@ impl Runtime {
             return;
         }
         self.shut_down = true;
-        // Destructors of cancelled tasks may need the runtime (to deregister I/O, or
-        // to call `Handle::current`).
-        let _enter = self.handle.enter();
-        self.handle.inner.shutdown();
-        self.pool.shutdown(timeout);
+        // Waiting for the runtime's threads would block the tasks this thread drives
+        // (or, on the runtime's own worker, wait for itself): shut down without
+        // waiting, then refuse as tokio does. Not while unwinding: a second panic
+        // would abort.
+        let refused = timeout != Some(Duration::ZERO)
+            && context::driving() != Driving::No
+            && !std::thread::panicking();
+        let timeout = if refused {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        {
+            // Destructors of cancelled tasks may need the runtime (to deregister I/O,
+            // or to call `Handle::current`).
+            let _enter = self.handle.enter();
+            self.handle.inner.shutdown();
+            self.pool.shutdown(timeout);
+        }
+        if refused {
+            panic!(
+                "Cannot drop a runtime in a context where blocking is not allowed. This \
+                 happens when a runtime is dropped (or shut down with a timeout) from within \
+                 an asynchronous context: a task, or `block_on`. Its tasks were cancelled \
+                 without waiting for its threads; use `Runtime::shutdown_background` to do \
+                 that without this panic, or drop it in `task::spawn_blocking`."
+            );
+        }
     }
 }
 

@@ -104,7 +104,8 @@ fn dispatch_loop(registry: &'static Registry, read_end: OwnedFd) {
             if error.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            log::error!(
+            crate::trace::event!(
+                error,
                 "ringtide signal dispatcher: read from the self-pipe failed: {error}; signals are no longer delivered"
             );
             return;

@@ -29,7 +29,7 @@
 //! * `invalid_input`: the OS's own "invalid argument" error (`EINVAL`,
 //!   `ERROR_INVALID_PARAMETER`), which `std` reports with the kind `InvalidInput`.
 //!
-//! Unix only: `pipe`, `process` (pidfds), `path::symlink`. Windows only: `console`
+//! Unix only: `pipe`, `process` (pidfds), `peer_cred`, `path::symlink`. Windows only: `console`
 //! (the console control handler behind `signal::windows`).
 
 #[cfg(unix)]

@@ -85,11 +85,17 @@ where
 {
     let spawner = handle.blocking_spawner().clone();
     let schedule_spawner = spawner.clone();
-    let (runnable, join) = harness::spawn(BlockingTask::new(func), None, move |task, _| {
-        // Only reached if the closure's task is woken again, which never happens for a
-        // closure that ran; requeue defensively.
-        let _ = schedule_spawner.spawn(task, Mandatory::No);
-    });
+    let on_terminate = handle.common().hooks.terminate();
+    let (runnable, join) = harness::spawn(
+        BlockingTask::new(func),
+        None,
+        on_terminate,
+        move |task, _| {
+            // Only reached if the closure's task is woken again, which never happens for
+            // a closure that ran; requeue defensively.
+            let _ = schedule_spawner.spawn(task, Mandatory::No);
+        },
+    );
     if let Some(runnable) = runnable {
         match spawner.spawn(runnable, Mandatory::No) {
             Ok(()) => {}

@@ -3,8 +3,9 @@
 //! A task gets [`BUDGET`] units each time the scheduler polls it. Every poll of a
 //! runtime resource (a `JoinHandle`, later an I/O operation or a timer) that could make
 //! progress spends one unit through [`poll_proceed`]; once the budget is spent those
-//! resources return `Pending` and wake the task at once, so it is rescheduled behind
-//! the other tasks and the I/O poll instead of monopolising its worker. Code outside
+//! resources return `Pending` and wake the task as `yield_now` does (after the thread's
+//! next driver poll), so it is rescheduled behind the other tasks and the I/O poll
+//! instead of monopolising its worker. Code outside
 //! a scheduled task (and [`unconstrained`] futures) has an unlimited budget.
 
 use std::cell::Cell;
@@ -69,7 +70,8 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     if spent {
         Poll::Ready(())
     } else {
-        cx.waker().wake_by_ref();
+        // Like a yield: back after the driver's next poll (see `runtime::defer`).
+        crate::runtime::defer::defer(cx.waker());
         Poll::Pending
     }
 }

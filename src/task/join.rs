@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker, ready};
 
 use async_task::FallibleTask;
 
+use crate::task::harness::TaskOutput;
 use crate::task::header::Header;
 use crate::task::owned::HeaderRef;
 use crate::task::{Id, JoinError, coop};
@@ -19,7 +20,7 @@ use crate::task::{Id, JoinError, coop};
 ///
 /// Awaiting a `JoinHandle` spends cooperative budget, like every runtime resource.
 pub struct JoinHandle<T> {
-    task: Option<FallibleTask<Result<T, JoinError>, Header>>,
+    task: Option<FallibleTask<TaskOutput<T>, Header>>,
     /// The task's header; valid while `task` is `Some` (it holds a reference count).
     header: HeaderRef,
     id: Id,
@@ -31,7 +32,7 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(
-        task: FallibleTask<Result<T, JoinError>, Header>,
+        task: FallibleTask<TaskOutput<T>, Header>,
         header: &Header,
         waker: Waker,
     ) -> Self {
@@ -95,7 +96,7 @@ impl<T> Future for JoinHandle<T> {
         let output = ready!(Pin::new(task).poll(cx));
         self.task = None;
         Poll::Ready(match output {
-            Some(result) => result,
+            Some(output) => output.into_result(),
             // The runtime dropped the task without running it to completion.
             None => Err(JoinError::cancelled(id)),
         })
@@ -105,6 +106,8 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
+            // Drops the output of a finished task here: `TaskOutput` keeps a panic in
+            // its destructor from escaping (the dropper did not want the result).
             task.detach();
         }
     }

@@ -376,6 +376,57 @@ impl<T> Drop for JoinSet<T> {
     }
 }
 
+/// Collects futures into a set, spawning each on the current runtime as
+/// [`spawn`](JoinSet::spawn) does (tokio's `FromIterator` for `JoinSet`).
+///
+/// ```
+/// use ringtide::task::JoinSet;
+///
+/// # ringtide::runtime::Runtime::new().unwrap().block_on(async {
+/// let set: JoinSet<u32> = (1..=3).map(|i| async move { i * 10 }).collect();
+/// let mut total = 0;
+/// for output in set.join_all().await {
+///     total += output;
+/// }
+/// assert_eq!(total, 60);
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// Panics outside a runtime.
+impl<T, F> FromIterator<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> JoinSet<T> {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}
+
+/// Spawns each future on the current runtime and adds it to the set, as
+/// [`spawn`](JoinSet::spawn) does.
+///
+/// # Panics
+///
+/// Panics outside a runtime.
+impl<T, F> Extend<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for task in iter {
+            self.spawn(task);
+        }
+    }
+}
+
 impl<T> Default for JoinSet<T> {
     fn default() -> JoinSet<T> {
         JoinSet::new()

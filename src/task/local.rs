@@ -85,7 +85,7 @@ use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::loom::{Mutex, lock};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, context};
 use crate::task::harness::Runnable;
 use crate::task::owned::OwnedTasks;
 use crate::task::{JoinHandle, coop, harness};
@@ -263,6 +263,7 @@ impl Drop for LocalSet {
         // See "Shutdown order" in the module docs.
         drop(shared.take_waker());
         let entered = try_enter(context);
+        let no_block_in_place = context::disallow_block_in_place();
         context.owned.close();
         context.drop_queued();
         context.owned.abort_all();
@@ -274,6 +275,7 @@ impl Drop for LocalSet {
                 context.drop_queued();
             }
         }
+        drop(no_block_in_place);
         drop(entered);
         let leftovers = lock(&shared.remote_queue).take();
         drop(leftovers);
@@ -414,6 +416,8 @@ impl LocalContext {
             was_in_poll: self.in_poll.replace(true),
             previous: enter(self),
         };
+        // Local tasks cannot follow a core to another thread (see `block_in_place`).
+        let _no_block_in_place = context::disallow_block_in_place();
         f()
     }
 
@@ -444,11 +448,12 @@ impl LocalContext {
         self.local_queue.borrow_mut().pop_front()
     }
 
-    /// Drops every queued runnable, on this (the owning) thread, until both queues are
-    /// empty; a dropped future may wake further tasks.
+    /// Cancels every queued runnable (dropping its future, see `harness::cancel`), on
+    /// this (the owning) thread, until both queues are empty; a dropped future may wake
+    /// further tasks.
     fn drop_queued(&self) {
         while let Some(runnable) = self.pop_local().or_else(|| self.shared.pop_remote()) {
-            drop(runnable);
+            harness::cancel(runnable);
         }
     }
 }
@@ -564,7 +569,12 @@ fn current() -> Option<Rc<LocalContext>> {
 
 /// Makes `context` the entered set of this thread; returns the previous one.
 fn enter(context: &Rc<LocalContext>) -> Option<Rc<LocalContext>> {
-    CURRENT.with(|current| current.replace(Some(context.clone())))
+    // During thread-local teardown the set cannot be entered: `spawn_local` then
+    // panics with its "outside a LocalSet" message instead of an access error.
+    CURRENT
+        .try_with(|current| current.replace(Some(context.clone())))
+        .ok()
+        .flatten()
 }
 
 /// Like [`enter`], but does nothing while thread-locals are being destroyed.

@@ -15,7 +15,9 @@ const MISSED_THRESHOLD: Duration = Duration::from_millis(5);
 ///
 /// # Panics
 ///
-/// Panics if `period` is zero.
+/// Panics if `period` is zero, and where [`sleep`](crate::time::sleep) does (outside a
+/// runtime with the time driver).
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }
@@ -24,7 +26,8 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// # Panics
 ///
-/// Panics if `period` is zero.
+/// As [`interval`].
+#[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(period > Duration::ZERO, "`period` must be non-zero");
     Interval {

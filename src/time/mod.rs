@@ -8,9 +8,9 @@
 //! deadline over all wheels bounds how long a worker parks on either I/O backend (see
 //! `driver`).
 //!
-//! `Duration::MAX` and deadlines in the past are valid. Using a timer outside a
-//! runtime, or on one built without the time driver, panics with a message saying what
-//! to enable.
+//! `Duration::MAX` and deadlines in the past are valid. Creating a timer outside a
+//! runtime, or in one built without the time driver, panics (as in tokio) with a
+//! message saying what to enable; a timer belongs to the runtime it was created in.
 //!
 //! Tests can stop time on a current-thread runtime with [`pause`](pause()), move it with
 //! [`advance`], and restart it with [`resume`]; a paused runtime with nothing to run

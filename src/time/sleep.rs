@@ -13,12 +13,15 @@ use crate::time::driver::{TimeHandle, TimerId};
 /// the clock) means "about 30 years", never a panic.
 ///
 /// The timer has millisecond resolution and never fires early: the deadline is rounded
-/// up to the next millisecond.
+/// up to the next millisecond. It belongs to the runtime this is called in.
 ///
 /// # Panics
 ///
-/// Polling the returned future panics outside a ringtide runtime, or on a runtime built
-/// without `enable_time()` / `enable_all()`.
+/// Panics outside a ringtide runtime, or in a runtime built without `enable_time()` /
+/// `enable_all()`, as tokio does: call it from a task, inside `Runtime::block_on`, or
+/// after `Handle::enter` (so `runtime.block_on(sleep(..))` panics, since `sleep` runs
+/// before `block_on` enters; write `runtime.block_on(async { sleep(..).await })`).
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = Instant::now()
         .checked_add(duration)
@@ -31,9 +34,11 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 ///
 /// As [`sleep`].
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
+        time: current_time_handle(),
         entry: None,
     }
 }
@@ -43,7 +48,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     deadline: Instant,
-    entry: Option<(Arc<TimeHandle>, TimerId)>,
+    /// The timer of the runtime the sleep was created in.
+    time: Arc<TimeHandle>,
+    /// The timer, once registered by the first poll that had to wait.
+    entry: Option<TimerId>,
 }
 
 impl Sleep {
@@ -61,8 +69,9 @@ impl Sleep {
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         let this = self.get_mut();
         this.deadline = deadline;
-        if let Some((time, key)) = &this.entry {
-            time.reset(*key, time.deadline_ms(deadline.into_std()));
+        if let Some(key) = this.entry {
+            this.time
+                .reset(key, this.time.deadline_ms(deadline.into_std()));
         }
     }
 }
@@ -72,10 +81,10 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if let Some((time, key)) = &this.entry {
+        if let Some(key) = this.entry {
             // The clock first: a fired timer's deadline has passed, so the common case
             // (polled because it fired) needs no lock on the wheel.
-            return if Instant::now() >= this.deadline || time.poll_fired(*key, cx) {
+            return if Instant::now() >= this.deadline || this.time.poll_fired(key, cx) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -84,42 +93,58 @@ impl Future for Sleep {
         if Instant::now() >= this.deadline {
             return Poll::Ready(());
         }
-        let (time, core) = current_time_handle();
-        let key = time.register(time.deadline_ms(this.deadline.into_std()), cx.waker(), core);
-        this.entry = Some((time, key));
+        let time = &this.time;
+        let key = time.register(
+            time.deadline_ms(this.deadline.into_std()),
+            cx.waker(),
+            current_core(time),
+        );
+        this.entry = Some(key);
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((time, key)) = self.entry.take() {
-            time.remove(key);
+        if let Some(key) = self.entry.take() {
+            self.time.remove(key);
         }
     }
 }
 
-/// The timer of the runtime this thread has entered, and the core this thread drives
-/// for it (if any), whose shard a new timer goes to.
+/// The timer of the runtime this thread has entered.
 #[track_caller]
-fn current_time_handle() -> (Arc<TimeHandle>, Option<usize>) {
+fn current_time_handle() -> Arc<TimeHandle> {
     let found = crate::runtime::context::with_handle(|handle| {
-        handle.map(|handle| {
-            handle
-                .driver()
-                .time()
-                .map(|time| (time.clone(), handle.current_core()))
-        })
+        handle.map(|handle| handle.driver().time().cloned())
     });
     match found {
-        Some(Some(found)) => found,
+        Some(Some(time)) => time,
         Some(None) => panic!(
             "ringtide timers need the time driver: build the runtime with `enable_time()` \
              or `enable_all()`"
         ),
         None => panic!(
             "ringtide timers must be used inside a ringtide runtime: call them from a \
-             task or inside `Runtime::block_on`"
+             task or inside `Runtime::block_on` (an `async` block there), or enter a \
+             runtime first with `Handle::enter`"
         ),
     }
+}
+
+/// The core this thread drives for `time`'s runtime, if any: the shard a new timer
+/// goes to (any shard otherwise, see `TimeHandle::register`).
+fn current_core(time: &Arc<TimeHandle>) -> Option<usize> {
+    crate::runtime::context::with_handle(|handle| {
+        let handle = handle?;
+        let same_runtime = handle
+            .driver()
+            .time()
+            .is_some_and(|current| Arc::ptr_eq(current, time));
+        if same_runtime {
+            handle.current_core()
+        } else {
+            None
+        }
+    })
 }

@@ -11,6 +11,12 @@ use crate::time::{Instant, Sleep, sleep, sleep_until};
 /// Runs `future` for at most `duration`: its output, or [`Elapsed`] if the time ran out
 /// first. Dropping the returned future drops `future` and removes the timer. The
 /// future is polled before the timer, so one that is ready at once always wins.
+///
+/// # Panics
+///
+/// Where [`sleep`](crate::time::sleep) does: outside a runtime with the time driver
+/// (so `runtime.block_on(timeout(..))` panics; `timeout` must run inside it).
+#[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -19,6 +25,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Runs `future` until `deadline` at the latest; see [`timeout`].
+#[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,

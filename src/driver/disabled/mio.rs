@@ -119,7 +119,7 @@ impl Registration {
         &self,
         _cx: &mut Context<'_>,
         _direction: Direction,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<io::Result<ReadyEvent>> {
         match *self {}
     }
 

@@ -89,7 +89,7 @@ use std::time::Duration;
 use ::mio::{Events, Interest, Token};
 use slab::Slab;
 
-pub(crate) use self::registration::{Direction, Registration};
+pub(crate) use self::registration::{Direction, ReadinessWaiter, ReadyEvent, Registration};
 pub(crate) use self::scheduled_io::Ready;
 use self::scheduled_io::{ScheduledIo, shutdown_error};
 use self::source::RawSource;
@@ -217,7 +217,9 @@ impl Driver {
             Ok(()) => self.dispatch(),
             // A signal interrupted the wait: return, the caller parks again if it must.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => log::error!("ringtide: polling the mio driver failed: {error}"),
+            Err(error) => {
+                crate::trace::event!(error, "ringtide: polling the mio driver failed: {error}")
+            }
         }
     }
 
@@ -291,7 +293,7 @@ impl Shared {
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, SeqCst) == PARKED {
             if let Err(error) = self.waker.wake() {
-                log::error!("ringtide: waking the mio driver failed: {error}");
+                crate::trace::event!(error, "ringtide: waking the mio driver failed: {error}");
             }
         }
     }

@@ -153,7 +153,8 @@ impl<T: OpCode> Completion for OpCell<T> {
             // keeps its entry (it drops it only on a CQE without `F_MORE`), and the
             // value is handed back or freed only after the final CQE. This CQE's result
             // is dropped.
-            log::error!(
+            crate::trace::event!(
+                error,
                 "ringtide: a single-shot io_uring op (opcode {}) got a CQE with \
                  IORING_CQE_F_MORE (res {result}, flags {flags:#x}); waiting for its final \
                  CQE",

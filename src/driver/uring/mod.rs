@@ -114,7 +114,8 @@ impl Driver {
         });
         if let Err(error) = result {
             if !self.ring_failed {
-                log::warn!(
+                crate::trace::event!(
+                    warn,
                     "ringtide: no io_uring ring for this thread ({error}); its I/O goes \
                      through other workers"
                 );
@@ -240,7 +241,8 @@ pub(crate) fn settle_this_thread(release: bool) {
             return;
         }
         if !current.settle(ring::SETTLE_LIMIT) {
-            log::warn!(
+            crate::trace::event!(
+                warn,
                 "ringtide: {} io_uring ops are still in the kernel {:?} after their \
                  cancellation; this thread keeps reaping them when it next drives a core \
                  or exits",

@@ -280,7 +280,8 @@ impl Ring {
         self.attached = None;
         self.detaching = false;
         if !self.in_flight.is_empty() {
-            log::debug!(
+            crate::trace::event!(
+                debug,
                 "ringtide: {} io_uring ops still in the kernel {:?} after they were \
                  cancelled; this thread reaps them when it next can",
                 self.in_flight.len(),
@@ -515,7 +516,7 @@ impl Ring {
             match error.raw_os_error() {
                 // Timeout, signal, or a full CQ (reaped next): all just mean "go on".
                 Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
-                _ => log::error!("ringtide: io_uring_enter failed: {error}"),
+                _ => crate::trace::event!(error, "ringtide: io_uring_enter failed: {error}"),
             }
         }
     }
@@ -607,7 +608,8 @@ impl Drop for Ring {
     fn drop(&mut self) {
         self.detach();
         if !self.settle(SETTLE_LIMIT) {
-            log::error!(
+            crate::trace::event!(
+                error,
                 "ringtide: {} io_uring ops were still in the kernel {:?} after their \
                  cancellation at thread exit; their memory is leaked on purpose (the \
                  kernel may still write into it)",

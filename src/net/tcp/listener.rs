@@ -105,10 +105,30 @@ impl TcpListener {
     /// keeps working, and a later `accept` succeeds once fds are free.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (socket, peer) = self.socket.accept_raw().await?;
-        let peer = peer.as_socket().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP connection")
-        })?;
+        let peer = accepted_peer(peer)?;
         Ok((TcpStream::from_socket(socket), peer))
+    }
+
+    /// Polls for a connection: `Ready` with the connection and the peer's address
+    /// once one is there, otherwise `Pending` with `cx`'s waker stored (tokio's
+    /// `poll_accept`, for code that implements `Future` or `Stream` by hand).
+    ///
+    /// Only the task of the last call is sure to be woken, as in tokio (on io_uring
+    /// with multishot accept, every polling task is); tasks that accept together use
+    /// [`accept`](TcpListener::accept). Nothing is lost when a caller stops polling:
+    /// the connection stays for the next accept.
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](TcpListener::accept).
+    pub fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (socket, peer) = std::task::ready!(self.socket.poll_accept_raw(cx))?;
+        std::task::Poll::Ready(
+            accepted_peer(peer).map(|peer| (TcpStream::from_socket(socket), peer)),
+        )
     }
 
     /// The address this listener is bound to.
@@ -148,6 +168,21 @@ impl TcpListener {
     /// The backend this listener runs on.
     pub fn backend(&self) -> Backend {
         self.socket.backend()
+    }
+}
+
+/// The peer address of an accepted TCP connection.
+fn accepted_peer(peer: socket2::SockAddr) -> io::Result<SocketAddr> {
+    peer.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP connection"))
+}
+
+impl TryFrom<std::net::TcpListener> for TcpListener {
+    type Error = io::Error;
+
+    /// [`TcpListener::from_std`].
+    fn try_from(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        TcpListener::from_std(listener)
     }
 }
 

@@ -98,14 +98,155 @@ impl TcpSocket {
             .map(|size| u32::try_from(size).unwrap_or(u32::MAX))
     }
 
-    /// Sets `TCP_NODELAY`.
+    /// Sets `SO_KEEPALIVE` (the kernel probes an idle connection and reports a dead
+    /// peer as an error).
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        self.inner.set_keepalive(keepalive)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        self.inner.keepalive()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.inner.set_tcp_nodelay(nodelay)
     }
 
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.tcp_nodelay()
+    }
+
     /// Sets `SO_LINGER`.
+    ///
+    /// Deprecated, as in tokio: a non-zero linger makes closing the socket block (see
+    /// [`TcpStream::set_linger`]). Use [`set_zero_linger`](TcpSocket::set_zero_linger)
+    /// for an abortive close.
+    #[deprecated = "`SO_LINGER` makes closing the socket block; use `set_zero_linger` or a shutdown"]
     pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
         self.inner.set_linger(linger)
+    }
+
+    /// Sets a linger of zero: closing the socket resets the connection and drops
+    /// unsent data (see [`TcpStream::set_zero_linger`]).
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.inner.set_linger(Some(std::time::Duration::ZERO))
+    }
+
+    /// `SO_LINGER` (`None`: off, the default).
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        self.inner.linger()
+    }
+
+    /// `IP_TOS`, the type-of-service byte of the IPv4 packets this socket sends.
+    #[cfg(not(any(
+        target_os = "fuchsia",
+        target_os = "redox",
+        target_os = "solaris",
+        target_os = "illumos",
+        target_os = "haiku",
+        target_os = "wasi",
+    )))]
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.inner.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (IPv4 sockets; an IPv6 socket fails with the kernel's error).
+    #[cfg(not(any(
+        target_os = "fuchsia",
+        target_os = "redox",
+        target_os = "solaris",
+        target_os = "illumos",
+        target_os = "haiku",
+        target_os = "wasi",
+    )))]
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.inner.set_tos_v4(tos)
+    }
+
+    /// [`tos_v4`](TcpSocket::tos_v4) under its old name.
+    #[deprecated = "`tos` is IPv4-specific and was renamed `tos_v4`, as in tokio"]
+    #[cfg(not(any(
+        target_os = "fuchsia",
+        target_os = "redox",
+        target_os = "solaris",
+        target_os = "illumos",
+        target_os = "haiku",
+        target_os = "wasi",
+    )))]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// [`set_tos_v4`](TcpSocket::set_tos_v4) under its old name.
+    #[deprecated = "`set_tos` is IPv4-specific and was renamed `set_tos_v4`, as in tokio"]
+    #[cfg(not(any(
+        target_os = "fuchsia",
+        target_os = "redox",
+        target_os = "solaris",
+        target_os = "illumos",
+        target_os = "haiku",
+        target_os = "wasi",
+    )))]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// `IPV6_TCLASS`, the traffic class of the IPv6 packets this socket sends.
+    #[cfg(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "cygwin",
+    ))]
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        self.inner.tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` (IPv6 sockets).
+    #[cfg(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "cygwin",
+    ))]
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        self.inner.set_tclass_v6(tclass)
+    }
+
+    /// The interface the socket is bound to (`SO_BINDTODEVICE`), `None` when it is not.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        self.inner.device()
+    }
+
+    /// Binds the socket to the interface named `interface` (`SO_BINDTODEVICE`; `None`
+    /// or an empty name removes the binding). Needs `CAP_NET_RAW` on older kernels.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`-like kernel errors (`ENODEV`) for an unknown interface, `EPERM`
+    /// without the capability.
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
+        self.inner.bind_device(interface)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
     }
 
     /// Binds to `address`.

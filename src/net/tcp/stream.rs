@@ -11,6 +11,7 @@ use crate::net::socket::{Kind, Socket};
 use crate::net::stream_readiness::impl_stream_readiness;
 use crate::net::tcp::socket_addr;
 use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use crate::net::tcp::split_borrowed::{ReadHalf, WriteHalf, split_borrowed};
 use crate::runtime::Backend;
 use crate::sys::OwnedSocket;
 use crate::sys::socket::cloexec_type;
@@ -103,14 +104,33 @@ impl TcpStream {
         socket_addr(self.socket.as_sock_ref().local_addr()?)
     }
 
+    /// Takes the pending socket error (`SO_ERROR`), clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.socket.as_sock_ref().take_error()
+    }
+
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.socket.as_sock_ref().tcp_nodelay()
     }
 
-    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm: small writes go out at once
+    /// instead of waiting to be coalesced).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.socket.as_sock_ref().set_tcp_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_QUICKACK` is set (Linux: acknowledgements are sent at once rather
+    /// than delayed; the kernel may turn it off again by itself).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.socket.as_sock_ref().tcp_quickack()
+    }
+
+    /// Sets `TCP_QUICKACK` (see [`quickack`](TcpStream::quickack)).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.socket.as_sock_ref().set_tcp_quickack(quickack)
     }
 
     /// The socket's `IP_TTL`.
@@ -123,9 +143,32 @@ impl TcpStream {
         self.socket.as_sock_ref().set_ttl_v4(ttl)
     }
 
-    /// Sets `SO_LINGER` (`Some(Duration::ZERO)`: close with a reset).
+    /// `SO_LINGER`: `None` when off (the default), otherwise how long a close waits
+    /// for unsent data (`Some(Duration::ZERO)`: the close resets the connection).
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        self.socket.as_sock_ref().linger()
+    }
+
+    /// Sets `SO_LINGER`.
+    ///
+    /// Deprecated, as in tokio: a non-zero linger makes the close of the socket
+    /// block until the unsent data is out or the time has passed, and the close runs
+    /// in the runtime (on a worker with mio, in the ring with io_uring), not in a
+    /// place that may block. Use [`set_zero_linger`](TcpStream::set_zero_linger) for
+    /// the abortive close, or [`shutdown_with`](TcpStream::shutdown_with) followed by
+    /// reading to end of stream for a graceful one.
+    #[deprecated = "`SO_LINGER` makes closing the socket block; use `set_zero_linger` or a shutdown"]
     pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
         self.socket.as_sock_ref().set_linger(linger)
+    }
+
+    /// Sets a linger of zero (`SO_LINGER` on, 0 s): closing the stream then resets the
+    /// connection (the peer's reads fail with `ConnectionReset`) and drops unsent data,
+    /// and the socket skips `TIME_WAIT`. Closing never blocks.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.socket
+            .as_sock_ref()
+            .set_linger(Some(std::time::Duration::ZERO))
     }
 
     /// Shuts down the read side, the write side or both (`shutdown(2)`). After
@@ -138,18 +181,12 @@ impl TcpStream {
         self.socket.shutdown(how).await
     }
 
-    /// Waits until the stream is readable (data, end of stream or an error).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.socket
-            .ready(crate::net::socket_ready::Direction::Read)
-            .await
-    }
-
-    /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.socket
-            .ready(crate::net::socket_ready::Direction::Write)
-            .await
+    /// Splits the stream into a read half and a write half that borrow it, for use at
+    /// the same time within one task (`join!`, `select!`, `tokio::io::copy` between
+    /// the halves). They cost nothing: both are plain references. The write half's
+    /// `poll_shutdown` shuts down the write direction; dropping it does nothing.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split_borrowed(self)
     }
 
     /// Splits the stream into a read half and a write half that can move to different
@@ -168,7 +205,22 @@ impl_owned_io!(read: TcpStream);
 impl_owned_io!(write: TcpStream);
 impl_poll_io!(read: TcpStream);
 impl_poll_io!(write: TcpStream);
-impl_stream_readiness!(TcpStream);
+impl_stream_readiness!(stream: TcpStream);
+
+impl TryFrom<std::net::TcpStream> for TcpStream {
+    type Error = io::Error;
+
+    /// [`TcpStream::from_std`].
+    fn try_from(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_std(stream)
+    }
+}
+
+impl AsRef<TcpStream> for TcpStream {
+    fn as_ref(&self) -> &TcpStream {
+        self
+    }
+}
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -110,6 +110,26 @@ impl UnixListener {
         Ok((stream, unix_addr(&peer)?))
     }
 
+    /// Polls for a connection: `Ready` with the connection and the peer's address
+    /// once one is there, otherwise `Pending` with `cx`'s waker stored (tokio's
+    /// `poll_accept`, for code that implements `Future` or `Stream` by hand).
+    ///
+    /// Only the task of the last call is sure to be woken, as in tokio (on io_uring
+    /// with multishot accept, every polling task is); tasks that accept together use
+    /// [`accept`](UnixListener::accept). Nothing is lost when a caller stops polling:
+    /// the connection stays for the next accept.
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](UnixListener::accept).
+    pub fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (socket, peer) = std::task::ready!(self.socket.poll_accept_raw(cx))?;
+        std::task::Poll::Ready(unix_addr(&peer).map(|peer| (UnixStream::from_socket(socket), peer)))
+    }
+
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.socket.as_sock_ref().local_addr()?)
@@ -146,6 +166,15 @@ impl UnixListener {
     /// The backend this listener runs on.
     pub fn backend(&self) -> Backend {
         self.socket.backend()
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
+    type Error = io::Error;
+
+    /// [`UnixListener::from_std`].
+    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        UnixListener::from_std(listener)
     }
 }
 

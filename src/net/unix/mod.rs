@@ -1,5 +1,7 @@
 //! Unix domain sockets: [`UnixListener`], [`UnixStream`] (with its
-//! [`OwnedReadHalf`]/[`OwnedWriteHalf`] split) and [`UnixDatagram`].
+//! [`OwnedReadHalf`]/[`OwnedWriteHalf`] split for two tasks and its borrowed
+//! [`ReadHalf`]/[`WriteHalf`] split for one, and the peer's [`UCred`]) and
+//! [`UnixDatagram`].
 //!
 //! # Addresses
 //!
@@ -15,11 +17,22 @@
 //!
 //! A listener or datagram socket bound to a path leaves the file behind when it is
 //! dropped (as in std and tokio): remove it before binding the same path again.
+//!
+//! # tokio parity
+//!
+//! The stream and listener methods of tokio 1.54 are here with tokio's names and
+//! meaning (plus `peek`/`poll_peek` on Unix streams, which tokio has on TCP only),
+//! except `UnixStream::try_io`/`async_io` (see [`crate::net::tcp`]: a closure written
+//! for a non-blocking socket would block a worker on io_uring). Addresses are std's
+//! [`std::os::unix::net::SocketAddr`] where tokio has its own `SocketAddr` wrapper;
+//! both have `as_pathname` and `is_unnamed`.
 
 mod datagram;
 mod listener;
 mod split;
+mod split_borrowed;
 mod stream;
+mod ucred;
 
 use std::io;
 use std::os::unix::net::SocketAddr;
@@ -31,7 +44,9 @@ use socket2::SockAddr;
 pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use split_borrowed::{ReadHalf, WriteHalf};
 pub use stream::UnixStream;
+pub use ucred::{UCred, gid_t, pid_t, uid_t};
 
 /// The socket address of `path` (abstract when it starts with a NUL byte, on Linux).
 pub(crate) fn path_addr(path: &Path) -> io::Result<SockAddr> {

@@ -1,7 +1,8 @@
 //! [`OwnedReadHalf`] and [`OwnedWriteHalf`]: a [`UnixStream`] split for two tasks.
 //!
-//! Both halves share the stream through an `Arc`. Dropping the write half shuts the
-//! write direction down (the peer reads end of stream), as tokio's does;
+//! Both halves share the stream through an `Arc`, and each has its side of the
+//! stream's readiness API (`ready`, `readable`/`writable`, `try_read*`/`try_write*`,
+//! `peek`). Dropping the write half shuts the write direction down (the peer reads end of stream), as tokio's does;
 //! [`OwnedReadHalf::reunite`] gives the stream back.
 
 use std::error::Error;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use crate::io::owned::impl_owned_io;
 use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::Socket;
+use crate::net::stream_readiness::impl_stream_readiness;
 use crate::net::unix::UnixStream;
 
 /// The read half of a [`UnixStream`] (see [`UnixStream::into_split`]).
@@ -80,11 +82,6 @@ impl OwnedReadHalf {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.stream.local_addr()
     }
-
-    /// Waits until the stream is readable.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.stream.readable().await
-    }
 }
 
 impl OwnedWriteHalf {
@@ -95,6 +92,12 @@ impl OwnedWriteHalf {
     /// Shuts down a direction of the stream (see [`UnixStream::shutdown_with`]).
     pub async fn shutdown_with(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.stream.shutdown_with(how).await
+    }
+
+    /// Puts the stream back together (as [`OwnedReadHalf::reunite`]); fails when
+    /// `read` belongs to another stream.
+    pub fn reunite(self, read: OwnedReadHalf) -> Result<UnixStream, ReuniteError> {
+        read.reunite(self)
     }
 
     /// Drops the half without shutting down the write direction.
@@ -110,11 +113,6 @@ impl OwnedWriteHalf {
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.stream.local_addr()
-    }
-
-    /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.stream.writable().await
     }
 }
 
@@ -134,6 +132,20 @@ impl_owned_io!(read: OwnedReadHalf);
 impl_owned_io!(write: OwnedWriteHalf);
 impl_poll_io!(read: OwnedReadHalf);
 impl_poll_io!(write: OwnedWriteHalf);
+impl_stream_readiness!(read_half: OwnedReadHalf);
+impl_stream_readiness!(write_half: OwnedWriteHalf);
+
+impl AsRef<UnixStream> for OwnedReadHalf {
+    fn as_ref(&self) -> &UnixStream {
+        &self.stream
+    }
+}
+
+impl AsRef<UnixStream> for OwnedWriteHalf {
+    fn as_ref(&self) -> &UnixStream {
+        &self.stream
+    }
+}
 
 impl AsRawFd for OwnedReadHalf {
     fn as_raw_fd(&self) -> RawFd {

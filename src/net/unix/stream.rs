@@ -11,9 +11,10 @@ use socket2::SockAddr;
 use crate::io::owned::impl_owned_io;
 use crate::net::poll_io::impl_poll_io;
 use crate::net::socket::{Kind, Socket};
-use crate::net::socket_ready::Direction;
 use crate::net::stream_readiness::impl_stream_readiness;
+use crate::net::unix::UCred;
 use crate::net::unix::split::{OwnedReadHalf, OwnedWriteHalf, split};
+use crate::net::unix::split_borrowed::{ReadHalf, WriteHalf, split_borrowed};
 use crate::net::unix::{path_addr, sock_addr, unix_addr};
 use crate::runtime::Backend;
 use crate::sys::socket::cloexec_type;
@@ -149,6 +150,17 @@ impl UnixStream {
         unix_addr(&self.socket.as_sock_ref().peer_addr()?)
     }
 
+    /// The credentials of the peer process (its user, group and, where the platform
+    /// reports it, process id), as the kernel recorded them when the connection was
+    /// made (`SO_PEERCRED` on Linux, `getpeereid` elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// The `getsockopt`/`getpeereid` error (`NotConnected`, ...).
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        UCred::of_peer(self.socket.as_fd())
+    }
+
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.socket.as_sock_ref().take_error()
@@ -168,22 +180,12 @@ impl UnixStream {
         self.socket.shutdown(how).await
     }
 
-    /// Waits until the stream is readable (data, end of stream or an error).
-    ///
-    /// # Errors
-    ///
-    /// A failure to wait (no runtime).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.socket.ready(Direction::Read).await
-    }
-
-    /// Waits until the stream is writable.
-    ///
-    /// # Errors
-    ///
-    /// A failure to wait (no runtime).
-    pub async fn writable(&self) -> io::Result<()> {
-        self.socket.ready(Direction::Write).await
+    /// Splits the stream into a read half and a write half that borrow it, for use at
+    /// the same time within one task (`join!`, `select!`, `tokio::io::copy` between
+    /// the halves). They cost nothing: both are plain references. The write half's
+    /// `poll_shutdown` shuts down the write direction; dropping it does nothing.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split_borrowed(self)
     }
 
     /// Splits the stream into a read half and a write half that can move to different
@@ -202,7 +204,22 @@ impl_owned_io!(read: UnixStream);
 impl_owned_io!(write: UnixStream);
 impl_poll_io!(read: UnixStream);
 impl_poll_io!(write: UnixStream);
-impl_stream_readiness!(UnixStream);
+impl_stream_readiness!(stream: UnixStream);
+
+impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
+    type Error = io::Error;
+
+    /// [`UnixStream::from_std`].
+    fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_std(stream)
+    }
+}
+
+impl AsRef<UnixStream> for UnixStream {
+    fn as_ref(&self) -> &UnixStream {
+        self
+    }
+}
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

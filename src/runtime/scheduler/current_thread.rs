@@ -38,9 +38,10 @@ use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
 use crate::runtime::blocking_on;
 use crate::runtime::context;
+use crate::runtime::defer;
 use crate::runtime::metrics::WorkerMetrics;
 use crate::runtime::scheduler::multi_thread::pop_inject;
-use crate::runtime::scheduler::{self, Config};
+use crate::runtime::scheduler::{self, Common, Config};
 use crate::task::owned::OwnedTasks;
 use crate::task::{JoinHandle, coop, harness};
 
@@ -58,6 +59,7 @@ pub(crate) struct Handle {
     pub(crate) metrics: WorkerMetrics,
     pub(crate) blocking: Spawner,
     pub(crate) driver: crate::runtime::driver::Handle,
+    pub(crate) common: Common,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,7 @@ impl Handle {
         config: Config,
         blocking: Spawner,
         driver: crate::runtime::driver::Handle,
+        common: Common,
     ) -> Handle {
         Handle {
             remote: Injector::new(),
@@ -125,6 +128,7 @@ impl Handle {
             metrics: WorkerMetrics::default(),
             blocking,
             driver,
+            common,
         }
     }
 
@@ -134,10 +138,15 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let scheduler = this.clone();
-        let (runnable, join) = harness::spawn(future, Some(&this.owned), move |task, _| {
-            scheduler.schedule(task)
-        });
+        let hooks = &this.common.hooks;
+        let (runnable, join) = harness::spawn(
+            future,
+            Some(&this.owned),
+            hooks.terminate(),
+            move |task, _| scheduler.schedule(task),
+        );
         if let Some(runnable) = runnable {
+            hooks.spawned(join.id());
             this.schedule(runnable);
         }
         join
@@ -161,7 +170,7 @@ impl Handle {
         });
         if let Some(task) = task {
             if self.is_shutdown() {
-                drop(task);
+                harness::cancel(task);
                 return;
             }
             self.remote.push(task);
@@ -179,13 +188,13 @@ impl Handle {
 
     fn drain_remote(&self) {
         while let Some(task) = pop_inject(&self.remote) {
-            drop(task);
+            harness::cancel(task);
         }
     }
 
     pub(crate) fn block_on<F: Future>(this: &Arc<Handle>, future: F) -> F::Output {
         let handle = scheduler::Handle::CurrentThread(this.clone());
-        let _driving = context::enter_driving(&handle, false);
+        let _driving = context::enter_driving(&handle, context::BlockInPlace::CurrentThread);
         let mut future = pin!(future);
         blocking_on::with_parker(|parker| {
             loop {
@@ -220,7 +229,7 @@ impl Handle {
         let core = lock(&self.core).take();
         if let Some(mut core) = core {
             while let Some(task) = core.local.pop_front() {
-                drop(task);
+                harness::cancel(task);
             }
             self.drain_remote();
             self.owned.abort_all();
@@ -269,6 +278,9 @@ impl CoreGuard {
             }
         }
         let _reset = Reset(previous);
+        // Declared after `_reset`, so dropped first: wake-ups still deferred when
+        // `block_on` returns land in the core's queue, for the next `block_on`.
+        let _defer = defer::enable();
 
         let cx = &self.context;
         let handle = &*cx.handle;
@@ -316,18 +328,40 @@ impl CoreGuard {
                         // Out of tasks: sleep in the driver, or, when the main future
                         // is ready to run again (it yielded), just poll the driver so a
                         // future that yields in a loop cannot starve I/O.
-                        let woken = main_waker.woken.load(Ordering::Acquire);
-                        self.park(woken);
+                        self.park(false, &main_waker.woken);
                         continue 'outer;
                     }
                 }
             }
             // A full batch ran: poll the driver without sleeping.
-            self.park(true);
+            self.park(true, &main_waker.woken);
         }
     }
 
-    fn park(&self, no_wait: bool) {
+    /// Polls the driver; sleeps in it (between the park callbacks) unless `no_wait`,
+    /// the main future is woken, or tasks wait (queued, or deferred by a yield, which
+    /// are woken after the poll).
+    fn park(&self, no_wait: bool, main_woken: &AtomicBool) {
+        let handle = &*self.context.handle;
+        let has_work = || {
+            main_woken.load(Ordering::Acquire)
+                || defer::has_deferred()
+                || !handle.remote.is_empty()
+                || self
+                    .context
+                    .core
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|core| !core.local.is_empty())
+        };
+        let idle = !no_wait && !has_work();
+        let mut no_wait = !idle;
+        if idle {
+            handle.common.hooks.before_park();
+            // The callback may have made work (a spawn, a wake-up of the main future):
+            // then only poll the driver.
+            no_wait = has_work();
+        }
         let mut park = {
             let mut core = self.context.core.borrow_mut();
             let core = core.as_mut().expect("current-thread core missing");
@@ -340,8 +374,17 @@ impl CoreGuard {
                 .expect("current-thread core without its parker")
         };
         self.context.handle.driver.park_core(0, &mut park, no_wait);
-        let mut core = self.context.core.borrow_mut();
-        core.as_mut().expect("current-thread core missing").park = Some(park);
+        self.context
+            .core
+            .borrow_mut()
+            .as_mut()
+            .expect("current-thread core missing")
+            .park = Some(park);
+        // The driver has been polled: tasks that yielded run again.
+        defer::wake_deferred();
+        if idle {
+            handle.common.hooks.after_unpark();
+        }
     }
 
     fn drop_queued(&self) {
@@ -350,7 +393,7 @@ impl CoreGuard {
             let core = core.as_mut().expect("current-thread core missing");
             core.local.drain(..).collect()
         };
-        drop(tasks);
+        tasks.into_iter().for_each(harness::cancel);
         self.context.handle.drain_remote();
     }
 }

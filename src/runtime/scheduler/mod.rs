@@ -25,6 +25,16 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
 }
 
+/// What a runtime's scheduler keeps the same way in both flavours: its identity and the
+/// builder's callbacks.
+#[derive(Debug)]
+pub(crate) struct Common {
+    pub(crate) id: crate::runtime::Id,
+    /// `Builder::name`.
+    pub(crate) name: Option<String>,
+    pub(crate) hooks: crate::runtime::hooks::Hooks,
+}
+
 /// A handle to whichever scheduler runs a runtime.
 #[derive(Clone, Debug)]
 pub(crate) enum Handle {
@@ -50,6 +60,14 @@ impl Handle {
         match self {
             Handle::CurrentThread(_) => Some(0),
             Handle::MultiThread(handle) => multi_thread::current_core(handle),
+        }
+    }
+
+    /// The runtime's identity and callbacks.
+    pub(crate) fn common(&self) -> &Common {
+        match self {
+            Handle::CurrentThread(handle) => &handle.common,
+            Handle::MultiThread(handle) => &handle.common,
         }
     }
 

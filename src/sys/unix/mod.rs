@@ -8,11 +8,13 @@
 //! `SIGPIPE` per send (`MSG_NOSIGNAL`); `fdatasync` is Linux/Android/FreeBSD. The other
 //! Unix targets (macOS and the other Apple systems) set the flags with `fcntl` right
 //! after creation and suppress `SIGPIPE` per socket (`SO_NOSIGPIPE`). `pidfd_open` and
-//! `preadv2` are Linux-only.
+//! `preadv2` are Linux-only; a Unix peer's credentials come from `SO_PEERCRED` on
+//! Linux and Android, `getpeereid` elsewhere.
 
 pub(crate) mod file;
 mod handle;
 pub(crate) mod path;
+pub(crate) mod peer_cred;
 pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod socket;

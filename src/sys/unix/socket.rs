@@ -46,6 +46,22 @@ const fn send_flags() -> libc::c_int {
     return 0;
 }
 
+/// The flags of one non-blocking receive through socket2's `*_with_flags` calls:
+/// `MSG_DONTWAIT`, and `MSG_PEEK` when `peek` (the data stays queued).
+pub(crate) fn receive_flags(peek: bool) -> libc::c_int {
+    if peek {
+        libc::MSG_DONTWAIT | libc::MSG_PEEK
+    } else {
+        libc::MSG_DONTWAIT
+    }
+}
+
+/// The flags of one non-blocking send through socket2's `*_with_flags` calls:
+/// `MSG_DONTWAIT`, and `MSG_NOSIGNAL` where the target has it.
+pub(crate) fn nonblocking_send_flags() -> libc::c_int {
+    libc::MSG_DONTWAIT | send_flags()
+}
+
 /// `accept(2)` returning a close-on-exec, non-blocking socket (and, where sends cannot
 /// say `MSG_NOSIGNAL`, one with `SO_NOSIGPIPE` set); the peer's address goes to `peer`
 /// and its length to `length` (which is reset to the storage's size first).

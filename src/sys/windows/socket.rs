@@ -238,6 +238,23 @@ pub(crate) fn send_slices(socket: RawSocket, bufs: &[io::IoSlice<'_>]) -> io::Re
     with_socket(socket, |socket| socket.send_vectored(bufs))
 }
 
+/// The flags of one receive through socket2's `*_with_flags` calls: `MSG_PEEK` when
+/// `peek` (the data stays queued), else none (the socket is non-blocking; Winsock has
+/// no `MSG_DONTWAIT`).
+pub(crate) fn receive_flags(peek: bool) -> std::ffi::c_int {
+    if peek {
+        windows_sys::Win32::Networking::WinSock::MSG_PEEK as std::ffi::c_int
+    } else {
+        0
+    }
+}
+
+/// The flags of one send through socket2's `*_with_flags` calls: none (the socket is
+/// non-blocking, and there is no `SIGPIPE` to suppress).
+pub(crate) fn nonblocking_send_flags() -> std::ffi::c_int {
+    0
+}
+
 /// `accept` returning a non-inheritable, non-blocking socket (socket2 clears the
 /// inheritance flag; the mode is set here, although an accepted socket inherits the
 /// listener's), with the peer's address in `peer` and its length in `length`.

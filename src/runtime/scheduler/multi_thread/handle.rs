@@ -16,7 +16,7 @@ use crate::runtime::metrics::WorkerMetrics;
 use crate::runtime::scheduler::multi_thread::core::Core;
 use crate::runtime::scheduler::multi_thread::idle::Idle;
 use crate::runtime::scheduler::multi_thread::queue::pop_inject;
-use crate::runtime::scheduler::{self, Config};
+use crate::runtime::scheduler::{self, Common, Config};
 use crate::task::owned::OwnedTasks;
 use crate::task::{JoinHandle, harness};
 
@@ -35,6 +35,7 @@ pub(crate) struct Handle {
     pub(super) config: Config,
     pub(crate) blocking: Spawner,
     pub(crate) driver: crate::runtime::driver::Handle,
+    pub(crate) common: Common,
 }
 
 /// What other threads can reach of one worker.
@@ -50,6 +51,7 @@ impl Handle {
         config: Config,
         blocking: Spawner,
         driver: crate::runtime::driver::Handle,
+        common: Common,
     ) -> Handle {
         let num_workers = remotes.len();
         Handle {
@@ -63,6 +65,7 @@ impl Handle {
             config,
             blocking,
             driver,
+            common,
         }
     }
 
@@ -76,10 +79,15 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let scheduler = this.clone();
-        let (runnable, join) = harness::spawn(future, Some(&this.owned), move |task, info| {
-            scheduler.schedule(task, info.woken_while_running)
-        });
+        let hooks = &this.common.hooks;
+        let (runnable, join) = harness::spawn(
+            future,
+            Some(&this.owned),
+            hooks.terminate(),
+            move |task, info| scheduler.schedule(task, info.woken_while_running),
+        );
         if let Some(runnable) = runnable {
+            hooks.spawned(join.id());
             this.schedule(runnable, false);
         }
         join
@@ -88,7 +96,7 @@ impl Handle {
     /// Blocks the calling thread on `future`; tasks run on the workers meanwhile.
     pub(crate) fn block_on<F: Future>(this: &Arc<Handle>, future: F) -> F::Output {
         let handle = scheduler::Handle::MultiThread(this.clone());
-        let _driving = context::enter_driving(&handle, true);
+        let _driving = context::enter_driving(&handle, context::BlockInPlace::Allowed);
         this.driver.block_on(future)
     }
 
@@ -96,7 +104,7 @@ impl Handle {
     pub(super) fn push_remote(&self, task: Runnable) {
         if self.is_shutdown() {
             // Shutting down: cancel the task here.
-            drop(task);
+            harness::cancel(task);
             return;
         }
         self.inject.push(task);
@@ -129,7 +137,7 @@ impl Handle {
 
     pub(super) fn drain_inject(&self) {
         while let Some(task) = pop_inject(&self.inject) {
-            drop(task);
+            harness::cancel(task);
         }
     }
 

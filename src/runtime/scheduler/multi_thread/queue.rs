@@ -14,7 +14,7 @@
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
-use crate::task::harness::Runnable;
+use crate::task::harness::{self, Runnable};
 
 /// Maximum length of a local FIFO.
 pub(crate) const CAPACITY: usize = 256;
@@ -91,9 +91,11 @@ impl LocalQueue {
 
     /// Drops every queued task (shutdown), cancelling them.
     pub(crate) fn drain(&mut self) {
-        drop(self.lifo.take());
+        if let Some(task) = self.lifo.take() {
+            harness::cancel(task);
+        }
         while let Some(task) = self.fifo.pop() {
-            drop(task);
+            harness::cancel(task);
         }
     }
 }

@@ -38,11 +38,12 @@ use crate::blocking::{Mandatory, Spawner};
 use crate::driver::park::Park;
 use crate::driver::{self, CoreDriver};
 use crate::loom::{Mutex, lock};
-use crate::runtime::context::{self, Driving};
+use crate::runtime::context::{self, BlockInPlace, Driving};
+use crate::runtime::defer;
 use crate::runtime::scheduler::multi_thread::core::{Core, FastRand};
 use crate::runtime::scheduler::multi_thread::handle::{Handle, Remote};
 use crate::runtime::scheduler::multi_thread::queue::{LocalQueue, pop_inject};
-use crate::runtime::scheduler::{self, Config};
+use crate::runtime::scheduler::{self, Common, Config};
 use crate::task::{blocking::BlockingTask, coop, harness};
 
 /// LIFO tasks run back to back before the slot is disabled for the tick.
@@ -73,6 +74,7 @@ pub(crate) fn launch(
     blocking: Spawner,
     parkers: Vec<CoreDriver>,
     driver: crate::runtime::driver::Handle,
+    common: Common,
 ) -> (Arc<Handle>, Vec<Box<Core>>) {
     assert_eq!(parkers.len(), num_workers);
     let mut cores = Vec::with_capacity(num_workers);
@@ -102,6 +104,7 @@ pub(crate) fn launch(
         config,
         blocking,
         driver,
+        common,
     ));
     (handle, cores)
 }
@@ -121,7 +124,7 @@ pub(crate) fn start_worker(handle: &Arc<Handle>, core: Box<Core>) -> Result<(), 
         })
     };
     let spawner = handle.blocking.clone();
-    let (runnable, join) = harness::spawn(job, None, move |task, _| {
+    let (runnable, join) = harness::spawn(job, None, None, move |task, _| {
         // A worker job runs once and is never woken again; nothing to reschedule.
         drop(task);
     });
@@ -137,7 +140,7 @@ pub(crate) fn start_worker(handle: &Arc<Handle>, core: Box<Core>) -> Result<(), 
 
 fn run(handle: Arc<Handle>, core: Box<Core>) {
     let scheduler_handle = scheduler::Handle::MultiThread(handle.clone());
-    let _driving = context::enter_driving(&scheduler_handle, true);
+    let _driving = context::enter_driving(&scheduler_handle, BlockInPlace::Allowed);
     let cx = WorkerContext {
         handle,
         core: RefCell::new(None),
@@ -150,6 +153,9 @@ fn run(handle: Arc<Handle>, core: Box<Core>) {
         }
     }
     let _reset = Reset(previous);
+    // Wake-ups still deferred when this thread stops being a worker (its core gone
+    // with `block_in_place`, or shut down) go to the injection queue.
+    let _defer = defer::enable();
 
     // `None`: the core left with `block_in_place`; this thread is done as a worker.
     // Ops this thread's ring could not get back from the kernel when it gave its core
@@ -194,6 +200,11 @@ impl WorkerContext {
             }
             if let Some(task) = core.steal_work(handle) {
                 core = self.run_task(task, core)?;
+                continue;
+            }
+            if defer::has_deferred() {
+                // Tasks that yielded: poll the driver, then run them (never sleep).
+                core = self.park_with(core, true);
                 continue;
             }
             core = self.park(core);
@@ -256,6 +267,9 @@ impl WorkerContext {
         if core.queue.has_tasks() || core.is_shutdown {
             return core;
         }
+        // Going idle. Work the callback makes (a spawn) reaches the injection queue,
+        // which the idle protocol's last look below finds.
+        handle.common.hooks.before_park();
         if handle
             .idle
             .transition_worker_to_parked(core.index, core.is_searching)
@@ -274,6 +288,7 @@ impl WorkerContext {
             match handle.idle.transition_worker_from_parked(core.index, force) {
                 Some(searching) => {
                     core.is_searching = searching;
+                    handle.common.hooks.after_unpark();
                     return core;
                 }
                 None => continue,
@@ -288,6 +303,8 @@ impl WorkerContext {
         let index = core.index;
         *self.core.borrow_mut() = Some(core);
         self.handle.driver.park_core(index, &mut park, no_wait);
+        // The driver has been polled: tasks that yielded run again (into this core).
+        defer::wake_deferred();
         let mut core = self
             .core
             .borrow_mut()
@@ -403,6 +420,7 @@ fn schedule_local(handle: &Arc<Handle>, task: Runnable, is_yield: bool) -> Resul
         if core.is_shutdown {
             return Err(task);
         }
+        let is_yield = is_yield || defer::is_waking_deferred();
         let should_notify = if is_yield || !core.lifo_enabled {
             core.queue.push_back(task, &handle.inject);
             true
@@ -426,17 +444,30 @@ fn schedule_local(handle: &Arc<Handle>, task: Runnable, is_yield: bool) -> Resul
 
 /// See [`crate::task::block_in_place`].
 pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
+    // A worker may always hand its core on, also while a task of it polls a `LocalSet`
+    // (the set's tasks wait with that task, as in tokio).
+    let on_worker = with_current(|cx| cx.is_some());
     match context::driving() {
         Driving::No => return f(),
         Driving::Yes {
-            allow_block_in_place: false,
+            block_in_place: BlockInPlace::CurrentThread,
         } => panic!(
             "task::block_in_place can only be called from a multi-thread runtime: this thread \
              drives a current-thread runtime, which has no other thread to hand its tasks to. \
              Use task::spawn_blocking instead."
         ),
+        Driving::Yes {
+            block_in_place: BlockInPlace::LocalSet,
+        } if !on_worker => panic!(
+            "task::block_in_place cannot be called inside a LocalSet driven by `block_on`: \
+             the set's local tasks cannot move to another thread while this one blocks. \
+             Use task::spawn_blocking instead."
+        ),
         Driving::Yes { .. } => {}
     }
+    // Wake-ups deferred on this thread go to the core before it leaves; until this
+    // thread is back, nothing here would wake them (see `runtime::defer`).
+    let _no_defer = defer::suspend();
     let taken = with_current(|cx| {
         let cx = cx?;
         let core = cx.core.borrow_mut().take()?;
