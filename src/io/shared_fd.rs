@@ -116,7 +116,8 @@ impl<T: AsRawIo, S> FdOwner<T, S> {
             .expect("the owner holds the value until it takes it")
     }
 
-    /// The value, mutably.
+    /// The value, mutably (for `AsyncFd::get_mut`, which is Unix-only).
+    #[cfg(unix)]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         // SAFETY: only this owner touches `value` (`FdRef`s never do), and `&mut self`
         // rules out any other borrow from `get` or `get_mut` while this one lives.

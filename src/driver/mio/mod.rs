@@ -89,7 +89,11 @@ use std::time::Duration;
 use ::mio::{Events, Interest, Token};
 use slab::Slab;
 
-pub(crate) use self::registration::{Direction, ReadinessWaiter, ReadyEvent, Registration};
+pub(crate) use self::registration::{Direction, Registration};
+// The readiness events and waiters by themselves are for `io::fd_readiness` (AsyncFd),
+// which is Unix-only.
+#[cfg(unix)]
+pub(crate) use self::registration::{ReadinessWaiter, ReadyEvent};
 pub(crate) use self::scheduled_io::Ready;
 use self::scheduled_io::{ScheduledIo, shutdown_error};
 use self::source::RawSource;
