@@ -285,7 +285,7 @@ impl Socket {
                 loop {
                     poll_fn(crate::task::coop::poll_proceed).await;
                     let event = poll_fn(|cx| waiter.poll_ready(cx)).await?;
-                    match operation() {
+                    match registration.try_io(&mut operation) {
                         Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                             registration.clear_readiness(event);
                         }
