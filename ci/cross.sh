@@ -46,3 +46,8 @@ for target in x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd \
 done
 echo "== cross-check x86_64-apple-darwin (mio and macros only, all targets)"
 "$cross" x86_64-apple-darwin --all-targets --no-default-features --features mio,macros
+# Every feature (hyper, the poll traits, bytes) on Windows: the library, tests and
+# examples; not the benches, whose io_uring comparisons (poll_io, hyper_io) use raw
+# Unix fds.
+echo "== cross-check x86_64-pc-windows-msvc (all features; lib, tests, examples)"
+"$cross" x86_64-pc-windows-msvc --lib --tests --examples --all-features
