@@ -5,7 +5,8 @@
 # and IOCP behaviour stays untested here). Each target: default features with
 # `--all-targets` (the library, its unit tests, tests/, benches/, examples/; the
 # Unix-only test files are `#![cfg(unix)]`, so on Windows `tests/portable.rs` and the
-# runtime tests are what is checked); macOS also with the mio backend alone. Run from
+# runtime tests are what is checked); macOS also with the mio backend alone, Windows
+# also with every feature (not the benches). Run from
 # anywhere inside the repository. The target dir is `$CROSS_TARGET_DIR`, else
 # target/cross: reuse it between runs.
 set -euo pipefail
