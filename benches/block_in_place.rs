@@ -18,12 +18,17 @@
 //! cargo bench --bench block_in_place
 //! RINGTIDE_BENCH_QUICK=1 cargo bench --bench block_in_place   # smoke run
 //! ```
+//!
+//! Unix only (pipes through `AsyncFd`, tokio's Unix pipes); elsewhere it says so.
+
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use ringtide::io::AsyncFd;
 use ringtide::runtime::Backend;
 
@@ -34,6 +39,7 @@ fn poll_once(read: &mut Read) {
     assert!(matches!(read.as_mut().poll(&mut cx), Poll::Pending));
 }
 
+#[cfg(unix)]
 fn ringtide_round(backend: Backend, inflight: usize, iterations: usize) -> Duration {
     let rt = ringtide::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -68,6 +74,7 @@ fn ringtide_round(backend: Backend, inflight: usize, iterations: usize) -> Durat
     })
 }
 
+#[cfg(unix)]
 fn tokio_round(inflight: usize, iterations: usize) -> Duration {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,6 +113,12 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+#[cfg(not(unix))]
+fn main() {
+    println!("block_in_place: Unix only (it reads pipes through AsyncFd)");
+}
+
+#[cfg(unix)]
 fn main() {
     // `cargo bench` passes `--bench`; a filter-only run (`cargo test --benches`) skips.
     if !std::env::args().any(|arg| arg == "--bench") {

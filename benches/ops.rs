@@ -59,6 +59,11 @@
 //! a full run to about a minute; `RINGTIDE_BENCH_QUICK=1` drops to 10 samples, 0.2 s of
 //! warm-up and 0.5 s of measurement. Command-line options (`--sample-size`,
 //! `--measurement-time`, ...) override both.
+//!
+//! The pipe groups are Unix only (`AsyncFd`, tokio's Unix pipes); elsewhere only `nop`
+//! runs.
+
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::future::Future;
 use std::io::{PipeReader, PipeWriter, Write};
@@ -66,6 +71,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+#[cfg(unix)]
 use ringtide::io::AsyncFd;
 use ringtide::runtime::{Backend, Runtime};
 
@@ -189,6 +195,7 @@ async fn ringtide_nops(iters: u64) -> Duration {
 
 /// `iters` pipe round trips (blocking 1-byte write, then a 1-byte `AsyncFd::read_owned`).
 /// Setting up the pipe is not timed.
+#[cfg(unix)]
 async fn ringtide_pipe_reads(iters: u64) -> Duration {
     let (reader, mut writer) = pipe();
     let reader = AsyncFd::new(reader).expect("registering the pipe");
@@ -198,6 +205,7 @@ async fn ringtide_pipe_reads(iters: u64) -> Duration {
 }
 
 /// The round-trip loop shared by `pipe_read_1b` and the batch group.
+#[cfg(unix)]
 async fn ringtide_pipe_loop(reader: &AsyncFd<PipeReader>, writer: &mut PipeWriter, iters: u64) {
     let mut buf: Box<[u8]> = Box::new([0]);
     for _ in 0..iters {
@@ -211,6 +219,7 @@ async fn ringtide_pipe_loop(reader: &AsyncFd<PipeReader>, writer: &mut PipeWrite
 /// `BATCH_TASKS` tasks doing `iters` round trips each on their own pipe; the pipes are
 /// registered and the tasks spawned before the clock starts (on a current-thread
 /// runtime they start running only once this future awaits them).
+#[cfg(unix)]
 async fn ringtide_pipe_batch(iters: u64) -> Duration {
     let pipes: Vec<_> = (0..BATCH_TASKS)
         .map(|_| {
@@ -236,12 +245,14 @@ async fn ringtide_pipe_batch(iters: u64) -> Duration {
 // ---------------------------------------------------------------------------------------
 
 /// A tokio pipe receiver for the read end of `reader`.
+#[cfg(unix)]
 fn tokio_receiver(reader: PipeReader) -> tokio::net::unix::pipe::Receiver {
     tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())
         .expect("registering the pipe with tokio")
 }
 
 /// The tokio version of [`ringtide_pipe_loop`].
+#[cfg(unix)]
 async fn tokio_pipe_loop(
     reader: &mut tokio::net::unix::pipe::Receiver,
     writer: &mut PipeWriter,
@@ -258,6 +269,7 @@ async fn tokio_pipe_loop(
 }
 
 /// The tokio version of [`ringtide_pipe_reads`].
+#[cfg(unix)]
 async fn tokio_pipe_reads(iters: u64) -> Duration {
     let (reader, mut writer) = pipe();
     let mut reader = tokio_receiver(reader);
@@ -267,6 +279,7 @@ async fn tokio_pipe_reads(iters: u64) -> Duration {
 }
 
 /// The tokio version of [`ringtide_pipe_batch`].
+#[cfg(unix)]
 async fn tokio_pipe_batch(iters: u64) -> Duration {
     let pipes: Vec<_> = (0..BATCH_TASKS)
         .map(|_| {
@@ -520,6 +533,7 @@ fn nop(c: &mut Criterion) {
 }
 
 /// `pipe_read_1b`: raw loop, ringtide (io_uring and mio, current and multi1), tokio.
+#[cfg(unix)]
 fn pipe_read_1b(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipe_read_1b");
     group.throughput(Throughput::Elements(1));
@@ -539,6 +553,7 @@ fn pipe_read_1b(c: &mut Criterion) {
 
 /// `pipe_read_1b_batch64`: raw loop, ringtide (io_uring and mio), tokio, all
 /// current-thread.
+#[cfg(unix)]
 fn pipe_read_1b_batch64(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipe_read_1b_batch64");
     group.throughput(Throughput::Elements(BATCH_TASKS as u64));
@@ -578,9 +593,17 @@ fn config() -> Criterion {
         .measurement_time(measurement)
 }
 
+#[cfg(unix)]
 criterion_group! {
     name = benches;
     config = config();
     targets = nop, pipe_read_1b, pipe_read_1b_batch64
+}
+// The pipe groups read through `AsyncFd` and tokio's Unix pipes: Unix only.
+#[cfg(not(unix))]
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = nop
 }
 criterion_main!(benches);

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Type-checks the crate for the other operating systems it supports (macOS, FreeBSD),
-# from this Linux machine, with ../shared/tools/cross-check (see its header: Debian's
-# rustc-web builds std for each target; nothing is linked or run, so kqueue behaviour
-# stays untested here). Each target: default features with `--all-targets` (the
-# library, its unit tests, tests/, benches/, examples/); macOS also with the mio
-# backend alone. Run from anywhere inside the repository. The target dir is
-# `$CROSS_TARGET_DIR`, else target/cross: reuse it between runs.
+# Type-checks the crate for the other operating systems it supports (macOS, FreeBSD,
+# Windows), from this Linux machine, with ../shared/tools/cross-check (see its header:
+# Debian's rustc-web builds std for each target; nothing is linked or run, so kqueue
+# and IOCP behaviour stays untested here). Each target: default features with
+# `--all-targets` (the library, its unit tests, tests/, benches/, examples/; the
+# Unix-only test files are `#![cfg(unix)]`, so on Windows `tests/portable.rs` and the
+# runtime tests are what is checked); macOS also with the mio backend alone, Windows
+# also with every feature (not the benches). Run from
+# anywhere inside the repository. The target dir is `$CROSS_TARGET_DIR`, else
+# target/cross: reuse it between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +32,23 @@ if ! /usr/bin/rustc --version 2>/dev/null | grep -q '^rustc 1\.9[6-9]'; then
 fi
 
 # Dev-dependencies' build scripts (criterion's `alloca`) compile C even for a check:
-# the host's cc, without the Apple-only flags cc-rs adds (see ci/cross-cc).
+# the host's cc, without the Apple-only flags cc-rs adds (see ci/cross-cc); for the
+# msvc target, whose archiver cc-rs calls with lib.exe's arguments, the host's `ar`
+# behind those arguments (see ci/cross-lib).
 cc_shim="$PWD/ci/cross-cc"
 export CC_x86_64_apple_darwin="$cc_shim" CC_aarch64_apple_darwin="$cc_shim"
 export CC_x86_64_unknown_freebsd="$cc_shim"
+export CC_x86_64_pc_windows_msvc="$cc_shim" AR_x86_64_pc_windows_msvc="$PWD/ci/cross-lib"
 
-for target in x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd; do
+for target in x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd \
+    x86_64-pc-windows-msvc; do
     echo "== cross-check $target (default features, all targets)"
     "$cross" "$target" --all-targets
 done
 echo "== cross-check x86_64-apple-darwin (mio and macros only, all targets)"
 "$cross" x86_64-apple-darwin --all-targets --no-default-features --features mio,macros
+# Every feature (hyper, the poll traits, bytes) on Windows: the library, tests and
+# examples; not the benches, whose io_uring comparisons (poll_io, hyper_io) use raw
+# Unix fds.
+echo "== cross-check x86_64-pc-windows-msvc (all features; lib, tests, examples)"
+"$cross" x86_64-pc-windows-msvc --lib --tests --examples --all-features

@@ -1,4 +1,5 @@
-//! Graceful shutdown: a TCP echo server that, on Ctrl-C or SIGTERM, stops accepting
+//! Graceful shutdown: a TCP echo server that, on Ctrl-C or SIGTERM (Windows: Ctrl-C or
+//! Ctrl-Break), stops accepting
 //! (new connections are refused at once), tells every open connection to finish the
 //! message it is echoing and close, waits for them for up to five seconds, aborts
 //! whatever is left, and exits.
@@ -19,12 +20,62 @@ use std::time::Duration;
 use ringtide::io::{AsyncReadOwned, AsyncWriteOwned};
 use ringtide::net::{TcpListener, TcpStream};
 use ringtide::runtime::{Backend, Builder};
-use ringtide::signal::unix::{SignalKind, signal};
 use ringtide::sync::watch;
 use ringtide::task::JoinSet;
 
 /// How long open connections get to finish after a shutdown signal.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// The requests to shut down: SIGTERM and Ctrl-C (`SIGINT`) on Unix, Ctrl-C and
+/// Ctrl-Break on Windows (which has console events instead of signals).
+struct ShutdownRequests {
+    #[cfg(unix)]
+    terminate: ringtide::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: ringtide::signal::unix::Signal,
+    #[cfg(windows)]
+    ctrl_c: ringtide::signal::windows::CtrlC,
+    #[cfg(windows)]
+    ctrl_break: ringtide::signal::windows::CtrlBreak,
+}
+
+impl ShutdownRequests {
+    /// Listens from now on: a request after this returns is never lost.
+    #[cfg(unix)]
+    fn new() -> io::Result<ShutdownRequests> {
+        use ringtide::signal::unix::{SignalKind, signal};
+        Ok(ShutdownRequests {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    #[cfg(windows)]
+    fn new() -> io::Result<ShutdownRequests> {
+        use ringtide::signal::windows::{ctrl_break, ctrl_c};
+        Ok(ShutdownRequests {
+            ctrl_c: ctrl_c()?,
+            ctrl_break: ctrl_break()?,
+        })
+    }
+
+    /// The next request's name. Cancel-safe (each `recv` is).
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "Ctrl-C",
+        }
+    }
+
+    #[cfg(windows)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.ctrl_c.recv() => "Ctrl-C",
+            _ = self.ctrl_break.recv() => "Ctrl-Break",
+        }
+    }
+}
 
 fn main() {
     if let Err(error) = run() {
@@ -61,8 +112,7 @@ fn run() -> io::Result<()> {
     runtime.block_on(async {
         let listener = TcpListener::bind(addr.as_str()).await?;
         // Registered before the first connection: a signal from now on is never lost.
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut shutdown = ShutdownRequests::new()?;
         println!(
             "echoing on {} with the {} backend (pid {}); Ctrl-C or SIGTERM stops it",
             listener.local_addr()?,
@@ -87,12 +137,8 @@ fn run() -> io::Result<()> {
                         eprintln!("a connection task failed: {error}");
                     }
                 }
-                _ = terminate.recv() => {
-                    println!("SIGTERM: shutting down");
-                    break;
-                }
-                _ = interrupt.recv() => {
-                    println!("Ctrl-C: shutting down");
+                request = shutdown.recv() => {
+                    println!("{request}: shutting down");
                     break;
                 }
             }

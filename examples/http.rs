@@ -36,7 +36,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use ringtide::hyper::{Executor, Io, Timer};
 use ringtide::net::TcpListener;
 use ringtide::runtime::{Backend, Builder};
+#[cfg(unix)]
 use ringtide::signal::unix::{SignalKind, signal};
+
+/// The name of the request to terminate (see `terminate` below).
+const TERMINATE: &str = if cfg!(unix) { "SIGTERM" } else { "Ctrl-Break" };
 
 /// How long open connections get after a shutdown signal.
 const GRACE: Duration = Duration::from_secs(10);
@@ -91,8 +95,18 @@ fn run() -> io::Result<()> {
     runtime.block_on(async move {
         let listener = TcpListener::bind(addr.as_str()).await?;
         // Registered before the first connection: a signal from now on is never lost.
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
+        // Unix: SIGTERM and Ctrl-C (SIGINT); Windows, which has console events instead
+        // of signals: Ctrl-Break and Ctrl-C.
+        #[cfg(unix)]
+        let (mut terminate, mut interrupt) = (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        );
+        #[cfg(windows)]
+        let (mut terminate, mut interrupt) = (
+            ringtide::signal::windows::ctrl_break()?,
+            ringtide::signal::windows::ctrl_c()?,
+        );
         println!(
             "serving http://{} (HTTP/1.1 and h2c) with the {backend} backend (pid {}); Ctrl-C or SIGTERM stops it",
             listener.local_addr()?,
@@ -129,7 +143,7 @@ fn run() -> io::Result<()> {
                     });
                 }
                 _ = terminate.recv() => {
-                    println!("SIGTERM: shutting down");
+                    println!("{TERMINATE}: shutting down");
                     break;
                 }
                 _ = interrupt.recv() => {

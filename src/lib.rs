@@ -23,6 +23,16 @@
 //! `Command` and `Child` (reaped through a pidfd, or on `SIGCHLD` where the kernel has
 //! no `pidfd_open`), whose pipes have the owned-buffer and the poll traits.
 //!
+//! # Platforms
+//!
+//! Linux has both backends. macOS, FreeBSD and Windows have mio (kqueue; IOCP on
+//! Windows), with the same API for TCP, UDP, time, the runtime, `fs` and `sync`; the
+//! `io-uring` feature is ignored there. Unix-only, and absent on Windows (as in
+//! tokio): Unix domain sockets (`net::unix`), `io::AsyncFd`, `process` (its child
+//! watching is pidfd/`SIGCHLD` based) and the Unix signal listeners (`signal::unix`;
+//! Windows has `signal::windows`, the console events). The README's platform table
+//! says what is built and what is tested on each target.
+//!
 //! # Cargo features
 //!
 //! * `io-uring` (default): the io_uring backend (Linux only; ignored elsewhere).
@@ -73,6 +83,9 @@ pub mod io;
 mod loom;
 pub mod net;
 mod op;
+// Children are watched through a pidfd or `SIGCHLD`, and their pipes are fds: Unix only
+// (see the crate docs' "Platforms").
+#[cfg(unix)]
 pub mod process;
 pub mod runtime;
 pub mod select;

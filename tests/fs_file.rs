@@ -7,6 +7,13 @@
 //! Files live in a fresh directory under `CARGO_TARGET_TMPDIR` (the build's own disk,
 //! so `O_DIRECT` meets a real file system rather than tmpfs), removed when the test
 //! ends.
+//!
+//! The portable part of the `fs` API is also checked, on every target, by
+//! `tests/portable.rs`.
+
+// Unix only: file modes, `custom_flags`, `/proc/self/fd` fd counts, errno values,
+// symlinks and `O_DIRECT` run through these tests.
+#![cfg(unix)]
 
 mod rt_common;
 

@@ -284,6 +284,8 @@ backend_test! {
     }
 }
 
+// Unix only: Windows has no `net::UnixStream`.
+#[cfg(unix)]
 backend_test! {
     fn http1_over_a_unix_stream(rt, multi) {
         rt.block_on(async {

@@ -301,6 +301,8 @@ backend_test! {
     }
 }
 
+// Unix only: Windows has no `net::UnixStream`.
+#[cfg(unix)]
 backend_test! {
     fn unix_stream_tokio_copy_and_futures_round_trip(rt, multi) {
         rt.block_on(async {

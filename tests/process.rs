@@ -2,6 +2,9 @@
 //! `wait`/`try_wait`/`kill`, many children at once, `kill_on_drop` reaping, the poll
 //! traits on the pipes, and `wait`'s cancel safety.
 
+// Unix only: `ringtide::process` does not exist on Windows (see the crate docs).
+#![cfg(unix)]
+
 #[macro_use]
 mod rt_common;
 

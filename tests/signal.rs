@@ -6,6 +6,10 @@
 //! its own: the test re-runs this binary for itself with `CHILD_ENV` set, and the child
 //! runs the scenario (see `rt_common::run_child_test`).
 
+// Unix only: Unix signals (`signal::unix`, `kill(2)`); Windows has console events
+// (`signal::windows`), which cannot be raised from a test process.
+#![cfg(unix)]
+
 mod rt_common;
 
 use std::future::Future;

@@ -12,14 +12,20 @@ mod rt_common;
 #[macro_use]
 mod parity_common;
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ringtide::runtime::{Backend, Builder, Handle, Runtime};
+use ringtide::runtime::{Builder, Handle};
 use ringtide::task::{self, LocalSet};
-use rt_common::{DropFlag, backend_builder, backend_runtime, expect_panic};
+use rt_common::{backend_builder, backend_runtime, expect_panic};
+// Used only by the thread-local teardown scenario, which is Unix-only.
+#[cfg(unix)]
+use {
+    ringtide::runtime::{Backend, Runtime},
+    rt_common::DropFlag,
+    std::cell::RefCell,
+};
 
 const DROP_IN_RUNTIME: &str = "Cannot drop a runtime in a context where blocking is not allowed";
 
@@ -317,13 +323,17 @@ timed_test! {
 }
 
 // ---------------------------------------------------------------------------------------
-// A runtime and a LocalSet dropped during thread-local teardown
+// A runtime and a LocalSet dropped during thread-local teardown (Unix only: each order
+// runs in a child process, and `rt_common::run_child_test` is Unix-only)
 
 /// Set in the child process that runs the thread-local scenario: `early` or `late`.
+#[cfg(unix)]
 const TLS_CHILD_ENV: &str = "RINGTIDE_PARITY_TLS_CHILD";
 /// What the child prints when the scenario succeeded.
+#[cfg(unix)]
 const TLS_CHILD_OK: &str = "RINGTIDE_PARITY_TLS_CHILD_OK";
 
+#[cfg(unix)]
 each_runtime! {
     /// A runtime and a `LocalSet` kept in `thread_local!`s are dropped when their thread
     /// exits, with every task (and local task) destructor run, whether ringtide's own
@@ -360,6 +370,7 @@ each_runtime! {
     }
 }
 
+#[cfg(unix)]
 fn drop_in_thread_local_storage(backend: Backend, workers: usize, register_slots_first: bool) {
     thread_local! {
         static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };

@@ -16,19 +16,21 @@
 //!   a file read with `RWF_NOWAIT`), tried inline before the pool.
 
 use std::io;
-use std::os::fd::RawFd;
 
 use crate::driver::mio;
+use crate::sys::RawSocket;
 
-/// What the readiness half of an op waits for.
+/// What the readiness half of an op waits for. `Read` and `Write` name the fd (any
+/// pollable fd on Unix; a socket on Windows, where mio polls only sockets), which
+/// io_uring's `POLL_ADD` fallback waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Readiness {
     /// Nothing: `attempt` completes at once.
     Immediate,
     /// The fd is readable; `attempt` is a non-blocking syscall.
-    Read(RawFd),
+    Read(RawSocket),
     /// The fd is writable; `attempt` is a non-blocking syscall.
-    Write(RawFd),
+    Write(RawSocket),
     /// No readiness exists (regular files, path operations): `attempt` blocks, so it
     /// runs on the blocking pool, unless `attempt_nowait` did the work inline first.
     Blocking,

@@ -4,10 +4,10 @@
 use std::io;
 use std::path::Path;
 
-use crate::fs::c_path::c_path;
 use crate::fs::on_pool::on_pool;
 use crate::op::mkdir_at::MkDirAt;
 use crate::op::run::run;
+use crate::sys::path::os_path;
 
 /// The mode of a new directory before the umask, as `std::fs::create_dir` uses.
 pub(crate) const DEFAULT_DIR_MODE: u32 = 0o777;
@@ -36,7 +36,7 @@ pub(crate) const DEFAULT_DIR_MODE: u32 = 0o777;
 /// # }
 /// ```
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = c_path(path.as_ref())?;
+    let path = os_path(path.as_ref())?;
     run(None, MkDirAt::new(path, DEFAULT_DIR_MODE)).await
 }
 

@@ -11,8 +11,6 @@
 //! `seek` to where you want to be.
 
 use std::io::{self, SeekFrom};
-#[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
-use std::os::fd::AsRawFd;
 
 use super::file::File;
 use super::positional::Start;
@@ -63,21 +61,7 @@ impl File {
         }
         #[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
         {
-            let (whence, offset) = match pos {
-                SeekFrom::Start(offset) => (
-                    libc::SEEK_SET,
-                    i64::try_from(offset)
-                        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
-                ),
-                SeekFrom::End(offset) => (libc::SEEK_END, offset),
-                SeekFrom::Current(offset) => (libc::SEEK_CUR, offset),
-            };
-            // SAFETY: a syscall on the fd this file owns; no memory is passed.
-            let position = unsafe { libc::lseek(self.as_raw_fd(), offset as _, whence) };
-            if position < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(position as u64)
+            crate::sys::file::seek(self.raw(), pos)
         }
     }
 

@@ -3,14 +3,13 @@
 //! io_uring; a recursive one runs `std::fs::DirBuilder` on the blocking pool.
 
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use crate::fs::c_path::c_path;
 use crate::fs::create_dir::DEFAULT_DIR_MODE;
 use crate::fs::on_pool::on_pool;
 use crate::op::mkdir_at::MkDirAt;
 use crate::op::run::run;
+use crate::sys::path::os_path;
 
 /// Creates directories with options; the async version of [`std::fs::DirBuilder`].
 ///
@@ -56,7 +55,9 @@ impl DirBuilder {
         self
     }
 
-    /// The permission bits of the directories created (before the umask).
+    /// The permission bits of the directories created (before the umask). Unix only
+    /// (as `std::os::unix::fs::DirBuilderExt::mode`).
+    #[cfg(unix)]
     pub fn mode(&mut self, mode: u32) -> &mut DirBuilder {
         self.mode = Some(mode);
         self
@@ -75,14 +76,13 @@ impl DirBuilder {
         if self.recursive {
             let path = path.as_ref().to_owned();
             on_pool(move || {
-                std::fs::DirBuilder::new()
+                crate::sys::path::dir_builder(mode)
                     .recursive(true)
-                    .mode(mode)
                     .create(path)
             })
             .await
         } else {
-            let path = c_path(path.as_ref())?;
+            let path = os_path(path.as_ref())?;
             run(None, MkDirAt::new(path, mode)).await
         }
     }

@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::fs::{FileType, Metadata};
 use std::io;
-use std::os::unix::fs::DirEntryExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -45,9 +44,11 @@ impl DirEntry {
         self.std.file_name()
     }
 
-    /// The entry's inode number, as the directory listing reports it.
+    /// The entry's inode number, as the directory listing reports it. Unix only (as
+    /// `std::os::unix::fs::DirEntryExt::ino`).
+    #[cfg(unix)]
     pub fn ino(&self) -> u64 {
-        self.std.ino()
+        std::os::unix::fs::DirEntryExt::ino(&*self.std)
     }
 
     /// The entry's file type (a symlink is reported as a symlink, not followed).

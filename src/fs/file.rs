@@ -10,7 +10,6 @@
 use crate::fs::on_pool::on_pool;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,11 +17,12 @@ use super::file_fd::{FileFd, Handoff};
 use super::open_options::OpenOptions;
 #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
 use super::poll_io::PollState;
-use crate::io::shared_fd::{FdOwner, FdRef};
+use crate::io::shared_fd::{FdOwner, FileRef};
 use crate::op;
 use crate::op::close::Close;
 use crate::op::fsync::Fsync;
 use crate::op::ftruncate::Ftruncate;
+use crate::sys::{OwnedFile, RawFile};
 
 /// An open file, with owned-buffer reads and writes on either backend.
 ///
@@ -163,7 +163,7 @@ impl File {
         #[cfg(not(any(feature = "tokio-io", feature = "futures-io")))]
         let flushed = Ok(());
         let file = self.into_file_when_unused().await;
-        let closed = op::run(None, Close::new(OwnedFd::from(file))).await;
+        let closed = op::run(None, Close::new(OwnedFile::from(file))).await;
         flushed.and(closed)
     }
 
@@ -221,11 +221,11 @@ impl File {
         on_pool(move || borrowed_std(&fd, |file| file.set_permissions(permissions))).await
     }
 
-    /// A new `File` for the same open file description (`fcntl(F_DUPFD_CLOEXEC)`, run
-    /// inline: it never blocks): both share the file position and flags.
+    /// A new `File` for the same open file description (`fcntl(F_DUPFD_CLOEXEC)`;
+    /// Windows: `DuplicateHandle`; run inline: it never blocks): both share the file
+    /// position and flags.
     pub async fn try_clone(&self) -> io::Result<File> {
-        let fd = self.fd.get().as_fd().try_clone_to_owned()?;
-        Ok(File::from_std(std::fs::File::from(fd)))
+        Ok(File::from_std(self.fd.get().file().try_clone()?))
     }
 
     /// The poll traits' state.
@@ -235,34 +235,30 @@ impl File {
     }
 
     /// A hold on the fd for an op.
-    pub(super) fn share(&self) -> FdRef {
+    pub(super) fn share(&self) -> FileRef {
         self.fd.share()
+    }
+
+    /// The fd's number (a handle on Windows).
+    pub(super) fn raw(&self) -> RawFile {
+        self.fd.raw()
+    }
+
+    /// The std file, borrowed.
+    pub(super) fn std_file(&self) -> &std::fs::File {
+        self.fd.get().file()
     }
 }
 
 /// Runs `call` on a std file that borrows `fd`'s number (and never closes it).
-fn borrowed_std<T>(fd: &FdRef, call: impl FnOnce(&std::fs::File) -> T) -> T {
-    // SAFETY: `fd` keeps the fd open for this whole call (an `FdRef` holds the file's
-    // fd cell), and `ManuallyDrop` keeps the temporary std file from closing it.
-    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd.raw()) });
-    call(&file)
+fn borrowed_std<T>(fd: &FileRef, call: impl FnOnce(&std::fs::File) -> T) -> T {
+    // `fd` keeps the fd open for this whole call (a `FileRef` holds the file's fd cell).
+    crate::sys::file::with_file(fd.raw(), call)
 }
 
 impl From<std::fs::File> for File {
     fn from(file: std::fs::File) -> File {
         File::from_std(file)
-    }
-}
-
-impl AsRawFd for File {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
-
-impl AsFd for File {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get().as_fd()
     }
 }
 

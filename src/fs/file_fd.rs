@@ -13,7 +13,6 @@
 //! and wakes the waiting close, which closes it with an op that reports the error. If
 //! that waiting future is dropped too, the file drops with the handoff: closed.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -67,15 +66,22 @@ impl Drop for FileFd {
     }
 }
 
-impl AsRawFd for FileFd {
-    fn as_raw_fd(&self) -> RawFd {
+// The fd owner's number: through `AsRawFd` (which gives `sys::AsRawIo`) on Unix; the
+// file's handle on Windows.
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for FileFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.file().as_raw_fd()
     }
 }
 
-impl AsFd for FileFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file().as_fd()
+#[cfg(windows)]
+impl crate::sys::AsRawIo for FileFd {
+    type Raw = crate::sys::RawFile;
+
+    fn as_raw_io(&self) -> crate::sys::RawFile {
+        use std::os::windows::io::AsRawHandle;
+        crate::sys::RawFile::new(self.file().as_raw_handle())
     }
 }
 
@@ -119,8 +125,11 @@ impl Handoff {
     }
 }
 
-#[cfg(test)]
+// Unix: checks the descriptor table with `fcntl`.
+#[cfg(all(test, unix))]
 mod tests {
+    use std::os::fd::{AsRawFd, RawFd};
+
     use super::*;
     use crate::io::shared_fd::FdOwner;
 

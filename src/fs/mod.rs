@@ -65,6 +65,25 @@
 //! attempt, and reads and opens go straight to the blocking pool (`pread`, `openat`),
 //! as writes do. `fdatasync` is `fsync` on Apple targets.
 //!
+//! # Windows
+//!
+//! Every file operation runs on the blocking pool, with the same signatures and
+//! results, through std's calls on the file's handle (see `sys::windows::file`), with
+//! these differences:
+//!
+//! * [`File::read_at`]/[`File::write_at`] are std's `FileExt::seek_read`/`seek_write`:
+//!   they **move the file position** to the end of the transfer (a Unix `pread`
+//!   leaves it alone), so do not mix them with cursor I/O on one `File` without a
+//!   [`File::seek`] in between;
+//! * vectored reads and writes (`readv_owned`/`writev_owned`) transfer the first
+//!   non-empty buffer only (a short transfer, as std's default `read_vectored` does);
+//! * [`File::sync_data`] flushes metadata too (`FlushFileBuffers`), [`File::close`]
+//!   reports `CloseHandle`'s error;
+//! * [`OpenOptions::open`] is std's open on the pool; `mode` and `custom_flags` are
+//!   Unix-only, as are [`DirBuilder::mode`], [`DirEntry::ino`] and [`symlink`] (Windows
+//!   has `symlink_file` and `symlink_dir`);
+//! * `File` implements `AsHandle`/`AsRawHandle` instead of `AsFd`/`AsRawFd`.
+//!
 //! Each inline attempt spends one unit of the task's cooperative budget, so a task
 //! whose reads always hit the page cache still yields to others. Writes, syncs and
 //! truncation always go to the pool on mio.
@@ -155,6 +174,7 @@ mod open_options;
 #[cfg(any(feature = "tokio-io", feature = "futures-io"))]
 mod poll_io;
 mod positional;
+mod raw_handle;
 mod read_write;
 
 pub use file::File;
@@ -162,7 +182,6 @@ pub use open_options::OpenOptions;
 pub use read_write::{copy, read, read_to_string, write};
 
 // Paths and directories: the free functions, `DirBuilder`, `read_dir`.
-mod c_path;
 mod canonicalize;
 mod create_dir;
 mod dir_builder;
@@ -179,7 +198,11 @@ pub use canonicalize::canonicalize;
 pub use create_dir::{create_dir, create_dir_all};
 pub use dir_builder::DirBuilder;
 pub use dir_entry::DirEntry;
-pub use link::{hard_link, read_link, symlink};
+#[cfg(unix)]
+pub use link::symlink;
+pub use link::{hard_link, read_link};
+#[cfg(windows)]
+pub use link::{symlink_dir, symlink_file};
 pub use metadata::{metadata, symlink_metadata, try_exists};
 pub use permissions::set_permissions;
 pub use read_dir::{ReadDir, read_dir};

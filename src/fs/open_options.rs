@@ -1,13 +1,22 @@
 //! [`OpenOptions`]: how to open a file (std's and tokio's builder), and the flags it
 //! turns into, with std's rules for impossible combinations.
+//!
+//! On Windows the open is std's (`CreateFileW`) on the blocking pool, with std's
+//! `OpenOptions` (which applies the same rules); the Unix extensions `mode` and
+//! `custom_flags` do not exist there.
 
-use crate::fs::c_path::c_path;
 use std::io;
 use std::path::Path;
 
 use super::file::File;
+#[cfg(windows)]
+use crate::fs::on_pool::on_pool;
+#[cfg(unix)]
 use crate::op;
+#[cfg(unix)]
 use crate::op::open_at::OpenAt;
+#[cfg(unix)]
+use crate::sys::path::os_path;
 
 /// Options for opening a file, as [`std::fs::OpenOptions`] (with the Unix extensions
 /// [`mode`](OpenOptions::mode) and [`custom_flags`](OpenOptions::custom_flags) as
@@ -52,7 +61,9 @@ pub struct OpenOptions {
     truncate: bool,
     create: bool,
     create_new: bool,
+    #[cfg(unix)]
     mode: u32,
+    #[cfg(unix)]
     custom_flags: i32,
 }
 
@@ -66,7 +77,9 @@ impl OpenOptions {
             truncate: false,
             create: false,
             create_new: false,
+            #[cfg(unix)]
             mode: 0o666,
+            #[cfg(unix)]
             custom_flags: 0,
         }
     }
@@ -109,7 +122,8 @@ impl OpenOptions {
     }
 
     /// The permission bits of a created file (`open(2)`'s mode, less the umask);
-    /// `0o666` by default.
+    /// `0o666` by default. Unix only.
+    #[cfg(unix)]
     pub fn mode(&mut self, mode: u32) -> &mut OpenOptions {
         self.mode = mode;
         self
@@ -117,7 +131,8 @@ impl OpenOptions {
 
     /// Extra `open(2)` flags, such as `libc::O_DIRECT`, `O_NOATIME` or `O_NOFOLLOW`.
     /// The access-mode bits (`O_ACCMODE`) are ignored: use `read`/`write`. `O_CLOEXEC`
-    /// is always set.
+    /// is always set. Unix only.
+    #[cfg(unix)]
     pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
         self.custom_flags = flags;
         self
@@ -129,13 +144,37 @@ impl OpenOptions {
     ///
     /// See the type's documentation.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        self.open_path(path.as_ref()).await
+    }
+
+    #[cfg(unix)]
+    async fn open_path(&self, path: &Path) -> io::Result<File> {
         let flags = self.flags()?;
-        let path = c_path(path.as_ref())?;
+        let path = os_path(path)?;
         let fd = op::run(None, OpenAt::new(path, flags, self.mode as libc::mode_t)).await?;
         Ok(File::from_std(std::fs::File::from(fd)))
     }
 
+    /// Windows: std's open on the blocking pool (std refuses the same impossible
+    /// combinations, with `InvalidInput`). A dropped future's open still completes on
+    /// the pool, and the file it opened is closed there.
+    #[cfg(windows)]
+    async fn open_path(&self, path: &Path) -> io::Result<File> {
+        let mut options = std::fs::OpenOptions::new();
+        options
+            .read(self.read)
+            .write(self.write)
+            .append(self.append)
+            .truncate(self.truncate)
+            .create(self.create)
+            .create_new(self.create_new);
+        let path = path.to_owned();
+        let file = on_pool(move || options.open(path)).await?;
+        Ok(File::from_std(file))
+    }
+
     /// The `open(2)` flags, or std's error for an impossible combination.
+    #[cfg(unix)]
     fn flags(&self) -> io::Result<libc::c_int> {
         Ok(libc::O_CLOEXEC
             | self.access_mode()?
@@ -143,6 +182,7 @@ impl OpenOptions {
             | (self.custom_flags & !libc::O_ACCMODE))
     }
 
+    #[cfg(unix)]
     fn access_mode(&self) -> io::Result<libc::c_int> {
         match (self.read, self.write, self.append) {
             (true, false, false) => Ok(libc::O_RDONLY),
@@ -156,6 +196,7 @@ impl OpenOptions {
         }
     }
 
+    #[cfg(unix)]
     fn creation_mode(&self) -> io::Result<libc::c_int> {
         match (self.write, self.append) {
             (true, false) => {}
@@ -190,6 +231,7 @@ impl Default for OpenOptions {
     }
 }
 
+#[cfg(unix)]
 fn invalid(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }

@@ -57,18 +57,18 @@
 
 use std::future::Future;
 use std::io::{self, SeekFrom};
-use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use super::file::File;
 use crate::io::owned_loop;
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::op;
 use crate::op::file_offset::FileOffset;
 use crate::op::read_at::ReadAt;
 use crate::op::write_at::WriteAt;
+use crate::sys::RawFile;
 
 /// The least a poll-side read asks the kernel for.
 const MIN_READ: usize = 64 * 1024;
@@ -159,7 +159,12 @@ impl Inner {
 
     /// Fills the buffer with a read at the file position unless it holds read-ahead;
     /// Ready once the unread bytes are there (none: the end of the file).
-    fn poll_fill(&mut self, fd: &FdRef, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<()>> {
+    fn poll_fill(
+        &mut self,
+        fd: &FileRef,
+        cx: &mut Context<'_>,
+        want: usize,
+    ) -> Poll<io::Result<()>> {
         if self.pending_is_read {
             // Its outcome is the answer, the end of the file included.
             return self.poll_pending(cx);
@@ -193,7 +198,7 @@ impl Inner {
     }
 
     /// Puts the kernel position back behind the read-ahead and drops it.
-    fn discard_read_ahead(&mut self, raw_fd: i32) -> io::Result<()> {
+    fn discard_read_ahead(&mut self, raw_fd: RawFile) -> io::Result<()> {
         let unread = self.unread().len();
         if unread > 0 {
             lseek(raw_fd, SeekFrom::Current(-(unread as i64)))?;
@@ -207,7 +212,7 @@ impl Inner {
 
     fn poll_write(
         &mut self,
-        fd: &FdRef,
+        fd: &FileRef,
         cx: &mut Context<'_>,
         src: &[u8],
     ) -> Poll<io::Result<usize>> {
@@ -239,7 +244,11 @@ impl Inner {
 
     /// Completes the op in flight and the seek started, if any; Ready with the logical
     /// position.
-    fn poll_seek_complete(&mut self, raw_fd: i32, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+    fn poll_seek_complete(
+        &mut self,
+        raw_fd: RawFile,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<u64>> {
         let result = ready!(self.poll_pending(cx)).and_then(|()| self.take_write_error());
         let seek = self.seek.take();
         result?;
@@ -253,7 +262,7 @@ impl Inner {
             SeekFrom::Current(offset) => SeekFrom::Current(
                 offset
                     .checked_sub(unread)
-                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?,
+                    .ok_or_else(crate::sys::invalid_input)?,
             ),
             other => other,
         };
@@ -267,7 +276,7 @@ impl Inner {
 }
 
 /// Writes all of `buf` at the file position (a loop of WRITE ops), giving it back.
-async fn write_all(fd: FdRef, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+async fn write_all(fd: FileRef, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
     owned_loop::drain(buf, "file", |buf, written| {
         op::run(
             None,
@@ -277,27 +286,14 @@ async fn write_all(fd: FdRef, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
     .await
 }
 
-/// `lseek(2)` on `raw_fd`; the new position.
-fn lseek(raw_fd: i32, pos: SeekFrom) -> io::Result<u64> {
-    let (whence, offset) = match pos {
-        SeekFrom::Start(offset) => (
-            libc::SEEK_SET,
-            i64::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
-        ),
-        SeekFrom::End(offset) => (libc::SEEK_END, offset),
-        SeekFrom::Current(offset) => (libc::SEEK_CUR, offset),
-    };
-    // SAFETY: a syscall on an fd the caller keeps open; no memory is passed.
-    let position = unsafe { libc::lseek(raw_fd, offset as _, whence) };
-    if position < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(position as u64)
+/// `lseek(2)` on `raw_fd` (`SetFilePointerEx` on Windows); the new position.
+fn lseek(raw_fd: RawFile, pos: SeekFrom) -> io::Result<u64> {
+    crate::sys::file::seek(raw_fd, pos)
 }
 
 impl File {
     /// The poll path's state and a hold on the fd for its ops.
-    fn poll_parts(&mut self) -> (&mut Inner, FdRef) {
+    fn poll_parts(&mut self) -> (&mut Inner, FileRef) {
         let fd = self.share();
         (self.poll_state().inner(), fd)
     }
@@ -343,7 +339,7 @@ impl File {
     }
 
     pub(super) fn poll_seek_done(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        let raw_fd = self.as_raw_fd();
+        let raw_fd = self.raw();
         self.poll_state().inner().poll_seek_complete(raw_fd, cx)
     }
 }

@@ -131,7 +131,7 @@ impl Start {
         match self {
             Start::Offset(pos) => pos
                 .checked_add(done as u64)
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+                .ok_or_else(crate::sys::invalid_input)
                 .and_then(FileOffset::at),
             Start::Position => Ok(FileOffset::Position),
         }

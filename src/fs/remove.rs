@@ -5,10 +5,10 @@
 use std::io;
 use std::path::Path;
 
-use crate::fs::c_path::c_path;
 use crate::fs::on_pool::on_pool;
 use crate::op::run::run;
 use crate::op::unlink_at::UnlinkAt;
+use crate::sys::path::os_path;
 
 /// Removes a file (or a symlink, not its target); the async version of
 /// [`std::fs::remove_file`].
@@ -21,7 +21,7 @@ use crate::op::unlink_at::UnlinkAt;
 /// The errors of `std::fs::remove_file`: `NotFound`, `IsADirectory` for a directory,
 /// `PermissionDenied`, ...
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = c_path(path.as_ref())?;
+    let path = os_path(path.as_ref())?;
     run(None, UnlinkAt::file(path)).await
 }
 
@@ -35,7 +35,7 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 /// The errors of `std::fs::remove_dir`: `NotFound`, `DirectoryNotEmpty`,
 /// `NotADirectory` for a file, ...
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = c_path(path.as_ref())?;
+    let path = os_path(path.as_ref())?;
     run(None, UnlinkAt::dir(path)).await
 }
 

@@ -3,9 +3,9 @@
 use std::io;
 use std::path::Path;
 
-use crate::fs::c_path::c_path;
 use crate::op::rename_at::RenameAt;
 use crate::op::run::run;
+use crate::sys::path::os_path;
 
 /// Renames a file or directory, replacing `to` if it exists (a file by a file, an
 /// empty directory by a directory); the async version of [`std::fs::rename`].
@@ -20,7 +20,7 @@ use crate::op::run::run;
 /// directory, `DirectoryNotEmpty`, `InvalidInput` for a directory moved into itself,
 /// `CrossesDevices`, ...
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-    let from = c_path(from.as_ref())?;
-    let to = c_path(to.as_ref())?;
+    let from = os_path(from.as_ref())?;
+    let to = os_path(to.as_ref())?;
     run(None, RenameAt::new(from, to)).await
 }

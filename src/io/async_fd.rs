@@ -202,7 +202,7 @@ impl<T: AsRawFd> AsyncFd<T> {
                 Some(Backend::Mio) => {
                     set_nonblocking(fd)?;
                     let poll = handle.pick_poll().ok_or_else(no_runtime)?;
-                    let registration = poll.register_fd(fd)?;
+                    let registration = poll.register_raw(fd)?;
                     Ok(IoSource::Mio(registration))
                 }
                 _ => Err(no_runtime()),

@@ -122,7 +122,7 @@ impl FdReadiness {
     /// Deregisters the fd from mio (best-effort); nothing to do on io_uring.
     pub(crate) fn deregister(&self) {
         if let IoSource::Mio(registration) = &self.source {
-            let _ = registration.deregister_fd(self.fd);
+            let _ = registration.deregister();
         }
     }
 

@@ -9,6 +9,8 @@
 //! * [`AsyncFd`] (also at tokio's path, [`unix::AsyncFd`]): any file descriptor (pipes,
 //!   sockets, character devices, eventfds) with tokio's readiness guards
 //!   (`readable().await?.try_io(..)`) and owned-buffer `read_owned`/`write_owned`.
+//!   Unix only: on Windows mio polls sockets alone, so there is no handle-generic
+//!   counterpart (as in tokio), and neither `AsyncFd` nor the `unix` module exists.
 //! * [`AlignedBuf`]: an owned buffer with a guaranteed alignment, for direct I/O
 //!   (`O_DIRECT` files, see [`crate::fs::OpenOptions::custom_flags`]).
 //! * [`Interest`] and [`Ready`]: what the streams' readiness API (`ready`,
@@ -58,18 +60,24 @@
 //! discarded is not). Its readiness waits (`readable`, `ready`, ...) are cancel safe.
 
 mod aligned_buf;
+#[cfg(unix)]
 mod async_fd;
+#[cfg(unix)]
 mod async_fd_ready;
 mod buf;
+#[cfg(unix)]
 pub(crate) mod fd_poll;
+#[cfg(unix)]
 mod fd_readiness;
 mod interest;
 pub(crate) mod owned;
 pub(crate) mod owned_loop;
 pub(crate) mod shared_fd;
+#[cfg(unix)]
 pub mod unix;
 
 pub use aligned_buf::AlignedBuf;
+#[cfg(unix)]
 pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;

@@ -27,6 +27,10 @@
 //! erased value is the cell's last field, so `raw` and `state` sit at offsets known
 //! without it.
 //!
+//! The number is the platform's (`sys::AsRawIo`): a file descriptor on Unix; on
+//! Windows a `RawSocket` for sockets (`FdRef`'s default) or a `sys::RawFile` handle for
+//! files. The names say "fd" after the Unix case.
+//!
 //! The cell (the state, then the value, closing the fd) is dropped when the owner and
 //! every `FdRef` are gone, on whichever thread lets go last (a ring's thread, after the
 //! final CQE of the last op).
@@ -39,14 +43,15 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+
+use crate::sys::{AsRawIo, RawFile, RawSocket};
 
 /// The cell: the fd number, the state shared with the ops, and the value owning the fd
 /// (`Value<T>` in the owner's view, erased to `dyn Send + Sync` in an op's). The
 /// value must stay the last field: only the last field of a struct can be unsized.
-struct SharedFd<S, V: ?Sized> {
-    raw: RawFd,
+struct SharedFd<R, S, V: ?Sized> {
+    raw: R,
     state: S,
     value: V,
 }
@@ -64,36 +69,34 @@ unsafe impl<T: Send> Sync for Value<T> {}
 
 /// The I/O object's handle to its fd: the value, the fd number and the state shared
 /// with the ops (see the module docs).
-pub(crate) struct FdOwner<T, S = ()> {
-    shared: Arc<SharedFd<S, Value<T>>>,
+pub(crate) struct FdOwner<T: AsRawIo, S = ()> {
+    shared: Arc<SharedFd<T::Raw, S, Value<T>>>,
     /// `get` hands out `&T`: sharing the owner across threads shares `T`.
     _value: PhantomData<T>,
 }
 
-impl<T: AsRawFd> FdOwner<T> {
+impl<T: AsRawIo> FdOwner<T> {
     /// An owner of `value` with no state shared with the ops.
     pub(crate) fn new(value: T) -> FdOwner<T> {
         FdOwner::with_state(value, ())
     }
 }
 
-impl<T: AsRawFd, S> FdOwner<T, S> {
+impl<T: AsRawIo, S> FdOwner<T, S> {
     /// An owner of `value`, sharing `state` with every op that holds the fd.
     pub(crate) fn with_state(value: T, state: S) -> FdOwner<T, S> {
         FdOwner {
             shared: Arc::new(SharedFd {
-                raw: value.as_raw_fd(),
+                raw: value.as_raw_io(),
                 state,
                 value: Value(UnsafeCell::new(Some(value))),
             }),
             _value: PhantomData,
         }
     }
-}
 
-impl<T, S> FdOwner<T, S> {
     /// The fd number (valid while the owner holds the value).
-    pub(crate) fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> T::Raw {
         self.shared.raw
     }
 
@@ -113,7 +116,8 @@ impl<T, S> FdOwner<T, S> {
             .expect("the owner holds the value until it takes it")
     }
 
-    /// The value, mutably.
+    /// The value, mutably (for `AsyncFd::get_mut`, which is Unix-only).
+    #[cfg(unix)]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         // SAFETY: only this owner touches `value` (`FdRef`s never do), and `&mut self`
         // rules out any other borrow from `get` or `get_mut` while this one lives.
@@ -141,17 +145,17 @@ impl<T, S> FdOwner<T, S> {
     }
 }
 
-impl<T: Send + 'static, S: Send + Sync + 'static> FdOwner<T, S> {
+impl<T: AsRawIo + Send + 'static, S: Send + Sync + 'static> FdOwner<T, S> {
     /// A handle for an op: keeps the value alive (the fd open) while the op exists, and
     /// gives it the state.
-    pub(crate) fn share(&self) -> FdRef<S> {
+    pub(crate) fn share(&self) -> FdRef<S, T::Raw> {
         FdRef {
             shared: self.shared.clone(),
         }
     }
 }
 
-impl<T, S: fmt::Debug> fmt::Debug for FdOwner<T, S> {
+impl<T: AsRawIo, S: fmt::Debug> fmt::Debug for FdOwner<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FdOwner")
             .field("fd", &self.shared.raw)
@@ -160,14 +164,19 @@ impl<T, S: fmt::Debug> fmt::Debug for FdOwner<T, S> {
     }
 }
 
-/// An op's hold on its I/O object's fd: the number, kept open until this is dropped,
-/// and the object's state.
-pub(crate) struct FdRef<S = ()> {
-    shared: Arc<SharedFd<S, dyn Send + Sync>>,
+/// An op's hold on its I/O object's fd: the number (of type `R`: a socket's by
+/// default, see the module docs), kept open until this is dropped, and the object's
+/// state.
+pub(crate) struct FdRef<S = (), R = RawSocket> {
+    shared: Arc<SharedFd<R, S, dyn Send + Sync>>,
 }
 
-impl<S> FdRef<S> {
-    pub(crate) fn raw(&self) -> RawFd {
+/// A file op's hold on its file (no state; the number is a file's, a handle on
+/// Windows).
+pub(crate) type FileRef = FdRef<(), RawFile>;
+
+impl<S, R: Copy> FdRef<S, R> {
+    pub(crate) fn raw(&self) -> R {
         self.shared.raw
     }
 
@@ -185,15 +194,15 @@ impl<S> FdRef<S> {
     }
 }
 
-impl<S> Clone for FdRef<S> {
-    fn clone(&self) -> FdRef<S> {
+impl<S, R> Clone for FdRef<S, R> {
+    fn clone(&self) -> FdRef<S, R> {
         FdRef {
             shared: self.shared.clone(),
         }
     }
 }
 
-impl<S> fmt::Debug for FdRef<S> {
+impl<S, R: fmt::Debug> fmt::Debug for FdRef<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FdRef")
             .field("fd", &self.shared.raw)
@@ -208,10 +217,19 @@ mod tests {
     use super::*;
 
     /// Records its drop (the "close").
-    struct Closing(RawFd, Arc<AtomicBool>);
+    struct Closing(RawSocket, Arc<AtomicBool>);
 
-    impl AsRawFd for Closing {
-        fn as_raw_fd(&self) -> RawFd {
+    // The platform's "has a socket number" trait, which gives `sys::AsRawIo`.
+    #[cfg(unix)]
+    impl std::os::fd::AsRawFd for Closing {
+        fn as_raw_fd(&self) -> RawSocket {
+            self.0
+        }
+    }
+
+    #[cfg(windows)]
+    impl std::os::windows::io::AsRawSocket for Closing {
+        fn as_raw_socket(&self) -> RawSocket {
             self.0
         }
     }

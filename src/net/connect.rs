@@ -9,7 +9,6 @@
 //! `SO_ERROR`) and `EISCONN` "connected".
 
 use std::io;
-use std::os::fd::OwnedFd;
 
 use socket2::SockAddr;
 
@@ -18,6 +17,8 @@ use super::socket_ready::Direction;
 use crate::driver::{Backend, Handle};
 use crate::op;
 use crate::op::connect::Connect;
+use crate::sys::OwnedSocket;
+use crate::sys::socket::{connect_again_state, connect_in_progress};
 
 impl Socket {
     /// Connects a new, not yet registered socket (`fd`, of `kind`; `nonblocking` as
@@ -32,7 +33,7 @@ impl Socket {
     /// saying "closed"). Registered after `connect`, the socket is in `SYN_SENT` or
     /// connected and reports no hang-up. (tokio registers after `connect` too.)
     pub(crate) async fn connect_fd(
-        fd: OwnedFd,
+        fd: OwnedSocket,
         kind: Kind,
         address: SockAddr,
         nonblocking: Option<bool>,
@@ -46,11 +47,11 @@ impl Socket {
         if nonblocking != Some(true) {
             socket2::SockRef::from(&fd).set_nonblocking(true)?;
         }
+        // The socket is not registered yet, so this call needs no `try_io`: on Windows
+        // the registration's first poll reports the connection's state.
         let in_progress = match socket2::SockRef::from(&fd).connect(&address) {
             Ok(()) => false,
-            Err(error) if matches!(error.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {
-                true
-            }
+            Err(error) if connect_in_progress(&error) => true,
             Err(error) => return Err(error),
         };
         let socket = Socket::with_mode(fd, kind, Some(true))?;
@@ -64,15 +65,16 @@ impl Socket {
     /// Connects to `address`.
     pub(crate) async fn connect(&self, address: SockAddr) -> io::Result<()> {
         let result = op::run(self.source(), Connect::new(self.fd.share(), address)).await;
-        match result.as_ref().map_err(io::Error::raw_os_error) {
-            // A resubmitted io_uring connect (its ring was retired mid-way): the first
-            // attempt goes on in the kernel, or has finished.
-            Err(Some(libc::EALREADY | libc::EINPROGRESS)) => {
+        // A resubmitted io_uring connect (its ring was retired mid-way): the first
+        // attempt goes on in the kernel (`EALREADY`, `EINPROGRESS`), or has finished
+        // (`EISCONN`).
+        match result.as_ref().err().and_then(connect_again_state) {
+            Some(true) => {
                 self.ready(Direction::Write).await?;
                 self.take_error()
             }
-            Err(Some(libc::EISCONN)) => Ok(()),
-            _ => result,
+            Some(false) => Ok(()),
+            None => result,
         }
     }
 

@@ -21,14 +21,14 @@
 use std::io;
 use std::task::{Context, Poll, ready};
 
-use socket2::SockAddr;
+use socket2::{SockAddr, SockAddrStorage};
 
 use super::socket::{Kind, Socket};
 use super::socket_ready::Direction;
 use crate::driver::op::IoSource;
 use crate::op::accept::Accepted;
 use crate::op::socket_address::sock_addr;
-use crate::sys::socket::accept_cloexec_nonblocking;
+use crate::sys::{self, RawSocket};
 
 impl Socket {
     /// Accepts a connection if one is ready, or stores `cx`'s waker (see the module
@@ -69,13 +69,10 @@ impl Socket {
 
 /// One non-blocking accept on the (non-blocking) listener `fd`: a close-on-exec,
 /// non-blocking connection and its peer's address.
-fn accept_now(fd: std::os::fd::RawFd) -> io::Result<Accepted> {
-    // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut length = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `storage` and `length` are valid for the kernel to write an address of
-    // at most `length` bytes and its length into.
-    let fd = unsafe { accept_cloexec_nonblocking(fd, (&raw mut storage).cast(), &mut length) }?;
+fn accept_now(fd: RawSocket) -> io::Result<Accepted> {
+    let mut storage = SockAddrStorage::zeroed();
+    let mut length = 0;
+    let fd = sys::socket::accept(fd, &mut storage, &mut length)?;
     Ok(Accepted {
         fd,
         peer: sock_addr(&storage, length),

@@ -15,7 +15,11 @@
 //!   of `EAGAIN` + `POLL_ADD` + retry). The poll-based paths (`poll_recv`/`poll_send`,
 //!   used by the `AsyncRead`/`AsyncWrite` impls) use `MSG_DONTWAIT` syscalls and wait
 //!   for readiness with a `POLL_ADD` kept per direction.
-//! * mio: non-blocking, registered edge-triggered with one core's poll.
+//! * mio: non-blocking, registered edge-triggered with one core's poll (on Windows
+//!   the only backend: IOCP with readiness emulated by mio, see `driver::mio`).
+//!
+//! The fd is the platform's socket handle (`sys::OwnedSocket`: an `OwnedFd` on Unix, an
+//! `OwnedSocket` on Windows); the names say "fd" after the Unix case.
 //!
 //! The rest of `Socket` lives with its concept, one file each:
 //!
@@ -33,7 +37,6 @@
 //! * `net::poll_accept`: the poll-based accept behind the listeners' `poll_accept`.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 
 #[cfg(ringtide_uring)]
@@ -47,6 +50,7 @@ use crate::io::shared_fd::FdOwner;
 use crate::op::accept::{Accepted, KeepsAccepts};
 use crate::op::leftovers::Leftovers;
 use crate::op::recv::{KeepsReads, Received};
+use crate::sys::{AsRawIo, BorrowedSocket, OwnedSocket, RawSocket};
 
 /// What kind of socket: decides how kept read results are handed out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,13 +105,13 @@ pub(crate) struct Socket {
 impl Socket {
     /// Takes `fd` over for the current runtime: sets its mode for the backend and
     /// registers it with mio when that is the backend.
-    pub(crate) fn new(fd: OwnedFd, kind: Kind) -> io::Result<Socket> {
+    pub(crate) fn new(fd: OwnedSocket, kind: Kind) -> io::Result<Socket> {
         Socket::with_mode(fd, kind, None)
     }
 
     /// `new` for an fd whose `O_NONBLOCK` flag is known (`Some(true)`: set).
     pub(super) fn with_mode(
-        fd: OwnedFd,
+        fd: OwnedSocket,
         kind: Kind,
         nonblocking: Option<bool>,
     ) -> io::Result<Socket> {
@@ -125,7 +129,7 @@ impl Socket {
                         socket2::SockRef::from(&fd).set_nonblocking(true)?;
                     }
                     let poll = handle.pick_poll().ok_or_else(no_runtime)?;
-                    Ok(IoSource::Mio(poll.register_fd(fd.as_raw_fd())?))
+                    Ok(IoSource::Mio(poll.register_raw(fd.as_raw_io())?))
                 }
                 _ => Err(no_runtime()),
             }
@@ -140,7 +144,7 @@ impl Socket {
         let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream::new(fd.as_raw_fd(), kind == Kind::Listener),
+            accept_stream: AcceptStream::new(fd.as_raw_io(), kind == Kind::Listener),
             fd: FdOwner::with_state(
                 // Listeners and datagram sockets close at once, so that their address is
                 // free when the drop returns (a test or a restart may bind it again
@@ -173,7 +177,7 @@ impl Socket {
         Socket::with_mode(socket.into(), kind, Some(false))
     }
 
-    pub(crate) fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawSocket {
         self.fd.raw()
     }
 
@@ -187,14 +191,14 @@ impl Socket {
         socket2::SockRef::from(self.fd.get())
     }
 
-    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.get().as_fd()
+    pub(crate) fn as_fd(&self) -> BorrowedSocket<'_> {
+        self.fd.get().borrow()
     }
 
     /// The fd, for the caller of a public `AsFd`/`AsRawFd` (or the fd came from the
     /// caller): it may be duplicated from now on, so a listener's drop no longer shuts
     /// the socket down (see `AcceptStream`).
-    pub(crate) fn lend_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    pub(crate) fn lend_fd(&self) -> BorrowedSocket<'_> {
         #[cfg(ringtide_uring)]
         self.accept_stream.note_fd_lent();
         self.as_fd()
@@ -225,7 +229,7 @@ impl Socket {
     ///   lands (bytes, a connection) goes to that state and is dropped with it when the
     ///   last of them ends (the bytes are lost, the connections closed); a cancelled
     ///   read or accept in that state is logged as a warning.
-    pub(crate) fn into_owned_fd(self) -> OwnedFd {
+    pub(crate) fn into_owned_fd(self) -> OwnedSocket {
         #[cfg(ringtide_uring)]
         self.accept_stream.disarm();
         let owner = self.fd;
@@ -274,7 +278,7 @@ impl Socket {
             }
         }
         if let IoSource::Mio(registration) = &state.source {
-            let _ = registration.deregister_fd(owner.raw());
+            let _ = registration.deregister();
         }
         owner.take().into_owned()
     }
@@ -290,7 +294,7 @@ impl Socket {
     /// makes the conversion succeed. A cancelled read that is still in the kernel does
     /// not make it fail (it usually takes nothing, and the caller cannot wait for it
     /// here): see `into_owned_fd`.
-    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+    pub(crate) fn into_fd(self) -> io::Result<OwnedSocket> {
         if self.state().kind == Kind::Stream {
             let mut cx = Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(Some(kept)) = self.state().reads.poll_take(&mut cx) {
@@ -314,8 +318,9 @@ impl Socket {
     }
 }
 
-impl AsRawFd for Socket {
-    fn as_raw_fd(&self) -> RawFd {
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawSocket {
         self.fd()
     }
 }

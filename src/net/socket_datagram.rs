@@ -4,7 +4,8 @@
 //! or from a future that waits for readiness in between (`*_datagram`).
 //!
 //! Every syscall passes `MSG_DONTWAIT` (on io_uring the socket is in blocking mode, see
-//! `net::socket`); sends add `MSG_NOSIGNAL` where the platform has it. The three ways
+//! `net::socket`); sends add `MSG_NOSIGNAL` where the platform has it (the flags are
+//! `sys::socket`'s; on Windows the socket is non-blocking and neither flag exists). The three ways
 //! to wait differ as in tokio:
 //!
 //! * `try_*` never wait (`Socket::try_io`): on mio they look at the recorded readiness
@@ -37,7 +38,7 @@ use socket2::SockAddr;
 use super::socket::Socket;
 use super::socket_ready::Direction;
 use crate::driver::op::IoSource;
-use crate::sys::socket::send_flags;
+use crate::sys::socket as sys_socket;
 
 /// Whether a receive takes the datagram or leaves it at the head of the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +50,8 @@ pub(crate) enum Receive {
 }
 
 impl Receive {
-    fn flags(self) -> libc::c_int {
-        match self {
-            Receive::Take => libc::MSG_DONTWAIT,
-            Receive::Peek => libc::MSG_DONTWAIT | libc::MSG_PEEK,
-        }
+    fn flags(self) -> std::ffi::c_int {
+        sys_socket::receive_flags(self == Receive::Peek)
     }
 }
 
@@ -110,7 +108,7 @@ impl Socket {
     /// One non-blocking send of `buf` as one datagram, to `target` or (`None`) to the
     /// connected peer.
     fn send_datagram_syscall(&self, buf: &[u8], target: Option<&SockAddr>) -> io::Result<usize> {
-        let flags = libc::MSG_DONTWAIT | send_flags();
+        let flags = sys_socket::nonblocking_send_flags();
         let socket = self.as_sock_ref();
         match target {
             Some(target) => socket.send_to_with_flags(buf, target, flags),
@@ -287,7 +285,7 @@ impl Socket {
                 loop {
                     poll_fn(crate::task::coop::poll_proceed).await;
                     let event = poll_fn(|cx| waiter.poll_ready(cx)).await?;
-                    match operation() {
+                    match registration.try_io(&mut operation) {
                         Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                             registration.clear_readiness(event);
                         }

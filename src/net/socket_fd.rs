@@ -7,16 +7,16 @@
 //! `CLOSE`, batched with the other SQEs, so the peer sees the close when the ring next
 //! submits, before the worker looks for work or parks); otherwise, and for listeners
 //! and datagram sockets (which own an address that must be free once the drop
-//! returns), it is a `close(2)`. `into_owned` hands the fd out instead (the socket's
-//! `into_owned_fd`).
+//! returns), it is a `close(2)` (`closesocket` on Windows). `into_owned` hands the fd
+//! out instead (the socket's `into_owned_fd`).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use crate::sys::{self, BorrowedSocket, OwnedSocket};
 
 /// The fd of a socket (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct SocketFd {
     /// `None` only once handed out (`into_owned`) or while being dropped.
-    fd: Option<OwnedFd>,
+    fd: Option<OwnedSocket>,
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     through_ring: bool,
 }
@@ -24,7 +24,7 @@ pub(crate) struct SocketFd {
 impl SocketFd {
     /// Owns `fd`; `through_ring`: close it through the ring when the thread that drops
     /// it drives one (streams on io_uring).
-    pub(super) fn new(fd: OwnedFd, through_ring: bool) -> SocketFd {
+    pub(super) fn new(fd: OwnedSocket, through_ring: bool) -> SocketFd {
         SocketFd {
             fd: Some(fd),
             through_ring,
@@ -32,7 +32,7 @@ impl SocketFd {
     }
 
     /// Hands the fd out: from here this value no longer closes it.
-    pub(super) fn into_owned(mut self) -> OwnedFd {
+    pub(super) fn into_owned(mut self) -> OwnedSocket {
         self.fd.take().expect("a socket's fd is taken once")
     }
 }
@@ -52,17 +52,13 @@ impl Drop for SocketFd {
     }
 }
 
-impl AsFd for SocketFd {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd
-            .as_ref()
-            .expect("a socket's fd is taken once")
-            .as_fd()
+impl SocketFd {
+    /// Borrows the fd.
+    pub(super) fn borrow(&self) -> BorrowedSocket<'_> {
+        sys::borrow_socket(self.fd.as_ref().expect("a socket's fd is taken once"))
     }
 }
 
-impl AsRawFd for SocketFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
-    }
-}
+// `AsFd`/`AsRawFd` (Windows: `AsSocket`/`AsRawSocket`), for socket2's `SockRef` and the
+// fd owner's number.
+sys::impl_as_socket!(SocketFd, |this| this.borrow());

@@ -69,7 +69,7 @@ impl Socket {
         {
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
             Poll::Ready(Some(count)) => Ok(count),
-            Poll::Ready(None) => recv_uninit(self.fd(), buf, libc::MSG_PEEK),
+            Poll::Ready(None) => recv_uninit(self, buf, true),
         }
     }
 }

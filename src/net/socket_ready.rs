@@ -31,8 +31,7 @@ use super::socket::Socket;
 use super::socket::no_runtime;
 use super::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
 use crate::driver::op::IoSource;
-use crate::op::socket_address::MessageHeader;
-use crate::sys::socket::send_flags;
+use crate::sys::socket as sys_socket;
 
 /// The direction of the poll-based API.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +136,7 @@ impl Socket {
             if let Some(count) = self.try_take_kept(|kept| copy_to_uninit(kept, buf))? {
                 return Ok(count);
             }
-            recv_uninit(self.fd(), buf, 0)
+            recv_uninit(self, buf, false)
         })
     }
 
@@ -150,19 +149,7 @@ impl Socket {
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_io(cx, Direction::Write, || {
             // SAFETY: `buf` is a valid readable slice for the whole call.
-            let sent = unsafe {
-                libc::send(
-                    self.fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | send_flags(),
-                )
-            };
-            if sent < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(sent as usize)
-            }
+            unsafe { sys_socket::send(self.fd(), buf.as_ptr(), buf.len()) }
         })
     }
 
@@ -180,18 +167,7 @@ impl Socket {
         const IOV_MAX: usize = 1024;
         let bufs = &bufs[..bufs.len().min(IOV_MAX)];
         self.poll_io(cx, Direction::Write, || {
-            let mut header = MessageHeader::default();
-            header.0.msg_iov = bufs.as_ptr().cast_mut().cast();
-            header.0.msg_iovlen = bufs.len() as _;
-            // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices live for the
-            // whole call.
-            let sent =
-                unsafe { libc::sendmsg(self.fd(), &header.0, libc::MSG_DONTWAIT | send_flags()) };
-            if sent < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(sent as usize)
-            }
+            sys_socket::send_slices(self.fd(), bufs)
         })
     }
 

@@ -30,8 +30,7 @@ use crate::driver::mio::Ready as MioReady;
 use crate::driver::op::IoSource;
 use crate::io::{Interest, Ready};
 use crate::op::recv::Received;
-use crate::op::socket_address::MessageHeader;
-use crate::sys::socket::send_flags;
+use crate::sys::socket as sys_socket;
 
 /// The most slices one vectored call passes (`IOV_MAX`; more fail with `EMSGSIZE`).
 const IOV_MAX: usize = 1024;
@@ -157,7 +156,7 @@ impl Socket {
         if let Some(count) = self.try_take_kept(|kept| copy_to_uninit(kept, buf))? {
             return Ok(count);
         }
-        self.try_io(Direction::Read, || recv_uninit(self.fd(), buf, 0))
+        self.try_io(Direction::Read, || recv_uninit(self, buf, false))
     }
 
     /// One non-blocking `recvmsg` into `bufs` (at most `IOV_MAX` of them), kept bytes
@@ -171,38 +170,14 @@ impl Socket {
         if let Some(count) = self.try_take_kept(|kept| copy_to_slices(kept, bufs))? {
             return Ok(count);
         }
-        self.try_io(Direction::Read, || {
-            let mut header = MessageHeader::default();
-            header.0.msg_iov = bufs.as_mut_ptr().cast();
-            header.0.msg_iovlen = bufs.len() as _;
-            // SAFETY: `IoSliceMut` is ABI-compatible with `iovec`; the slices are valid
-            // and writable for the whole call.
-            let read = unsafe { libc::recvmsg(self.fd(), &mut header.0, libc::MSG_DONTWAIT) };
-            if read < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(read as usize)
-            }
-        })
+        self.try_io(Direction::Read, || sys_socket::recv_slices(self.fd(), bufs))
     }
 
     /// One non-blocking `send` of `buf`; `WouldBlock` when the send buffer is full.
     pub(crate) fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
         self.try_io(Direction::Write, || {
             // SAFETY: `buf` is a valid readable slice for the whole call.
-            let sent = unsafe {
-                libc::send(
-                    self.fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | send_flags(),
-                )
-            };
-            if sent < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(sent as usize)
-            }
+            unsafe { sys_socket::send(self.fd(), buf.as_ptr(), buf.len()) }
         })
     }
 
@@ -211,18 +186,7 @@ impl Socket {
     pub(crate) fn try_send_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let bufs = &bufs[..bufs.len().min(IOV_MAX)];
         self.try_io(Direction::Write, || {
-            let mut header = MessageHeader::default();
-            header.0.msg_iov = bufs.as_ptr().cast_mut().cast();
-            header.0.msg_iovlen = bufs.len() as _;
-            // SAFETY: `IoSlice` is ABI-compatible with `iovec`; the slices live for the
-            // whole call and `sendmsg` only reads them.
-            let sent =
-                unsafe { libc::sendmsg(self.fd(), &header.0, libc::MSG_DONTWAIT | send_flags()) };
-            if sent < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(sent as usize)
-            }
+            sys_socket::send_slices(self.fd(), bufs)
         })
     }
 
@@ -278,7 +242,7 @@ impl Socket {
                     return Err(io::ErrorKind::WouldBlock.into());
                 };
                 let event = event?;
-                match operation() {
+                match registration.try_io(operation) {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         registration.clear_readiness(event);
                         Err(error)
@@ -324,28 +288,16 @@ fn copy_to_slices(kept: &[u8], bufs: &mut [io::IoSliceMut<'_>]) -> usize {
     count
 }
 
-/// One non-blocking `recv(2)` on `fd` into `buf` with `flags` (`MSG_DONTWAIT` added);
+/// One non-blocking `recv` on `socket` into `buf` (with `MSG_PEEK` when `peek`);
 /// writes only initialised bytes.
 pub(super) fn recv_uninit(
-    fd: std::os::fd::RawFd,
+    socket: &Socket,
     buf: &mut [MaybeUninit<u8>],
-    flags: libc::c_int,
+    peek: bool,
 ) -> io::Result<usize> {
-    // SAFETY: `buf` is a valid writable slice for the whole call; `recv` writes only
-    // initialised bytes into it.
-    let read = unsafe {
-        libc::recv(
-            fd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            flags | libc::MSG_DONTWAIT,
-        )
-    };
-    if read < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(read as usize)
-    }
+    socket
+        .as_sock_ref()
+        .recv_with_flags(buf, sys_socket::receive_flags(peek))
 }
 
 /// The public readiness of mio's bits for one direction. A pending error counts as the

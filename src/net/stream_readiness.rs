@@ -275,7 +275,8 @@ macro_rules! impl_stream_readiness {
 
 pub(crate) use impl_stream_readiness;
 
-#[cfg(all(test, not(loom)))]
+// Unix only: the tests drive socket pairs from `std::os::unix` (Windows has none).
+#[cfg(all(test, unix, not(loom)))]
 mod tests {
     //! Read readiness and the read leftovers, driven by hand: a cancelled read "in the
     //! kernel" is `note_abandoned`, its end `finish_abandoned`, as the ops do.

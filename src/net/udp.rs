@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll, ready};
 
 use socket2::SockAddr;
@@ -62,7 +61,7 @@ use crate::sys::socket::cloexec_type;
 /// # }).unwrap();
 /// ```
 pub struct UdpSocket {
-    socket: Socket,
+    pub(in crate::net) socket: Socket,
 }
 
 impl UdpSocket {
@@ -663,7 +662,7 @@ impl UdpSocket {
     /// Outside a runtime with I/O enabled.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            socket: Socket::new(OwnedFd::from(socket), Kind::Datagram)?,
+            socket: Socket::new(crate::sys::OwnedSocket::from(socket), Kind::Datagram)?,
         })
     }
 
@@ -742,27 +741,6 @@ fn sender(from: Option<SockAddr>) -> io::Result<SocketAddr> {
     match from {
         Some(from) => socket_addr(from),
         None => Err(io::Error::other("kept datagram without a sender")),
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
-
-impl IntoRawFd for UdpSocket {
-    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
-    /// non-blocking on mio). As with `into_std`, datagrams cancelled receives took
-    /// (io_uring) are lost (logged as warnings).
-    fn into_raw_fd(self) -> RawFd {
-        self.socket.into_owned_fd().into_raw_fd()
     }
 }
 

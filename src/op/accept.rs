@@ -5,22 +5,21 @@
 //! listener's state says where they are ([`KeepsAccepts`]).
 
 use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
-use socket2::SockAddr;
+use socket2::{SockAddr, SockAddrStorage, socklen_t};
 
 use crate::driver::op::{KernelWritten, OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::op::leftovers::{LatePath, LateResult, LeftoverTicket, Leftovers};
 use crate::op::socket_address::sock_addr;
-use crate::sys::socket::accept_cloexec_nonblocking;
+use crate::sys::{self, OwnedSocket};
 
-const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+const STORAGE_LENGTH: socklen_t = size_of::<SockAddrStorage>() as socklen_t;
 
 /// A connection taken by an accept.
 #[derive(Debug)]
 pub(crate) struct Accepted {
-    pub(crate) fd: OwnedFd,
+    pub(crate) fd: OwnedSocket,
     pub(crate) peer: SockAddr,
 }
 
@@ -64,12 +63,13 @@ impl<S> std::fmt::Debug for Accept<S> {
 
 /// `accept4`'s address out-parameters.
 struct PeerAddress {
-    storage: libc::sockaddr_storage,
-    length: libc::socklen_t,
+    storage: SockAddrStorage,
+    length: socklen_t,
 }
 
 impl PeerAddress {
     /// The pointers for the kernel, with the length reset to the whole storage.
+    #[cfg(ringtide_uring)]
     fn prepare(&mut self) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
         self.length = STORAGE_LENGTH;
         ((&raw mut self.storage).cast(), &raw mut self.length)
@@ -81,18 +81,18 @@ impl<S: KeepsAccepts> Accept<S> {
         Accept {
             fd,
             peer: KernelWritten::new(PeerAddress {
-                // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
-                storage: unsafe { std::mem::zeroed() },
+                storage: SockAddrStorage::zeroed(),
                 length: STORAGE_LENGTH,
             }),
             ticket: LeftoverTicket::default(),
         }
     }
 
-    /// Only after the accept finished: the kernel wrote the address.
-    fn accepted(&mut self, fd: i32) -> Accepted {
-        // SAFETY: the kernel returned a new fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    /// Only after the accept finished: the kernel wrote the address; `fd` is the new
+    /// socket's number (an op result, see `sys::socket_as_result`).
+    fn accepted(&mut self, fd: usize) -> Accepted {
+        // SAFETY: the kernel returned a new socket that nothing else owns.
+        let fd = unsafe { sys::socket_from_raw(sys::socket_from_result(fd)) };
         let address = self.peer.get_mut();
         let peer = sock_addr(&address.storage, address.length);
         Accepted { fd, peer }
@@ -122,7 +122,7 @@ impl<S: KeepsAccepts> OpCode for Accept<S> {
 
     #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, result: i32) {
-        let accepted = (result >= 0).then(|| self.accepted(result));
+        let accepted = (result >= 0).then(|| self.accepted(result as usize));
         self.ticket
             .complete_abandoned(self.fd.state().late_accepts(), accepted);
     }
@@ -132,14 +132,12 @@ impl<S: KeepsAccepts> OpCode for Accept<S> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let (address, length) = self.peer.get_mut().prepare();
-        // SAFETY: the storage and length are valid for the kernel to write an address
-        // into.
-        let accepted = unsafe { accept_cloexec_nonblocking(self.fd.raw(), address, length) };
-        accepted.map(|fd| fd.into_raw_fd() as usize)
+        let peer = self.peer.get_mut();
+        let accepted = sys::socket::accept(self.fd.raw(), &mut peer.storage, &mut peer.length);
+        accepted.map(|fd| sys::socket_as_result(sys::socket_into_raw(fd)))
     }
 
     fn complete(mut self, result: io::Result<usize>) -> io::Result<Accepted> {
-        result.map(|fd| self.accepted(fd as i32))
+        result.map(|fd| self.accepted(fd))
     }
 }

@@ -9,29 +9,32 @@
 //!   on the blocking pool.
 //!
 //! Whatever `close(2)` returns, the fd is gone afterwards on Linux (even on `EINTR`), so
-//! a failed close is never retried.
+//! a failed close is never retried. On Windows the readiness half is `CloseHandle` on
+//! a file's handle (see `sys::file::close`).
 
 use std::io;
+#[cfg(ringtide_uring)]
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::sys::OwnedFile;
 
 /// Closes `fd`. The op owns it: if the op is never submitted, dropping it closes the fd.
 #[derive(Debug)]
 pub(crate) struct Close {
-    fd: Option<OwnedFd>,
+    fd: Option<OwnedFile>,
     /// The number, for the kernel to close once `uring_entry` gave up the `OwnedFd`.
-    #[cfg_attr(
-        not(ringtide_uring),
-        allow(dead_code, reason = "only the ring closes by number")
-    )]
+    #[cfg(ringtide_uring)]
     raw: RawFd,
 }
 
 impl Close {
-    pub(crate) fn new(fd: OwnedFd) -> Close {
-        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-        Close { fd: Some(fd), raw }
+    pub(crate) fn new(fd: OwnedFile) -> Close {
+        Close {
+            #[cfg(ringtide_uring)]
+            raw: std::os::fd::AsRawFd::as_raw_fd(&fd),
+            fd: Some(fd),
+        }
     }
 }
 
@@ -69,12 +72,7 @@ impl OpCode for Close {
         let Some(fd) = self.fd.take() else {
             return Ok(0);
         };
-        // SAFETY: `into_raw_fd` hands over the only owner of the fd, so closing it here
-        // closes nothing anyone else owns, and nothing closes it again.
-        if unsafe { libc::close(fd.into_raw_fd()) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(0)
+        crate::sys::file::close(fd).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {
@@ -82,9 +80,10 @@ impl OpCode for Close {
     }
 }
 
-#[cfg(test)]
+// Unix: checks the descriptor table with `fcntl`.
+#[cfg(all(test, unix))]
 mod readiness_tests {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, OwnedFd};
 
     use super::*;
 

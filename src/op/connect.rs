@@ -9,7 +9,6 @@
 //! `SO_ERROR`.
 
 use std::io;
-use std::os::fd::RawFd;
 
 use socket2::SockAddr;
 
@@ -57,52 +56,13 @@ impl<S: Send + Sync + 'static> OpCode for Connect<S> {
 
     fn attempt(&mut self) -> io::Result<usize> {
         if self.started {
-            return take_error(self.fd.raw()).map(|()| 0);
+            return crate::sys::socket::take_error(self.fd.raw()).map(|()| 0);
         }
         self.started = true;
-        // SAFETY: the address pointer and length describe a valid socket address.
-        let result = unsafe {
-            libc::connect(
-                self.fd.raw(),
-                self.address.as_ptr().cast(),
-                self.address.len(),
-            )
-        };
-        if result == 0 {
-            return Ok(0);
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EINPROGRESS) => Err(io::ErrorKind::WouldBlock.into()),
-            _ => Err(error),
-        }
+        crate::sys::socket::connect(self.fd.raw(), &self.address).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {
         result.map(|_| ())
-    }
-}
-
-/// The pending error of socket `fd` (`SO_ERROR`, which reading clears), as a result.
-fn take_error(fd: RawFd) -> io::Result<()> {
-    let mut error: libc::c_int = 0;
-    let mut length = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `error` and `length` are valid for `getsockopt` to write an int and its
-    // length into.
-    let result = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&raw mut error).cast(),
-            &mut length,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    match error {
-        0 => Ok(()),
-        code => Err(io::Error::from_raw_os_error(code)),
     }
 }

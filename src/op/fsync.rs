@@ -7,19 +7,19 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::sys::file::sync;
 
 /// `fsync(2)`, or `fdatasync(2)` when `data_only`.
 #[derive(Debug)]
 pub(crate) struct Fsync {
     /// Keeps the fd open until this op is freed (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     data_only: bool,
 }
 
 impl Fsync {
-    pub(crate) fn new(fd: FdRef, data_only: bool) -> Fsync {
+    pub(crate) fn new(fd: FileRef, data_only: bool) -> Fsync {
         Fsync { fd, data_only }
     }
 }

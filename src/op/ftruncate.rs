@@ -8,18 +8,18 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 
 /// `ftruncate(2)` to `len` bytes; `len` must be at most `i64::MAX` (the caller checks).
 #[derive(Debug)]
 pub(crate) struct Ftruncate {
     /// Keeps the fd open until this op is freed (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     len: u64,
 }
 
 impl Ftruncate {
-    pub(crate) fn new(fd: FdRef, len: u64) -> Ftruncate {
+    pub(crate) fn new(fd: FileRef, len: u64) -> Ftruncate {
         debug_assert!(i64::try_from(len).is_ok(), "a length the kernel can take");
         Ftruncate { fd, len }
     }
@@ -41,14 +41,7 @@ impl OpCode for Ftruncate {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let len = libc::off_t::try_from(self.len)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: a syscall on an fd this op keeps open; no memory is passed.
-        if unsafe { libc::ftruncate(self.fd.raw(), len) } < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        crate::sys::file::set_len(self.fd.raw(), self.len).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

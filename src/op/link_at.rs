@@ -2,24 +2,24 @@
 //! flags: a symlink `original` is linked itself, not followed, as `std::fs::hard_link`
 //! does on Linux). Paths are relative to the current directory (`AT_FDCWD`).
 //!
-//! Both paths are owned `CString`s whose heap bytes stay put until the op is freed
-//! (after its final CQE on io_uring). A cancelled link either created the name or did
-//! not.
+//! Both paths are owned `CString`s (on Windows `PathBuf`s, see `sys::path`) whose heap
+//! bytes stay put until the op is freed (after its final CQE on io_uring). A cancelled
+//! link either created the name or did not.
 
-use std::ffi::CString;
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::sys::path::{self, OsPath};
 
 /// Makes `link` a new name for `original`.
 #[derive(Debug)]
 pub(crate) struct LinkAt {
-    original: CString,
-    link: CString,
+    original: OsPath,
+    link: OsPath,
 }
 
 impl LinkAt {
-    pub(crate) fn new(original: CString, link: CString) -> LinkAt {
+    pub(crate) fn new(original: OsPath, link: OsPath) -> LinkAt {
         LinkAt { original, link }
     }
 }
@@ -42,21 +42,7 @@ impl OpCode for LinkAt {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        // SAFETY: both paths are NUL-terminated strings this op owns.
-        let linked = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                self.original.as_ptr(),
-                libc::AT_FDCWD,
-                self.link.as_ptr(),
-                0,
-            )
-        };
-        if linked < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        path::hard_link(&self.original, &self.link).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

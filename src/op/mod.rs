@@ -17,6 +17,8 @@ pub(crate) mod leftovers;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
 pub(crate) mod poll;
+// Reads and writes of any fd (`io::AsyncFd`, process pipes: Unix only).
+#[cfg(unix)]
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod recv_msg;
@@ -27,11 +29,15 @@ pub(crate) mod send;
 pub(crate) mod send_msg;
 pub(crate) mod shutdown;
 pub(crate) mod socket_address;
+#[cfg(unix)]
 pub(crate) mod write;
 // File ops (fs::File, whole-file functions).
 pub(crate) mod file_offset;
 pub(crate) mod fsync;
 pub(crate) mod ftruncate;
+// Opens with `open(2)` flags; on Windows `fs::OpenOptions` opens through std on the
+// blocking pool.
+#[cfg(unix)]
 pub(crate) mod open_at;
 pub(crate) mod read_at;
 pub(crate) mod readv_at;
@@ -42,6 +48,8 @@ pub(crate) mod writev_at;
 pub(crate) mod link_at;
 pub(crate) mod mkdir_at;
 pub(crate) mod rename_at;
+// `fs::symlink` is Unix-only (Windows has file and directory symlinks, see `fs`).
+#[cfg(unix)]
 pub(crate) mod symlink_at;
 pub(crate) mod unlink_at;
 

@@ -15,16 +15,17 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::io::{BufResult, IoBufMut};
 use crate::op::file_offset::FileOffset;
+use crate::sys::IoVec;
 
 /// Reads up to `buf.bytes_total() - start` bytes into `buf[start..]`.
 #[derive(Debug)]
 pub(crate) struct ReadAt<B> {
     /// Keeps the fd open (its number valid) until this op is freed: on io_uring,
     /// after its final CQE (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     /// The kernel writes the bytes behind the buffer's own heap pointer (the
     /// `IoBufMut` contract: they are never inline in `B`), so a shared reference to
     /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
@@ -37,7 +38,7 @@ pub(crate) struct ReadAt<B> {
 impl<B: IoBufMut> ReadAt<B> {
     /// Reads into `buf[start..]`; `start` must be at most `buf.bytes_init()` (the
     /// bytes before it are the caller's, already initialised).
-    pub(crate) fn new(fd: FdRef, buf: B, start: usize, offset: FileOffset) -> ReadAt<B> {
+    pub(crate) fn new(fd: FileRef, buf: B, start: usize, offset: FileOffset) -> ReadAt<B> {
         assert!(
             start <= buf.bytes_init(),
             "a read starts within the initialised bytes"
@@ -88,7 +89,7 @@ impl<B: IoBufMut> OpCode for ReadAt<B> {
 
     fn attempt_nowait(&mut self) -> Option<io::Result<usize>> {
         let (ptr, len) = self.target();
-        let iovec = [libc::iovec {
+        let iovec = [IoVec {
             iov_base: ptr.cast(),
             iov_len: len.min(isize::MAX as usize),
         }];

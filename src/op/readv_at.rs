@@ -10,20 +10,21 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::io::{BufResult, IoBufMut};
 use crate::op::file_offset::FileOffset;
 use crate::op::recv_msg::IOV_MAX;
+use crate::sys::IoVec;
 
 /// Reads into `bufs` (each from its start, up to its capacity), in order.
 pub(crate) struct ReadvAt<B> {
     /// Keeps the fd open until this op is freed (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     /// The kernel writes the bytes behind each buffer's own heap pointer, never into
     /// the `Vec` or a `B` handle.
     bufs: Vec<B>,
     /// The kernel reads these (their heap array), never writes them.
-    iovecs: Vec<libc::iovec>,
+    iovecs: Vec<IoVec>,
     offset: FileOffset,
 }
 
@@ -42,7 +43,7 @@ impl<B> std::fmt::Debug for ReadvAt<B> {
 }
 
 impl<B: IoBufMut> ReadvAt<B> {
-    pub(crate) fn new(fd: FdRef, bufs: Vec<B>, offset: FileOffset) -> ReadvAt<B> {
+    pub(crate) fn new(fd: FileRef, bufs: Vec<B>, offset: FileOffset) -> ReadvAt<B> {
         ReadvAt {
             fd,
             bufs,
@@ -53,10 +54,10 @@ impl<B: IoBufMut> ReadvAt<B> {
 
     /// Points the vectors at the buffers (call again after the op moved: the buffers'
     /// bytes stay put, but they are rebuilt from the handles anyway).
-    fn prepare(&mut self) -> &[libc::iovec] {
+    fn prepare(&mut self) -> &[IoVec] {
         self.iovecs.clear();
         for buf in self.bufs.iter_mut().take(IOV_MAX) {
-            self.iovecs.push(libc::iovec {
+            self.iovecs.push(IoVec {
                 iov_base: buf.stable_mut_ptr().cast(),
                 iov_len: buf.bytes_total(),
             });

@@ -126,19 +126,7 @@ impl<B: IoBufMut, S: KeepsReads> OpCode for Recv<B, S> {
         let fd = self.fd.raw();
         let (start, len) = self.spare();
         // SAFETY: `start` has `len` writable bytes (see `spare`).
-        let read = unsafe {
-            libc::recv(
-                fd,
-                start.cast(),
-                len.min(isize::MAX as usize),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if read < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(read as usize)
-        }
+        unsafe { crate::sys::socket::recv(fd, start, len) }
     }
 
     fn complete(mut self, result: io::Result<usize>) -> BufResult<usize, B> {

@@ -7,19 +7,21 @@
 
 use std::io;
 
-use socket2::SockAddr;
+use socket2::{SockAddr, SockAddrStorage, socklen_t};
 
 use crate::driver::op::{KernelWritten, OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBufMut};
 use crate::op::leftovers::LeftoverTicket;
 use crate::op::recv::KeepsReads;
-use crate::op::socket_address::{MessageHeader, sock_addr};
+use crate::op::socket_address::sock_addr;
+use crate::sys::IoVec;
+use crate::sys::socket::MessageHeader;
 
 /// Most buffers one `recvmsg`/`sendmsg` takes (Linux's `UIO_MAXIOV`).
 pub(crate) const IOV_MAX: usize = 1024;
 
-const STORAGE_LENGTH: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+const STORAGE_LENGTH: socklen_t = size_of::<SockAddrStorage>() as socklen_t;
 
 /// Receives into `bufs` in order; with `want_sender`, records the sender's address.
 pub(crate) struct RecvMsg<B, S> {
@@ -30,7 +32,7 @@ pub(crate) struct RecvMsg<B, S> {
     /// this op (`OpCode::abandoned_in_flight`) covers `B`'s handle, never those bytes.
     bufs: Vec<B>,
     /// The kernel reads these (their heap array), never writes them.
-    iovecs: Vec<libc::iovec>,
+    iovecs: Vec<IoVec>,
     /// The kernel writes the header's lengths and flags and the sender's address while
     /// the op is in flight.
     message: KernelWritten<Message>,
@@ -43,7 +45,7 @@ pub(crate) struct RecvMsg<B, S> {
 /// `recvmsg`'s header and the address storage it points at.
 struct Message {
     header: MessageHeader,
-    sender: libc::sockaddr_storage,
+    sender: SockAddrStorage,
 }
 
 // SAFETY: the raw pointers in `iovecs` and in the header point into `bufs`, `iovecs`
@@ -68,8 +70,7 @@ impl<B: IoBufMut, S: KeepsReads> RecvMsg<B, S> {
             iovecs: Vec::new(),
             message: KernelWritten::new(Message {
                 header: MessageHeader::default(),
-                // SAFETY: all zeroes is a valid (empty) `sockaddr_storage`.
-                sender: unsafe { std::mem::zeroed() },
+                sender: SockAddrStorage::zeroed(),
             }),
             want_sender,
             ticket: LeftoverTicket::default(),
@@ -78,38 +79,36 @@ impl<B: IoBufMut, S: KeepsReads> RecvMsg<B, S> {
 
     /// Points the header at this op's buffers and address storage (at their current
     /// place: call again after the op moved).
-    fn prepare(&mut self) -> *mut libc::msghdr {
+    fn prepare(&mut self) -> &mut MessageHeader {
         self.iovecs.clear();
         // The kernel rejects more than IOV_MAX (1024) vectors with EMSGSIZE: use the
         // first 1024 (a short transfer, as std's vectored I/O does).
         for buf in self.bufs.iter_mut().take(IOV_MAX) {
-            self.iovecs.push(libc::iovec {
+            self.iovecs.push(IoVec {
                 iov_base: buf.stable_mut_ptr().cast(),
                 iov_len: buf.bytes_total(),
             });
         }
         let message = self.message.get_mut();
-        let header = &mut message.header.0;
-        if self.want_sender {
-            header.msg_name = (&raw mut message.sender).cast();
-            header.msg_namelen = STORAGE_LENGTH;
+        let name = if self.want_sender {
+            &raw mut message.sender
         } else {
-            header.msg_name = std::ptr::null_mut();
-            header.msg_namelen = 0;
-        }
-        header.msg_iov = self.iovecs.as_mut_ptr();
-        header.msg_iovlen = self.iovecs.len() as _;
-        header.msg_control = std::ptr::null_mut();
-        header.msg_controllen = 0;
-        header.msg_flags = 0;
-        header
+            std::ptr::null_mut()
+        };
+        message.header.point_at(
+            self.iovecs.as_mut_ptr(),
+            self.iovecs.len(),
+            name,
+            STORAGE_LENGTH,
+        );
+        &mut message.header
     }
 
     /// Only after the receive finished: the kernel wrote the address.
     fn sender(&mut self) -> Option<SockAddr> {
         let message = self.message.get_mut();
         self.want_sender
-            .then(|| sock_addr(&message.sender, message.header.0.msg_namelen))
+            .then(|| sock_addr(&message.sender, message.header.name_length()))
     }
 
     /// The first `count` received bytes, copied out of the buffers.
@@ -136,7 +135,7 @@ impl<B: IoBufMut, S: KeepsReads> OpCode for RecvMsg<B, S> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let header = self.prepare();
+        let header = self.prepare().as_mut_ptr();
         io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.fd.raw()), header).build()
     }
 
@@ -166,14 +165,10 @@ impl<B: IoBufMut, S: KeepsReads> OpCode for RecvMsg<B, S> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
+        let fd = self.fd.raw();
         let header = self.prepare();
         // SAFETY: the header points at this op's live buffers and storage.
-        let read = unsafe { libc::recvmsg(self.fd.raw(), header, libc::MSG_DONTWAIT) };
-        if read < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(read as usize)
-        }
+        unsafe { crate::sys::socket::recv_msg(fd, header) }
     }
 
     fn complete(mut self, result: io::Result<usize>) -> Self::Output {

@@ -1,24 +1,25 @@
 //! RENAMEAT: renames a file or directory, replacing the destination if it exists (like
 //! `rename(2)`). Paths are relative to the current directory (`AT_FDCWD`).
 //!
-//! Both paths are owned `CString`s whose heap bytes stay put until the op is freed
-//! (after its final CQE on io_uring). A cancelled rename is atomic like any other: the
-//! file is under exactly one of the two names afterwards.
+//! Both paths are owned `CString`s (on Windows `PathBuf`s, see `sys::path`) whose heap
+//! bytes stay put until the op is freed (after its final CQE on io_uring). A cancelled
+//! rename is atomic like any other: the file is under exactly one of the two names
+//! afterwards.
 
-use std::ffi::CString;
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::sys::path::{self, OsPath};
 
 /// Renames `from` to `to`.
 #[derive(Debug)]
 pub(crate) struct RenameAt {
-    from: CString,
-    to: CString,
+    from: OsPath,
+    to: OsPath,
 }
 
 impl RenameAt {
-    pub(crate) fn new(from: CString, to: CString) -> RenameAt {
+    pub(crate) fn new(from: OsPath, to: OsPath) -> RenameAt {
         RenameAt { from, to }
     }
 }
@@ -41,20 +42,7 @@ impl OpCode for RenameAt {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        // SAFETY: both paths are NUL-terminated strings this op owns.
-        let renamed = unsafe {
-            libc::renameat(
-                libc::AT_FDCWD,
-                self.from.as_ptr(),
-                libc::AT_FDCWD,
-                self.to.as_ptr(),
-            )
-        };
-        if renamed < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        path::rename(&self.from, &self.to).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

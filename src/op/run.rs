@@ -12,7 +12,9 @@
 //!   for readiness with `POLL_ADD` and runs the syscall directly, so callers never
 //!   notice; where that syscall could block, it runs on the blocking pool.
 //! * mio: the syscall runs once the registration reports readiness (writes try it
-//!   first); `WouldBlock` clears the readiness and waits again.
+//!   first); `WouldBlock` clears the readiness and waits again. Every syscall goes
+//!   through the registration's `try_io` (on Windows mio's readiness is emulated, and
+//!   only a `WouldBlock` that mio sees asks the kernel for the next event).
 //! * Ops that have no readiness (`Readiness::Blocking`: regular files, path
 //!   operations) run on the blocking pool: always on mio, and on io_uring where the
 //!   kernel lacks the opcode. Before that they try their non-blocking form inline, if
@@ -184,7 +186,8 @@ async fn run_readiness<T: OpCode>(
         Readiness::Blocking => run_blocking(op).await,
         readiness @ (Readiness::Read(_) | Readiness::Write(_)) => {
             let Some(registration) = registration else {
-                // An fd op without a registration cannot wait: try once.
+                // An fd op without a registration cannot wait: try once (nothing is
+                // registered, so there is no readiness to keep).
                 let result = op.attempt();
                 return op.complete(result);
             };
@@ -198,7 +201,7 @@ async fn run_readiness<T: OpCode>(
             // is usually writable. Reads go by the readiness state, which a short read
             // cleared, so a read usually costs one syscall.
             if matches!(direction, mio::Direction::Write) || requested == Some(0) {
-                match op.attempt() {
+                match registration.try_io(|| op.attempt()) {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                     result => return op.complete(result),
                 }
@@ -206,16 +209,24 @@ async fn run_readiness<T: OpCode>(
             // A listed waiter, not the registration's one `poll_*` slot: other tasks
             // may wait for the same direction (several `accept`s on one listener), and
             // every one is woken.
+            // A short read shows the source drained only where readiness comes from real
+            // edges (epoll, kqueue); on Windows the readiness stays until a
+            // `WouldBlock` (see `driver::mio`'s `Registration::short_read_drains`).
+            let short_read_drains = registration.short_read_drains();
             let mut waiter = registration.waiter(direction);
             let result = poll_fn(|cx| {
                 std::task::ready!(coop::poll_proceed(cx));
                 loop {
                     let event = std::task::ready!(waiter.poll_ready(cx))?;
-                    match op.attempt() {
+                    match registration.try_io(|| op.attempt()) {
                         Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                             registration.clear_readiness(event);
                         }
-                        Ok(read) if read > 0 && requested.is_some_and(|len| read < len) => {
+                        Ok(read)
+                            if short_read_drains
+                                && read > 0
+                                && requested.is_some_and(|len| read < len) =>
+                        {
                             registration.clear_readiness(event);
                             return std::task::Poll::Ready(Ok(read));
                         }

@@ -1,12 +1,12 @@
 //! SEND: writes an owned buffer's initialised bytes, from a given offset, to a socket,
-//! with `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, never a `SIGPIPE`).
+//! with `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, never a `SIGPIPE`; Windows
+//! has no `SIGPIPE`).
 
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
-use crate::sys::socket::send_flags;
 
 /// Sends `buf[offset..bytes_init()]`.
 #[derive(Debug)]
@@ -59,19 +59,7 @@ impl<B: IoBuf, S: std::marker::Send + Sync + 'static> OpCode for Send<B, S> {
     fn attempt(&mut self) -> io::Result<usize> {
         let (start, len) = self.pending();
         // SAFETY: `start` has `len` initialised bytes (see `pending`).
-        let sent = unsafe {
-            libc::send(
-                self.fd.raw(),
-                start.cast(),
-                len.min(isize::MAX as usize),
-                send_flags() | libc::MSG_DONTWAIT,
-            )
-        };
-        if sent < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(sent as usize)
-        }
+        unsafe { crate::sys::socket::send(self.fd.raw(), start, len) }
     }
 
     fn complete(self, result: io::Result<usize>) -> BufResult<usize, B> {

@@ -9,15 +9,15 @@ use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 use crate::io::{BufResult, IoBuf};
 use crate::op::recv_msg::IOV_MAX;
-use crate::op::socket_address::MessageHeader;
-use crate::sys::socket::send_flags;
+use crate::sys::IoVec;
+use crate::sys::socket::MessageHeader;
 
 /// Sends the initialised bytes of `bufs`, in order, to `target` (or the connected peer).
 pub(crate) struct SendMsg<B, S> {
     /// The socket; keeps its fd open until this op is freed.
     fd: FdRef<S>,
     bufs: Vec<B>,
-    iovecs: Vec<libc::iovec>,
+    iovecs: Vec<IoVec>,
     header: MessageHeader,
     target: Option<SockAddr>,
 }
@@ -46,33 +46,24 @@ impl<B: IoBuf, S: Send + Sync + 'static> SendMsg<B, S> {
         }
     }
 
-    fn prepare(&mut self) -> *const libc::msghdr {
+    /// Points the header at this op's buffers and target (at their current place: call
+    /// again after the op moved).
+    fn prepare(&mut self) {
         self.iovecs.clear();
         // The kernel rejects more than IOV_MAX (1024) vectors with EMSGSIZE: use the
         // first 1024 (a short transfer, as std's vectored I/O does).
         for buf in self.bufs.iter().take(IOV_MAX) {
-            self.iovecs.push(libc::iovec {
+            self.iovecs.push(IoVec {
                 iov_base: buf.stable_ptr().cast_mut().cast(),
                 iov_len: buf.bytes_init(),
             });
         }
-        let header = &mut self.header.0;
-        match &self.target {
-            Some(target) => {
-                header.msg_name = target.as_ptr().cast_mut().cast();
-                header.msg_namelen = target.len();
-            }
-            None => {
-                header.msg_name = std::ptr::null_mut();
-                header.msg_namelen = 0;
-            }
-        }
-        header.msg_iov = self.iovecs.as_mut_ptr();
-        header.msg_iovlen = self.iovecs.len() as _;
-        header.msg_control = std::ptr::null_mut();
-        header.msg_controllen = 0;
-        header.msg_flags = 0;
-        header
+        let (name, length) = match &self.target {
+            Some(target) => (target.as_ptr().cast_mut(), target.len()),
+            None => (std::ptr::null_mut(), 0),
+        };
+        self.header
+            .point_at(self.iovecs.as_mut_ptr(), self.iovecs.len(), name, length);
     }
 }
 
@@ -84,7 +75,8 @@ impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let header = self.prepare();
+        self.prepare();
+        let header = self.header.as_mut_ptr().cast_const();
         io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.raw()), header)
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
@@ -99,15 +91,9 @@ impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        let header = self.prepare();
+        self.prepare();
         // SAFETY: the header points at this op's live buffers and address.
-        let sent =
-            unsafe { libc::sendmsg(self.fd.raw(), header, send_flags() | libc::MSG_DONTWAIT) };
-        if sent < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(sent as usize)
-        }
+        unsafe { crate::sys::socket::send_msg(self.fd.raw(), &self.header) }
     }
 
     fn complete(self, result: io::Result<usize>) -> Self::Output {

@@ -5,21 +5,16 @@ use std::io;
 use crate::driver::op::{OpCode, Readiness};
 use crate::io::shared_fd::FdRef;
 
-/// `shutdown(2)` with `how` (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`).
+/// `shutdown(2)` with `how`.
 #[derive(Debug)]
 pub(crate) struct Shutdown<S> {
     /// The socket; keeps its fd open until this op is freed.
     fd: FdRef<S>,
-    how: i32,
+    how: std::net::Shutdown,
 }
 
 impl<S: Send + Sync + 'static> Shutdown<S> {
     pub(crate) fn new(fd: FdRef<S>, how: std::net::Shutdown) -> Shutdown<S> {
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
         Shutdown { fd, how }
     }
 }
@@ -32,7 +27,12 @@ impl<S: Send + Sync + 'static> OpCode for Shutdown<S> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.fd.raw()), self.how).build()
+        let how = match self.how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.fd.raw()), how).build()
     }
 
     fn readiness(&self) -> Readiness {
@@ -41,12 +41,7 @@ impl<S: Send + Sync + 'static> OpCode for Shutdown<S> {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        // SAFETY: shutdown on an fd the socket owns; errors are checked.
-        if unsafe { libc::shutdown(self.fd.raw(), self.how) } < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        crate::sys::socket::shutdown(self.fd.raw(), self.how).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

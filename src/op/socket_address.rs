@@ -1,25 +1,15 @@
-//! What socket syscalls fill in: the `msghdr` of `recvmsg`/`sendmsg` ([`MessageHeader`])
-//! and the socket address the kernel writes into a `sockaddr_storage` ([`sock_addr`]).
+//! The socket address the kernel writes into an op's address storage ([`sock_addr`]):
+//! the peer of an accept, the sender of a `recvmsg`. (The `msghdr` of
+//! `recvmsg`/`sendmsg` is the platform's, `sys::socket::MessageHeader`.)
 
-use socket2::{SockAddr, SockAddrStorage};
-
-/// A `msghdr` that ops keep next to the buffers it points into.
-pub(crate) struct MessageHeader(pub(crate) libc::msghdr);
-
-impl Default for MessageHeader {
-    fn default() -> Self {
-        // SAFETY: all zeroes is a valid `msghdr` (null pointers, zero lengths).
-        MessageHeader(unsafe { std::mem::zeroed() })
-    }
-}
+use socket2::{SockAddr, SockAddrStorage, socklen_t};
 
 /// A socket address the kernel wrote into `storage` (`length` bytes).
-pub(crate) fn sock_addr(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> SockAddr {
-    let mut copy = SockAddrStorage::zeroed();
-    // SAFETY: `sockaddr_storage` is one of the platform's address types, and the storage
-    // is exactly its size.
-    unsafe { *copy.view_as::<libc::sockaddr_storage>() = *storage };
-    let length = length.min(size_of::<libc::sockaddr_storage>() as libc::socklen_t);
+pub(crate) fn sock_addr(storage: &SockAddrStorage, length: socklen_t) -> SockAddr {
+    // SAFETY: `SockAddrStorage` is plain data (a `sockaddr_storage`, no drop glue), so a
+    // bitwise copy is a valid, independent value.
+    let copy = unsafe { std::ptr::read(storage) };
+    let length = length.clamp(0, size_of::<SockAddrStorage>() as socklen_t);
     // SAFETY: the first `length` bytes are the address the kernel reported (clamped to
     // the storage).
     unsafe { SockAddr::new(copy, length) }

@@ -6,20 +6,20 @@
 //! (after its final CQE on io_uring). A cancelled symlink either created the link or
 //! did not.
 
-use std::ffi::CString;
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::sys::path::{self, OsPath};
 
 /// Creates the symlink `link` pointing at `target`.
 #[derive(Debug)]
 pub(crate) struct SymlinkAt {
-    target: CString,
-    link: CString,
+    target: OsPath,
+    link: OsPath,
 }
 
 impl SymlinkAt {
-    pub(crate) fn new(target: CString, link: CString) -> SymlinkAt {
+    pub(crate) fn new(target: OsPath, link: OsPath) -> SymlinkAt {
         SymlinkAt { target, link }
     }
 }
@@ -46,14 +46,7 @@ impl OpCode for SymlinkAt {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        // SAFETY: both paths are NUL-terminated strings this op owns.
-        let linked =
-            unsafe { libc::symlinkat(self.target.as_ptr(), libc::AT_FDCWD, self.link.as_ptr()) };
-        if linked < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        path::symlink(&self.target, &self.link).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

@@ -2,35 +2,38 @@
 //! `AT_REMOVEDIR`, an empty directory (like `rmdir(2)`). Paths are relative to the
 //! current directory (`AT_FDCWD`).
 //!
-//! The path is an owned `CString`: its bytes sit on the heap, where they stay until the
-//! op is freed (after its final CQE on io_uring), so the kernel never reads a moved or
-//! freed path. A cancelled unlink leaves nothing behind: either the name was removed or
-//! it was not.
+//! The path is an owned `CString` (on Windows a `PathBuf`, see `sys::path`): its bytes
+//! sit on the heap, where they stay until the op is freed (after its final CQE on
+//! io_uring), so the kernel never reads a moved or freed path. A cancelled unlink
+//! leaves nothing behind: either the name was removed or it was not.
 
-use std::ffi::CString;
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
+use crate::sys::path::{self, OsPath};
 
 /// Removes the file or empty directory at `path`.
 #[derive(Debug)]
 pub(crate) struct UnlinkAt {
-    path: CString,
-    /// 0 (a file) or `AT_REMOVEDIR` (an empty directory).
-    flags: libc::c_int,
+    path: OsPath,
+    /// An empty directory (`AT_REMOVEDIR`), not a file.
+    directory: bool,
 }
 
 impl UnlinkAt {
     /// Removes a file (anything but a directory): `unlink(2)`.
-    pub(crate) fn file(path: CString) -> UnlinkAt {
-        UnlinkAt { path, flags: 0 }
+    pub(crate) fn file(path: OsPath) -> UnlinkAt {
+        UnlinkAt {
+            path,
+            directory: false,
+        }
     }
 
     /// Removes an empty directory: `rmdir(2)`.
-    pub(crate) fn dir(path: CString) -> UnlinkAt {
+    pub(crate) fn dir(path: OsPath) -> UnlinkAt {
         UnlinkAt {
             path,
-            flags: libc::AT_REMOVEDIR,
+            directory: true,
         }
     }
 }
@@ -44,7 +47,11 @@ impl OpCode for UnlinkAt {
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::UnlinkAt::new(io_uring::types::Fd(libc::AT_FDCWD), self.path.as_ptr())
-            .flags(self.flags)
+            .flags(if self.directory {
+                libc::AT_REMOVEDIR
+            } else {
+                0
+            })
             .build()
     }
 
@@ -54,12 +61,7 @@ impl OpCode for UnlinkAt {
     }
 
     fn attempt(&mut self) -> io::Result<usize> {
-        // SAFETY: the path is a NUL-terminated string this op owns.
-        if unsafe { libc::unlinkat(libc::AT_FDCWD, self.path.as_ptr(), self.flags) } < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(0)
-        }
+        path::unlink(&self.path, self.directory).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<usize>) -> io::Result<()> {

@@ -15,7 +15,7 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::io::{BufResult, IoBuf};
 use crate::op::file_offset::FileOffset;
 
@@ -24,7 +24,7 @@ use crate::op::file_offset::FileOffset;
 pub(crate) struct WriteAt<B> {
     /// Keeps the fd open (its number valid) until this op is freed: on io_uring,
     /// after its final CQE (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     buf: B,
     /// Index in `buf` of the first byte to write.
     start: usize,
@@ -33,7 +33,7 @@ pub(crate) struct WriteAt<B> {
 
 impl<B: IoBuf> WriteAt<B> {
     /// Writes `buf[start..bytes_init()]`; `start` must be at most `buf.bytes_init()`.
-    pub(crate) fn new(fd: FdRef, buf: B, start: usize, offset: FileOffset) -> WriteAt<B> {
+    pub(crate) fn new(fd: FileRef, buf: B, start: usize, offset: FileOffset) -> WriteAt<B> {
         assert!(
             start <= buf.bytes_init(),
             "a write starts within the initialised bytes"

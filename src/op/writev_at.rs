@@ -9,18 +9,19 @@
 use std::io;
 
 use crate::driver::op::{OpCode, Readiness};
-use crate::io::shared_fd::FdRef;
+use crate::io::shared_fd::FileRef;
 use crate::io::{BufResult, IoBuf};
 use crate::op::file_offset::FileOffset;
 use crate::op::recv_msg::IOV_MAX;
+use crate::sys::IoVec;
 
 /// Writes `bufs`' initialised bytes, in order.
 pub(crate) struct WritevAt<B> {
     /// Keeps the fd open until this op is freed (see `io::shared_fd`).
-    fd: FdRef,
+    fd: FileRef,
     bufs: Vec<B>,
     /// The kernel reads these (their heap array), never writes them.
-    iovecs: Vec<libc::iovec>,
+    iovecs: Vec<IoVec>,
     offset: FileOffset,
 }
 
@@ -39,7 +40,7 @@ impl<B> std::fmt::Debug for WritevAt<B> {
 }
 
 impl<B: IoBuf> WritevAt<B> {
-    pub(crate) fn new(fd: FdRef, bufs: Vec<B>, offset: FileOffset) -> WritevAt<B> {
+    pub(crate) fn new(fd: FileRef, bufs: Vec<B>, offset: FileOffset) -> WritevAt<B> {
         WritevAt {
             fd,
             bufs,
@@ -49,10 +50,10 @@ impl<B: IoBuf> WritevAt<B> {
     }
 
     /// Points the vectors at the buffers' initialised bytes.
-    fn prepare(&mut self) -> &[libc::iovec] {
+    fn prepare(&mut self) -> &[IoVec] {
         self.iovecs.clear();
         for buf in self.bufs.iter().take(IOV_MAX) {
-            self.iovecs.push(libc::iovec {
+            self.iovecs.push(IoVec {
                 iov_base: buf.stable_ptr().cast_mut().cast(),
                 iov_len: buf.bytes_init(),
             });

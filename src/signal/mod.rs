@@ -1,5 +1,7 @@
-//! Asynchronous signal handling: [`ctrl_c`] and, in [`unix`], listeners for any signal,
-//! with tokio's `tokio::signal` API.
+//! Asynchronous signal handling: [`ctrl_c`] and, in `unix`, listeners for any signal,
+//! with tokio's `tokio::signal` API; on Windows, `windows` has the console control
+//! events (Ctrl-C, Ctrl-Break, close, logoff, shutdown) instead, as tokio's
+//! `signal::windows` does.
 //!
 //! ```no_run
 //! #[ringtide::main]
@@ -10,7 +12,7 @@
 //! }
 //! ```
 //!
-//! # Mechanism
+//! # Mechanism (Unix)
 //!
 //! A process-wide `sigaction` handler per signal, installed through
 //! `signal-hook-registry` (the crate tokio uses; it chains with handlers other code
@@ -47,19 +49,37 @@
 //! listener for, say, `SIGINT` has existed, Ctrl-C no longer terminates the process by
 //! default, even after all listeners are dropped; deliveries with no listener are
 //! simply discarded. Dropping a listener removes only its own registration.
+//!
+//! # Windows
+//!
+//! A console control handler (`SetConsoleCtrlHandler`), installed with the first
+//! listener, runs on a thread Windows starts for each event and wakes that event's
+//! listeners directly (the same per-event slots, generations and coalescing as on
+//! Unix; see `signal::console`). An event is handled only while a listener for it
+//! exists: with none left, Windows' default action (ending the process) runs again.
+//! Type-checked from Linux only, never run (see the README's platform table).
 
+#[cfg(windows)]
+mod console;
+#[cfg(unix)]
 mod registry;
+mod slot;
+#[cfg(unix)]
 pub mod unix;
+#[cfg(windows)]
+pub mod windows;
 
 use std::io;
 
-/// Completes on the next `SIGINT` (Ctrl-C) delivered after the call.
+/// Completes on the next `SIGINT` (Ctrl-C) delivered after the call (on Windows: the
+/// next `CTRL_C_EVENT`).
 ///
 /// The listener is registered on the first poll, so a Ctrl-C before the future is
 /// polled is not seen; to not miss one, create a listener early with
-/// [`unix::signal`]`(`[`unix::SignalKind::interrupt`]`())` and `recv` on it. After the
-/// first call Ctrl-C no longer terminates the process (see [What stays
-/// installed](self#what-stays-installed)).
+/// `unix::signal(unix::SignalKind::interrupt())` (Windows: `windows::ctrl_c()`) and
+/// `recv` on it. After the first call Ctrl-C no longer terminates the process (see
+/// [What stays installed](self#what-stays-installed); on Windows only while a
+/// listener exists).
 ///
 /// # Errors
 ///
@@ -73,7 +93,10 @@ use std::io;
 /// }
 /// ```
 pub async fn ctrl_c() -> io::Result<()> {
+    #[cfg(unix)]
     let mut interrupts = unix::signal(unix::SignalKind::interrupt())?;
+    #[cfg(windows)]
+    let mut interrupts = windows::ctrl_c()?;
     interrupts.recv().await;
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The process-wide signal registry: one [`SignalSlot`] per signal number, the
-//! `sigaction` handler (installed through `signal-hook-registry`), the self-pipe and the
-//! dispatcher thread that turns handler runs into listener wake-ups.
+//! The process-wide Unix signal registry: one [`SignalSlot`] (`signal::slot`) per signal
+//! number with its `pending` flag, the `sigaction` handler (installed through
+//! `signal-hook-registry`), the self-pipe and the dispatcher thread that turns handler
+//! runs into listener wake-ups.
 //!
 //! Protocol, per signal number:
 //!
@@ -25,63 +26,26 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-#[cfg(all(test, not(loom)))]
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::task::Waker;
+use std::sync::{Mutex, OnceLock};
 
-use slab::Slab;
-
+use super::slot::SignalSlot;
 use crate::sys::pipe::pipe_cloexec;
 
 /// Signal numbers are below this (Linux's `_NSIG`; the highest real-time signal is 64).
 const SIGNAL_LIMIT: usize = 65;
 
-/// Listener bookkeeping for one signal number.
-#[derive(Debug)]
-pub(crate) struct SignalSlot {
+/// One signal number's slot, and the flag its handler sets.
+#[derive(Debug, Default)]
+struct HandledSlot {
     /// Set by the handler, cleared by the dispatcher.
     pending: AtomicBool,
-    state: Mutex<SlotState>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct SlotState {
-    /// Dispatched deliveries (coalesced) so far.
-    pub(crate) generation: u64,
-    /// One entry per live listener: the waker of its last pending poll, if any.
-    pub(crate) wakers: Slab<Option<Waker>>,
-}
-
-impl SignalSlot {
-    /// The slot's state; a panic while it was held leaves it consistent (every update
-    /// is a single assignment), so a poisoned lock is used as is.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, SlotState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn dispatch(&self) {
-        let wakers: Vec<Waker> = {
-            let mut state = self.lock();
-            state.generation += 1;
-            state
-                .wakers
-                .iter_mut()
-                .filter_map(|(_, waker)| waker.take())
-                .collect()
-        };
-        for waker in wakers {
-            waker.wake();
-        }
-    }
+    slot: SignalSlot,
 }
 
 /// The process-wide registry, created by the first listener.
 struct Registry {
-    slots: [SignalSlot; SIGNAL_LIMIT],
+    slots: [HandledSlot; SIGNAL_LIMIT],
     /// Whether the handler for the signal number is installed. Guarded by this mutex so
     /// that two first listeners do not install it twice.
     installed: Mutex<[bool; SIGNAL_LIMIT]>,
@@ -109,10 +73,7 @@ fn create_registry() -> io::Result<&'static Registry> {
         return Err(io::Error::last_os_error());
     }
     let registry: &'static Registry = Box::leak(Box::new(Registry {
-        slots: std::array::from_fn(|_| SignalSlot {
-            pending: AtomicBool::new(false),
-            state: Mutex::new(SlotState::default()),
-        }),
+        slots: std::array::from_fn(|_| HandledSlot::default()),
         installed: Mutex::new([false; SIGNAL_LIMIT]),
         wake_write: write_end.as_raw_fd(),
     }));
@@ -149,9 +110,9 @@ fn dispatch_loop(registry: &'static Registry, read_end: OwnedFd) {
             );
             return;
         }
-        for slot in &registry.slots {
-            if slot.pending.swap(false, Ordering::AcqRel) {
-                slot.dispatch();
+        for handled in &registry.slots {
+            if handled.pending.swap(false, Ordering::AcqRel) {
+                handled.slot.dispatch();
             }
         }
     }
@@ -182,10 +143,10 @@ pub(crate) fn slot_for(signum: i32) -> io::Result<&'static SignalSlot> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !installed[index] {
-        let slot = &registry.slots[index];
+        let handled = &registry.slots[index];
         let wake_write = registry.wake_write;
         let handler = move || {
-            slot.pending.store(true, Ordering::Release);
+            handled.pending.store(true, Ordering::Release);
             let byte = 1u8;
             // SAFETY: write(2) is async-signal-safe and reads one byte from `byte`; the
             // fd is never closed. A failed write (a full pipe) means a wake-up is
@@ -198,94 +159,5 @@ pub(crate) fn slot_for(signum: i32) -> io::Result<&'static SignalSlot> {
         unsafe { signal_hook_registry::register(signum, handler) }?;
         installed[index] = true;
     }
-    Ok(&registry.slots[index])
-}
-
-/// A listener's place in a slot: registered on creation, removed on drop.
-#[derive(Debug)]
-pub(crate) struct Registration {
-    slot: &'static SignalSlot,
-    key: usize,
-}
-
-impl Registration {
-    /// Registers a listener on `slot`; returns it with the generation it has seen.
-    pub(crate) fn new(slot: &'static SignalSlot) -> (Registration, u64) {
-        let mut state = slot.lock();
-        let key = state.wakers.insert(None);
-        (Registration { slot, key }, state.generation)
-    }
-
-    /// Ready when the slot's generation differs from `*seen` (and updates `*seen`);
-    /// otherwise stores `waker` to be woken by the next dispatch.
-    pub(crate) fn poll_changed(&self, seen: &mut u64, waker: &Waker) -> bool {
-        let mut state = self.slot.lock();
-        if state.generation != *seen {
-            *seen = state.generation;
-            state.wakers[self.key] = None;
-            return true;
-        }
-        match &mut state.wakers[self.key] {
-            Some(stored) if stored.will_wake(waker) => {}
-            entry => *entry = Some(waker.clone()),
-        }
-        false
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.slot.lock().wakers.remove(self.key);
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
-
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn leaked_slot() -> &'static SignalSlot {
-        Box::leak(Box::new(SignalSlot {
-            pending: AtomicBool::new(false),
-            state: Mutex::new(SlotState::default()),
-        }))
-    }
-
-    #[test]
-    fn dispatches_coalesce_and_reach_every_listener() {
-        let slot = leaked_slot();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
-        let (first, mut first_seen) = Registration::new(slot);
-        let (second, mut second_seen) = Registration::new(slot);
-        assert!(!first.poll_changed(&mut first_seen, &waker));
-        assert!(!second.poll_changed(&mut second_seen, &waker));
-        for _ in 0..3 {
-            slot.dispatch();
-        }
-        // Each waiting listener was woken once (its waker is taken by the first dispatch).
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
-        // One notification for the three deliveries, then nothing pending.
-        assert!(first.poll_changed(&mut first_seen, &waker));
-        assert!(!first.poll_changed(&mut first_seen, &waker));
-        assert!(second.poll_changed(&mut second_seen, &waker));
-        assert!(!second.poll_changed(&mut second_seen, &waker));
-        // A listener registered after a dispatch does not see it.
-        let (late, mut late_seen) = Registration::new(slot);
-        assert!(!late.poll_changed(&mut late_seen, &waker));
-        drop(second);
-        slot.dispatch();
-        assert!(first.poll_changed(&mut first_seen, &waker));
-        assert!(late.poll_changed(&mut late_seen, &waker));
-        assert_eq!(slot.lock().wakers.len(), 2);
-    }
+    Ok(&registry.slots[index].slot)
 }

@@ -10,7 +10,8 @@ use std::future::poll_fn;
 use std::io;
 use std::task::{Context, Poll};
 
-use super::registry::{Registration, slot_for};
+use super::registry::slot_for;
+use super::slot::Registration;
 
 /// A Unix signal number, with constructors for the common ones (tokio's `SignalKind`).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]

@@ -530,15 +530,31 @@ pub fn curl_available(test: &str, http2: bool) -> bool {
     }
 }
 
-/// Runs curl (silent, failing on HTTP errors) with `args`, on ringtide's process API,
-/// and returns its standard output; panics with curl's stderr on failure.
+/// Runs curl (silent, failing on HTTP errors) with `args`, on ringtide's process API
+/// (on Windows, which has none, std's on the blocking pool), and returns its standard
+/// output; panics with curl's stderr on failure.
 pub async fn curl(args: &[&str]) -> Vec<u8> {
+    const FLAGS: [&str; 5] = ["--silent", "--show-error", "--fail", "--max-time", "30"];
+    #[cfg(unix)]
     let output = ringtide::process::Command::new("curl")
-        .args(["--silent", "--show-error", "--fail", "--max-time", "30"])
+        .args(FLAGS)
         .args(args)
         .output()
         .await
         .expect("running curl");
+    #[cfg(windows)]
+    let output = {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        ringtide::task::spawn_blocking(move || {
+            std::process::Command::new("curl")
+                .args(FLAGS)
+                .args(args)
+                .output()
+        })
+        .await
+        .expect("the curl thread")
+        .expect("running curl")
+    };
     assert!(
         output.status.success(),
         "curl {args:?} failed ({}): {}",

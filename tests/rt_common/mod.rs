@@ -4,8 +4,8 @@
 //!   one per runtime flavour (`current_thread`, `multi_thread_1`, `multi_thread_4`),
 //!   each run under [`with_timeout`] so a hang becomes a failure instead of a stuck CI.
 //! * [`backend_test!`](crate::backend_test): expands one I/O or timer test body into
-//!   four tests, io_uring and mio, each on a current-thread and a 4-worker runtime
-//!   (built by [`backend_runtime`]).
+//!   four tests, io_uring (Linux only) and mio, each on a current-thread and a
+//!   4-worker runtime (built by [`backend_runtime`]).
 //! * [`Flavor`]: the runtime a body runs on, with builder shortcuts.
 //! * Drop guards and small synchronisation helpers.
 //!
@@ -302,6 +302,9 @@ pub fn spin_work(iterations: u64) -> u64 {
 /// stderr). A child that hangs is killed and the calling test fails with what it
 /// printed. For scenarios that change process-wide state (resource limits, signal
 /// dispositions) and so cannot run among other tests.
+///
+/// Unix only (a hung child is killed with `kill(2)`); so are the scenarios that use it.
+#[cfg(unix)]
 pub fn run_child_test(test: &str, env: &[(&str, &str)], timeout: Duration) -> std::process::Output {
     let exe = std::env::current_exe().expect("current_exe()");
     let mut command = std::process::Command::new(exe);
@@ -390,12 +393,15 @@ macro_rules! backend_test {
                 );
             }
 
+            // io_uring exists on Linux only (mio is the one backend elsewhere).
+            #[cfg(target_os = "linux")]
             #[test]
             $(#[$attr])*
             fn io_uring_current_thread() {
                 run(ringtide::runtime::Backend::IoUring, 0);
             }
 
+            #[cfg(target_os = "linux")]
             #[test]
             $(#[$attr])*
             fn io_uring_multi_thread() {

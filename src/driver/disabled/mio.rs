@@ -94,16 +94,24 @@ impl Shared {
         match *self {}
     }
 
-    pub(crate) fn register_fd(
+    pub(crate) fn register_raw(
         self: &Arc<Self>,
-        _fd: std::os::fd::RawFd,
+        _fd: crate::sys::RawSocket,
     ) -> io::Result<Registration> {
         match **self {}
     }
 }
 
 impl Registration {
-    pub(crate) fn deregister_fd(&self, _fd: std::os::fd::RawFd) -> io::Result<()> {
+    pub(crate) fn deregister(&self) -> io::Result<()> {
+        match *self {}
+    }
+
+    pub(crate) fn try_io<R>(&self, _call: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match *self {}
+    }
+
+    pub(crate) fn short_read_drains(&self) -> bool {
         match *self {}
     }
 

@@ -1,9 +1,10 @@
 //! The readiness I/O driver: one `mio::Poll` per scheduler worker.
 //!
 //! A worker that runs out of tasks parks in [`Driver::park`], which sleeps in the OS
-//! selector (epoll, kqueue) until an I/O object it drives becomes ready, another thread
-//! unparks it, or the timeout passes. Events are dispatched into the [`ScheduledIo`]
-//! readiness cells of the registered I/O objects, which wake the waiting tasks.
+//! selector (epoll, kqueue, IOCP) until an I/O object it drives becomes ready, another
+//! thread unparks it, or the timeout passes. Events are dispatched into the
+//! [`ScheduledIo`] readiness cells of the registered I/O objects, which wake the
+//! waiting tasks.
 //!
 //! The module owns:
 //!
@@ -17,8 +18,8 @@
 //! # Parking protocol
 //!
 //! Waking a thread blocked in the selector costs a syscall (a write to an eventfd or a
-//! pipe), so `unpark` only makes it when the driver is actually blocked. `Shared::state`
-//! holds one of three values:
+//! pipe), so `unpark` only makes it when the driver is actually blocked.
+//! `Shared::state` holds one of three values:
 //!
 //! ```text
 //!               park: CAS                  unpark: swap → NOTIFIED,
@@ -37,24 +38,25 @@
 //!   with a CAS; if the CAS fails, an unpark got in first, so it consumes that one and
 //!   polls with a zero timeout too. After the poll it swaps the state back to `EMPTY`.
 //!
-//! No wake-up is lost. Whatever the state, an `unpark` either finds `PARKED` (the driver
-//! is between its CAS and its final swap, so it is in or about to enter the poll, and
-//! the wake is queued in the selector until the poll returns) or leaves `NOTIFIED` for
-//! the CAS or the next `park` to find. The driver only consumes a notification on its
-//! way out of `park`, and every swap is `SeqCst`, so the caller sees whatever the
-//! unparking thread published before it unparked. Several unparks before a park
-//! collapse into one notification and at most one wake syscall.
+//! No wake-up is lost. Whatever the state, an `unpark` either finds `PARKED` (the
+//! driver is between its CAS and its final swap, so it is in or about to enter the
+//! poll, and the wake is queued in the selector until the poll returns) or leaves
+//! `NOTIFIED` for the CAS or the next `park` to find. The driver only consumes a
+//! notification on its way out of `park`, and every swap is `SeqCst`, so the caller
+//! sees whatever the unparking thread published before it unparked. Several unparks
+//! before a park collapse into one notification and at most one wake syscall.
 //!
 //! # Tokens
 //!
 //! The `mio::Token` of a registration encodes the key of its `Arc<ScheduledIo>` in the
 //! [`Shared`] slab (the low bits) and a generation (the high bits, below the top bit so
-//! that no token equals the waker's `Token(usize::MAX)`). The slab keeps each cell alive
-//! while it is registered; an event whose key is vacant, or holds a cell of another
-//! generation (the key was reused after a deregistration), is ignored.
+//! that no token equals the waker's `Token(usize::MAX)`). The slab keeps each cell
+//! alive while it is registered; an event whose key is vacant, or holds a cell of
+//! another generation (the key was reused after a deregistration), is ignored.
 
 pub(crate) mod registration;
 pub(crate) mod scheduled_io;
+mod source;
 
 thread_local! {
     /// The poll of the core this thread drives, if any.
@@ -84,13 +86,18 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ::mio::event::Source;
 use ::mio::{Events, Interest, Token};
 use slab::Slab;
 
-pub(crate) use self::registration::{Direction, ReadinessWaiter, ReadyEvent, Registration};
+pub(crate) use self::registration::{Direction, Registration};
+// The readiness events and waiters by themselves are for `io::fd_readiness` (AsyncFd),
+// which is Unix-only.
+#[cfg(unix)]
+pub(crate) use self::registration::{ReadinessWaiter, ReadyEvent};
 pub(crate) use self::scheduled_io::Ready;
 use self::scheduled_io::{ScheduledIo, shutdown_error};
+use self::source::RawSource;
+use crate::sys::RawSocket;
 
 /// The driver is neither parked nor notified.
 const EMPTY: usize = 0;
@@ -295,14 +302,35 @@ impl Shared {
         }
     }
 
-    /// Registers `source` for `interest` (mio registrations are edge-triggered) and
-    /// returns the handle through which its owner waits for readiness.
+    /// Registers a raw fd (already non-blocking: any pollable fd on Unix, a socket on
+    /// Windows, where mio polls only sockets) for read and write readiness (mio
+    /// registrations are edge-triggered) and returns the handle through which its
+    /// owner waits for readiness and makes its calls.
     ///
     /// Fails if the driver has shut down, if the OS refuses the registration, or if
     /// the driver holds as many registrations as a token can number.
+    pub(crate) fn register_raw(self: &Arc<Self>, fd: RawSocket) -> io::Result<Registration> {
+        let io = self.insert()?;
+        match RawSource::register(
+            &self.registry,
+            fd,
+            io.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            Ok(source) => Ok(Registration::new(io, Arc::clone(self), Some(source))),
+            Err(error) => {
+                self.remove(&io);
+                Err(error)
+            }
+        }
+    }
+
+    /// Registers a mio source that the caller keeps, for `interest` (tests: mio's own
+    /// pipes and sockets).
+    #[cfg(all(test, unix))]
     pub(crate) fn register(
         self: &Arc<Self>,
-        source: &mut impl Source,
+        source: &mut impl ::mio::event::Source,
         interest: Interest,
     ) -> io::Result<Registration> {
         let io = self.insert()?;
@@ -310,22 +338,11 @@ impl Shared {
             self.remove(&io);
             return Err(error);
         }
-        Ok(Registration::new(io, Arc::clone(self)))
+        Ok(Registration::new(io, Arc::clone(self), None))
     }
 
     /// Marks the driver shut down and wakes every registered I/O object's waiters:
-    /// their `poll_ready` fails from now on, and so does `register`.
-    /// Registers a raw fd (already non-blocking) for read and write readiness.
-    pub(crate) fn register_fd(
-        self: &Arc<Self>,
-        fd: std::os::fd::RawFd,
-    ) -> io::Result<Registration> {
-        self.register(
-            &mut ::mio::unix::SourceFd(&fd),
-            Interest::READABLE | Interest::WRITABLE,
-        )
-    }
-
+    /// their `poll_ready` fails from now on, and so does `register_raw`.
     pub(crate) fn shutdown(&self) {
         let registered: Vec<Arc<ScheduledIo>> = {
             let mut registrations = self.lock_registrations();

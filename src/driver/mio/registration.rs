@@ -1,9 +1,11 @@
 //! The handle through which one I/O object (a pipe, a socket) waits for readiness.
 //!
-//! A [`Registration`] is created by [`Shared::register`] and owned by the I/O object
-//! that wraps the registered source. It holds the object's readiness cell, whose
-//! protocol is described in [`scheduled_io`](super::scheduled_io), and the driver's
-//! shared half, to deregister.
+//! A [`Registration`] is created by [`Shared::register_raw`] and owned by the I/O
+//! object that wraps the registered fd. It holds the object's readiness cell, whose
+//! protocol is described in [`scheduled_io`](super::scheduled_io), the driver's shared
+//! half, and the registered source (`super::source`), through which every
+//! non-blocking call on the fd is made ([`Registration::try_io`]: on Windows, mio's
+//! emulated readiness is re-armed only by a `WouldBlock` it sees).
 //!
 //! An operation in one direction runs as follows (what [`Registration::poll_io`] does):
 //!
@@ -12,7 +14,7 @@
 //!       │
 //!     Ready(event)
 //!       ▼
-//!   non-blocking syscall ──Ok / other Err──► done
+//!   non-blocking syscall (through try_io) ──Ok / other Err──► done
 //!       │
 //!   WouldBlock
 //!       ▼
@@ -20,30 +22,53 @@
 //! ```
 //!
 //! Dropping a `Registration` removes its cell from the driver, so later events for its
-//! token are ignored; the owner deregisters the source itself (it holds the source),
-//! best-effort, or lets closing the file descriptor remove it from the selector.
+//! token are ignored; the owner deregisters the fd ([`Registration::deregister`])
+//! before handing it out, or lets closing it remove it from the selector.
 
 use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use ::mio::event::Source;
-
 use super::Shared;
 use super::scheduled_io::ScheduledIo;
 pub(crate) use super::scheduled_io::{Direction, ReadinessWaiter, ReadyEvent};
+use super::source::RawSource;
 
 /// The registration of one I/O object with a driver (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct Registration {
     io: Arc<ScheduledIo>,
     shared: Arc<Shared>,
+    /// The registered fd; `None` only for sources the caller keeps (tests).
+    source: Option<RawSource>,
 }
 
 impl Registration {
-    /// Wraps a readiness cell that `shared` has just registered.
-    pub(super) fn new(io: Arc<ScheduledIo>, shared: Arc<Shared>) -> Registration {
-        Registration { io, shared }
+    /// Wraps a readiness cell that `shared` has just registered, with its source.
+    pub(super) fn new(
+        io: Arc<ScheduledIo>,
+        shared: Arc<Shared>,
+        source: Option<RawSource>,
+    ) -> Registration {
+        Registration { io, shared, source }
+    }
+
+    /// Makes `call`, one non-blocking syscall on the registered fd, the way mio's
+    /// contract asks (on Windows through mio's `try_io`, so that a `WouldBlock` re-arms
+    /// the emulated readiness; elsewhere directly). Every syscall on a registered fd
+    /// goes through here.
+    pub(crate) fn try_io<R>(&self, call: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match &self.source {
+            Some(source) => source.try_io(call),
+            None => call(),
+        }
+    }
+
+    /// Whether a read that returned fewer bytes than it asked for shows the fd
+    /// drained, so that its readiness may be cleared without another syscall (see
+    /// `super::source`): true on Unix, false on Windows.
+    pub(crate) fn short_read_drains(&self) -> bool {
+        super::source::SHORT_READ_DRAINS
     }
 
     /// Ready when the I/O object is readable (for [`Direction::Read`]) or writable (for
@@ -98,7 +123,7 @@ impl Registration {
     ) -> Poll<io::Result<R>> {
         loop {
             let event = ready!(self.poll_ready(cx, direction))?;
-            match operation() {
+            match self.try_io(&mut operation) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(event);
                 }
@@ -107,15 +132,20 @@ impl Registration {
         }
     }
 
-    /// Deregisters `source` (the one this registration was made for) from the driver:
-    /// the selector stops reporting it and events already collected are ignored.
-    /// Waiting tasks are not woken.
-    /// Deregisters a raw fd registered with `Shared::register_fd`.
-    pub(crate) fn deregister_fd(&self, fd: std::os::fd::RawFd) -> io::Result<()> {
-        self.deregister(&mut ::mio::unix::SourceFd(&fd))
+    /// Deregisters the fd from the driver: the selector stops reporting it and events
+    /// already collected are ignored. Waiting tasks are not woken.
+    pub(crate) fn deregister(&self) -> io::Result<()> {
+        let result = match &self.source {
+            Some(source) => source.deregister(&self.shared.registry),
+            None => Ok(()),
+        };
+        self.shared.remove(&self.io);
+        result
     }
 
-    pub(crate) fn deregister(&self, source: &mut impl Source) -> io::Result<()> {
+    /// [`deregister`](Registration::deregister) for a source the caller kept (tests).
+    #[cfg(all(test, unix))]
+    fn deregister_source(&self, source: &mut impl ::mio::event::Source) -> io::Result<()> {
         let result = self.shared.registry.deregister(source);
         self.shared.remove(&self.io);
         result
@@ -128,7 +158,8 @@ impl Drop for Registration {
     }
 }
 
-#[cfg(test)]
+// The tests drive mio's Unix pipes and sockets.
+#[cfg(all(test, unix))]
 mod tests {
     use std::io::{Read, Write};
     use std::sync::atomic::AtomicUsize;
@@ -369,7 +400,7 @@ mod tests {
                 .is_pending()
         );
 
-        registration.deregister(&mut receiver).unwrap();
+        registration.deregister_source(&mut receiver).unwrap();
         assert_eq!(driver.shared().metrics().registered(), 0);
         sender.write_all(b"late").unwrap();
         driver.park(Some(Duration::ZERO));

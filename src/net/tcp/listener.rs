@@ -3,12 +3,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{Kind, Socket};
 use crate::net::tcp::TcpStream;
 use crate::runtime::Backend;
+use crate::sys::OwnedSocket;
 use crate::sys::socket::cloexec_type;
 
 /// A TCP socket listening for connections.
@@ -44,7 +44,7 @@ use crate::sys::socket::cloexec_type;
 /// then ends shortly after the drop (when its cancellation lands), and a connection
 /// that request takes meanwhile is closed.
 pub struct TcpListener {
-    socket: Socket,
+    pub(in crate::net) socket: Socket,
 }
 
 impl TcpListener {
@@ -72,13 +72,13 @@ impl TcpListener {
             cloexec_type(socket2::Type::STREAM),
             None,
         )?;
-        socket.set_reuse_address(true)?;
+        crate::sys::socket::set_listener_reuse(&socket)?;
         socket.bind(&address.into())?;
         socket.listen(1024)?;
         TcpListener::from_fd(socket.into())
     }
 
-    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+    pub(crate) fn from_fd(fd: OwnedSocket) -> io::Result<TcpListener> {
         Ok(TcpListener {
             socket: Socket::new(fd, Kind::Listener)?,
         })
@@ -87,7 +87,7 @@ impl TcpListener {
     /// [`from_fd`](TcpListener::from_fd) for an fd that may have duplicates (it came
     /// from the caller, or was lent out): dropping the listener then never shuts the
     /// socket down (see `net::accept_stream`'s `AcceptStream`).
-    pub(crate) fn from_lent_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+    pub(crate) fn from_lent_fd(fd: OwnedSocket) -> io::Result<TcpListener> {
         let listener = TcpListener::from_fd(fd)?;
         listener.socket.lend_fd();
         Ok(listener)
@@ -190,27 +190,6 @@ pub(crate) fn socket_addr(address: socket2::SockAddr) -> io::Result<SocketAddr> 
     address
         .as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.lend_fd().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.lend_fd()
-    }
-}
-
-impl IntoRawFd for TcpListener {
-    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
-    /// non-blocking on mio). Connections the runtime accepted but no `accept` call took
-    /// are dropped as described for `into_std`.
-    fn into_raw_fd(self) -> RawFd {
-        self.socket.into_owned_fd().into_raw_fd()
-    }
 }
 
 impl fmt::Debug for TcpListener {

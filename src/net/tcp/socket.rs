@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::net::socket::{Kind, Socket};
@@ -28,10 +27,10 @@ use crate::sys::socket::cloexec_type;
 /// # }).unwrap();
 /// ```
 pub struct TcpSocket {
-    inner: socket2::Socket,
+    pub(in crate::net) inner: socket2::Socket,
     /// The fd may have duplicates (lent through `AsRawFd`/`AsFd`, or it came from the
     /// caller): the listener it becomes never shuts the socket down on drop.
-    fd_lent: AtomicBool,
+    pub(in crate::net) fd_lent: AtomicBool,
 }
 
 impl TcpSocket {
@@ -63,12 +62,14 @@ impl TcpSocket {
     }
 
     /// Sets `SO_REUSEPORT` (several sockets may bind the same port; the kernel spreads
-    /// connections across them).
+    /// connections across them). Unix only.
+    #[cfg(unix)]
     pub fn set_reuseport(&self, reuse: bool) -> io::Result<()> {
         self.inner.set_reuse_port(reuse)
     }
 
-    /// Whether `SO_REUSEPORT` is set.
+    /// Whether `SO_REUSEPORT` is set. Unix only.
+    #[cfg(unix)]
     pub fn reuseport(&self) -> io::Result<bool> {
         self.inner.reuse_port()
     }
@@ -293,47 +294,10 @@ impl TcpSocket {
     }
 }
 
-impl AsRawFd for TcpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd_lent.store(true, Ordering::Relaxed);
-        self.inner.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd_lent.store(true, Ordering::Relaxed);
-        self.inner.as_fd()
-    }
-}
-
-impl FromRawFd for TcpSocket {
-    /// Takes over `fd`, a TCP socket the caller owns. It may have duplicates: the
-    /// listener it becomes never shuts the socket down on drop.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that nothing else owns (it is closed when the
-    /// `TcpSocket`, or what it becomes, is dropped).
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpSocket {
-        TcpSocket {
-            // SAFETY: the caller's contract: `fd` is an open socket nothing else owns.
-            inner: unsafe { socket2::Socket::from_raw_fd(fd) },
-            fd_lent: AtomicBool::new(true),
-        }
-    }
-}
-
-impl IntoRawFd for TcpSocket {
-    fn into_raw_fd(self) -> RawFd {
-        self.inner.into_raw_fd()
-    }
-}
-
 impl fmt::Debug for TcpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpSocket")
-            .field("fd", &self.inner.as_raw_fd())
+            .field("fd", &crate::sys::AsRawIo::as_raw_io(&self.inner))
             .finish()
     }
 }

@@ -9,7 +9,6 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 use crate::io::owned::impl_owned_io;
@@ -20,13 +19,13 @@ use crate::net::tcp::TcpStream;
 
 /// The read half of a [`TcpStream`] (see [`TcpStream::into_split`]).
 pub struct OwnedReadHalf {
-    stream: Arc<TcpStream>,
+    pub(in crate::net) stream: Arc<TcpStream>,
 }
 
 /// The write half of a [`TcpStream`] (see [`TcpStream::into_split`]). Dropping it
 /// shuts down the write direction.
 pub struct OwnedWriteHalf {
-    stream: Arc<TcpStream>,
+    pub(in crate::net) stream: Arc<TcpStream>,
     shutdown_on_drop: bool,
 }
 
@@ -144,30 +143,6 @@ impl AsRef<TcpStream> for OwnedReadHalf {
 impl AsRef<TcpStream> for OwnedWriteHalf {
     fn as_ref(&self) -> &TcpStream {
         &self.stream
-    }
-}
-
-impl AsRawFd for OwnedReadHalf {
-    fn as_raw_fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
-    }
-}
-
-impl AsRawFd for OwnedWriteHalf {
-    fn as_raw_fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
-    }
-}
-
-impl AsFd for OwnedReadHalf {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.stream.as_fd()
-    }
-}
-
-impl AsFd for OwnedWriteHalf {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.stream.as_fd()
     }
 }
 

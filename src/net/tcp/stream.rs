@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::io::owned::impl_owned_io;
 use crate::net::addr::{ToSocketAddrs, resolve};
@@ -14,6 +13,7 @@ use crate::net::tcp::socket_addr;
 use crate::net::tcp::split::{OwnedReadHalf, OwnedWriteHalf, split};
 use crate::net::tcp::split_borrowed::{ReadHalf, WriteHalf, split_borrowed};
 use crate::runtime::Backend;
+use crate::sys::OwnedSocket;
 use crate::sys::socket::cloexec_type;
 
 /// A TCP connection.
@@ -27,7 +27,7 @@ use crate::sys::socket::cloexec_type;
 /// Dropping the stream with operations in flight cancels them; the fd is closed once
 /// the kernel has finished with it.
 pub struct TcpStream {
-    socket: Socket,
+    pub(in crate::net) socket: Socket,
 }
 
 impl TcpStream {
@@ -75,7 +75,7 @@ impl TcpStream {
     /// Outside a runtime with I/O enabled.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            socket: Socket::new(OwnedFd::from(stream), Kind::Stream)?,
+            socket: Socket::new(OwnedSocket::from(stream), Kind::Stream)?,
         })
     }
 
@@ -219,29 +219,6 @@ impl TryFrom<std::net::TcpStream> for TcpStream {
 impl AsRef<TcpStream> for TcpStream {
     fn as_ref(&self) -> &TcpStream {
         self
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
-
-impl IntoRawFd for TcpStream {
-    /// Hands the fd over, in the mode the backend set (blocking on io_uring,
-    /// non-blocking on mio). This cannot fail, so unlike `into_std` it loses what
-    /// cancelled reads left (io_uring): bytes kept for the next read are dropped, and
-    /// a cancelled read still in the kernel may take bytes before its cancellation
-    /// lands (both logged as warnings).
-    fn into_raw_fd(self) -> RawFd {
-        self.socket.into_owned_fd().into_raw_fd()
     }
 }
 
