@@ -417,7 +417,8 @@ impl Builder {
             max_blocking: self.max_blocking_threads,
         });
         let selection = driver::select::resolve(self.backend)?;
-        let chosen = std::cell::RefCell::new((selection.backend, selection.reason.clone()));
+        // Set when the io_uring rings could not be set up and auto fell back to mio.
+        let fallback_reason = std::cell::Cell::new(None);
         // Every core's driver (and io_uring ring) is set up here, so that a ring the
         // kernel refuses fails the build, or falls back to mio, instead of hanging I/O.
         let create = |cores: usize| {
@@ -438,8 +439,9 @@ impl Builder {
                         selection.automatic,
                         selection.source,
                     )?;
-                    *chosen.borrow_mut() = fallback.clone();
-                    create_with(fallback.0)
+                    let (backend, reason) = fallback;
+                    fallback_reason.set(Some(reason));
+                    create_with(backend)
                 }
                 result => result,
             }
@@ -449,9 +451,16 @@ impl Builder {
             name: self.name.clone(),
             hooks: self.hooks.clone(),
         };
+        let (flavor, cores) = match self.kind {
+            Kind::CurrentThread => ("current_thread", 1),
+            Kind::MultiThread => (
+                "multi_thread",
+                self.worker_threads.unwrap_or_else(default_worker_threads),
+            ),
+        };
         let handle = match self.kind {
             Kind::CurrentThread => {
-                let (driver, mut drivers) = create(1)?;
+                let (driver, mut drivers) = create(cores)?;
                 if self.start_paused {
                     if let Some(time) = driver.time() {
                         time.clock().pause();
@@ -468,7 +477,7 @@ impl Builder {
                 scheduler::Handle::CurrentThread(Arc::new(handle))
             }
             Kind::MultiThread => {
-                let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
+                let workers = cores;
                 let (driver, parkers) = create(workers)?;
                 let (handle, cores) = multi_thread::launch(
                     workers,
@@ -494,17 +503,11 @@ impl Builder {
             }
         };
         pool.spawner().set_handle(handle.clone());
-        let (backend, mut reason) = chosen.into_inner();
+        let mut reason = fallback_reason.take().unwrap_or(selection.reason);
         if !self.enable_io {
             reason.push_str("; the I/O driver is not enabled");
         }
-        let (flavor, cores) = match self.kind {
-            Kind::CurrentThread => ("current_thread", 1),
-            Kind::MultiThread => (
-                "multi_thread",
-                self.worker_threads.unwrap_or_else(default_worker_threads),
-            ),
-        };
+        let backend = handle.driver().io().selected();
         crate::trace::runtime_started(backend.as_str(), &reason, flavor, cores);
         Ok(Runtime::from_parts(Handle { inner: handle }, pool))
     }
