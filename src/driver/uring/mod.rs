@@ -6,12 +6,19 @@
 //! * [`multishot`]: the same for ops that complete many times per submission.
 //! * [`remote`]: a core's thread-safe side (eventfd wake-ups, the remote queue,
 //!   counters) and the thread-local ring.
+//! * [`buf_ring`]: provided-buffer rings (kernel-selected read buffers), registered
+//!   per ring on first use.
 //! * [`probe`]: whether io_uring works here at all (backend selection).
 //!
 //! [`Driver`] is what a scheduler core holds: it attaches this thread's ring to the core
 //! when the thread starts driving it, parks in `io_uring_enter`, and detaches when the
 //! thread gives the core away.
 
+#[allow(
+    dead_code,
+    reason = "pooled reads (`op::recv_pooled`) and multishot RECV use it"
+)]
+pub(crate) mod buf_ring;
 pub(crate) mod cell;
 #[allow(
     dead_code,
@@ -192,6 +199,7 @@ impl Driver {
             }
             ring.reap();
             ring.drain_remote(shared);
+            buf_ring::sweep_this_thread();
             true
         });
         if !served {

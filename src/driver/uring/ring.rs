@@ -243,6 +243,7 @@ impl Ring {
         debug_assert!(self.attached.is_none());
         shared.current_ring.store(self.id, Relaxed);
         self.attached = Some(shared.clone());
+        super::buf_ring::ring_attached(self.id, self.uring.as_raw_fd());
         self.arm_eventfd();
     }
 
@@ -617,6 +618,7 @@ impl Drop for Ring {
                 SETTLE_LIMIT
             );
         }
+        super::buf_ring::ring_closed(self.id);
         if !self.in_flight.is_empty() || self.eventfd_armed {
             // The kernel may still write into these: never free them.
             for entry in self.in_flight.drain() {
