@@ -138,6 +138,26 @@ pub mod __private {
     pub fn late_results_kept() -> u64 {
         late_results().total()
     }
+
+    /// How many times pooled reads (`read_pooled`) waited for a buffer to come back
+    /// because every buffer of their pool was on loan (process-wide, both backends).
+    pub fn pooled_read_waits() -> u64 {
+        crate::net::pooled_read::exhausted_waits()
+    }
+
+    /// How many pooled reads fell back to a one-off buffer (io_uring refused the ring).
+    pub fn pooled_read_fallbacks() -> u64 {
+        crate::net::pooled_read::fallbacks()
+    }
+
+    /// How many io_uring pooled reads completed with `ENOBUFS` (the kernel found the
+    /// pool's ring empty); 0 without the io_uring backend.
+    pub fn pooled_read_enobufs() -> u64 {
+        #[cfg(ringtide_uring)]
+        return crate::driver::uring::buf_ring::exhausted_count();
+        #[cfg(not(ringtide_uring))]
+        0
+    }
 }
 
 #[cfg(feature = "macros")]

@@ -68,6 +68,16 @@ pub(crate) trait OpCode: Send + 'static {
         let _ = result;
     }
 
+    /// io_uring half: the final CQE's flags, handed to the op before its result goes
+    /// to [`complete`](OpCode::complete) or
+    /// [`complete_abandoned`](OpCode::complete_abandoned). A read from a provided-buffer
+    /// ring learns here which buffer the kernel picked (`IORING_CQE_F_BUFFER`, the id in
+    /// `flags >> 16`); the default ignores them.
+    #[cfg(ringtide_uring)]
+    fn final_cqe_flags(&mut self, flags: u32) {
+        let _ = flags;
+    }
+
     /// io_uring half: the future was dropped while the kernel owns the op; its final
     /// CQE will reach [`complete_abandoned`](OpCode::complete_abandoned) later. Called
     /// (under the op cell's lock) before the cancellation is sent, so it always runs

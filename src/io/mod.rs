@@ -65,6 +65,8 @@ mod async_fd;
 #[cfg(unix)]
 mod async_fd_ready;
 mod buf;
+pub(crate) mod buf_free_list;
+pub(crate) mod buf_pool;
 #[cfg(unix)]
 pub(crate) mod fd_poll;
 #[cfg(unix)]
@@ -82,6 +84,7 @@ pub use async_fd::AsyncFd;
 #[cfg(ringtide_uring)]
 pub(crate) use buf::kernel_len;
 pub use buf::{BufResult, IoBuf, IoBufMut};
+pub use buf_pool::{BufPool, MAX_POOL_BUFFERS, PooledBuf};
 pub use interest::{Interest, Ready};
 pub use owned::{AsyncReadOwned, AsyncWriteOwned};
 

@@ -54,6 +54,7 @@ mod connect;
 mod owned_io;
 mod poll_accept;
 pub(crate) mod poll_io;
+pub(crate) mod pooled_read;
 mod raw_handle;
 pub(crate) mod socket;
 mod socket_datagram;

@@ -22,6 +22,7 @@ pub(crate) mod poll;
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod recv_msg;
+pub(crate) mod recv_pooled;
 #[cfg(ringtide_uring)]
 pub(crate) mod route;
 pub(crate) mod run;

@@ -36,7 +36,8 @@
 //! tail (a release store the kernel pairs with an acquire load). Tasks move between
 //! workers, so a buffer may be dropped on any thread: the tail is behind a mutex
 //! (uncontended in the common case, where buffers are dropped on the ring's thread: a
-//! lock and an unlock, about 20 ns, next to a syscall-free completion). No more
+//! lock and an unlock; a second lock moves the return count and wakes
+//! reads waiting for a buffer). Nothing here is lock-free beyond that tail store. No more
 //! buffers than the ring has slots ever exist, so a return always finds a free slot
 //! and never reads the kernel's head.
 //!
@@ -53,14 +54,16 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 /// Locks a std mutex (not `crate::loom`'s: nothing here is modelled with loom; the
 /// return path is a plain mutex), ignoring poisoning: no critical section here panics.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `IORING_REGISTER_PBUF_RING`.
@@ -245,7 +248,7 @@ pub(crate) struct BufRing {
     tail: Mutex<u16>,
     /// Buffers returned so far (exhausted reads wait for it to move).
     returns: AtomicU64,
-    has_waiters: AtomicBool,
+    /// Reads waiting for a return (`returns` moves under this lock).
     waiters: Mutex<Vec<Waker>>,
 }
 
@@ -310,7 +313,6 @@ impl BufRing {
             bgid,
             tail: Mutex::new(0),
             returns: AtomicU64::new(0),
-            has_waiters: AtomicBool::new(false),
             waiters: Mutex::new(Vec::new()),
         };
         {
@@ -425,12 +427,9 @@ impl BufRing {
     /// Ready once a buffer came back after `seen` (a [`returns`](BufRing::returns)
     /// value): the ring has a buffer again, or had one since.
     pub(crate) fn poll_returned(&self, seen: u64, cx: &mut Context<'_>) -> Poll<()> {
-        if self.returns() != seen {
-            return Poll::Ready(());
-        }
         let mut waiters = lock(&self.waiters);
-        self.has_waiters.store(true, Ordering::SeqCst);
-        if self.returns.load(Ordering::SeqCst) != seen {
+        // Returns bump the count under this lock, so this check cannot miss one.
+        if self.returns() != seen {
             return Poll::Ready(());
         }
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
@@ -471,15 +470,12 @@ impl BufRing {
             self.write_entry(&mut tail, bid);
             self.publish(*tail);
         }
-        self.returns.fetch_add(1, Ordering::SeqCst);
-        if self.has_waiters.load(Ordering::SeqCst) {
-            let waiters = {
-                let mut waiters = lock(&self.waiters);
-                self.has_waiters.store(false, Ordering::SeqCst);
-                std::mem::take(&mut *waiters)
-            };
-            waiters.into_iter().for_each(Waker::wake);
-        }
+        let waiters = {
+            let mut waiters = lock(&self.waiters);
+            self.returns.fetch_add(1, Ordering::Release);
+            std::mem::take(&mut *waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
     }
 }
 

@@ -164,6 +164,13 @@ impl<T: OpCode> Completion for OpCell<T> {
         }
         let waker = {
             let mut state = lock(&self.state);
+            if matches!(*state, State::InFlight { .. } | State::Abandoned) {
+                // SAFETY: the final CQE: the kernel is done with the value, and in these
+                // states neither the future nor a ring touches it outside this lock.
+                if let Some(op) = unsafe { &mut *self.op.get() } {
+                    op.final_cqe_flags(flags);
+                }
+            }
             match std::mem::replace(&mut *state, State::Completed { result }) {
                 State::InFlight { waker, .. } => waker,
                 State::Abandoned => {
