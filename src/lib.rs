@@ -158,6 +158,29 @@ pub mod __private {
         #[cfg(not(ringtide_uring))]
         0
     }
+
+    /// Test-only fault injection for the io_uring probe (see `driver::uring::probe`,
+    /// "Test-only override"): pretend an opcode or feature is missing, and count the
+    /// fallbacks that ran because of it. Process-wide and permanent: for child
+    /// processes of tests.
+    #[cfg(ringtide_uring)]
+    pub use crate::driver::uring::probe::{
+        Pretend, PretendedFeature, pretend_missing, pretended_fallbacks,
+    };
+
+    /// How often an io_uring submission queue was full and flushed to make room
+    /// (process-wide).
+    #[cfg(ringtide_uring)]
+    pub fn uring_sq_full_flushes() -> u64 {
+        crate::driver::uring::ring::SQ_FULL_FLUSHES.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many timed io_uring parks were bounded by a TIMEOUT SQE because the ring
+    /// has no `IORING_FEAT_EXT_ARG` (process-wide).
+    #[cfg(ringtide_uring)]
+    pub fn uring_park_timeouts() -> u64 {
+        crate::driver::uring::ring::PARK_TIMEOUT_SQES.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[cfg(feature = "macros")]

@@ -410,6 +410,20 @@ impl Handle {
         self.cores.pick_poll()
     }
 
+    /// The runtime has shut down: its cores' polls (mio) accept no registration and
+    /// fail their waiters from now on, as when their drivers drop. Nothing polls them
+    /// any more, so a readiness wait through a `Handle` that outlived the runtime
+    /// would otherwise never end. (io_uring ops still run on the ring of the thread
+    /// that awaits them.)
+    pub(crate) fn runtime_shut_down(&self) {
+        #[cfg(feature = "mio")]
+        for core in self.cores.unparks() {
+            if let Unpark::Mio(shared) = core {
+                shared.shutdown();
+            }
+        }
+    }
+
     /// One core's counters.
     pub(crate) fn core_counters(&self, index: usize) -> IoCounters {
         match &self.cores.unparks()[index] {

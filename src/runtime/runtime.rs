@@ -160,6 +160,9 @@ impl Runtime {
             let _enter = self.handle.enter();
             self.handle.inner.shutdown();
             self.pool.shutdown(timeout);
+            // Then the I/O: a `Handle::block_on` after this gets errors, not a wait
+            // for readiness nobody polls for.
+            self.handle.inner.driver().io().runtime_shut_down();
         }
         if refused {
             panic!(

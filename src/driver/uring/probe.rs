@@ -19,9 +19,24 @@
 //!   Every other op checks its own opcode ([`supports`]) and, where the kernel lacks
 //!   it, runs its readiness half (a non-blocking syscall after a `POLL_ADD`, or the
 //!   blocking pool) instead.
+//!
+//! The probe's answer is cached, but a passed probe is not trusted blindly: each later
+//! [`check`] runs a small live round trip (a ring created disabled, enabled with
+//! `io_uring_register`, and a NOP through `io_uring_enter`), so a sandbox installed
+//! after the first runtime (a seccomp filter denying `io_uring_enter` or
+//! `io_uring_register`) makes the next `build()` fall back or fail with the reason,
+//! instead of building rings whose I/O never completes.
+//!
+//! # Test-only override
+//!
+//! [`pretend_missing`] makes the probe and [`supports`] report an opcode or a feature
+//! as missing, so that tests run every fallback path on a kernel that has everything.
+//! It is reachable only through `ringtide::__private` (hidden, not API) and is meant
+//! for child processes of tests: it is process-wide and permanent.
 
 use std::io;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use io_uring::{IoUring, opcode};
 
@@ -40,16 +55,157 @@ static SUPPORTED: OnceLock<[u64; 4]> = OnceLock::new();
 
 /// Whether the kernel supports `opcode` (true until a probe said otherwise).
 pub(crate) fn supports(opcode: u8) -> bool {
+    if is_pretended_missing(opcode) {
+        PRETENDED_FALLBACKS[usize::from(opcode)].fetch_add(1, Relaxed);
+        return false;
+    }
     SUPPORTED
         .get()
         .is_none_or(|bits| bits[usize::from(opcode / 64)] & (1 << (opcode % 64)) != 0)
 }
 
 /// Why io_uring cannot be used, in words a user can act on. Probed once per process
-/// (the answer does not change); later calls return the first answer.
+/// (what the kernel supports does not change); a later call whose cached answer is a
+/// pass checks with a live round trip that io_uring still works for this thread (see
+/// the module doc).
 pub(crate) fn check() -> Result<(), String> {
     static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
-    ANSWER.get_or_init(probe).clone()
+    let mut probed_now = false;
+    let answer = ANSWER
+        .get_or_init(|| {
+            probed_now = true;
+            probe()
+        })
+        .clone();
+    if answer.is_ok() && !probed_now {
+        still_works()?;
+    }
+    answer
+}
+
+/// The live round trip of a cached pass: set up a ring disabled (as the runtime's
+/// rings are), enable it through `io_uring_register`, and run a NOP through
+/// `io_uring_enter`. A few syscalls per `build()`.
+fn still_works() -> Result<(), String> {
+    let mut builder = IoUring::builder();
+    builder.setup_r_disabled();
+    let (mut uring, disabled) = match builder.build(2) {
+        Ok(uring) => (uring, true),
+        // No IORING_SETUP_R_DISABLED (before 5.10): the runtime's rings are created
+        // enabled there too.
+        Err(error) if error.raw_os_error() == Some(libc::EINVAL) => (
+            IoUring::new(2).map_err(|error| explain_setup(&error))?,
+            false,
+        ),
+        Err(error) => {
+            return Err(format!(
+                "io_uring worked earlier in this process but no longer does: {}",
+                explain_setup(&error)
+            ));
+        }
+    };
+    if disabled {
+        if let Err(error) = uring.submitter().register_enable_rings() {
+            return Err(format!(
+                "io_uring worked earlier in this process but io_uring_register now fails                  ({error}){}",
+                sandbox_hint(&error)
+            ));
+        }
+    }
+    nop_round_trip(&mut uring).map_err(|reason| {
+        format!("io_uring worked earlier in this process but no longer does: {reason}")
+    })
+}
+
+/// A sandbox hint for errors that mean "denied".
+fn sandbox_hint(error: &io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => {
+            "; a seccomp filter or sandbox denies it: allow io_uring_setup/io_uring_enter/\
+             io_uring_register"
+        }
+        _ => "",
+    }
+}
+
+/// Submits a NOP and waits for its completion.
+fn nop_round_trip(uring: &mut IoUring) -> Result<(), String> {
+    let nop = opcode::Nop::new().build().user_data(7);
+    // SAFETY: a NOP points at no memory.
+    if unsafe { uring.submission().push(&nop) }.is_err() {
+        return Err("io_uring NOP could not be queued".to_owned());
+    }
+    if let Err(error) = uring.submit_and_wait(1) {
+        return Err(format!(
+            "io_uring_enter failed during the NOP round trip ({error}); the kernel or a \
+             sandbox blocks io_uring{}",
+            sandbox_hint(&error)
+        ));
+    }
+    match uring.completion().next() {
+        Some(cqe) if cqe.user_data() == 7 && cqe.result() >= 0 => Ok(()),
+        Some(cqe) => Err(format!(
+            "io_uring NOP completed with {}",
+            io::Error::from_raw_os_error(-cqe.result())
+        )),
+        None => Err("io_uring NOP round trip returned no completion".to_owned()),
+    }
+}
+
+/// A feature the test-only override can pretend the kernel lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PretendedFeature {
+    /// `IORING_FEAT_NODROP` (required: the probe fails).
+    NoDrop,
+    /// `IORING_FEAT_FAST_POLL` (required: the probe fails).
+    FastPoll,
+    /// `IORING_FEAT_EXT_ARG` (optional: timed parks queue a TIMEOUT SQE instead).
+    ExtArg,
+}
+
+static PRETEND_NO_NODROP: AtomicBool = AtomicBool::new(false);
+static PRETEND_NO_FAST_POLL: AtomicBool = AtomicBool::new(false);
+static PRETEND_NO_EXT_ARG: AtomicBool = AtomicBool::new(false);
+static PRETENDED_OPCODES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+/// Per opcode: how often [`supports`] said no because of the override, i.e. how often
+/// an op took its fallback path for it.
+static PRETENDED_FALLBACKS: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+
+/// What the override can pretend is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pretend {
+    /// An opcode (`io_uring::opcode::*::CODE`).
+    Opcode(u8),
+    /// A ring feature.
+    Feature(PretendedFeature),
+}
+
+/// Test-only: from now on (process-wide) the probe and [`supports`] report `what` as
+/// missing. Set it before the first runtime is built for the probe to see it.
+pub fn pretend_missing(what: Pretend) {
+    match what {
+        Pretend::Opcode(code) => {
+            PRETENDED_OPCODES[usize::from(code / 64)].fetch_or(1 << (code % 64), Relaxed);
+        }
+        Pretend::Feature(PretendedFeature::NoDrop) => PRETEND_NO_NODROP.store(true, Relaxed),
+        Pretend::Feature(PretendedFeature::FastPoll) => PRETEND_NO_FAST_POLL.store(true, Relaxed),
+        Pretend::Feature(PretendedFeature::ExtArg) => PRETEND_NO_EXT_ARG.store(true, Relaxed),
+    }
+}
+
+/// Test-only: how often an op fell back because `opcode` was pretended missing.
+pub fn pretended_fallbacks(opcode: u8) -> u64 {
+    PRETENDED_FALLBACKS[usize::from(opcode)].load(Relaxed)
+}
+
+fn is_pretended_missing(opcode: u8) -> bool {
+    PRETENDED_OPCODES[usize::from(opcode / 64)].load(Relaxed) & (1 << (opcode % 64)) != 0
+}
+
+/// Whether rings may pass timed parks' timeouts to `io_uring_enter`: the kernel has
+/// `IORING_FEAT_EXT_ARG` and the test-only override does not hide it.
+pub(crate) fn ext_arg(params: &io_uring::Parameters) -> bool {
+    params.is_feature_ext_arg() && !PRETEND_NO_EXT_ARG.load(Relaxed)
 }
 
 /// Entries of the probe's ring: the probe asks what the kernel supports, not whether
@@ -69,36 +225,16 @@ fn probe() -> Result<(), String> {
             Err(error) => return Err(explain_setup(&error)),
         }
     };
-    let nop = opcode::Nop::new().build().user_data(7);
-    // SAFETY: a NOP points at no memory.
-    if unsafe { uring.submission().push(&nop) }.is_err() {
-        return Err("io_uring NOP could not be queued".to_owned());
-    }
-    if let Err(error) = uring.submit_and_wait(1) {
-        return Err(format!(
-            "io_uring_enter failed during the NOP round trip ({error}); the kernel or a \
-             sandbox blocks io_uring"
-        ));
-    }
-    match uring.completion().next() {
-        Some(cqe) if cqe.user_data() == 7 && cqe.result() >= 0 => {}
-        Some(cqe) => {
-            return Err(format!(
-                "io_uring NOP completed with {}",
-                io::Error::from_raw_os_error(-cqe.result())
-            ));
-        }
-        None => return Err("io_uring NOP round trip returned no completion".to_owned()),
-    }
+    nop_round_trip(&mut uring)?;
     let params = uring.params();
-    if !params.is_feature_nodrop() {
+    if !params.is_feature_nodrop() || PRETEND_NO_NODROP.load(Relaxed) {
         return Err(
             "this kernel's io_uring may drop completions when its queue is full (no \
              IORING_FEAT_NODROP, before 5.5); a newer kernel has it"
                 .to_owned(),
         );
     }
-    if !params.is_feature_fast_poll() {
+    if !params.is_feature_fast_poll() || PRETEND_NO_FAST_POLL.load(Relaxed) {
         return Err(
             "this kernel's io_uring has no internal polling (no IORING_FEAT_FAST_POLL, \
              before 5.7): every socket wait would hold a kernel thread; a newer kernel \
@@ -108,20 +244,25 @@ fn probe() -> Result<(), String> {
     }
     let mut probe = io_uring::Probe::new();
     if let Err(error) = uring.submitter().register_probe(&mut probe) {
-        return Err(format!(
-            "io_uring opcode probe failed ({error}); the kernel is older than 5.6"
-        ));
+        let why = match error.raw_os_error() {
+            Some(libc::EPERM | libc::EACCES) => {
+                "io_uring_register is denied, typically by a seccomp filter: allow \
+                 io_uring_setup/io_uring_enter/io_uring_register"
+            }
+            _ => "the kernel is older than 5.6",
+        };
+        return Err(format!("io_uring opcode probe failed ({error}); {why}"));
     }
     let mut bits = [0u64; 4];
     for opcode in 0..=u8::MAX {
-        if probe.is_supported(opcode) {
+        if probe.is_supported(opcode) && !is_pretended_missing(opcode) {
             bits[usize::from(opcode / 64)] |= 1 << (opcode % 64);
         }
     }
     let _ = SUPPORTED.set(bits);
     let missing: Vec<&str> = REQUIRED
         .iter()
-        .filter(|(code, _)| !probe.is_supported(*code))
+        .filter(|(code, _)| !probe.is_supported(*code) || is_pretended_missing(*code))
         .map(|(_, name)| *name)
         .collect();
     if !missing.is_empty() {

@@ -170,6 +170,14 @@ impl std::fmt::Debug for Ring {
     }
 }
 
+/// How often a full submission queue was flushed to make room (process-wide; tests
+/// read it through `ringtide::__private` to prove the path ran).
+pub(crate) static SQ_FULL_FLUSHES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+/// How many timed parks were bounded by a TIMEOUT SQE (no `IORING_FEAT_EXT_ARG`).
+pub(crate) static PARK_TIMEOUT_SQES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
 impl Ring {
     /// Creates a ring with the best setup flags the kernel accepts. `ENOMEM` (a low
     /// `RLIMIT_MEMLOCK` on kernels before 5.12) is retried with smaller rings.
@@ -181,7 +189,7 @@ impl Ring {
     pub(crate) fn new(config: &RingConfig, disabled: bool) -> io::Result<Ring> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (uring, setup, disabled) = build_uring(config, disabled)?;
-        let ext_arg = uring.params().is_feature_ext_arg() && !config.without_ext_arg;
+        let ext_arg = super::probe::ext_arg(uring.params()) && !config.without_ext_arg;
         Ok(Ring {
             uring,
             id: NEXT_ID.fetch_add(1, Relaxed),
@@ -429,6 +437,7 @@ impl Ring {
                 self.unsubmitted = true;
                 return;
             }
+            SQ_FULL_FLUSHES.fetch_add(1, Relaxed);
             match self.uring.submit() {
                 Ok(_) => {}
                 Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
@@ -481,6 +490,7 @@ impl Ring {
                     self.enter(0, None);
                     return;
                 }
+                PARK_TIMEOUT_SQES.fetch_add(1, Relaxed);
                 *self.park_timeout = types::Timespec::from(timeout);
                 let entry = opcode::Timeout::new(&*self.park_timeout)
                     .count(1)
