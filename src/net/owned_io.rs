@@ -1,4 +1,5 @@
-//! Owned-buffer I/O on a [`Socket`]: `recv*`, `send*`, `accept_raw` and `shutdown`.
+//! Owned-buffer I/O on a [`Socket`]: `recv*`, `send*` (and their zero-copy `*_zc`
+//! forms), `accept_raw` and `shutdown`.
 //! Each is one op (see `op/`) holding the socket's fd and the buffer, which it takes by
 //! value and gives back in a `BufResult`.
 //!
@@ -25,6 +26,13 @@ use crate::op::recv_msg::RecvMsg;
 use crate::op::send::Send;
 use crate::op::send_msg::SendMsg;
 use crate::op::shutdown::Shutdown;
+#[cfg(ringtide_uring)]
+use crate::{
+    driver::op::IoSource,
+    op::{send_msg_zc::SendMsgZc, send_zc, send_zc::SendZc},
+};
+#[cfg(ringtide_uring)]
+use std::sync::atomic::Ordering::Relaxed;
 
 impl Socket {
     /// Accepts one connection and reports the peer's address; a connection kept from a
@@ -159,6 +167,77 @@ impl Socket {
         let send = SendMsg::new(self.fd.share(), vec![buf], Some(target));
         let (result, mut bufs) = op::run(self.source(), send).await;
         (result, bufs.pop().expect("one buffer in, one out"))
+    }
+
+    /// Writes `buf[offset..bytes_init()]` once, with zero copy where the backend, the
+    /// kernel and the socket allow it (see `op::send_zc`): io_uring `SEND_ZC`, whose
+    /// result comes back with the buffer only after the kernel's notification that it
+    /// no longer reads it. Elsewhere a plain [`send`](Socket::send): on mio, on kernels
+    /// without the opcode (`op::run` runs the op's readiness half), and on a socket
+    /// that refused zero copy (`EOPNOTSUPP`: Unix sockets), remembered per socket so
+    /// it is asked once.
+    pub(crate) async fn send_zc<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
+            return (Ok(0), buf);
+        }
+        #[cfg(ringtide_uring)]
+        if self.tries_zero_copy() {
+            let send = SendZc::new(self.fd.share(), buf, offset);
+            let (result, buf) = op::run(self.source(), send).await;
+            return match self.zero_copy_fallback(result) {
+                Some(result) => (result, buf),
+                None => self.send(buf, offset).await,
+            };
+        }
+        self.send(buf, offset).await
+    }
+
+    /// Writes all of `buf`'s initialised bytes, each send as [`send_zc`](Socket::send_zc).
+    pub(crate) async fn send_all_zc<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        owned_loop::drain(buf, "socket", |buf, written| self.send_zc(buf, written)).await
+    }
+
+    /// Sends one datagram to `target`, with zero copy as in [`send_zc`](Socket::send_zc)
+    /// (`SENDMSG_ZC`).
+    pub(crate) async fn send_to_zc<B: IoBuf>(
+        &self,
+        buf: B,
+        target: SockAddr,
+    ) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self.tries_zero_copy() {
+            let send = SendMsgZc::new(self.fd.share(), vec![buf], Some(target.clone()));
+            let (result, mut bufs) = op::run(self.source(), send).await;
+            let buf = bufs.pop().expect("one buffer in, one out");
+            return match self.zero_copy_fallback(result) {
+                Some(result) => (result, buf),
+                None => self.send_to(buf, target).await,
+            };
+        }
+        self.send_to(buf, target).await
+    }
+
+    /// io_uring, and this socket has not refused zero copy before.
+    #[cfg(ringtide_uring)]
+    fn tries_zero_copy(&self) -> bool {
+        matches!(self.state().source, IoSource::Uring)
+            && !self.state().refuses_zero_copy.load(Relaxed)
+    }
+
+    /// A zero-copy send's result, or `None` when it must be resent plain: the socket
+    /// refused zero copy (`EOPNOTSUPP`, remembered), or the kernel said `EAGAIN` (a
+    /// non-blocking fd; the plain send waits for writability, see `op::run`).
+    #[cfg(ringtide_uring)]
+    fn zero_copy_fallback(&self, result: io::Result<usize>) -> Option<io::Result<usize>> {
+        match result {
+            Err(error) if error.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                self.state().refuses_zero_copy.store(true, Relaxed);
+                send_zc::count_plain_fallback();
+                None
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
+            result => Some(result),
+        }
     }
 
     /// Shuts down one or both directions.

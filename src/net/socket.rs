@@ -76,6 +76,10 @@ pub(crate) struct SocketState {
     /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
     pub(super) readiness: [super::uring_readiness::DirectionReadiness; 2],
+    /// io_uring: the kernel refused a zero-copy send on this socket (`EOPNOTSUPP`: not
+    /// TCP/UDP over IP), so later ones go straight to a plain send (`owned_io`).
+    #[cfg(ringtide_uring)]
+    pub(super) refuses_zero_copy: std::sync::atomic::AtomicBool,
 }
 
 impl KeepsReads for SocketState {
@@ -161,6 +165,8 @@ impl Socket {
                     accepts: Leftovers::default(),
                     #[cfg(ringtide_uring)]
                     readiness,
+                    #[cfg(ringtide_uring)]
+                    refuses_zero_copy: std::sync::atomic::AtomicBool::new(false),
                 },
             ),
         })
