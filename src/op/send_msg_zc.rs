@@ -58,6 +58,11 @@ impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsgZc<B, S> {
     }
 
     #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {
+        self.first.dropped_in_flight();
+    }
+
+    #[cfg(ringtide_uring)]
     fn complete_abandoned(&mut self, _notification: i32) {
         self.first.abandoned();
     }

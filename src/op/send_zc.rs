@@ -33,7 +33,7 @@
 
 use std::io;
 #[cfg(ringtide_uring)]
-use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::driver::op::{OpCode, Readiness};
@@ -67,12 +67,17 @@ pub(crate) fn count_plain_fallback() {
 /// The result of a zero-copy send's first CQE, kept until its notification (the final
 /// CQE, whose own `res` is not the send's result).
 ///
-/// An atomic, because the op cell hands the `F_MORE` CQE to the op through a shared
-/// reference while the kernel owns the op; the final CQE's state change (under the
-/// cell's lock) orders this store before the future reads it.
+/// Atomics, because the op cell hands the `F_MORE` CQE (and the future's drop) to the
+/// op through a shared reference while the kernel owns the op; the final CQE's state
+/// change (under the cell's lock) orders these stores before the value is used again.
 #[cfg(ringtide_uring)]
 #[derive(Debug)]
-pub(crate) struct ZeroCopyResult(AtomicI32);
+pub(crate) struct ZeroCopyResult {
+    first: AtomicI32,
+    /// The future was dropped while the kernel owned the op (for the count of
+    /// notifications after a drop).
+    dropped: AtomicBool,
+}
 
 #[cfg(ringtide_uring)]
 impl ZeroCopyResult {
@@ -80,12 +85,15 @@ impl ZeroCopyResult {
     const NONE: i32 = i32::MIN;
 
     pub(crate) fn new() -> ZeroCopyResult {
-        ZeroCopyResult(AtomicI32::new(Self::NONE))
+        ZeroCopyResult {
+            first: AtomicI32::new(Self::NONE),
+            dropped: AtomicBool::new(false),
+        }
     }
 
     /// Forgets a previous submission's result (the op is about to be submitted again).
     pub(crate) fn reset(&mut self) {
-        *self.0.get_mut() = Self::NONE;
+        *self.first.get_mut() = Self::NONE;
     }
 
     /// A CQE flagged `F_MORE`: the send's result (a notification never has `F_MORE`).
@@ -94,12 +102,20 @@ impl ZeroCopyResult {
             return;
         }
         ZERO_COPY_RESULTS.fetch_add(1, Relaxed);
-        self.0.store(result, Relaxed);
+        self.first.store(result, Relaxed);
     }
 
-    /// The final CQE of an abandoned op: the buffer is free now.
+    /// The future was dropped while the op was in flight: the op cell keeps the value
+    /// (and the buffer) until the final CQE.
+    pub(crate) fn dropped_in_flight(&self) {
+        self.dropped.store(true, Relaxed);
+    }
+
+    /// The op's final result reached nobody: the buffer is free now. Counted when it
+    /// was a zero-copy notification (a first CQE came) that arrived after the future
+    /// was dropped in flight, i.e. the cell kept the buffer alive for it.
     pub(crate) fn abandoned(&self) {
-        if self.0.load(Relaxed) != Self::NONE {
+        if self.dropped.load(Relaxed) && self.first.load(Relaxed) != Self::NONE {
             NOTIFICATIONS_AFTER_DROP.fetch_add(1, Relaxed);
         }
     }
@@ -107,7 +123,7 @@ impl ZeroCopyResult {
     /// The send's result: the first CQE's, or, when there was none (a single CQE
     /// without `F_MORE`, or the readiness half), `final_result`.
     pub(crate) fn take(&mut self, final_result: io::Result<usize>) -> io::Result<usize> {
-        match std::mem::replace(self.0.get_mut(), Self::NONE) {
+        match std::mem::replace(self.first.get_mut(), Self::NONE) {
             Self::NONE => final_result,
             errno if errno < 0 => Err(io::Error::from_raw_os_error(-errno)),
             count => Ok(count as usize),
@@ -167,6 +183,11 @@ impl<B: IoBuf, S: std::marker::Send + Sync + 'static> OpCode for SendZc<B, S> {
     #[cfg(ringtide_uring)]
     fn uring_more_completion(&self, result: i32, flags: u32) {
         self.first.record(result, flags);
+    }
+
+    #[cfg(ringtide_uring)]
+    fn abandoned_in_flight(&self) {
+        self.first.dropped_in_flight();
     }
 
     #[cfg(ringtide_uring)]
@@ -253,8 +274,15 @@ mod tests {
         let (_owner, mut op) = op();
         let before = counts().1;
         op.complete_abandoned(0);
-        assert_eq!(counts().1, before, "no first CQE: not a zero-copy notification");
+        assert_eq!(
+            counts().1,
+            before,
+            "no first CQE: not a zero-copy notification"
+        );
         op.uring_more_completion(3, F_MORE);
+        op.complete_abandoned(0);
+        assert_eq!(counts().1, before, "not dropped in flight: collected late");
+        op.abandoned_in_flight();
         op.complete_abandoned(0);
         assert_eq!(counts().1, before + 1);
     }
