@@ -395,3 +395,52 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    fn the_builder_threshold_makes_plain_writes_zero_copy(rt, multi) {
+        let backend = rt.backend();
+        drop(rt);
+        let workers = if multi { 4 } else { 0 };
+        let rt = rt_common::backend_builder(backend, workers)
+            .uring_send_zc_threshold(Some(32 * 1024))
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use ringtide::io::AsyncWriteOwned;
+            let (mut client, mut server) = tcp_pair().await;
+            // Below the threshold: a plain send.
+            let before = zero_copy_counts();
+            let (sent, got) =
+                futures::join!(client.write_all_owned(pattern(1000, 5)), read_len(&mut server, 1000));
+            sent.0.unwrap();
+            assert_eq!(got, pattern(1000, 5));
+            if own_process() {
+                assert_eq!(since(before).results, 0, "a send below the threshold went zero-copy");
+            }
+            // At and above it: zero copy on io_uring.
+            let before = zero_copy_counts();
+            let (sent, got) = futures::join!(
+                client.write_all_owned(pattern(256 * 1024, 6)),
+                read_len(&mut server, 256 * 1024)
+            );
+            sent.0.unwrap();
+            assert_eq!(got, pattern(256 * 1024, 6));
+            assert_zero_copy_ran(backend, since(before));
+
+            // Datagrams too.
+            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let before = zero_copy_counts();
+            let (result, _) = sender
+                .send_to_owned(pattern(65_000, 7), receiver.local_addr().unwrap())
+                .await;
+            assert_eq!(result.unwrap(), 65_000);
+            let (result, got) = timeout(HANG, receiver.recv_from_owned(Vec::with_capacity(65_536)))
+                .await
+                .unwrap();
+            assert_eq!(result.unwrap().0, 65_000);
+            assert_eq!(got, pattern(65_000, 7));
+            assert_zero_copy_ran(backend, since(before));
+        });
+    }
+}

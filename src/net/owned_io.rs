@@ -141,8 +141,23 @@ impl Socket {
         (result, buf)
     }
 
-    /// Writes `buf[offset..bytes_init()]` once; returns how much was written.
+    /// Writes `buf[offset..bytes_init()]` once; returns how much was written. At or
+    /// above the runtime's `uring_send_zc_threshold` (off by default), as
+    /// [`send_zc`](Socket::send_zc).
     pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self
+            .state()
+            .send_zc_threshold
+            .is_some_and(|threshold| buf.bytes_init() - offset >= threshold)
+        {
+            return self.send_zc(buf, offset).await;
+        }
+        self.send_plain(buf, offset).await
+    }
+
+    /// [`send`](Socket::send) without zero copy.
+    async fn send_plain<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
         if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
             return (Ok(0), buf);
         }
@@ -162,8 +177,22 @@ impl Socket {
         op::run(self.source(), SendMsg::new(self.fd.share(), bufs, None)).await
     }
 
-    /// Sends one datagram to `target`.
+    /// Sends one datagram to `target`; at or above the runtime's
+    /// `uring_send_zc_threshold`, as [`send_to_zc`](Socket::send_to_zc).
     pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self
+            .state()
+            .send_zc_threshold
+            .is_some_and(|threshold| buf.bytes_init() >= threshold)
+        {
+            return self.send_to_zc(buf, target).await;
+        }
+        self.send_to_plain(buf, target).await
+    }
+
+    /// [`send_to`](Socket::send_to) without zero copy.
+    async fn send_to_plain<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
         let send = SendMsg::new(self.fd.share(), vec![buf], Some(target));
         let (result, mut bufs) = op::run(self.source(), send).await;
         (result, bufs.pop().expect("one buffer in, one out"))
@@ -186,10 +215,10 @@ impl Socket {
             let (result, buf) = op::run(self.source(), send).await;
             return match self.zero_copy_fallback(result) {
                 Some(result) => (result, buf),
-                None => self.send(buf, offset).await,
+                None => self.send_plain(buf, offset).await,
             };
         }
-        self.send(buf, offset).await
+        self.send_plain(buf, offset).await
     }
 
     /// Writes all of `buf`'s initialised bytes, each send as [`send_zc`](Socket::send_zc).
@@ -211,10 +240,10 @@ impl Socket {
             let buf = bufs.pop().expect("one buffer in, one out");
             return match self.zero_copy_fallback(result) {
                 Some(result) => (result, buf),
-                None => self.send_to(buf, target).await,
+                None => self.send_to_plain(buf, target).await,
             };
         }
-        self.send_to(buf, target).await
+        self.send_to_plain(buf, target).await
     }
 
     /// io_uring, and this socket has not refused zero copy before.
