@@ -25,12 +25,11 @@ use crate::op::recv::{Received, Recv};
 use crate::op::recv_msg::RecvMsg;
 use crate::op::send::Send;
 use crate::op::send_msg::SendMsg;
+use crate::op::send_msg_zc::SendMsgZc;
+use crate::op::send_zc::SendZc;
 use crate::op::shutdown::Shutdown;
 #[cfg(ringtide_uring)]
-use crate::{
-    driver::op::IoSource,
-    op::{send_msg_zc::SendMsgZc, send_zc, send_zc::SendZc},
-};
+use crate::{driver::op::IoSource, op::send_zc};
 #[cfg(ringtide_uring)]
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -210,15 +209,16 @@ impl Socket {
             return (Ok(0), buf);
         }
         #[cfg(ringtide_uring)]
-        if self.tries_zero_copy() {
-            let send = SendZc::new(self.fd.share(), buf, offset);
-            let (result, buf) = op::run(self.source(), send).await;
-            return match self.zero_copy_fallback(result) {
-                Some(result) => (result, buf),
-                None => self.send_plain(buf, offset).await,
-            };
+        if self.state().refuses_zero_copy.load(Relaxed) {
+            return self.send_plain(buf, offset).await;
         }
-        self.send_plain(buf, offset).await
+        let send = SendZc::new(self.fd.share(), buf, offset);
+        let (result, buf) = op::run(self.source(), send).await;
+        #[cfg(ringtide_uring)]
+        if self.resend_plain(&result) {
+            return self.send_plain(buf, offset).await;
+        }
+        (result, buf)
     }
 
     /// Writes all of `buf`'s initialised bytes, each send as [`send_zc`](Socket::send_zc).
@@ -234,39 +234,39 @@ impl Socket {
         target: SockAddr,
     ) -> BufResult<usize, B> {
         #[cfg(ringtide_uring)]
-        if self.tries_zero_copy() {
-            let send = SendMsgZc::new(self.fd.share(), vec![buf], Some(target.clone()));
-            let (result, mut bufs) = op::run(self.source(), send).await;
-            let buf = bufs.pop().expect("one buffer in, one out");
-            return match self.zero_copy_fallback(result) {
-                Some(result) => (result, buf),
-                None => self.send_to_plain(buf, target).await,
-            };
+        if self.state().refuses_zero_copy.load(Relaxed) {
+            return self.send_to_plain(buf, target).await;
         }
-        self.send_to_plain(buf, target).await
+        #[cfg(ringtide_uring)]
+        let retry_target = target.clone();
+        let send = SendMsgZc::new(self.fd.share(), vec![buf], Some(target));
+        let (result, mut bufs) = op::run(self.source(), send).await;
+        let buf = bufs.pop().expect("one buffer in, one out");
+        #[cfg(ringtide_uring)]
+        if self.resend_plain(&result) {
+            return self.send_to_plain(buf, retry_target).await;
+        }
+        (result, buf)
     }
 
-    /// io_uring, and this socket has not refused zero copy before.
+    /// Whether a zero-copy send's `result` asks for a plain send instead (io_uring
+    /// only): the socket refused zero copy (`EOPNOTSUPP`; remembered, so the next send
+    /// goes plain at once), or the kernel said `EAGAIN` (a non-blocking fd: the plain
+    /// send waits for writability, see `op::run`).
     #[cfg(ringtide_uring)]
-    fn tries_zero_copy(&self) -> bool {
-        matches!(self.state().source, IoSource::Uring)
-            && !self.state().refuses_zero_copy.load(Relaxed)
-    }
-
-    /// A zero-copy send's result, or `None` when it must be resent plain: the socket
-    /// refused zero copy (`EOPNOTSUPP`, remembered), or the kernel said `EAGAIN` (a
-    /// non-blocking fd; the plain send waits for writability, see `op::run`).
-    #[cfg(ringtide_uring)]
-    fn zero_copy_fallback(&self, result: io::Result<usize>) -> Option<io::Result<usize>> {
-        match result {
-            Err(error) if error.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                self.state().refuses_zero_copy.store(true, Relaxed);
-                send_zc::count_plain_fallback();
-                None
-            }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
-            result => Some(result),
+    fn resend_plain(&self, result: &io::Result<usize>) -> bool {
+        let Err(error) = result else {
+            return false;
+        };
+        if !matches!(self.state().source, IoSource::Uring) {
+            return false;
         }
+        if error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            self.state().refuses_zero_copy.store(true, Relaxed);
+            send_zc::count_plain_fallback();
+            return true;
+        }
+        error.kind() == io::ErrorKind::WouldBlock
     }
 
     /// Shuts down one or both directions.

@@ -60,6 +60,7 @@ pub(crate) fn counts() -> (u64, u64, u64) {
 }
 
 /// Counts one zero-copy send resent as a plain send (see `net::owned_io`).
+#[cfg(ringtide_uring)]
 pub(crate) fn count_plain_fallback() {
     PLAIN_FALLBACKS.fetch_add(1, Relaxed);
 }
