@@ -181,6 +181,29 @@ pub mod __private {
     pub fn uring_park_timeouts() -> u64 {
         crate::driver::uring::ring::PARK_TIMEOUT_SQES.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Zero-copy send counts of this process so far (`op::send_zc`); they only grow.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct ZeroCopyCounts {
+        /// First CQEs of `SEND_ZC`/`SENDMSG_ZC` (flagged `F_MORE`): sends the kernel ran
+        /// as zero copy.
+        pub results: u64,
+        /// Notifications that arrived after the send's future was dropped: its buffer
+        /// was kept alive until then.
+        pub notifications_after_drop: u64,
+        /// Zero-copy sends refused by the socket (`EOPNOTSUPP`) and resent plain.
+        pub plain_fallbacks: u64,
+    }
+
+    /// The zero-copy counts so far (process-wide).
+    pub fn zero_copy_counts() -> ZeroCopyCounts {
+        let (results, notifications_after_drop, plain_fallbacks) = crate::op::send_zc::counts();
+        ZeroCopyCounts {
+            results,
+            notifications_after_drop,
+            plain_fallbacks,
+        }
+    }
 }
 
 #[cfg(feature = "macros")]

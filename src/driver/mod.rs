@@ -132,6 +132,9 @@ pub(crate) struct RingConfig {
     /// Whether file ops that have a non-blocking form try it inline before the ring
     /// (`OpCode::NOWAIT_BEFORE_RING`; the hidden builder knob lets tests force the ring).
     pub(crate) inline_file_io: bool,
+    /// Streams' and datagram sockets' plain owned-buffer sends of at least this many
+    /// bytes go out as zero-copy sends (`SEND_ZC`); `None` (the default): never.
+    pub(crate) send_zc_threshold: Option<usize>,
 }
 
 impl Default for RingConfig {
@@ -143,6 +146,8 @@ impl Default for RingConfig {
             without_ext_arg: false,
             multishot_accept: true,
             inline_file_io: true,
+            // Measured on loopback (`benches/send_zc.rs`): zero copy never paid there.
+            send_zc_threshold: None,
         }
     }
 }
@@ -385,6 +390,13 @@ impl Handle {
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     pub(crate) fn inline_file_io(&self) -> bool {
         self.config.inline_file_io
+    }
+
+    /// From which size owned-buffer sends use zero copy (see
+    /// [`RingConfig::send_zc_threshold`]).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    pub(crate) fn send_zc_threshold(&self) -> Option<usize> {
+        self.config.send_zc_threshold
     }
 
     /// Whether listeners of this runtime may use multishot accept (see

@@ -96,6 +96,25 @@ pub(crate) trait OpCode: Send + 'static {
     #[cfg(ringtide_uring)]
     fn abandoned_in_flight(&self) {}
 
+    /// io_uring half of a single-shot op whose SQE may produce a CQE flagged
+    /// `IORING_CQE_F_MORE` before its final one: a zero-copy send's first CQE carries
+    /// the result (bytes sent or `-errno`) and its final one, the notification
+    /// (`IORING_CQE_F_NOTIF`), says the kernel is done with the buffer. The op cell
+    /// calls this for each `F_MORE` CQE and keeps the op in flight until the final
+    /// CQE; `self` is shared as in [`abandoned_in_flight`](OpCode::abandoned_in_flight)
+    /// (so an op records the result in an atomic). The default logs an error: an op
+    /// that does not expect such a CQE has none to record.
+    #[cfg(ringtide_uring)]
+    fn uring_more_completion(&self, result: i32, flags: u32) {
+        crate::trace::event!(
+            error,
+            "ringtide: a single-shot io_uring op (opcode {}) got a CQE with \
+             IORING_CQE_F_MORE (res {result}, flags {flags:#x}); waiting for its final \
+             CQE",
+            Self::OPCODE
+        );
+    }
+
     /// Readiness half: what to wait for before [`attempt`](OpCode::attempt).
     fn readiness(&self) -> Readiness;
 

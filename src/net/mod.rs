@@ -69,6 +69,7 @@ mod udp;
 pub mod unix;
 #[cfg(ringtide_uring)]
 pub(crate) mod uring_readiness;
+mod zero_copy;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};

@@ -1,4 +1,5 @@
-//! Owned-buffer I/O on a [`Socket`]: `recv*`, `send*`, `accept_raw` and `shutdown`.
+//! Owned-buffer I/O on a [`Socket`]: `recv*`, `send*` (and their zero-copy `*_zc`
+//! forms), `accept_raw` and `shutdown`.
 //! Each is one op (see `op/`) holding the socket's fd and the buffer, which it takes by
 //! value and gives back in a `BufResult`.
 //!
@@ -24,7 +25,13 @@ use crate::op::recv::{Received, Recv};
 use crate::op::recv_msg::RecvMsg;
 use crate::op::send::Send;
 use crate::op::send_msg::SendMsg;
+use crate::op::send_msg_zc::SendMsgZc;
+use crate::op::send_zc::SendZc;
 use crate::op::shutdown::Shutdown;
+#[cfg(ringtide_uring)]
+use crate::{driver::op::IoSource, op::send_zc};
+#[cfg(ringtide_uring)]
+use std::sync::atomic::Ordering::Relaxed;
 
 impl Socket {
     /// Accepts one connection and reports the peer's address; a connection kept from a
@@ -133,8 +140,23 @@ impl Socket {
         (result, buf)
     }
 
-    /// Writes `buf[offset..bytes_init()]` once; returns how much was written.
+    /// Writes `buf[offset..bytes_init()]` once; returns how much was written. At or
+    /// above the runtime's `uring_send_zc_threshold` (off by default), as
+    /// [`send_zc`](Socket::send_zc).
     pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self
+            .state()
+            .send_zc_threshold
+            .is_some_and(|threshold| buf.bytes_init() - offset >= threshold)
+        {
+            return self.send_zc(buf, offset).await;
+        }
+        self.send_plain(buf, offset).await
+    }
+
+    /// [`send`](Socket::send) without zero copy.
+    async fn send_plain<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
         if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
             return (Ok(0), buf);
         }
@@ -154,11 +176,97 @@ impl Socket {
         op::run(self.source(), SendMsg::new(self.fd.share(), bufs, None)).await
     }
 
-    /// Sends one datagram to `target`.
+    /// Sends one datagram to `target`; at or above the runtime's
+    /// `uring_send_zc_threshold`, as [`send_to_zc`](Socket::send_to_zc).
     pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self
+            .state()
+            .send_zc_threshold
+            .is_some_and(|threshold| buf.bytes_init() >= threshold)
+        {
+            return self.send_to_zc(buf, target).await;
+        }
+        self.send_to_plain(buf, target).await
+    }
+
+    /// [`send_to`](Socket::send_to) without zero copy.
+    async fn send_to_plain<B: IoBuf>(&self, buf: B, target: SockAddr) -> BufResult<usize, B> {
         let send = SendMsg::new(self.fd.share(), vec![buf], Some(target));
         let (result, mut bufs) = op::run(self.source(), send).await;
         (result, bufs.pop().expect("one buffer in, one out"))
+    }
+
+    /// Writes `buf[offset..bytes_init()]` once, with zero copy where the backend, the
+    /// kernel and the socket allow it (see `op::send_zc`): io_uring `SEND_ZC`, whose
+    /// result comes back with the buffer only after the kernel's notification that it
+    /// no longer reads it. Elsewhere a plain [`send`](Socket::send): on mio, on kernels
+    /// without the opcode (`op::run` runs the op's readiness half), and on a socket
+    /// that refused zero copy (`EOPNOTSUPP`: Unix sockets), remembered per socket so
+    /// it is asked once.
+    pub(crate) async fn send_zc<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+        if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
+            return (Ok(0), buf);
+        }
+        #[cfg(ringtide_uring)]
+        if self.state().refuses_zero_copy.load(Relaxed) {
+            return self.send_plain(buf, offset).await;
+        }
+        let send = SendZc::new(self.fd.share(), buf, offset);
+        let (result, buf) = op::run(self.source(), send).await;
+        #[cfg(ringtide_uring)]
+        if self.resend_plain(&result) {
+            return self.send_plain(buf, offset).await;
+        }
+        (result, buf)
+    }
+
+    /// Writes all of `buf`'s initialised bytes, each send as [`send_zc`](Socket::send_zc).
+    pub(crate) async fn send_all_zc<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        owned_loop::drain(buf, "socket", |buf, written| self.send_zc(buf, written)).await
+    }
+
+    /// Sends one datagram to `target`, with zero copy as in [`send_zc`](Socket::send_zc)
+    /// (`SENDMSG_ZC`).
+    pub(crate) async fn send_to_zc<B: IoBuf>(
+        &self,
+        buf: B,
+        target: SockAddr,
+    ) -> BufResult<usize, B> {
+        #[cfg(ringtide_uring)]
+        if self.state().refuses_zero_copy.load(Relaxed) {
+            return self.send_to_plain(buf, target).await;
+        }
+        #[cfg(ringtide_uring)]
+        let retry_target = target.clone();
+        let send = SendMsgZc::new(self.fd.share(), vec![buf], Some(target));
+        let (result, mut bufs) = op::run(self.source(), send).await;
+        let buf = bufs.pop().expect("one buffer in, one out");
+        #[cfg(ringtide_uring)]
+        if self.resend_plain(&result) {
+            return self.send_to_plain(buf, retry_target).await;
+        }
+        (result, buf)
+    }
+
+    /// Whether a zero-copy send's `result` asks for a plain send instead (io_uring
+    /// only): the socket refused zero copy (`EOPNOTSUPP`; remembered, so the next send
+    /// goes plain at once), or the kernel said `EAGAIN` (a non-blocking fd: the plain
+    /// send waits for writability, see `op::run`).
+    #[cfg(ringtide_uring)]
+    fn resend_plain(&self, result: &io::Result<usize>) -> bool {
+        let Err(error) = result else {
+            return false;
+        };
+        if !matches!(self.state().source, IoSource::Uring) {
+            return false;
+        }
+        if error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            self.state().refuses_zero_copy.store(true, Relaxed);
+            send_zc::count_plain_fallback();
+            return true;
+        }
+        error.kind() == io::ErrorKind::WouldBlock
     }
 
     /// Shuts down one or both directions.

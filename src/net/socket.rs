@@ -76,6 +76,14 @@ pub(crate) struct SocketState {
     /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
     pub(super) readiness: [super::uring_readiness::DirectionReadiness; 2],
+    /// io_uring: the kernel refused a zero-copy send on this socket (`EOPNOTSUPP`: not
+    /// TCP/UDP over IP), so later ones go straight to a plain send (`owned_io`).
+    #[cfg(ringtide_uring)]
+    pub(super) refuses_zero_copy: std::sync::atomic::AtomicBool,
+    /// io_uring: plain sends of at least this many bytes go out zero-copy (the
+    /// runtime's `uring_send_zc_threshold`).
+    #[cfg(ringtide_uring)]
+    pub(super) send_zc_threshold: Option<usize>,
 }
 
 impl KeepsReads for SocketState {
@@ -115,12 +123,18 @@ impl Socket {
         kind: Kind,
         nonblocking: Option<bool>,
     ) -> io::Result<Socket> {
+        #[cfg(ringtide_uring)]
+        let mut send_zc_threshold = None;
         let source = crate::runtime::context::with_io(|handle| {
             let handle = handle.ok_or_else(no_runtime)?;
             match handle.backend() {
                 Some(Backend::IoUring) => {
                     if nonblocking != Some(false) {
                         socket2::SockRef::from(&fd).set_nonblocking(false)?;
+                    }
+                    #[cfg(ringtide_uring)]
+                    {
+                        send_zc_threshold = handle.send_zc_threshold();
                     }
                     Ok(IoSource::Uring)
                 }
@@ -161,6 +175,10 @@ impl Socket {
                     accepts: Leftovers::default(),
                     #[cfg(ringtide_uring)]
                     readiness,
+                    #[cfg(ringtide_uring)]
+                    refuses_zero_copy: std::sync::atomic::AtomicBool::new(false),
+                    #[cfg(ringtide_uring)]
+                    send_zc_threshold,
                 },
             ),
         })

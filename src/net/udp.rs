@@ -540,6 +540,39 @@ impl UdpSocket {
         self.socket.send(buf, 0).await
     }
 
+    /// [`send_owned`](UdpSocket::send_owned) with zero copy where the kernel can: on
+    /// io_uring one `SEND_ZC` from `buf`, completing (with `buf` back) only once the
+    /// kernel's notification says it no longer reads the pages; dropping the future
+    /// before then leaves `buf` to the runtime until that notification. On mio and on
+    /// kernels without `SEND_ZC`, a plain send. On loopback the kernel copies anyway,
+    /// so this costs more than `send_owned` there (see `TcpStream::write_zc`).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](UdpSocket::send).
+    pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.socket.send_zc(buf, 0).await
+    }
+
+    /// [`send_to_owned`](UdpSocket::send_to_owned) with zero copy where the kernel
+    /// can (io_uring `SENDMSG_ZC`), as [`send_zc`](UdpSocket::send_zc); a plain
+    /// `sendmsg` on mio and on kernels without the opcode.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_to`](UdpSocket::send_to).
+    pub async fn send_to_zc<B: IoBuf>(
+        &self,
+        buf: B,
+        target: impl ToSocketAddrs,
+    ) -> BufResult<usize, B> {
+        let target = match resolve(target).await {
+            Ok(addresses) => addresses[0],
+            Err(error) => return (Err(error), buf),
+        };
+        self.socket.send_to_zc(buf, target.into()).await
+    }
+
     /// Owned-buffer [`recv`](UdpSocket::recv) from the connected peer (truncated to
     /// `buf`'s capacity). Cancel safety as [`recv_from_owned`](UdpSocket::recv_from_owned):
     /// no datagram is lost.

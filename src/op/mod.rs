@@ -28,6 +28,8 @@ pub(crate) mod route;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod send_msg;
+pub(crate) mod send_msg_zc;
+pub(crate) mod send_zc;
 pub(crate) mod shutdown;
 pub(crate) mod socket_address;
 #[cfg(unix)]

@@ -67,6 +67,17 @@ impl<B: IoBuf, S: Send + Sync + 'static> SendMsg<B, S> {
     }
 }
 
+#[cfg(ringtide_uring)]
+impl<B: IoBuf, S: Send + Sync + 'static> SendMsg<B, S> {
+    /// The socket's fd and the header, pointed at this op's buffers and target (for
+    /// this op's SQE and `op::send_msg_zc`'s).
+    pub(super) fn uring_parts(&mut self) -> (io_uring::types::Fd, *const libc::msghdr) {
+        self.prepare();
+        let header = self.header.as_mut_ptr().cast_const();
+        (io_uring::types::Fd(self.fd.raw()), header)
+    }
+}
+
 impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
     type Output = BufResult<usize, Vec<B>>;
 
@@ -75,9 +86,8 @@ impl<B: IoBuf, S: Send + Sync + 'static> OpCode for SendMsg<B, S> {
 
     #[cfg(ringtide_uring)]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        self.prepare();
-        let header = self.header.as_mut_ptr().cast_const();
-        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.raw()), header)
+        let (fd, header) = self.uring_parts();
+        io_uring::opcode::SendMsg::new(fd, header)
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
     }

@@ -311,6 +311,20 @@ impl Builder {
         self
     }
 
+    /// Makes the streams' and UDP sockets' plain owned-buffer sends (`write_owned`,
+    /// `write_all_owned`, `send_owned`, `send_to_owned`) of at least `threshold` bytes zero-copy sends
+    /// on io_uring, as if they were `write_zc`/`send_zc` (see
+    /// [`TcpStream::write_zc`](crate::net::TcpStream::write_zc)). `None`, the default:
+    /// never (call `write_zc` where you want it). Ignored by the mio backend.
+    ///
+    /// Off by default because on loopback zero copy only costs: the kernel copies the
+    /// data anyway (measured with `benches/send_zc.rs`, see the README). Through a NIC,
+    /// large sends (tens of KiB and up) are where it can pay; measure your own.
+    pub fn uring_send_zc_threshold(&mut self, threshold: Option<usize>) -> &mut Self {
+        self.ring.send_zc_threshold = threshold;
+        self
+    }
+
     /// Whether io_uring file reads and opens first try their non-blocking form inline
     /// (`preadv2(RWF_NOWAIT)`, `openat2(RESOLVE_CACHED)`) before going to the ring
     /// (default `true`). Not API: lets ringtide's tests force the ring path.

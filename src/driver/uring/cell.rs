@@ -33,7 +33,8 @@
 //!   Completed ──future dropped before collecting it──► the op's `complete_abandoned`
 //!                (late results, such as bytes a stream read, go back to their owner)
 //!   InFlight ──CQE with IORING_CQE_F_MORE──► InFlight (never final: more CQEs follow, so
-//!                the kernel still owns the value; logged as an error, the result dropped)
+//!                the kernel still owns the value; its result goes to the op's
+//!                `uring_more_completion`: a zero-copy send records it, others log it)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
 //!   Abandoned, or detached (no future: `submit_detached`) ──ring retired──► the op's
@@ -146,20 +147,21 @@ impl<T: OpCode> Completion for OpCell<T> {
 
     fn complete(&self, result: i32, flags: u32, more: bool) {
         if more {
-            // More CQEs follow, so the kernel still owns the op's memory (a multishot
-            // or zero-copy SQE in a single-shot cell: `UringOp::new` refuses
-            // `OpCode::MULTISHOT` ops at compile time, so this is an op whose SQE says
-            // otherwise). Never treat it as final: the cell stays in flight, the ring
-            // keeps its entry (it drops it only on a CQE without `F_MORE`), and the
-            // value is handed back or freed only after the final CQE. This CQE's result
-            // is dropped.
-            crate::trace::event!(
-                error,
-                "ringtide: a single-shot io_uring op (opcode {}) got a CQE with \
-                 IORING_CQE_F_MORE (res {result}, flags {flags:#x}); waiting for its final \
-                 CQE",
-                T::OPCODE
-            );
+            // More CQEs follow, so the kernel still owns the op's memory (a zero-copy
+            // send's result before its notification, or a multishot SQE in a
+            // single-shot cell by mistake: `UringOp::new` refuses `OpCode::MULTISHOT`
+            // ops at compile time). Never treat it as final: the cell stays in flight,
+            // the ring keeps its entry (it drops it only on a CQE without `F_MORE`),
+            // and the value is handed back or freed only after the final CQE. The op
+            // records (or logs) this CQE's result.
+            let _state = lock(&self.state);
+            // SAFETY: before the final CQE the state is `InFlight` or `Abandoned`, where
+            // nobody holds `&mut` to the value (the future and the ring touch it
+            // mutably only in `Queued`, `Completed` and `Retired`); the shared reference
+            // covers no kernel-written memory (see `OpCode::abandoned_in_flight`).
+            if let Some(op) = unsafe { &*self.op.get() } {
+                op.uring_more_completion(result, flags);
+            }
             return;
         }
         let waker = {

@@ -130,6 +130,7 @@ impl Drop for OwnedWriteHalf {
 impl_owned_io!(read: OwnedReadHalf);
 crate::net::pooled_read::impl_read_pooled!(OwnedReadHalf);
 impl_owned_io!(write: OwnedWriteHalf);
+crate::net::zero_copy::impl_zero_copy_write!(OwnedWriteHalf);
 impl_poll_io!(read: OwnedReadHalf);
 impl_poll_io!(write: OwnedWriteHalf);
 impl_stream_readiness!(read_half: OwnedReadHalf);

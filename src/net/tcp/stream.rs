@@ -204,6 +204,7 @@ impl TcpStream {
 impl_owned_io!(read: TcpStream);
 crate::net::pooled_read::impl_read_pooled!(TcpStream);
 impl_owned_io!(write: TcpStream);
+crate::net::zero_copy::impl_zero_copy_write!(TcpStream);
 impl_poll_io!(read: TcpStream);
 impl_poll_io!(write: TcpStream);
 impl_stream_readiness!(stream: TcpStream);

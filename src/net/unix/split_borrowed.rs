@@ -63,6 +63,7 @@ impl WriteHalf<'_> {
 
 impl_owned_io!(read: ReadHalf<'_>);
 impl_owned_io!(write: WriteHalf<'_>);
+crate::net::zero_copy::impl_zero_copy_write!(WriteHalf<'_>);
 impl_poll_io!(read: ReadHalf<'_>);
 impl_poll_io!(write: WriteHalf<'_>);
 impl_stream_readiness!(read_half: ReadHalf<'_>);

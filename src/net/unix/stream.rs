@@ -203,6 +203,7 @@ impl UnixStream {
 impl_owned_io!(read: UnixStream);
 crate::net::pooled_read::impl_read_pooled!(UnixStream);
 impl_owned_io!(write: UnixStream);
+crate::net::zero_copy::impl_zero_copy_write!(UnixStream);
 impl_poll_io!(read: UnixStream);
 impl_poll_io!(write: UnixStream);
 impl_stream_readiness!(stream: UnixStream);
