@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::report::Implementation;
+
 /// How long and how wide a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -101,6 +103,13 @@ pub struct Options {
     pub workloads: Vec<Workload>,
     /// Where the table (text), JSON, CSV and SVG plots are written.
     pub out: PathBuf,
+    /// The servers the network workloads run (`--servers`), in table order; `None`:
+    /// every one ([`Implementation::NETWORK`]).
+    pub servers: Option<Vec<Implementation>>,
+    /// Ping-pong's connection counts (`--connections`); `None`: the mode's.
+    pub connections: Option<Vec<usize>>,
+    /// Ping-pong's message sizes in bytes (`--sizes`); `None`: the mode's.
+    pub sizes: Option<Vec<usize>>,
 }
 
 /// The command line could not be understood; the message says why.
@@ -116,6 +125,7 @@ impl fmt::Display for UsageError {
 /// What `--help` prints.
 pub const USAGE: &str = "\
 usage: ringtide-bench [--smoke | --full] [--only LIST] [--runs N] [--out DIR]
+                      [--servers LIST] [--connections LIST] [--sizes LIST]
 
   (no flag)    the short version: ping-pong, scheduler and file reads, 5 runs each
   --full       every workload and case (ping-pong up to 1000 connections, fixed-rate
@@ -126,6 +136,11 @@ usage: ringtide-bench [--smoke | --full] [--only LIST] [--runs N] [--out DIR]
   --out DIR    where results.json, results.csv, table.txt, table.md, summary.md
                and the SVG plots go
                (default: bench/results/<mode>)
+  --servers LIST  comma-separated network servers (pingpong, echo): ringtide-io_uring,
+               ringtide-io_uring-poll, ringtide-mio, ringtide-mio-poll, tokio, monoio,
+               raw-io_uring (default: all)
+  --connections LIST  ping-pong connection counts, e.g. 16,256 (default: the mode's)
+  --sizes LIST ping-pong message sizes in bytes, e.g. 100,1024 (default: the mode's)
   --help       this text";
 
 /// What the arguments ask for: run the suite, or print the usage.
@@ -145,6 +160,9 @@ where
     let mut runs = None;
     let mut only: Option<Vec<Workload>> = None;
     let mut out = None;
+    let mut servers: Option<Vec<Implementation>> = None;
+    let mut connections = None;
+    let mut sizes = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -200,6 +218,38 @@ where
                 only = Some(chosen);
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--servers" => {
+                let mut chosen = Vec::new();
+                for key in value("--servers")?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|key| !key.is_empty())
+                {
+                    let server = Implementation::from_key(key).ok_or_else(|| {
+                        UsageError(format!(
+                            "unknown server {key:?}; expected one of {}",
+                            Implementation::NETWORK.map(Implementation::key).join(", ")
+                        ))
+                    })?;
+                    if !chosen.contains(&server) {
+                        chosen.push(server);
+                    }
+                }
+                if chosen.is_empty() {
+                    return Err(UsageError("--servers needs at least one server".into()));
+                }
+                // Table order.
+                chosen.sort_by_key(|server| {
+                    Implementation::NETWORK
+                        .iter()
+                        .position(|known| known == server)
+                });
+                servers = Some(chosen);
+            }
+            "--connections" => {
+                connections = Some(counts("--connections", &value("--connections")?)?)
+            }
+            "--sizes" => sizes = Some(counts("--sizes", &value("--sizes")?)?),
             other => return Err(UsageError(format!("unknown argument {other:?}"))),
         }
     }
@@ -209,7 +259,34 @@ where
         runs,
         workloads: only.unwrap_or_else(|| Workload::defaults(mode)),
         out: out.unwrap_or_else(|| default_out.join(mode.name())),
+        servers,
+        connections,
+        sizes,
     }))
+}
+
+/// A comma-separated list of positive whole numbers (`--connections`, `--sizes`), in
+/// the order given, duplicates dropped.
+fn counts(flag: &str, text: &str) -> Result<Vec<usize>, UsageError> {
+    let mut counts = Vec::new();
+    for item in text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let count: usize = item
+            .parse()
+            .ok()
+            .filter(|&count| count > 0)
+            .ok_or_else(|| UsageError(format!("{flag} {item:?} is not a positive whole number")))?;
+        if !counts.contains(&count) {
+            counts.push(count);
+        }
+    }
+    if counts.is_empty() {
+        return Err(UsageError(format!("{flag} needs at least one number")));
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -263,6 +340,32 @@ mod tests {
     }
 
     #[test]
+    fn servers_connections_and_sizes_narrow_the_network_cases() {
+        let options = options(&[
+            "--servers",
+            "tokio,ringtide-io_uring-poll,raw-io_uring,tokio",
+            "--connections=16,256",
+            "--sizes",
+            "100,1024",
+        ]);
+        assert_eq!(
+            options.servers,
+            Some(vec![
+                Implementation::RingtideUringPoll,
+                Implementation::Tokio,
+                Implementation::RawUring
+            ])
+        );
+        assert_eq!(options.connections, Some(vec![16, 256]));
+        assert_eq!(options.sizes, Some(vec![100, 1024]));
+        let defaults = self::options(&[]);
+        assert_eq!(
+            (defaults.servers, defaults.connections, defaults.sizes),
+            (None, None, None)
+        );
+    }
+
+    #[test]
     fn help_wins() {
         assert_eq!(parse_args(&["--full", "--help"]), Ok(Command::Help));
     }
@@ -284,6 +387,23 @@ mod tests {
         assert_eq!(
             message(&["--only", ","]),
             "--only needs at least one workload"
+        );
+        assert!(message(&["--servers", "glommio"]).starts_with("unknown server \"glommio\""));
+        assert_eq!(
+            message(&["--servers", ","]),
+            "--servers needs at least one server"
+        );
+        assert_eq!(
+            message(&["--connections", "16,x"]),
+            "--connections \"x\" is not a positive whole number"
+        );
+        assert_eq!(
+            message(&["--sizes", "0"]),
+            "--sizes \"0\" is not a positive whole number"
+        );
+        assert_eq!(
+            message(&["--sizes", ""]),
+            "--sizes needs at least one number"
         );
         assert_eq!(
             message(&["--smoke", "--full"]),

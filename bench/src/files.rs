@@ -206,6 +206,10 @@ pub fn run(
             io::ErrorKind::Unsupported,
             "io_uring is Linux only",
         )),
+        Implementation::RingtideUringPoll | Implementation::RingtideMioPoll => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the poll-trait servers are network-only",
+        )),
     }
     .map_err(|error| error.to_string())?;
     Ok(Sample {

@@ -163,6 +163,12 @@ impl Settings {
         if let Some(runs) = options.runs {
             settings.runs = runs;
         }
+        if let Some(connections) = &options.connections {
+            settings.ping_pong.connections = connections.clone();
+        }
+        if let Some(sizes) = &options.sizes {
+            settings.ping_pong.sizes = sizes.clone();
+        }
         settings
     }
 }

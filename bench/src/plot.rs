@@ -17,13 +17,15 @@ fn color(implementation: Implementation) -> RGBColor {
         Implementation::Tokio => RGBColor(44, 160, 44),
         Implementation::Monoio => RGBColor(214, 39, 40),
         Implementation::RawUring => RGBColor(148, 103, 189),
+        Implementation::RingtideUringPoll => RGBColor(23, 190, 207),
+        Implementation::RingtideMioPoll => RGBColor(188, 189, 34),
     }
 }
 
 /// Draws `cases` (one workload's) into an SVG file at `path`. Cases without tokio draw
 /// no bars; an error says what plotters could not do.
 pub fn ratio_chart(path: &Path, title: &str, cases: &[CaseResult]) -> Result<(), String> {
-    let implementations: Vec<Implementation> = Implementation::ALL
+    let implementations: Vec<Implementation> = Implementation::NETWORK
         .into_iter()
         .filter(|implementation| {
             cases

@@ -18,6 +18,11 @@ pub enum Implementation {
     Monoio,
     /// A hand-written io_uring loop with no runtime: the machine's limit.
     RawUring,
+    /// ringtide on io_uring through tokio's `AsyncRead`/`AsyncWrite` (feature
+    /// `tokio-io`) instead of the owned-buffer traits: the poll path.
+    RingtideUringPoll,
+    /// ringtide on mio through tokio's `AsyncRead`/`AsyncWrite`.
+    RingtideMioPoll,
 }
 
 impl Implementation {
@@ -30,6 +35,19 @@ impl Implementation {
         Implementation::RawUring,
     ];
 
+    /// Every network server, in table order: [`ALL`](Self::ALL) and the poll-trait
+    /// servers (the echo loop over tokio's `AsyncReadExt`/`AsyncWriteExt` on ringtide's
+    /// streams), which only the network workloads run.
+    pub const NETWORK: [Implementation; 7] = [
+        Implementation::RingtideUring,
+        Implementation::RingtideUringPoll,
+        Implementation::RingtideMio,
+        Implementation::RingtideMioPoll,
+        Implementation::Tokio,
+        Implementation::Monoio,
+        Implementation::RawUring,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Implementation::RingtideUring => "ringtide io_uring",
@@ -37,6 +55,8 @@ impl Implementation {
             Implementation::Tokio => "tokio",
             Implementation::Monoio => "monoio",
             Implementation::RawUring => "raw io_uring",
+            Implementation::RingtideUringPoll => "ringtide io_uring (poll traits)",
+            Implementation::RingtideMioPoll => "ringtide mio (poll traits)",
         }
     }
 
@@ -48,11 +68,13 @@ impl Implementation {
             Implementation::Tokio => "tokio",
             Implementation::Monoio => "monoio",
             Implementation::RawUring => "raw-io_uring",
+            Implementation::RingtideUringPoll => "ringtide-io_uring-poll",
+            Implementation::RingtideMioPoll => "ringtide-mio-poll",
         }
     }
 
     pub fn from_key(key: &str) -> Option<Implementation> {
-        Implementation::ALL.into_iter().find(|i| i.key() == key)
+        Implementation::NETWORK.into_iter().find(|i| i.key() == key)
     }
 }
 
@@ -666,7 +688,7 @@ mod tests {
 
     #[test]
     fn implementation_keys_round_trip() {
-        for implementation in Implementation::ALL {
+        for implementation in Implementation::NETWORK {
             assert_eq!(
                 Implementation::from_key(implementation.key()),
                 Some(implementation)

@@ -138,6 +138,10 @@ pub fn run(
                 window,
             ))
         }
+        Implementation::RingtideUringPoll | Implementation::RingtideMioPoll => Err(format!(
+            "{} is a network server only",
+            implementation.name()
+        )),
         Implementation::Monoio | Implementation::RawUring => Err(format!(
             "{} has no work-stealing scheduler",
             implementation.name()

@@ -20,6 +20,8 @@ const NOT_YET: &str = "HTTP/1.1 (hyper on each runtime) is not in the suite yet.
 
 struct Suite {
     settings: Settings,
+    /// The network servers to run.
+    servers: Vec<Implementation>,
     split: cpu::Split,
     progress: ProgressBar,
     cases: Vec<CaseResult>,
@@ -59,7 +61,11 @@ pub fn run(options: &Options) -> Result<(), String> {
     );
     println!("{header}");
 
-    let progress = ProgressBar::new(steps(&settings, &options.workloads));
+    let servers = options
+        .servers
+        .clone()
+        .unwrap_or_else(|| Implementation::NETWORK.to_vec());
+    let progress = ProgressBar::new(steps(&settings, &options.workloads, servers.len()));
     progress.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:32}] {pos}/{len} {msg}")
             .expect("a valid progress template")
@@ -67,6 +73,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     );
     let mut suite = Suite {
         settings,
+        servers,
         split,
         progress,
         cases: Vec::new(),
@@ -162,9 +169,10 @@ fn write_results(
 }
 
 /// How many measurements the progress bar counts.
-fn steps(settings: &Settings, workloads: &[Workload]) -> u64 {
+/// `servers`: how many network servers run.
+fn steps(settings: &Settings, workloads: &[Workload], servers: usize) -> u64 {
     let runs = settings.runs;
-    let all = Implementation::ALL.len();
+    let all = servers;
     workloads
         .iter()
         .map(|workload| match workload {
@@ -272,7 +280,7 @@ impl Suite {
             }
         };
         let mut servers = Vec::new();
-        for implementation in Implementation::ALL {
+        for implementation in self.servers.clone() {
             match ServerProcess::spawn(
                 implementation,
                 self.split.server_threads(),
@@ -467,12 +475,12 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let settings = Settings::new(&options, 2);
-        // pingpong: 2 sizes × 4 connection counts × 2 runs × 5 servers.
-        assert_eq!(steps(&settings, &[Workload::PingPong]), 80);
+        // pingpong: 2 sizes × 4 connection counts × 2 runs × 7 servers.
+        assert_eq!(steps(&settings, &[Workload::PingPong], 7), 112);
         // files: 4 cases × (2 runs + a warm-up) × 5 implementations.
-        assert_eq!(steps(&settings, &[Workload::Files]), 60);
+        assert_eq!(steps(&settings, &[Workload::Files], 7), 60);
         assert_eq!(
-            steps(&settings, &[Workload::Scheduler, Workload::Timers]),
+            steps(&settings, &[Workload::Scheduler, Workload::Timers], 7),
             5 * 2 * 3 + 2 * 3 * 4
         );
     }

@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
 use super::socket::Socket;
-use super::socket_ready::Direction;
+use super::socket_ready::{Direction, Seen};
 use super::socket_try_io::{copy_to_uninit, recv_uninit};
 
 impl Socket {
@@ -36,7 +36,7 @@ impl Socket {
         // One unit of the task's cooperative budget, as every other I/O wait spends.
         std::future::poll_fn(crate::task::coop::poll_proceed).await;
         loop {
-            match self.try_io(Direction::Read, || self.peek_now(buf)) {
+            match self.try_io_seen(Direction::Read, || self.peek_seen(buf)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.ready(Direction::Read).await?;
                 }
@@ -55,21 +55,22 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io(cx, Direction::Read, || self.peek_now(buf))
+        self.poll_io_seen(cx, Direction::Read, || self.peek_seen(buf))
     }
 
     /// Kept bytes (copied, left kept), else one non-blocking `recv(MSG_PEEK)`;
-    /// `WouldBlock` while a cancelled read is in the kernel.
-    fn peek_now(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    /// `WouldBlock` while a cancelled read is in the kernel. Says whether the socket
+    /// answered (its readiness is cleared only on the socket's own `WouldBlock`).
+    fn peek_seen(&self, buf: &mut [MaybeUninit<u8>]) -> (io::Result<usize>, Seen) {
         let mut cx = Context::from_waker(Waker::noop());
         match self
             .state()
             .reads
             .poll_front(&mut cx, |kept| copy_to_uninit(&kept.data, buf))
         {
-            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-            Poll::Ready(Some(count)) => Ok(count),
-            Poll::Ready(None) => recv_uninit(self, buf, true),
+            Poll::Pending => (Err(io::ErrorKind::WouldBlock.into()), Seen::Nothing),
+            Poll::Ready(Some(count)) => (Ok(count), Seen::Nothing),
+            Poll::Ready(None) => (recv_uninit(self, buf, true), Seen::Syscall),
         }
     }
 }

@@ -26,9 +26,9 @@ use std::future::poll_fn;
 use std::io;
 use std::task::{Context, Poll, ready};
 
-use super::socket::Socket;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
+use super::socket::{Kind, Socket};
 use super::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
 use crate::driver::op::IoSource;
 use crate::sys::socket as sys_socket;
@@ -52,7 +52,8 @@ impl Direction {
     #[cfg(ringtide_uring)]
     pub(super) fn poll_events(self) -> libc::c_short {
         match self {
-            Direction::Read => libc::POLLIN,
+            // The peer's end of stream too: it marks the direction closed for good.
+            Direction::Read => libc::POLLIN | libc::POLLRDHUP,
             Direction::Write => libc::POLLOUT,
         }
     }
@@ -120,6 +121,10 @@ impl Socket {
     /// The kept bytes are taken inside the retried operation, not only before it: read
     /// readiness counts them, so a result kept while this waits (another task's read
     /// cancelled meanwhile) wakes it, and the retry must then return them.
+    ///
+    /// A stream read that returns fewer bytes than `buf` holds drained the socket: the
+    /// direction's readiness is cleared then (as tokio does on Unix), so the next call
+    /// waits for the next readiness event instead of trying a `recv` bound to fail.
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
@@ -132,24 +137,37 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io(cx, Direction::Read, || {
-            if let Some(count) = self.try_take_kept(|kept| copy_to_uninit(kept, buf))? {
-                return Ok(count);
+        let len = buf.len();
+        let stream = self.state().kind == Kind::Stream;
+        self.poll_io_seen(cx, Direction::Read, || {
+            match self.try_take_kept(|kept| copy_to_uninit(kept, buf)) {
+                Ok(Some(count)) => return (Ok(count), Seen::Nothing),
+                Ok(None) => {}
+                Err(error) => return (Err(error), Seen::Nothing),
             }
-            recv_uninit(self, buf, false)
+            let result = recv_uninit(self, buf, false);
+            let seen = match result {
+                Ok(count) if stream && count > 0 && count < len => Seen::Drained,
+                _ => Seen::Syscall,
+            };
+            (result, seen)
         })
     }
 
     /// Poll-based write (the `AsyncWrite` impls): a non-blocking `send`, waiting for
-    /// writability when the socket buffer is full.
+    /// writability when the socket buffer is full. A short stream send shows the send
+    /// buffer full: the readiness is cleared then, as on a short read.
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
     )]
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Direction::Write, || {
+        let stream = self.state().kind == Kind::Stream;
+        self.poll_io_seen(cx, Direction::Write, || {
             // SAFETY: `buf` is a valid readable slice for the whole call.
-            unsafe { sys_socket::send(self.fd(), buf.as_ptr(), buf.len()) }
+            let result = unsafe { sys_socket::send(self.fd(), buf.as_ptr(), buf.len()) };
+            let seen = sent_seen(&result, stream, buf.len());
+            (result, seen)
         })
     }
 
@@ -166,17 +184,17 @@ impl Socket {
     ) -> Poll<io::Result<usize>> {
         const IOV_MAX: usize = 1024;
         let bufs = &bufs[..bufs.len().min(IOV_MAX)];
-        self.poll_io(cx, Direction::Write, || {
-            sys_socket::send_slices(self.fd(), bufs)
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
+        let stream = self.state().kind == Kind::Stream;
+        self.poll_io_seen(cx, Direction::Write, || {
+            let result = sys_socket::send_slices(self.fd(), bufs);
+            let seen = sent_seen(&result, stream, len);
+            (result, seen)
         })
     }
 
     /// Runs `operation` (a non-blocking syscall) until it does not report `WouldBlock`,
-    /// waiting for readiness in between.
-    ///
-    /// Each call first spends one unit of the task's cooperative budget, on either
-    /// backend; when it is spent the call returns `Pending` (the task is woken at once)
-    /// without running `operation`.
+    /// waiting for readiness in between (see [`poll_io_seen`](Socket::poll_io_seen)).
     #[cfg_attr(
         not(any(feature = "tokio-io", feature = "futures-io")),
         allow(dead_code, reason = "used by the AsyncRead/AsyncWrite impls")
@@ -187,17 +205,110 @@ impl Socket {
         direction: Direction,
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        self.poll_io_seen(cx, direction, || (operation(), Seen::Syscall))
+    }
+
+    /// Runs `operation` until it does not report `WouldBlock`, waiting for readiness
+    /// in between. `operation` says what its result shows about the socket
+    /// ([`Seen`]): readiness is cleared (unless an event came since the try began)
+    /// when the socket's syscall said `WouldBlock` or drained it; a `WouldBlock` that
+    /// did not come from the socket (a cancelled read still in the kernel) waits for
+    /// the read leftovers instead.
+    ///
+    /// Each call first spends one unit of the task's cooperative budget, on either
+    /// backend; when it is spent the call returns `Pending` (the task is woken at once)
+    /// without running `operation`.
+    pub(super) fn poll_io_seen<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut operation: impl FnMut() -> (io::Result<R>, Seen),
+    ) -> Poll<io::Result<R>> {
         ready!(crate::task::coop::poll_proceed(cx));
         match &self.state().source {
-            IoSource::Mio(registration) => registration.poll_io(cx, direction.for_mio(), operation),
-            IoSource::Uring => loop {
-                match operation() {
+            IoSource::Mio(registration) => loop {
+                let event = ready!(registration.poll_ready(cx, direction.for_mio()))?;
+                let mut seen = Seen::Syscall;
+                match registration.try_io(|| {
+                    let (result, what) = operation();
+                    seen = what;
+                    result
+                }) {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        ready!(self.poll_ready(cx, direction))?;
+                        if seen == Seen::Nothing {
+                            ready!(self.wait_for_kept(cx, direction))?;
+                        } else {
+                            registration.clear_readiness(event);
+                        }
                     }
-                    result => return Poll::Ready(result),
+                    result => {
+                        if seen == Seen::Drained && registration.short_read_drains() {
+                            registration.clear_readiness(event);
+                        }
+                        return Poll::Ready(result);
+                    }
                 }
             },
+            IoSource::Uring => self.poll_io_uring(cx, direction, operation),
+        }
+    }
+
+    /// io_uring's [`poll_io_seen`](Socket::poll_io_seen): the syscall runs at once when
+    /// the direction is ready (one atomic load); otherwise the kept reads, then the
+    /// direction's multishot `POLL_ADD`, are waited for.
+    #[cfg(ringtide_uring)]
+    fn poll_io_uring<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut operation: impl FnMut() -> (io::Result<R>, Seen),
+    ) -> Poll<io::Result<R>> {
+        let readiness = &self.state().readiness[direction as usize];
+        loop {
+            let tick = match readiness.ready_tick() {
+                Some(tick) => tick,
+                None => match self.kept_read_decides(cx, direction) {
+                    Some(poll) => {
+                        ready!(poll)?;
+                        readiness.tick()
+                    }
+                    None => ready!(readiness.poll_ready(cx, self.fd(), direction.poll_events()))?,
+                },
+            };
+            match operation() {
+                (Err(error), seen) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if seen == Seen::Nothing {
+                        ready!(self.wait_for_kept(cx, direction))?;
+                    } else {
+                        readiness.clear(tick);
+                    }
+                }
+                (result, seen) => {
+                    if seen == Seen::Drained {
+                        readiness.clear(tick);
+                    }
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+
+    #[cfg(not(ringtide_uring))]
+    fn poll_io_uring<R>(
+        &self,
+        _cx: &mut Context<'_>,
+        _direction: Direction,
+        _operation: impl FnMut() -> (io::Result<R>, Seen),
+    ) -> Poll<io::Result<R>> {
+        Poll::Ready(Err(no_runtime()))
+    }
+
+    /// After a `WouldBlock` from the read leftovers (a cancelled read still in the
+    /// kernel): `Pending` until it ends (the leftovers wake `cx`), `Ready` to try again.
+    fn wait_for_kept(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
+        match self.kept_read_decides(cx, direction) {
+            Some(poll) => poll,
+            None => Poll::Ready(Ok(())),
         }
     }
 
@@ -222,11 +333,9 @@ impl Socket {
 
     #[cfg(ringtide_uring)]
     fn poll_ready_uring(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<()>> {
-        self.state().readiness[direction as usize].poll_ready(
-            cx,
-            self.fd(),
-            direction.poll_events(),
-        )
+        self.state().readiness[direction as usize]
+            .poll_ready(cx, self.fd(), direction.poll_events())
+            .map_ok(|_| ())
     }
 
     #[cfg(not(ringtide_uring))]
@@ -236,5 +345,26 @@ impl Socket {
         _direction: Direction,
     ) -> Poll<io::Result<()>> {
         Poll::Ready(Err(no_runtime()))
+    }
+}
+
+/// What one try of a [`Socket::poll_io_seen`] operation shows about the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// Nothing: the read leftovers answered (kept bytes, or `WouldBlock` while a
+    /// cancelled read is still in the kernel); the socket's readiness stays.
+    Nothing,
+    /// The socket's syscall ran: a `WouldBlock` clears the readiness.
+    Syscall,
+    /// The syscall ran and moved fewer bytes than asked on a stream: the socket is
+    /// drained (read) or full (send), so the readiness is cleared too.
+    Drained,
+}
+
+/// [`Seen`] of a send of `len` bytes.
+fn sent_seen(result: &io::Result<usize>, stream: bool, len: usize) -> Seen {
+    match result {
+        Ok(count) if stream && *count > 0 && *count < len => Seen::Drained,
+        _ => Seen::Syscall,
     }
 }

@@ -6,8 +6,9 @@
 //! (none: `WouldBlock` without a syscall), and when the syscall says `WouldBlock` it
 //! clears that readiness (unless a newer event arrived), as tokio's `try_io` does, so
 //! the next `readable()`/`writable()` waits for a new event. On io_uring the socket is
-//! in blocking mode, so every syscall passes `MSG_DONTWAIT`; there is no recorded
-//! readiness to clear, since each wait submits a fresh `POLL_ADD`.
+//! in blocking mode, so every syscall passes `MSG_DONTWAIT`, and a `WouldBlock` clears
+//! the readiness the direction's multishot `POLL_ADD` recorded (`net::uring_readiness`)
+//! in the same way: try_* never wait, so they run the syscall whatever is recorded.
 //!
 //! Bytes a cancelled owned read kept (the socket's `reads` leftovers) come first in
 //! `try_read`, as in `poll_recv`; while such a read is still in the kernel `try_read`
@@ -25,7 +26,7 @@ use std::task::{Context, Poll, Waker};
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
 use super::socket::{Kind, Socket};
-use super::socket_ready::Direction;
+use super::socket_ready::{Direction, Seen};
 use crate::driver::mio::Ready as MioReady;
 use crate::driver::op::IoSource;
 use crate::io::{Interest, Ready};
@@ -229,12 +230,24 @@ impl Socket {
     }
 
     /// Runs `operation` (one non-blocking syscall) without waiting: on mio only when
-    /// the driver recorded readiness for `direction`, clearing it when the syscall says
-    /// `WouldBlock` (see the module documentation).
+    /// the driver recorded readiness for `direction`; on either backend the recorded
+    /// readiness is cleared when the syscall says `WouldBlock` (unless a newer event
+    /// arrived; see the module documentation).
     pub(super) fn try_io<R>(
         &self,
         direction: Direction,
         operation: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.try_io_seen(direction, || (operation(), Seen::Syscall))
+    }
+
+    /// [`try_io`](Socket::try_io) for an operation that says whether the socket
+    /// answered ([`Seen`]): a `WouldBlock` from the read leftovers (a cancelled read
+    /// still in the kernel) clears nothing.
+    pub(super) fn try_io_seen<R>(
+        &self,
+        direction: Direction,
+        operation: impl FnOnce() -> (io::Result<R>, Seen),
     ) -> io::Result<R> {
         match &self.state().source {
             IoSource::Mio(registration) => {
@@ -242,16 +255,51 @@ impl Socket {
                     return Err(io::ErrorKind::WouldBlock.into());
                 };
                 let event = event?;
-                match registration.try_io(operation) {
+                let mut seen = Seen::Syscall;
+                match registration.try_io(|| {
+                    let (result, what) = operation();
+                    seen = what;
+                    result
+                }) {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        registration.clear_readiness(event);
+                        if seen != Seen::Nothing {
+                            registration.clear_readiness(event);
+                        }
                         Err(error)
                     }
                     result => result,
                 }
             }
-            IoSource::Uring => operation(),
+            IoSource::Uring => self.try_io_uring(direction, operation),
         }
+    }
+
+    #[cfg(ringtide_uring)]
+    fn try_io_uring<R>(
+        &self,
+        direction: Direction,
+        operation: impl FnOnce() -> (io::Result<R>, Seen),
+    ) -> io::Result<R> {
+        let readiness = &self.state().readiness[direction as usize];
+        let tick = readiness.tick();
+        match operation() {
+            (Err(error), seen) if error.kind() == io::ErrorKind::WouldBlock => {
+                if seen != Seen::Nothing {
+                    readiness.clear(tick);
+                }
+                Err(error)
+            }
+            (result, _) => result,
+        }
+    }
+
+    #[cfg(not(ringtide_uring))]
+    fn try_io_uring<R>(
+        &self,
+        _direction: Direction,
+        operation: impl FnOnce() -> (io::Result<R>, Seen),
+    ) -> io::Result<R> {
+        operation().0
     }
 }
 

@@ -1,76 +1,98 @@
 //! [`DirectionReadiness`]: on io_uring, readiness of one direction of a socket, shared
-//! by every task that waits for it.
+//! by every task that waits for it, in tokio's model: a readiness bit set by the kernel
+//! and cleared by the syscall that finds nothing to do.
 //!
-//! A socket keeps, per direction, one `POLL_ADD` in flight and the list of tasks
-//! waiting for it. The op belongs to the socket, not to the task whose poll armed it:
-//! its waker is the direction's own ([`Shared`], a `Wake` impl), which wakes every
-//! listed waiter, so dropping any waiter future (even the one that armed the op)
-//! strands no one.
+//! The first wait arms one multishot `POLL_ADD` for the direction (`op::poll_multi`),
+//! and it stays armed for the socket's life: each readiness event the kernel reports
+//! sets the direction's readiness and bumps its tick, on the ring's thread, then wakes
+//! every waiting task. A wait therefore costs no SQE; a syscall that returns `EAGAIN`
+//! (or a stream read that comes back short, which shows the socket drained) clears the
+//! readiness, but only if the tick is still the one seen before the syscall: an event
+//! that came in between is never lost. When the kernel ends the multishot (a CQE
+//! without `F_MORE`, e.g. on CQ overflow) the next wait arms a new one.
 //!
 //! ```text
-//!   waiter polled ──► lock ─┬─ generation moved since it listed itself ──► Ready
-//!                           └─ list it (WaiterList), arm the POLL_ADD if none,
-//!                              poll the op with the direction's waker
-//!                                 ├─ Pending ──► Pending (listed)
-//!                                 └─ Ready ──► op = None, generation += 1,
-//!                                              take every waiter: Ready, all woken
-//!   POLL_ADD completes (ring thread) ──► the direction's waker takes every waiter and
-//!                                        wakes it; the first to run collects the op
+//!   readiness word: tick << 3 | CLOSED | UNTRIED | READY
+//!
+//!   new ──► UNTRIED: syscalls run; nothing armed yet (the write side of a socket with
+//!           room never arms anything)
+//!   syscall → EAGAIN (or a short stream read) ──► clear(tick): READY, UNTRIED off,
+//!                                                 unless the tick moved
+//!   waiter / poll_* caller finds no READY ──► lock, list itself, arm the multishot if
+//!                                             none is (or it ended), re-check, Pending
+//!   CQE (ring thread) ──► tick += 1, READY on (and CLOSED, for good, on a hang-up,
+//!                         an error or, reading, the peer's end of stream); lock, take
+//!                         every waiter, wake them
 //! ```
 //!
-//! * Waiters ([`Waiter`], held by `readable()`/`writable()` futures) record the
-//!   `generation` they listed themselves at; a completed `POLL_ADD` bumps it, so every
-//!   waiter listed before the completion reports `Ready` (the fd was ready when the
-//!   kernel completed the poll; readiness is a hint, the caller's syscall decides, as
-//!   in tokio). The next waiter arms a new `POLL_ADD`.
-//! * Everything happens under the direction's mutex: checking the generation, listing,
-//!   arming and polling the op, bumping the generation and taking the list. The ring
-//!   thread's wake only takes the list under the same mutex, and a waiter lists itself
-//!   *before* it polls the op, so a completion either finds it listed or is seen by its
-//!   poll: no wake-up is lost. Wakers run after the lock is released.
-//! * `poll_*`-style callers (the `AsyncRead`/`AsyncWrite` impls, through
-//!   [`DirectionReadiness::poll_ready`]) keep no state between calls, so they share one
-//!   waker slot per direction, as in tokio, woken with the list: they never take a
-//!   listed waiter's wake-up, and a listed waiter never takes theirs (if a waiter
-//!   collected the completion first, the `poll_*` caller arms a new `POLL_ADD`, which
-//!   completes at once while the fd is still ready).
-//! * A dropped waiter takes itself off the list. Dropping the socket drops the op,
-//!   which cancels it; the op's waker (an `Arc` of the direction) is the only cycle,
-//!   and that drop breaks it.
+//! * Waiters ([`Waiter`], held by `readable()`/`writable()` futures) report `Ready`
+//!   when READY is set, or when the tick moved since they listed themselves (an event
+//!   came, even if another task's syscall cleared it since: readiness is a hint, the
+//!   caller's syscall decides, as in tokio).
+//! * `poll_*`-style callers (the `AsyncRead`/`AsyncWrite` impls, `poll_read_ready`)
+//!   keep no state between calls, so they share one waker slot per direction, as in
+//!   tokio, woken with the list. Their fast path ([`DirectionReadiness::ready_tick`])
+//!   is one atomic load.
+//! * Listing, arming and re-checking happen under the direction's mutex, and a CQE
+//!   sets READY before it takes the list under the same mutex: a waiter that found
+//!   READY unset and listed itself is either seen by that take or sees the bit on its
+//!   re-check. Wakers run after the lock is released.
+//! * A dropped waiter takes itself off the list. Dropping the socket drops the
+//!   multishot handle, which cancels the request; the request's sink (an `Arc` of the
+//!   direction) is the only cycle, and that drop breaks it.
+//!
+//! The former design submitted a one-shot `POLL_ADD` per wait (an op cell allocated,
+//! an SQE, and a `recv` that failed first each time); see `net::poll_io` for the
+//! numbers.
 
-use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::driver::uring::cell::UringOp;
 use crate::driver::waiters::{WaiterKey, WaiterList, WakeBatch};
+use crate::loom::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::loom::{Mutex, MutexGuard, lock};
-use crate::op::poll::PollAdd;
+use crate::op::poll_multi::{MultiPoll, PollEvents};
 use crate::op::route::current_runtime_ring;
+
+/// The readiness word: a readiness event came since the last clear.
+const READY: u64 = 1;
+/// The readiness word: never cleared yet, so syscalls are tried before any wait.
+const UNTRIED: u64 = 2;
+/// The readiness word: the direction is closed or failed (a hang-up, an error, the
+/// peer's end of stream for reading); never cleared, so a read that drained the data
+/// before the end of stream still finds it.
+const CLOSED: u64 = 4;
+/// The readiness word: the tick (events seen) sits above the three flags.
+const TICK_SHIFT: u32 = 3;
+
+/// The tick a syscall started at: [`DirectionReadiness::clear`] clears only if no
+/// event came since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tick(u64);
 
 /// Readiness of one direction of a socket (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct DirectionReadiness {
     shared: Arc<Shared>,
-    /// A waker of `shared`, handed to the `POLL_ADD`.
-    waker: Waker,
 }
 
-/// The direction's state, and the waker of its `POLL_ADD`.
+/// The direction's readiness, waiters and multishot poll; the poll's sink.
 #[derive(Debug)]
 struct Shared {
+    /// `tick << TICK_SHIFT | CLOSED | UNTRIED | READY`.
+    word: AtomicU64,
+    /// The events that set [`CLOSED`]: `POLLHUP | POLLERR`, and `POLLRDHUP` for the
+    /// read direction (set when the poll is armed).
+    closing: AtomicU32,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// The `POLL_ADD` in flight (or completed, not yet collected).
-    poll: Option<UringOp<PollAdd>>,
-    /// How many `POLL_ADD`s have completed and been collected.
-    generation: u64,
+    /// The multishot `POLL_ADD`, once a wait armed it.
+    poll: Option<MultiPoll>,
     /// The waiter futures.
     waiters: WaiterList,
     /// The one `poll_*`-style caller.
@@ -87,26 +109,50 @@ impl State {
     }
 }
 
-impl Wake for Shared {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl Shared {
+    /// Takes every waiter and wakes it, outside the lock.
+    fn wake_all(&self) {
         let mut batch = WakeBatch::new();
         lock(&self.state).take_all(&mut batch);
         batch.wake_all();
     }
 }
 
+impl PollEvents for Shared {
+    fn poll_event(&self, result: i32, _more: bool) {
+        // Any CQE counts, an error too (the fd is gone, ...): the syscall that follows
+        // reports it. An ended request is re-armed by the next wait.
+        let closed = result < 0 || result as u32 & self.closing.load(Ordering::Acquire) != 0;
+        let flags = if closed { READY | CLOSED } else { READY };
+        let _ = self
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                Some((word + (1 << TICK_SHIFT)) | flags)
+            });
+        self.wake_all();
+    }
+}
+
+/// The socket's read leftovers wake the direction through this (see
+/// [`DirectionReadiness::waker`]).
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_all();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_all();
+    }
+}
+
 impl Default for DirectionReadiness {
     fn default() -> DirectionReadiness {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-        });
         DirectionReadiness {
-            waker: Waker::from(shared.clone()),
-            shared,
+            shared: Arc::new(Shared {
+                word: AtomicU64::new(UNTRIED),
+                closing: AtomicU32::new(0),
+                state: Mutex::new(State::default()),
+            }),
         }
     }
 }
@@ -116,60 +162,89 @@ impl DirectionReadiness {
         lock(&self.shared.state)
     }
 
-    /// Arms the `POLL_ADD` for `events` on `fd` if none is, and polls it with the
-    /// direction's waker. On completion the op is collected and the generation bumped;
-    /// the caller then takes the waiters.
-    fn poll_op(&self, state: &mut State, fd: RawFd, events: libc::c_short) -> Poll<io::Result<()>> {
-        let op = state
-            .poll
-            .get_or_insert_with(|| UringOp::new(PollAdd::new(fd, events), current_runtime_ring));
-        let (_, result) = match Pin::new(op).poll(&mut Context::from_waker(&self.waker)) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(output) => output,
-        };
-        state.poll = None;
-        state.generation = state.generation.wrapping_add(1);
-        // A readiness error (the fd is gone) shows up in the syscall that follows; only
-        // a failure to submit at all is reported here.
-        Poll::Ready(match result {
-            Err(error) if error.raw_os_error().is_none() => Err(error),
-            _ => Ok(()),
-        })
+    fn word(&self) -> u64 {
+        self.shared.word.load(Ordering::Acquire)
     }
 
-    /// For `poll_*`-style callers: ready once a `POLL_ADD` for `events` on `fd`
-    /// completes; otherwise `cx`'s waker takes the direction's one `poll_*` slot.
+    /// The tick to run a syscall at, when the direction is ready or was never found
+    /// not ready (no lock: one atomic load); `None` when the caller must wait.
+    pub(crate) fn ready_tick(&self) -> Option<Tick> {
+        let word = self.word();
+        (word & (READY | UNTRIED | CLOSED) != 0).then_some(Tick(word >> TICK_SHIFT))
+    }
+
+    /// The tick now, whatever the readiness (for `try_*` calls that do not wait).
+    pub(crate) fn tick(&self) -> Tick {
+        Tick(self.word() >> TICK_SHIFT)
+    }
+
+    /// After a syscall started at `tick` found nothing to do: clears the readiness,
+    /// unless an event came since.
+    pub(crate) fn clear(&self, tick: Tick) {
+        let _ = self
+            .shared
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                (word >> TICK_SHIFT == tick.0).then_some(word & !(READY | UNTRIED))
+            });
+    }
+
+    /// Arms the multishot `POLL_ADD` for `events` on `fd` if none is (or the last one
+    /// ended). Only a failure to submit at all is an error.
+    fn arm(&self, state: &mut State, fd: RawFd, events: libc::c_short) -> io::Result<()> {
+        if state.poll.as_ref().is_some_and(|poll| !poll.ended()) {
+            return Ok(());
+        }
+        // An ended request is dropped here: it has no CQE left, so nothing to cancel.
+        state.poll = None;
+        let mut closing = (libc::POLLHUP | libc::POLLERR) as u32;
+        if events & libc::POLLIN != 0 {
+            closing |= libc::POLLRDHUP as u32;
+        }
+        self.shared.closing.store(closing, Ordering::Release);
+        let sink: Arc<dyn PollEvents> = self.shared.clone();
+        state.poll = Some(MultiPoll::arm(fd, events, sink, current_runtime_ring)?);
+        Ok(())
+    }
+
+    /// For `poll_*`-style callers: `Ready` with the tick to run the syscall at when a
+    /// readiness event came since the last clear; otherwise `cx`'s waker takes the
+    /// direction's one `poll_*` slot and the multishot `POLL_ADD` is armed (if it was
+    /// not).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         fd: RawFd,
         events: libc::c_short,
-    ) -> Poll<io::Result<()>> {
-        let mut batch = WakeBatch::new();
-        let poll = {
-            let mut state = self.lock();
-            match &state.poller {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => state.poller = Some(cx.waker().clone()),
-            }
-            let poll = self.poll_op(&mut state, fd, events);
-            if poll.is_ready() {
-                // The slot is this caller's: it was just stored.
-                state.poller = None;
-                state.take_all(&mut batch);
-            }
-            poll
-        };
-        batch.wake_all();
-        poll
+    ) -> Poll<io::Result<Tick>> {
+        let word = self.word();
+        if word & (READY | CLOSED) != 0 {
+            return Poll::Ready(Ok(Tick(word >> TICK_SHIFT)));
+        }
+        let mut state = self.lock();
+        match &state.poller {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.poller = Some(cx.waker().clone()),
+        }
+        if let Err(error) = self.arm(&mut state, fd, events) {
+            state.poller = None;
+            return Poll::Ready(Err(error));
+        }
+        // An event that came before the slot was filled set READY before its take.
+        let word = self.word();
+        if word & (READY | CLOSED) != 0 {
+            state.poller = None;
+            return Poll::Ready(Ok(Tick(word >> TICK_SHIFT)));
+        }
+        Poll::Pending
     }
 
     /// A waker that wakes every task waiting for the direction (the listed waiters and
-    /// the `poll_*` caller) without touching the `POLL_ADD`: each re-checks what it
+    /// the `poll_*` caller) without touching the readiness: each re-checks what it
     /// waits for. The socket's read leftovers hold it, so that bytes kept by a
     /// cancelled read wake the readers waiting on the socket.
     pub(crate) fn waker(&self) -> Waker {
-        self.waker.clone()
+        Waker::from(self.shared.clone())
     }
 
     /// A waiter, for a future to keep across its polls.
@@ -190,10 +265,10 @@ impl DirectionReadiness {
 
 impl Drop for DirectionReadiness {
     fn drop(&mut self) {
-        // Cancels the op (outside the lock), which releases its waker: the cycle
-        // `Shared → op → waker → Shared` ends here.
-        let op = self.lock().poll.take();
-        drop(op);
+        // Cancels the request (outside the lock), which releases its sink: the cycle
+        // `Shared → poll → sink → Shared` ends here.
+        let poll = self.lock().poll.take();
+        drop(poll);
     }
 }
 
@@ -202,40 +277,41 @@ impl Drop for DirectionReadiness {
 pub(crate) struct Waiter<'a> {
     readiness: &'a DirectionReadiness,
     key: Option<WaiterKey>,
-    /// The generation at which the waiter listed itself.
+    /// The tick at which the waiter listed itself.
     listed_at: Option<u64>,
 }
 
 impl Waiter<'_> {
-    /// Ready once a `POLL_ADD` for `events` on `fd` completed after the waiter listed
-    /// itself (any waiter's poll may collect it); otherwise listed with `cx`'s waker.
+    /// Ready when the direction is ready, or an event came after the waiter listed
+    /// itself; otherwise listed with `cx`'s waker (and the multishot `POLL_ADD` armed
+    /// for `events` on `fd`, if it was not).
     pub(crate) fn poll_ready(
         &mut self,
         cx: &mut Context<'_>,
         fd: RawFd,
         events: libc::c_short,
     ) -> Poll<io::Result<()>> {
-        let mut batch = WakeBatch::new();
-        let poll = {
-            let mut state = self.readiness.lock();
-            if self
+        let mut state = self.readiness.lock();
+        let word = self.readiness.word();
+        if word & (READY | CLOSED) != 0
+            || self
                 .listed_at
-                .is_some_and(|listed_at| listed_at != state.generation)
-            {
-                self.unlist(&mut state);
-                return Poll::Ready(Ok(()));
-            }
-            state.waiters.register(&mut self.key, cx.waker());
-            self.listed_at = Some(state.generation);
-            let poll = self.readiness.poll_op(&mut state, fd, events);
-            if poll.is_ready() {
-                self.unlist(&mut state);
-                state.take_all(&mut batch);
-            }
-            poll
-        };
-        batch.wake_all();
-        poll
+                .is_some_and(|listed_at| listed_at != word >> TICK_SHIFT)
+        {
+            self.unlist(&mut state);
+            return Poll::Ready(Ok(()));
+        }
+        state.waiters.register(&mut self.key, cx.waker());
+        self.listed_at = Some(word >> TICK_SHIFT);
+        if let Err(error) = self.readiness.arm(&mut state, fd, events) {
+            self.unlist(&mut state);
+            return Poll::Ready(Err(error));
+        }
+        if self.readiness.word() & (READY | CLOSED) != 0 {
+            self.unlist(&mut state);
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
     }
 
     fn unlist(&mut self, state: &mut State) {

@@ -17,6 +17,8 @@ pub(crate) mod leftovers;
 pub(crate) mod nop;
 #[cfg(ringtide_uring)]
 pub(crate) mod poll;
+#[cfg(ringtide_uring)]
+pub(crate) mod poll_multi;
 // Reads and writes of any fd (`io::AsyncFd`, process pipes: Unix only).
 #[cfg(unix)]
 pub(crate) mod read;

@@ -1,7 +1,9 @@
 //! The echo servers: ringtide (io_uring, mio) and tokio as multi-thread runtimes with
 //! one worker per server CPU; monoio and the raw loop as one thread per server CPU, each
 //! with its own `SO_REUSEPORT` listener (their thread-per-core model). Each connection
-//! echoes what it reads through a 4 KiB buffer until the peer closes.
+//! echoes what it reads through a 4 KiB buffer until the peer closes. ringtide runs it
+//! twice per backend: with its owned-buffer traits (`read_owned`/`write_all_owned`) and
+//! with tokio's `AsyncReadExt`/`AsyncWriteExt` over its streams (the poll path).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::Ordering;
@@ -32,6 +34,12 @@ pub fn start(implementation: Implementation, threads: usize) -> std::io::Result<
         }
         Implementation::RingtideMio => {
             ringtide(listeners, threads, ringtide::runtime::Backend::Mio)?
+        }
+        Implementation::RingtideUringPoll => {
+            ringtide_poll(listeners, threads, ringtide::runtime::Backend::IoUring)?
+        }
+        Implementation::RingtideMioPoll => {
+            ringtide_poll(listeners, threads, ringtide::runtime::Backend::Mio)?
         }
         Implementation::Tokio => tokio(listeners, threads)?,
         #[cfg(target_os = "linux")]
@@ -113,6 +121,52 @@ fn ringtide(
                         }
                         ECHOED_BYTES.fetch_add(read as u64, Ordering::Relaxed);
                         buf = written_buf;
+                    }
+                });
+            }
+        });
+    }
+    Ok((Box::new(runtime), description))
+}
+
+/// ringtide's streams through tokio's `AsyncReadExt`/`AsyncWriteExt` (feature
+/// `tokio-io`): the same loop as the tokio server, on ringtide's poll path.
+fn ringtide_poll(
+    listeners: Vec<TcpListener>,
+    threads: usize,
+    backend: ringtide::runtime::Backend,
+) -> std::io::Result<(Box<dyn Send>, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let runtime = ringtide::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .backend(backend)
+        .enable_all()
+        .build()?;
+    let description = format!(
+        "Runtime::backend() = {}, {threads} worker(s), tokio's AsyncRead/AsyncWrite",
+        runtime.backend()
+    );
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+        runtime.spawn(async move {
+            let listener = ringtide::net::TcpListener::from_std(listener).expect("from_std");
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                ringtide::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    let mut buf = vec![0; SERVER_BUFFER];
+                    loop {
+                        let read = match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => read,
+                        };
+                        if stream.write_all(&buf[..read]).await.is_err() {
+                            return;
+                        }
+                        ECHOED_BYTES.fetch_add(read as u64, Ordering::Relaxed);
                     }
                 });
             }
@@ -232,7 +286,7 @@ mod tests {
 
     #[test]
     fn every_server_echoes_what_each_connection_sends() {
-        for implementation in Implementation::ALL {
+        for implementation in Implementation::NETWORK {
             // Two threads: monoio and the raw loop get two SO_REUSEPORT listeners.
             let server = start(implementation, 2)
                 .unwrap_or_else(|error| panic!("{implementation:?}: {error}"));

@@ -135,6 +135,7 @@ impl Registration {
         match *self {}
     }
 
+    #[allow(dead_code, reason = "net's poll path runs its own loop")]
     pub(crate) fn poll_io<R>(
         &self,
         _cx: &mut Context<'_>,

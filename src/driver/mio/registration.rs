@@ -115,6 +115,13 @@ impl Registration {
     ///
     /// It spends no cooperative budget (the driver knows nothing of tasks): callers do,
     /// before calling it (`net`'s `Socket::poll_io`).
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "net's poll path runs its own loop (short-read clears)"
+        )
+    )]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
