@@ -204,4 +204,39 @@ mod loom_tests {
             b.join().unwrap();
         });
     }
+
+    /// A timed park racing an unpark (loom models no timeout: the wait ends by the
+    /// notification): the park returns after the unpark, and leaves the parker empty,
+    /// never `PARKED` (which a later unpark would signal into the void) and never
+    /// with a stale token.
+    #[test]
+    fn loom_timed_park_racing_unpark_leaves_the_parker_empty() {
+        loom::model(|| {
+            let mut parker = Parker::new();
+            let unparker = parker.unpark_handle();
+            let thread = loom::thread::spawn(move || unparker.unpark());
+            parker.park_timeout(Duration::from_secs(1));
+            thread.join().unwrap();
+            assert_eq!(parker.inner.state.load(SeqCst), EMPTY);
+        });
+    }
+
+    /// A zero-timeout park (a driver poll between tasks) racing an unpark: it consumes
+    /// the token or leaves it for the next park, which then returns at once.
+    #[test]
+    fn loom_polling_park_never_loses_a_token() {
+        loom::model(|| {
+            let mut parker = Parker::new();
+            let unparker = parker.unpark_handle();
+            let thread = loom::thread::spawn(move || unparker.unpark());
+            parker.park_timeout(Duration::ZERO);
+            thread.join().unwrap();
+            let state = parker.inner.state.load(SeqCst);
+            assert!(state == EMPTY || state == NOTIFIED, "state {state}");
+            if state == NOTIFIED {
+                // Returns at once (a lost token would hang the model here).
+                parker.park();
+            }
+        });
+    }
 }

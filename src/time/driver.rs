@@ -27,7 +27,10 @@
 //!   keeper sleeps until unparks the keeper, which recomputes its timeout. The keeper
 //!   first sets its deadline to "unknown" (`u64::MAX`), then reads every shard's next
 //!   expiration, then publishes the minimum; a registrar publishes its shard's next
-//!   expiration, then reads the keeper's deadline (all `SeqCst`). So either the keeper
+//!   expiration, then reads the keeper's deadline (`SeqCst`, with a `SeqCst` fence
+//!   between the write and the read on both sides: the fences are what makes this
+//!   Dekker-style hand-shake hold under loom, which treats `SeqCst` accesses as
+//!   `AcqRel`, and they cost one fence per registration and per park). So either the keeper
 //!   sees the new timer, or the registrar sees a deadline later than its own and
 //!   unparks the keeper (an unpark before the park makes the park return at once).
 //! * **No keeper.** A timer must not wait for a busy core. A sleeper announces itself
@@ -45,10 +48,12 @@
 //! * **Paused clock** (current-thread runtimes): auto-advance jumps to the earliest
 //!   next expiration over all shards and fires every shard.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
+use crate::loom::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst, fence,
+};
 use crate::loom::{Mutex, lock};
 use crate::time::clock::Clock;
 use crate::time::wheel::{TimerKey, Wheel};
@@ -251,6 +256,9 @@ impl TimeHandle {
     /// After a change that made `deadline` pending: unparks the keeper if it sleeps past
     /// it, or a sleeper to become the keeper if nobody keeps (module docs).
     fn wake_keeper_before(&self, deadline: u64) {
+        // Pairs with the fences in `before_park` and `after_park` (module docs: the
+        // shard's next expiration was published; now read the keeper's side).
+        fence(SeqCst);
         if deadline >= self.keeper_deadline.load(SeqCst) {
             return;
         }
@@ -350,6 +358,8 @@ impl TimeHandle {
         self.clear_sleeping(index);
         // "Unknown" until every shard was read: a registrar in between unparks us.
         self.keeper_deadline.store(u64::MAX, SeqCst);
+        // Pairs with the registrar's fence in `wake_keeper_before`.
+        fence(SeqCst);
         let next = self.earliest();
         self.keeper_deadline.store(next.unwrap_or(u64::MAX), SeqCst);
         let next = next?;
@@ -372,6 +382,9 @@ impl TimeHandle {
         } else {
             self.clear_sleeping(index);
         }
+        // The role is given up; now read the shards (pairs with the registrar's fence
+        // in `wake_keeper_before`: it sees no keeper, or this sees its timer).
+        fence(SeqCst);
         self.fire(index, was_keeper);
         if was_keeper && self.earliest().is_some() {
             self.wake_a_sleeper();
@@ -465,5 +478,238 @@ mod tests {
         time.after_park(1);
         time.remove(id);
         assert_eq!(time.entries(), 0);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Models of the keeper/sleeper protocol (module docs) and of a timer entry's
+    //! registration, reset, poll and removal racing its firing. Cores are stood in for
+    //! by counting wakers: a wake is an unpark token, which makes the core's next (or
+    //! current) park return.
+
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+    use crate::loom::Arc;
+
+    /// A core's unpark handle: counts the unparks it got.
+    #[derive(Default)]
+    struct Unparks(StdAtomicUsize);
+
+    impl Wake for Unparks {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl Unparks {
+        fn count(&self) -> usize {
+            self.0.load(SeqCst)
+        }
+    }
+
+    fn counter() -> (std::sync::Arc<Unparks>, Waker) {
+        let unparks = std::sync::Arc::new(Unparks::default());
+        (unparks.clone(), Waker::from(unparks))
+    }
+
+    /// A timer for `cores` cores, one shard each, and each core's unpark count.
+    fn timer(cores: usize) -> (Arc<TimeHandle>, Vec<std::sync::Arc<Unparks>>) {
+        let (counts, wakers): (Vec<_>, Vec<_>) = (0..cores).map(|_| counter()).unzip();
+        (Arc::new(TimeHandle::new(wakers.into(), None)), counts)
+    }
+
+    /// Far enough ahead that nothing in a model ever fires it.
+    const FAR: u64 = 1_000_000;
+
+    /// A timer registered (from a thread without a core) while the only core parks as
+    /// the keeper: the keeper either sees it (parks with a timeout) or is unparked.
+    #[test]
+    fn loom_timer_registered_while_the_keeper_parks_is_seen() {
+        loom::model(|| {
+            let (time, cores) = timer(1);
+            let registrar = {
+                let time = time.clone();
+                loom::thread::spawn(move || time.register(FAR, Waker::noop(), None))
+            };
+            let timeout = time.before_park(0);
+            let id = registrar.join().unwrap();
+            assert!(
+                timeout.is_some() || cores[0].count() == 1,
+                "the keeper sleeps without a timeout past a pending timer, not unparked"
+            );
+            time.after_park(0);
+            time.remove(id);
+        });
+    }
+
+    /// The keeper wakes (for some other work) while timers are pending and another core
+    /// goes to sleep: the sleeping core either takes the role itself (and parks with a
+    /// timeout) or is unparked to take it, once.
+    #[test]
+    fn loom_keeper_leaving_hands_pending_timers_to_a_sleeper() {
+        loom::model(|| {
+            let (time, cores) = timer(2);
+            let id = time.register(FAR, Waker::noop(), Some(0));
+            assert!(time.before_park(0).is_some(), "core 0 keeps");
+            let sleeper = {
+                let time = time.clone();
+                loom::thread::spawn(move || time.before_park(1))
+            };
+            // Core 0 woke and runs tasks for a long time.
+            time.after_park(0);
+            let timeout = sleeper.join().unwrap();
+            let unparks = cores[1].count();
+            assert!(unparks <= 1, "a sleeper is unparked once");
+            assert!(
+                timeout.is_some() || unparks == 1,
+                "a timer is pending, core 0 is busy and core 1 sleeps without a timeout"
+            );
+            assert_eq!(cores[0].count(), 0, "the busy core is not unparked");
+            time.after_park(1);
+            assert_eq!(time.sleepers.load(SeqCst), 0);
+            time.remove(id);
+        });
+    }
+
+    /// The keeper gives the role up (nothing pending) just as another thread registers a
+    /// timer, while core 1 sleeps: whichever order, core 1 is unparked (once) to keep.
+    #[test]
+    fn loom_timer_registered_as_the_keeper_leaves_wakes_the_sleeper() {
+        loom::model(|| {
+            let (time, cores) = timer(2);
+            assert_eq!(time.before_park(0), None, "core 0 keeps, nothing pending");
+            assert_eq!(time.before_park(1), None, "core 1 sleeps");
+            let registrar = {
+                let time = time.clone();
+                loom::thread::spawn(move || time.register(FAR, Waker::noop(), None))
+            };
+            time.after_park(0);
+            let id = registrar.join().unwrap();
+            assert_eq!(
+                cores[1].count(),
+                1,
+                "a timer is pending, core 0 is busy and core 1 was left asleep"
+            );
+            assert!(!time.sleeping[1].load(SeqCst));
+            assert_eq!(time.sleepers.load(SeqCst), 0);
+            time.remove(id);
+        });
+    }
+
+    /// Two timers registered at once while nobody keeps and one core sleeps: the
+    /// sleeper is unparked exactly once, and the sleeper count matches the flags.
+    #[test]
+    fn loom_two_registrars_unpark_the_sleeper_once() {
+        loom::model(|| {
+            let (time, cores) = timer(2);
+            assert_eq!(time.before_park(0), None);
+            assert_eq!(time.before_park(1), None);
+            time.after_park(0);
+            assert_eq!(time.keeper.load(SeqCst), NO_KEEPER);
+            let registrar = {
+                let time = time.clone();
+                loom::thread::spawn(move || time.register(FAR, Waker::noop(), Some(0)))
+            };
+            let mine = time.register(FAR + 1, Waker::noop(), None);
+            let theirs = registrar.join().unwrap();
+            assert_eq!(cores[1].count(), 1, "unparked once, not twice, not never");
+            assert_eq!(cores[0].count(), 0);
+            assert_eq!(time.sleepers.load(SeqCst), 0);
+            time.remove(mine);
+            time.remove(theirs);
+        });
+    }
+
+    /// A timer on core 0's shard, already due on a paused clock, and its waker's count.
+    fn due_timer() -> (Arc<TimeHandle>, TimerId, std::sync::Arc<Unparks>) {
+        let (time, _cores) = timer(1);
+        time.clock().pause();
+        let (wakes, waker) = counter();
+        let id = time.register(time.now_ms() + 5, &waker, Some(0));
+        time.clock().advance(Duration::from_millis(10));
+        (time, id, wakes)
+    }
+
+    /// A core firing the shard while core 0's task runs: spawns it, returns its handle.
+    fn firing(time: &Arc<TimeHandle>) -> loom::thread::JoinHandle<()> {
+        let time = time.clone();
+        loom::thread::spawn(move || time.process(0))
+    }
+
+    /// A task polls its timer (and so replaces its waker) while it fires: either the
+    /// poll sees it fired, or the new waker is woken. Never both wakers, never none.
+    #[test]
+    fn loom_poll_racing_fire_never_loses_the_wake() {
+        loom::model(|| {
+            let (time, id, first) = due_timer();
+            let fire = firing(&time);
+            let (second, waker) = counter();
+            let fired = time.poll_fired(id, &Context::from_waker(&waker));
+            fire.join().unwrap();
+            assert!(fired || second.count() == 1, "pending, and never woken");
+            assert!(first.count() + second.count() <= 1, "one firing, one wake");
+            assert!(time.poll_fired(id, &Context::from_waker(Waker::noop())));
+            time.remove(id);
+            assert_eq!(time.entries(), 0);
+        });
+    }
+
+    /// A timer is moved later while it fires: it ends pending at its new deadline
+    /// whatever the order, and the shard's published next expiration stays a lower
+    /// bound of it (so the next firing pass does not skip it).
+    #[test]
+    fn loom_reset_racing_fire_leaves_it_pending() {
+        loom::model(|| {
+            let (time, id, _wakes) = due_timer();
+            let fire = firing(&time);
+            time.reset(id, FAR);
+            fire.join().unwrap();
+            assert!(!time.poll_fired(id, &Context::from_waker(Waker::noop())));
+            let published = time.shards[0].next.load(SeqCst);
+            assert!(published <= FAR, "published {published}, pending at {FAR}");
+            time.remove(id);
+            assert_eq!(time.entries(), 0);
+        });
+    }
+
+    /// A sleep is dropped while its timer fires: the entry is freed either way, and its
+    /// waker is woken at most once.
+    #[test]
+    fn loom_remove_racing_fire_frees_the_entry() {
+        loom::model(|| {
+            let (time, id, wakes) = due_timer();
+            let fire = firing(&time);
+            time.remove(id);
+            fire.join().unwrap();
+            assert_eq!(time.entries(), 0);
+            assert!(wakes.count() <= 1);
+        });
+    }
+
+    /// A due timer is registered on a shard while that shard fires: either this pass
+    /// fires it, or it stays pending with the published next expiration at or before
+    /// its deadline (so the next pass fires it).
+    #[test]
+    fn loom_register_racing_fire_is_fired_now_or_next() {
+        loom::model(|| {
+            let (time, first, _) = due_timer();
+            let fire = firing(&time);
+            let (wakes, waker) = counter();
+            let deadline = time.now_ms() - 1;
+            let id = time.register(deadline, &waker, Some(0));
+            fire.join().unwrap();
+            let published = time.shards[0].next.load(SeqCst);
+            assert!(
+                wakes.count() == 1 || published <= deadline,
+                "not fired, and the shard claims nothing is due before {published}"
+            );
+            time.process(0);
+            assert_eq!(wakes.count(), 1, "the next pass fires it");
+            time.remove(id);
+            time.remove(first);
+        });
     }
 }

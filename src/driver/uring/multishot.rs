@@ -269,3 +269,184 @@ impl<T: MultishotOpCode> Drop for MultishotOp<T> {
         }
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Models of a multishot cell: CQEs (with and without `IORING_CQE_F_MORE`) and the
+    //! ring's retirement racing the stream's polls and its drop. The "kernel" thread
+    //! calls the cell as the ring's completion loop does, then drops the ring's
+    //! reference after the final CQE.
+
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::SeqCst};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::driver::op::Readiness;
+
+    /// Where each result went, and how often the op value was dropped.
+    #[derive(Default)]
+    struct Record {
+        /// Sum and count of the results given to `complete_abandoned`.
+        abandoned_sum: AtomicI32,
+        abandoned: AtomicUsize,
+        drops: AtomicUsize,
+    }
+
+    struct Probe(Arc<Record>);
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.drops.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl OpCode for Probe {
+        type Output = ();
+        const OPCODE: u8 = io_uring::opcode::PollAdd::CODE;
+        const MULTISHOT: bool = true;
+
+        fn uring_entry(&mut self) -> squeue::Entry {
+            io_uring::opcode::Nop::new().build()
+        }
+        fn complete_abandoned(&mut self, result: i32) {
+            self.0.abandoned_sum.fetch_add(result, SeqCst);
+            self.0.abandoned.fetch_add(1, SeqCst);
+        }
+        fn readiness(&self) -> Readiness {
+            Readiness::Immediate
+        }
+        fn attempt(&mut self) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn complete(self, _result: io::Result<usize>) {}
+    }
+
+    // SAFETY: the probe's SQE (a NOP in these models, which never reach a kernel)
+    // points at no memory at all.
+    unsafe impl MultishotOpCode for Probe {}
+
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// A stream whose request a ring has started (`InFlight`, as after `Ring::submit`),
+    /// the ring's reference to its cell, and the probe's record.
+    fn in_flight() -> (MultishotOp<Probe>, Arc<dyn Completion>, Arc<Record>) {
+        let record = Arc::new(Record::default());
+        let owner = Arc::new(RingShared::new().expect("an eventfd"));
+        let cell = Arc::new(MultiCell {
+            state: Mutex::new(MultiState {
+                phase: Phase::Queued,
+                queue: VecDeque::new(),
+                wakers: Vec::new(),
+            }),
+            op: UnsafeCell::new(Probe(record.clone())),
+        });
+        assert!(cell.start(&owner, 1, 42).is_some());
+        let ring: Arc<dyn Completion> = cell.clone();
+        let stream = MultishotOp {
+            cell,
+            submitted: true,
+            route: || None,
+        };
+        (stream, ring, record)
+    }
+
+    /// Two CQEs (the first flagged `F_MORE`, the second final) arrive while the stream
+    /// is polled once and dropped: each result is taken by the stream or handed to
+    /// `complete_abandoned`, exactly once, and the op value is dropped exactly once.
+    #[test]
+    fn loom_results_racing_the_stream_s_drop_each_land_once() {
+        loom::model(|| {
+            let (mut stream, ring, record) = in_flight();
+            let kernel = loom::thread::spawn(move || {
+                ring.complete(1, 0, true);
+                ring.complete(2, 0, false);
+                drop(ring);
+            });
+            let waker = Waker::from(Arc::new(Wakes::default()));
+            let taken = match stream.poll_next(&mut Context::from_waker(&waker)) {
+                Poll::Ready(Some(result)) => result.expect("a result, not an error") as i32,
+                Poll::Ready(None) => panic!("the stream ended before its final CQE"),
+                Poll::Pending => 0,
+            };
+            drop(stream);
+            kernel.join().unwrap();
+            let abandoned_sum = record.abandoned_sum.load(SeqCst);
+            assert_eq!(
+                taken + abandoned_sum,
+                3,
+                "a result was lost or counted twice"
+            );
+            let abandoned = record.abandoned.load(SeqCst);
+            assert_eq!(abandoned + usize::from(taken != 0), 2);
+            assert_eq!(record.drops.load(SeqCst), 1, "the op value is freed once");
+        });
+    }
+
+    /// An `F_MORE` CQE arrives while the stream polls: the poll takes it, or the
+    /// waker it left is woken and the next poll takes it. Then the final CQE ends the
+    /// stream after its result.
+    #[test]
+    fn loom_poll_racing_a_more_cqe_never_loses_the_wake() {
+        loom::model(|| {
+            let (mut stream, ring, record) = in_flight();
+            let kernel = {
+                let ring = ring.clone();
+                loom::thread::spawn(move || ring.complete(7, 0, true))
+            };
+            let wakes = Arc::new(Wakes::default());
+            let waker = Waker::from(wakes.clone());
+            let mut cx = Context::from_waker(&waker);
+            let first = stream.poll_next(&mut cx);
+            kernel.join().unwrap();
+            let first = match first {
+                Poll::Ready(first) => first,
+                Poll::Pending => {
+                    assert_eq!(wakes.0.load(SeqCst), 1, "lost wake-up");
+                    match stream.poll_next(&mut cx) {
+                        Poll::Ready(next) => next,
+                        Poll::Pending => panic!("woken, but no result"),
+                    }
+                }
+            };
+            assert_eq!(first.unwrap().unwrap(), 7);
+            assert!(
+                stream.poll_next(&mut cx).is_pending(),
+                "the request is still armed"
+            );
+            ring.complete(8, 0, false);
+            drop(ring);
+            assert_eq!(
+                stream.poll_next(&mut cx).map(|r| r.map(|r| r.unwrap())),
+                Poll::Ready(Some(8))
+            );
+            assert!(matches!(stream.poll_next(&mut cx), Poll::Ready(None)));
+            drop(stream);
+            assert_eq!(record.abandoned.load(SeqCst), 0);
+            assert_eq!(record.drops.load(SeqCst), 1);
+        });
+    }
+
+    /// The ring retires the request (its thread left) while the stream is dropped:
+    /// whichever comes first, the op value is dropped once, by the last reference.
+    #[test]
+    fn loom_retire_racing_the_stream_s_drop_frees_once() {
+        loom::model(|| {
+            let (stream, ring, record) = in_flight();
+            let kernel = loom::thread::spawn(move || {
+                ring.retire();
+                drop(ring);
+            });
+            drop(stream);
+            kernel.join().unwrap();
+            assert_eq!(record.drops.load(SeqCst), 1);
+            assert_eq!(record.abandoned.load(SeqCst), 0);
+        });
+    }
+}
