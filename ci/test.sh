@@ -35,9 +35,6 @@ echo "== benchmark suite, smoke version (bench/: a release build, then a few sec
 # committed bench/results/).
 cargo run --release -p ringtide-bench -- --smoke --out target/bench-smoke
 
-echo "== ASan (CI subset; the full run is ci/asan.sh)"
-./ci/asan.sh --ci
-
 echo "== loom"
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" RUSTFLAGS="--cfg loom" \
     cargo test --release --lib --target-dir target/loom -- loom_
