@@ -26,6 +26,9 @@
 
 #![cfg(target_os = "linux")]
 
+mod fault_common;
+mod rt_common;
+
 use std::ffi::OsStr;
 use std::io::{self, Write as _};
 use std::os::unix::ffi::OsStrExt;
@@ -357,104 +360,17 @@ mod seccomp {
     //! Children that run under a seccomp filter denying `io_uring_setup`.
 
     use std::io;
-    use std::mem::offset_of;
 
     use super::*;
-
-    /// `AUDIT_ARCH_*` of this target (from `linux/audit.h`): the filter only denies
-    /// `io_uring_setup` for this architecture's syscall numbers.
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: Option<u32> = Some(0xC000_003E);
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: Option<u32> = Some(0xC000_00B7);
-    #[cfg(target_arch = "riscv64")]
-    const AUDIT_ARCH: Option<u32> = Some(0xC000_00F3);
-    #[cfg(not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
-    )))]
-    const AUDIT_ARCH: Option<u32> = None;
 
     /// The result line of a child that could not install the filter.
     pub(super) const SKIPPED: &str = "skipped";
 
-    fn statement(code: u32, k: u32) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt: 0,
-            jf: 0,
-            k,
-        }
-    }
-
-    fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt,
-            jf,
-            k,
-        }
-    }
-
     /// Installs, for this thread and the threads it starts, a filter that makes
-    /// `io_uring_setup` fail with `EPERM` and allows every other syscall (and every
-    /// syscall of another architecture). Returns why it could not, if so.
+    /// `io_uring_setup` fail with `EPERM` and allows every other syscall (the shared
+    /// filter of the fault-injection tests). Returns why it could not, if so.
     fn deny_io_uring_setup() -> Result<(), String> {
-        let Some(arch) = AUDIT_ARCH else {
-            return Err("no AUDIT_ARCH value for this architecture".to_owned());
-        };
-        let deny = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
-        let arch_offset = offset_of!(libc::seccomp_data, arch) as u32;
-        let nr_offset = offset_of!(libc::seccomp_data, nr) as u32;
-        let io_uring_setup = u32::try_from(libc::SYS_io_uring_setup).expect("syscall number");
-        let mut filter = [
-            // 0: A = arch; 1: another architecture -> 5 (allow).
-            statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, arch_offset),
-            jump(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, arch, 0, 3),
-            // 2: A = syscall number; 3: not io_uring_setup -> 5 (allow).
-            statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, nr_offset),
-            jump(
-                libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-                io_uring_setup,
-                0,
-                1,
-            ),
-            // 4: io_uring_setup fails with EPERM.
-            statement(libc::BPF_RET | libc::BPF_K, deny),
-            // 5: everything else runs.
-            statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-        ];
-        let program = libc::sock_fprog {
-            len: filter.len() as libc::c_ushort,
-            filter: filter.as_mut_ptr(),
-        };
-
-        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only; it restricts this
-        // child process, which exits when the scenario ends.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
-            return Err(format!(
-                "prctl(PR_SET_NO_NEW_PRIVS): {}",
-                io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: `program` points at `filter`, a valid BPF program of `len`
-        // instructions; both outlive the call, and the kernel copies the program.
-        let installed = unsafe {
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-                &program as *const libc::sock_fprog,
-            )
-        };
-        if installed != 0 {
-            let error = io::Error::last_os_error();
-            if error.raw_os_error() == Some(libc::EINVAL) {
-                // The kernel has no seccomp filters (CONFIG_SECCOMP_FILTER=n).
-                return Err(format!("prctl(PR_SET_SECCOMP): {error}"));
-            }
-            panic!("prctl(PR_SET_SECCOMP) failed: {error}");
-        }
+        fault_common::deny_syscalls(&[(fault_common::IO_URING_SETUP, libc::EPERM)])?;
 
         // The filter must do what the scenario claims: io_uring_setup gets EPERM.
         let mut params = [0u64; 15]; // struct io_uring_params is 120 bytes.
