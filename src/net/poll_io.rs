@@ -121,7 +121,7 @@ pub(crate) fn tokio_poll_read(
     // SAFETY: `poll_recv` only writes initialised bytes into the slice; it never
     // de-initialises any.
     let unfilled = unsafe { buf.unfilled_mut() };
-    let count = ready!(socket.poll_recv(cx, unfilled))?;
+    let count = ready!(socket.poll_read_stream(cx, unfilled))?;
     // SAFETY: `poll_recv` initialised the first `count` bytes of the unfilled part.
     unsafe { buf.assume_init(count) };
     buf.advance(count);
@@ -143,7 +143,7 @@ pub(crate) fn futures_poll_read(
             buf.len(),
         )
     };
-    socket.poll_recv(cx, buf)
+    socket.poll_read_stream(cx, buf)
 }
 
 /// `poll_shutdown`/`poll_close`: `shutdown(SHUT_WR)`. A stream that is no longer

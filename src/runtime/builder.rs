@@ -325,6 +325,18 @@ impl Builder {
         self
     }
 
+    /// Makes the streams' poll-path reads (`AsyncRead::poll_read` of `TcpStream`,
+    /// `UnixStream` and their read halves) on io_uring take their bytes from a per-stream
+    /// queue that one multishot receive fills from a provided-buffer ring, so a read in
+    /// steady state is a copy, not a `recv` syscall. Off by default (see the README's
+    /// poll-path numbers). The mode engages on a stream once a poll-path read finds it
+    /// empty; every other read API on the stream sees the queued bytes first. Ignored
+    /// by the mio backend.
+    pub fn uring_recv_multishot(&mut self, enabled: bool) -> &mut Self {
+        self.ring.recv_multishot = enabled;
+        self
+    }
+
     /// Whether io_uring file reads and opens first try their non-blocking form inline
     /// (`preadv2(RWF_NOWAIT)`, `openat2(RESOLVE_CACHED)`) before going to the ring
     /// (default `true`). Not API: lets ringtide's tests force the ring path.

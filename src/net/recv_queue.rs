@@ -1,0 +1,560 @@
+//! [`RecvQueue`]: io_uring only, behind `Builder::uring_recv_multishot` (off by
+//! default): a stream socket's queue of buffers that a multishot `RECV`
+//! (`op::recv_multi`) filled from the process-wide provided-buffer ring, so that the
+//! poll path's read (`poll_read` of `AsyncRead`) is a copy out of the queue, with no
+//! syscall, once the mode is engaged.
+//!
+//! # When the mode engages and ends
+//!
+//! * Engages: the first time a poll-path read (`Socket::poll_read_stream`) finds the
+//!   socket empty (`recv` says `EAGAIN`). A stream whose reads always find data never
+//!   arms anything. Arming disarms the read direction's multishot `POLL_ADD`
+//!   (`net::uring_readiness`), whose events the receive now carries.
+//! * Re-arms: a poll-path read that finds the queue empty and nothing armed arms a new
+//!   receive, unless the last one ended for good (end of stream, an error, the kernel
+//!   lacks it) or for want of buffers (`ENOBUFS`) with none returned to the ring
+//!   since: then the read falls back to readiness + `recv` (never failing the
+//!   connection) and arms again once a buffer came back.
+//! * Backpressure: when the queue holds [`QUEUE_LIMIT`] buffers the receive is
+//!   cancelled; buffers the kernel filled before the cancel landed are still queued.
+//!   The next poll-path read that empties the queue arms again.
+//! * The socket dropped (or handed over): the receive is cancelled, queued buffers go
+//!   back to the ring at once, as do buffers that arrive until the final CQE.
+//!
+//! # The queue is the socket's, so every read path sees it first
+//!
+//! The queue holds the stream's next bytes; the multishot receive keeps taking bytes
+//! from the socket while armed. So while anything is queued or armed, no read path may
+//! ask the socket itself (a syscall or an SQE could return bytes that come after those
+//! on their way to the queue). Every read path goes through the hooks here, before the
+//! read leftovers of cancelled owned reads (`op::leftovers`, which exist only from
+//! reads issued before the mode was armed):
+//!
+//! * `try_read`, `try_read_vectored`, `poll_read` (through `Socket::try_take_kept`),
+//!   `peek`/`poll_peek` (`socket_peek`), `readable()`/`ready()`/`poll_read_ready`
+//!   (`Socket::poll_kept_read`): queued bytes first; armed and empty: `WouldBlock` /
+//!   wait for the queue, as for a cancelled read still in the kernel.
+//! * `read`/`read_owned`/`read_vectored_owned`/`read_pooled`
+//!   ([`Socket::poll_take_read`]): take at most the caller's room out of the queue
+//!   (copied), wait for the queue while armed.
+//! * `into_std`/`into_raw_fd` (`Socket::into_owned_fd`/`into_fd`): refuses while bytes
+//!   are queued (as for bytes kept by a cancelled read), cancels the receive.
+//!   Bytes the receive takes between that call and its cancellation landing are
+//!   lost, as for a cancelled read still in the kernel; said in a warning.
+//! * Split halves share the socket, so its queue.
+//!
+//! End of stream and errors are queued after the data that came before them and
+//! delivered in that order; a dropped read loses nothing (it took nothing it did not
+//! return), so every read is cancel safe.
+//!
+//! # Protocol
+//!
+//! ```text
+//!   state (under one mutex): items, armed receive, ended-for-good, no-buffers mark,
+//!                            waiters
+//!   reader: take front item (copy) ─ none ─► armed? list waker, Pending
+//!                                          └► not armed: arm (if allowed) or fall back
+//!   ring thread: buffer ─► push, wake waiters; QUEUE_LIMIT reached ─► cancel
+//!                ended(why) ─► push end-of-stream / error, or note no-buffers /
+//!                              unsupported; not armed; wake waiters
+//! ```
+//!
+//! Every push and every end wakes the listed waiters outside the lock; a reader lists
+//! itself under the same lock it found the queue empty under, so no wake is lost.
+
+use std::io;
+#[cfg(not(ringtide_uring))]
+use std::mem::MaybeUninit;
+#[cfg(not(ringtide_uring))]
+use std::task::{Context, Poll};
+
+#[cfg(not(ringtide_uring))]
+use super::socket::Socket;
+#[cfg(not(ringtide_uring))]
+use super::socket_try_io::KeptRead;
+#[cfg(not(ringtide_uring))]
+use crate::op::recv::Received;
+#[cfg(ringtide_uring)]
+pub(crate) use uring::{QUEUE_LIMIT, RecvQueue, counts};
+
+/// What the queue says to a read.
+pub(super) enum Queued<R> {
+    /// The front item answered: bytes copied (`Ok(0)`: end of stream) or the error.
+    Taken(io::Result<R>),
+    /// Nothing queued but a receive is armed: the bytes come through the queue.
+    #[cfg_attr(not(ringtide_uring), allow(dead_code, reason = "io_uring only"))]
+    Armed,
+    /// Nothing queued or armed: the socket (or the read leftovers) decide.
+    Idle,
+}
+
+#[cfg(ringtide_uring)]
+mod uring {
+use std::collections::VecDeque;
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker, ready};
+
+use super::Queued;
+use crate::net::socket::{Kind, Socket};
+use crate::net::socket_ready::Direction;
+use crate::net::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
+use crate::driver::op::IoSource;
+use crate::driver::uring::buf_ring::{BufRing, RingBuf};
+use crate::loom::{Mutex, lock};
+use crate::op::recv::Received;
+use crate::op::recv_multi::{MultiRecv, RecvEnd, RecvEvents};
+use crate::op::route::current_runtime_ring;
+
+/// At most this many buffers queued per socket before the receive is cancelled
+/// (backpressure; each holds up to 16 KiB).
+pub(crate) const QUEUE_LIMIT: usize = 8;
+
+/// How many multishot receives were armed, process-wide (tests read it through
+/// `__private` to prove the mode ran).
+static ARMED: AtomicU64 = AtomicU64::new(0);
+/// How many times backpressure cancelled a receive.
+static STOPPED: AtomicU64 = AtomicU64::new(0);
+/// How many poll-path reads fell back to readiness + `recv` for want of buffers.
+static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Buffers queued now in every socket's queue, process-wide (tests: buffers of a
+/// closed socket go back).
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// `(armed, stopped by backpressure, no-buffer fallbacks, buffers queued now)` in this
+/// process.
+pub(crate) fn counts() -> (u64, u64, u64, u64) {
+    (
+        ARMED.load(Ordering::Relaxed),
+        STOPPED.load(Ordering::Relaxed),
+        FALLBACKS.load(Ordering::Relaxed),
+        QUEUED.load(Ordering::Relaxed),
+    )
+}
+
+/// One queued thing: bytes (from `start` on), or how the stream ended.
+#[derive(Debug)]
+enum Item {
+    Data { buf: RingBuf, start: usize },
+    EndOfStream,
+    Error(i32),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    items: VecDeque<Item>,
+    /// Data buffers in `items`.
+    buffers: usize,
+    /// The receive, while armed (or ended, until the next arm replaces it).
+    recv: Option<MultiRecv>,
+    /// A receive is armed and has not ended.
+    armed: bool,
+    /// Backpressure asked the armed receive to stop.
+    stopping: bool,
+    /// The stream ended (end of stream, an error) or the kernel refused: never arm
+    /// again.
+    finished: bool,
+    /// The last receive ended with `ENOBUFS`: arm again only once the ring got a buffer
+    /// back (its return count moved past this).
+    no_buffers: Option<(Arc<BufRing>, u64)>,
+    /// A poll-path read found the socket empty: the mode is engaged.
+    engaged: bool,
+    /// The socket is gone or handed over: results go back at once.
+    shut: bool,
+    waiters: Vec<Waker>,
+}
+
+/// A stream socket's queue of received buffers (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct RecvQueue {
+    /// False while nothing is queued and nothing armed: the other read paths' check is
+    /// one atomic load.
+    busy: AtomicBool,
+    state: Mutex<State>,
+}
+
+
+impl State {
+    fn busy(&self) -> bool {
+        self.armed || !self.items.is_empty()
+    }
+}
+
+impl RecvQueue {
+    fn lock(&self) -> crate::loom::MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    fn update_busy(&self, state: &State) {
+        self.busy.store(state.busy(), Ordering::Release);
+    }
+
+    /// Hands the front item to `f` (bytes from its start: `f` returns how many it
+    /// used, `consume` takes them).
+    fn front<R>(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        consume: bool,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Queued<R> {
+        if !self.busy.load(Ordering::Acquire) {
+            return Queued::Idle;
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let answer = match state.items.front_mut() {
+            Some(Item::Data { buf, start }) => {
+                let (used, result) = f(&buf.bytes()[*start..]);
+                if consume {
+                    *start += used;
+                    if *start >= buf.bytes().len() {
+                        state.items.pop_front();
+                        state.buffers -= 1;
+                        QUEUED.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                Queued::Taken(Ok(result))
+            }
+            Some(Item::EndOfStream) => {
+                let (_, result) = f(&[]);
+                if consume {
+                    state.items.pop_front();
+                }
+                Queued::Taken(Ok(result))
+            }
+            Some(Item::Error(errno)) => {
+                let errno = *errno;
+                if consume {
+                    state.items.pop_front();
+                }
+                Queued::Taken(Err(io::Error::from_raw_os_error(errno)))
+            }
+            None if state.armed => {
+                if let Some(cx) = cx
+                    && !state.waiters.iter().any(|w| w.will_wake(cx.waker()))
+                {
+                    state.waiters.push(cx.waker().clone());
+                }
+                Queued::Armed
+            }
+            None => Queued::Idle,
+        };
+        self.update_busy(state);
+        answer
+    }
+
+    /// Arms a receive on `fd` when the mode is engaged, the queue is empty and nothing
+    /// forbids it; `Ok(true)` when one is armed now.
+    fn try_arm(self: &Arc<Self>, fd: std::os::fd::RawFd) -> io::Result<bool> {
+        let old = {
+            let mut state = self.lock();
+            if !state.engaged
+                || state.finished
+                || state.shut
+                || state.armed
+                || !state.items.is_empty()
+            {
+                return Ok(false);
+            }
+            if let Some((ring, seen)) = &state.no_buffers {
+                if ring.returns() == *seen {
+                    FALLBACKS.fetch_add(1, Ordering::Relaxed);
+                    return Ok(false);
+                }
+                state.no_buffers = None;
+            }
+            let sink: Arc<dyn RecvEvents> = self.clone();
+            let recv = MultiRecv::arm(fd, sink, current_runtime_ring)?;
+            ARMED.fetch_add(1, Ordering::Relaxed);
+            state.armed = true;
+            state.stopping = false;
+            let old = state.recv.replace(recv);
+            self.update_busy(&state);
+            old
+        };
+        // An ended receive: dropping it cancels nothing.
+        drop(old);
+        Ok(true)
+    }
+
+    /// The socket is gone or handed over: cancels the receive and gives the queued
+    /// buffers back. Returns how many bytes were queued and whether a receive was
+    /// still armed.
+    pub(in crate::net) fn shut(&self) -> (usize, bool) {
+        let (recv, items, armed) = {
+            let mut state = self.lock();
+            state.shut = true;
+            let armed = state.armed;
+            state.armed = false;
+            QUEUED.fetch_sub(state.buffers as u64, Ordering::Relaxed);
+            state.buffers = 0;
+            let items = std::mem::take(&mut state.items);
+            self.update_busy(&state);
+            (state.recv.take(), items, armed)
+        };
+        drop(recv);
+        let bytes = items
+            .iter()
+            .map(|item| match item {
+                Item::Data { buf, start } => buf.bytes().len() - start,
+                _ => 0,
+            })
+            .sum();
+        drop(items);
+        (bytes, armed)
+    }
+
+    fn wake(&self, waiters: Vec<Waker>) {
+        waiters.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl RecvEvents for RecvQueue {
+    fn received(&self, buf: RingBuf) {
+        let waiters = {
+            let mut state = self.lock();
+            if state.shut {
+                drop(state);
+                drop(buf);
+                return;
+            }
+            state.items.push_back(Item::Data { buf, start: 0 });
+            state.buffers += 1;
+            QUEUED.fetch_add(1, Ordering::Relaxed);
+            if state.buffers >= QUEUE_LIMIT && state.armed && !state.stopping {
+                state.stopping = true;
+                STOPPED.fetch_add(1, Ordering::Relaxed);
+                if let Some(recv) = &state.recv {
+                    recv.cancel();
+                }
+            }
+            self.update_busy(&state);
+            std::mem::take(&mut state.waiters)
+        };
+        self.wake(waiters);
+    }
+
+    fn ended(&self, end: RecvEnd) {
+        let waiters = {
+            let mut state = self.lock();
+            state.armed = false;
+            match end {
+                RecvEnd::EndOfStream => {
+                    state.finished = true;
+                    state.items.push_back(Item::EndOfStream);
+                }
+                RecvEnd::Error(error) => {
+                    state.finished = true;
+                    state
+                        .items
+                        .push_back(Item::Error(error.raw_os_error().unwrap_or(libc::EIO)));
+                }
+                RecvEnd::NoBuffers(ring, seen) => state.no_buffers = Some((ring, seen)),
+                RecvEnd::Cancelled => {}
+                RecvEnd::Unsupported => state.finished = true,
+            }
+            if state.shut {
+                // `shut` emptied the queue; only the end can have come since.
+                state.items.clear();
+            }
+            self.update_busy(&state);
+            std::mem::take(&mut state.waiters)
+        };
+        self.wake(waiters);
+    }
+}
+
+impl Socket {
+    /// The socket's queue, when the mode was ever set up on it.
+    fn recv_queue(&self) -> Option<&Arc<RecvQueue>> {
+        match &self.state().source {
+            IoSource::Uring => self.state().readiness[Direction::Read as usize].recv_queue(),
+            IoSource::Mio(_) => None,
+        }
+    }
+
+    /// The queue's part of `try_take_kept`: `copy` gets the front bytes.
+    pub(in crate::net) fn take_queued(&self, copy: impl FnOnce(&[u8]) -> usize) -> Queued<usize> {
+        match self.recv_queue() {
+            Some(queue) => queue.front(None, true, |bytes| {
+                let count = copy(bytes);
+                (count, count)
+            }),
+            None => Queued::Idle,
+        }
+    }
+
+    /// The queue's part of `peek`: copies the front bytes, leaves them queued.
+    pub(in crate::net) fn peek_queued(&self, buf: &mut [MaybeUninit<u8>]) -> Queued<usize> {
+        match self.recv_queue() {
+            Some(queue) => queue.front(None, false, |bytes| {
+                let count = copy_to_uninit(bytes, buf);
+                (count, count)
+            }),
+            None => Queued::Idle,
+        }
+    }
+
+    /// The queue's part of read readiness (`poll_kept_read`): something queued is
+    /// readable now; armed and empty: wait for the queue (`cx` listed).
+    pub(in crate::net) fn poll_queued_read(&self, cx: &mut Context<'_>) -> Option<KeptRead> {
+        let queue = self.recv_queue()?;
+        match queue.front(Some(cx), false, |_| (0, ())) {
+            Queued::Taken(_) => Some(KeptRead::Kept),
+            Queued::Armed => Some(KeptRead::Settling),
+            Queued::Idle => None,
+        }
+    }
+
+    /// For the owned-buffer reads (`read_owned`, `read_pooled`, ...): the next bytes
+    /// kept for the stream, at most `room` of them (queued ones first, then those of a
+    /// cancelled read); waits while a receive is armed with nothing queued, or a
+    /// cancelled read is in the kernel. An empty result is the end of stream.
+    pub(in crate::net) fn poll_take_read(
+        &self,
+        cx: &mut Context<'_>,
+        room: usize,
+    ) -> Poll<io::Result<Option<Received>>> {
+        if let Some(queue) = self.recv_queue() {
+            match queue.front(Some(cx), true, |bytes| {
+                let count = bytes.len().min(room);
+                (count, bytes[..count].to_vec())
+            }) {
+                Queued::Taken(result) => {
+                    return Poll::Ready(result.map(|data| Some(Received { data, from: None })));
+                }
+                Queued::Armed => return Poll::Pending,
+                Queued::Idle => {}
+            }
+        }
+        self.state().reads.poll_take(cx).map(Ok)
+    }
+
+    /// The bytes queued and whether a receive is armed, when the socket is handed
+    /// over: the receive is cancelled and the queue given back.
+    pub(in crate::net) fn shut_recv_queue(&self) -> (usize, bool) {
+        self.recv_queue().map_or((0, false), |queue| queue.shut())
+    }
+
+    /// Bytes queued now (`into_fd` refuses while there are any).
+    pub(in crate::net) fn queued_bytes(&self) -> usize {
+        self.recv_queue().map_or(0, |queue| {
+            queue
+                .lock()
+                .items
+                .iter()
+                .map(|item| match item {
+                    Item::Data { buf, start } => buf.bytes().len() - start,
+                    _ => 0,
+                })
+                .sum()
+        })
+    }
+
+    /// The poll-path read of a stream (`AsyncRead::poll_read`): with the mode enabled
+    /// on io_uring, queued bytes first, arming the multishot receive when the socket
+    /// was found empty (see the module documentation); otherwise `poll_recv`.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let queue = match &self.state().source {
+            IoSource::Uring if self.state().kind == Kind::Stream && !buf.is_empty() => self
+                .state()
+                .readiness[Direction::Read as usize]
+                .recv_queue_or_init(enabled),
+            _ => None,
+        };
+        let Some(queue) = queue else {
+            return self.poll_recv(cx, buf);
+        };
+        ready!(crate::task::coop::poll_proceed(cx));
+        let readiness = &self.state().readiness[Direction::Read as usize];
+        let len = buf.len();
+        loop {
+            match self.try_take_kept(|bytes| copy_to_uninit(bytes, buf)) {
+                Ok(Some(count)) => return Poll::Ready(Ok(count)),
+                Ok(None) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    match self.poll_kept_read(cx, true) {
+                        KeptRead::Settling => return Poll::Pending,
+                        KeptRead::Kept | KeptRead::None => continue,
+                    }
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+            // Nothing queued, armed or kept.
+            if queue.try_arm(self.fd())? {
+                readiness.disarm();
+                continue;
+            }
+            let tick = match readiness.ready_tick() {
+                Some(tick) => tick,
+                None => ready!(readiness.poll_ready(cx, self.fd(), Direction::Read.poll_events()))?,
+            };
+            match recv_uninit(self, buf, false) {
+                Ok(count) => {
+                    if count > 0 && count < len {
+                        readiness.clear(tick);
+                    }
+                    return Poll::Ready(Ok(count));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    readiness.clear(tick);
+                    queue.lock().engaged = true;
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+/// Whether this thread's runtime enables the mode (read once per socket).
+fn enabled() -> bool {
+    crate::runtime::context::with_io(|handle| handle.is_some_and(|handle| handle.recv_multishot()))
+}
+}
+
+/// Without io_uring there is never a queue: every hook leaves the read to the socket.
+#[cfg(not(ringtide_uring))]
+impl Socket {
+    pub(super) fn take_queued(&self, _copy: impl FnOnce(&[u8]) -> usize) -> Queued<usize> {
+        Queued::Idle
+    }
+
+    pub(super) fn peek_queued(&self, _buf: &mut [MaybeUninit<u8>]) -> Queued<usize> {
+        Queued::Idle
+    }
+
+    pub(super) fn poll_queued_read(&self, _cx: &mut Context<'_>) -> Option<KeptRead> {
+        None
+    }
+
+    pub(super) fn poll_take_read(
+        &self,
+        cx: &mut Context<'_>,
+        _room: usize,
+    ) -> Poll<io::Result<Option<Received>>> {
+        self.state().reads.poll_take(cx).map(Ok)
+    }
+
+    pub(super) fn shut_recv_queue(&self) -> (usize, bool) {
+        (0, false)
+    }
+
+    pub(super) fn queued_bytes(&self) -> usize {
+        0
+    }
+
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_recv(cx, buf)
+    }
+}
