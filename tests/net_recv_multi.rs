@@ -97,16 +97,23 @@ where
     let before = armed();
     let mut byte = [0u8; 1];
     let mut buf = ReadBuf::new(&mut byte);
-    let first = poll_fn(|cx| {
-        Poll::Ready(std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf))
-    })
-    .await;
-    assert!(first.is_pending(), "the socket was empty, the read must wait");
+    let first =
+        poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf))).await;
+    assert!(
+        first.is_pending(),
+        "the socket was empty, the read must wait"
+    );
     if backend == Backend::IoUring {
-        assert!(armed() > before, "the empty read armed the multishot receive");
+        assert!(
+            armed() > before,
+            "the empty read armed the multishot receive"
+        );
     }
     peer.write_all(data).await.unwrap();
-    timeout(HANG, stream.wait_readable()).await.expect("readable").unwrap();
+    timeout(HANG, stream.wait_readable())
+        .await
+        .expect("readable")
+        .unwrap();
 }
 
 /// `readable()` for the stream types.
@@ -521,10 +528,9 @@ fn buffer_ring_exhaustion_falls_back_and_never_fails() {
         let (mut peer, mut stream) = tcp_pair().await;
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
-        let first = poll_fn(|cx| {
-            Poll::Ready(std::pin::Pin::new(&mut stream).poll_read(cx, &mut buf))
-        })
-        .await;
+        let first =
+            poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut stream).poll_read(cx, &mut buf)))
+                .await;
         assert!(first.is_pending());
         let data: Vec<u8> = (0..1000).map(|i| (i % 200) as u8).collect();
         peer.write_all(&data).await.unwrap();

@@ -61,6 +61,53 @@
 //!
 //! Every push and every end wakes the listed waiters outside the lock; a reader lists
 //! itself under the same lock it found the queue empty under, so no wake is lost.
+//!
+//! # Numbers: why it is off by default
+//!
+//! Server syscalls and CPU per request from `perf stat -p <server>` (tracepoints
+//! `raw_syscalls:sys_enter`, `syscalls:sys_enter_recvfrom`,
+//! `syscalls:sys_enter_io_uring_enter`, task-clock; the suite's server binary in its
+//! server role, one worker pinned to CPU 0; a Python ping-pong client pinned to CPU 1,
+//! 16 × 1000 or 256 × 100 round trips), servers interleaved, 5 repeats, medians
+//! (min–max). "recvmulti" is the poll path with `uring_recv_multishot(true)`.
+//! 2-core VM, load average 1.9–2.5 during the run (the other helpers were idle).
+//!
+//! | case | server | syscalls/req | recv/req | CPU µs/req | × tokio |
+//! |---|---|---|---|---|---|
+//! | 16 conns, 100 B | io_uring poll | 2.38 | 1.00 | 3.87 (3.83–3.94) | 1.00 |
+//! | 16 conns, 100 B | io_uring poll recvmulti | 1.40 | 0.00 | 3.97 (3.83–4.01) | 1.03 |
+//! | 16 conns, 100 B | mio poll | 2.41 | 1.00 | 3.91 (3.91–3.94) | 1.01 |
+//! | 16 conns, 100 B | tokio | 2.40 | 1.00 | 3.87 (3.87–3.92) | 1.00 |
+//! | 16 conns, 100 B | raw io_uring | 0.42 | 0.00 | 3.69 (3.61–3.76) | 0.95 |
+//! | 16 conns, 1 KiB | io_uring poll | 2.40 | 1.00 | 3.94 (3.89–4.04) | 0.98 |
+//! | 16 conns, 1 KiB | io_uring poll recvmulti | 1.36 | 0.00 | 4.11 (4.01–4.13) | 1.02 |
+//! | 16 conns, 1 KiB | mio poll | 2.42 | 1.00 | 3.97 (3.93–4.03) | 0.99 |
+//! | 16 conns, 1 KiB | tokio | 2.38 | 1.00 | 4.03 (3.97–4.17) | 1.00 |
+//! | 16 conns, 1 KiB | raw io_uring | 0.42 | 0.00 | 3.77 (3.68–3.83) | 0.94 |
+//! | 256 conns, 100 B | io_uring poll | 2.08 | 1.00 | 3.64 (3.60–3.71) | 1.00 |
+//! | 256 conns, 100 B | io_uring poll recvmulti | 1.07 | 0.00 | 3.71 (3.68–3.75) | 1.02 |
+//! | 256 conns, 100 B | mio poll | 2.06 | 1.00 | 3.67 (3.65–3.70) | 1.01 |
+//! | 256 conns, 100 B | tokio | 2.06 | 1.00 | 3.64 (3.58–3.68) | 1.00 |
+//! | 256 conns, 100 B | raw io_uring | 0.06 | 0.00 | 3.17 (3.17–3.30) | 0.87 |
+//! | 256 conns, 1 KiB | io_uring poll | 2.07 | 1.00 | 3.77 (3.73–3.81) | 1.01 |
+//! | 256 conns, 1 KiB | io_uring poll recvmulti | 1.06 | 0.00 | 3.85 (3.79–3.95) | 1.03 |
+//! | 256 conns, 1 KiB | mio poll | 2.05 | 1.00 | 3.76 (3.71–3.86) | 1.01 |
+//! | 256 conns, 1 KiB | tokio | 2.06 | 1.00 | 3.72 (3.66–3.73) | 1.00 |
+//! | 256 conns, 1 KiB | raw io_uring | 0.05 | 0.00 | 3.38 (3.31–3.40) | 0.91 |
+//!
+//! The `recv` is gone (1.06–1.40 syscalls per request instead of 2.07–2.40: the
+//! `send`, and `io_uring_enter` when the worker parks), but the server CPU per request
+//! is 2–4% higher than the readiness path's (a first run, before the reader's fast
+//! path took one lock instead of three and a wake stopped allocating, was 4–6%
+//! higher). A profile (`perf record`, 256 conns × 100 B) shows why: the kernel's
+//! multishot receive does the work the `recv` syscall did (the same
+//! `tcp_recvmsg_locked` and copy, run from io_uring's task work, plus the buffer
+//! selection), and a syscall entry on this machine is cheap, while user space adds
+//! the queue (a lock per push and per take), the buffer's return to the ring (two
+//! locks) and a second copy (kernel → ring buffer → caller's buffer); together about
+//! 5% of the server's samples. So the mode ships off by default: the readiness path
+//! (one multishot `POLL_ADD` per direction, `net::uring_readiness`) is the faster
+//! poll path here. Writes already go out inline (`send` with `MSG_DONTWAIT`, no SQE).
 
 use std::io;
 #[cfg(not(ringtide_uring))]
@@ -90,433 +137,491 @@ pub(super) enum Queued<R> {
 
 #[cfg(ringtide_uring)]
 mod uring {
-use std::collections::VecDeque;
-use std::io;
-use std::mem::MaybeUninit;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker, ready};
+    use std::collections::VecDeque;
+    use std::io;
+    use std::mem::MaybeUninit;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::task::{Context, Poll, Waker, ready};
 
-use super::Queued;
-use crate::net::socket::{Kind, Socket};
-use crate::net::socket_ready::Direction;
-use crate::net::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
-use crate::driver::op::IoSource;
-use crate::driver::uring::buf_ring::{BufRing, RingBuf};
-use crate::loom::{Mutex, lock};
-use crate::op::recv::Received;
-use crate::op::recv_multi::{MultiRecv, RecvEnd, RecvEvents};
-use crate::op::route::current_runtime_ring;
+    use super::Queued;
+    use crate::driver::op::IoSource;
+    use crate::driver::uring::buf_ring::{BufRing, RingBuf};
+    use crate::loom::{Mutex, lock};
+    use crate::net::socket::{Kind, Socket};
+    use crate::net::socket_ready::Direction;
+    use crate::net::socket_try_io::{KeptRead, copy_to_uninit, recv_uninit};
+    use crate::op::recv::Received;
+    use crate::op::recv_multi::{MultiRecv, RecvEnd, RecvEvents};
+    use crate::op::route::current_runtime_ring;
 
-/// At most this many buffers queued per socket before the receive is cancelled
-/// (backpressure; each holds up to 16 KiB).
-pub(crate) const QUEUE_LIMIT: usize = 8;
+    /// At most this many buffers queued per socket before the receive is cancelled
+    /// (backpressure; each holds up to 16 KiB).
+    pub(crate) const QUEUE_LIMIT: usize = 8;
 
-/// How many multishot receives were armed, process-wide (tests read it through
-/// `__private` to prove the mode ran).
-static ARMED: AtomicU64 = AtomicU64::new(0);
-/// How many times backpressure cancelled a receive.
-static STOPPED: AtomicU64 = AtomicU64::new(0);
-/// How many poll-path reads fell back to readiness + `recv` for want of buffers.
-static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+    /// How many multishot receives were armed, process-wide (tests read it through
+    /// `__private` to prove the mode ran).
+    static ARMED: AtomicU64 = AtomicU64::new(0);
+    /// How many times backpressure cancelled a receive.
+    static STOPPED: AtomicU64 = AtomicU64::new(0);
+    /// How many poll-path reads fell back to readiness + `recv` for want of buffers.
+    static FALLBACKS: AtomicU64 = AtomicU64::new(0);
 
-/// Buffers queued now in every socket's queue, process-wide (tests: buffers of a
-/// closed socket go back).
-static QUEUED: AtomicU64 = AtomicU64::new(0);
+    /// Buffers queued now in every socket's queue, process-wide (tests: buffers of a
+    /// closed socket go back).
+    static QUEUED: AtomicU64 = AtomicU64::new(0);
 
-/// `(armed, stopped by backpressure, no-buffer fallbacks, buffers queued now)` in this
-/// process.
-pub(crate) fn counts() -> (u64, u64, u64, u64) {
-    (
-        ARMED.load(Ordering::Relaxed),
-        STOPPED.load(Ordering::Relaxed),
-        FALLBACKS.load(Ordering::Relaxed),
-        QUEUED.load(Ordering::Relaxed),
-    )
-}
-
-/// One queued thing: bytes (from `start` on), or how the stream ended.
-#[derive(Debug)]
-enum Item {
-    Data { buf: RingBuf, start: usize },
-    EndOfStream,
-    Error(i32),
-}
-
-#[derive(Debug, Default)]
-struct State {
-    items: VecDeque<Item>,
-    /// Data buffers in `items`.
-    buffers: usize,
-    /// The receive, while armed (or ended, until the next arm replaces it).
-    recv: Option<MultiRecv>,
-    /// A receive is armed and has not ended.
-    armed: bool,
-    /// Backpressure asked the armed receive to stop.
-    stopping: bool,
-    /// The stream ended (end of stream, an error) or the kernel refused: never arm
-    /// again.
-    finished: bool,
-    /// The last receive ended with `ENOBUFS`: arm again only once the ring got a buffer
-    /// back (its return count moved past this).
-    no_buffers: Option<(Arc<BufRing>, u64)>,
-    /// A poll-path read found the socket empty: the mode is engaged.
-    engaged: bool,
-    /// The socket is gone or handed over: results go back at once.
-    shut: bool,
-    waiters: Vec<Waker>,
-}
-
-/// A stream socket's queue of received buffers (see the module documentation).
-#[derive(Debug, Default)]
-pub(crate) struct RecvQueue {
-    /// False while nothing is queued and nothing armed: the other read paths' check is
-    /// one atomic load.
-    busy: AtomicBool,
-    state: Mutex<State>,
-}
-
-
-impl State {
-    fn busy(&self) -> bool {
-        self.armed || !self.items.is_empty()
-    }
-}
-
-impl RecvQueue {
-    fn lock(&self) -> crate::loom::MutexGuard<'_, State> {
-        lock(&self.state)
+    /// `(armed, stopped by backpressure, no-buffer fallbacks, buffers queued now)` in this
+    /// process.
+    pub(crate) fn counts() -> (u64, u64, u64, u64) {
+        (
+            ARMED.load(Ordering::Relaxed),
+            STOPPED.load(Ordering::Relaxed),
+            FALLBACKS.load(Ordering::Relaxed),
+            QUEUED.load(Ordering::Relaxed),
+        )
     }
 
-    fn update_busy(&self, state: &State) {
-        self.busy.store(state.busy(), Ordering::Release);
+    /// One queued thing: bytes (from `start` on), or how the stream ended.
+    #[derive(Debug)]
+    enum Item {
+        Data { buf: RingBuf, start: usize },
+        EndOfStream,
+        Error(i32),
     }
 
-    /// Hands the front item to `f` (bytes from its start: `f` returns how many it
-    /// used, `consume` takes them).
-    fn front<R>(
-        &self,
-        cx: Option<&mut Context<'_>>,
-        consume: bool,
-        f: impl FnOnce(&[u8]) -> (usize, R),
-    ) -> Queued<R> {
-        if !self.busy.load(Ordering::Acquire) {
-            return Queued::Idle;
+    #[derive(Debug, Default)]
+    struct State {
+        items: VecDeque<Item>,
+        /// Data buffers in `items`.
+        buffers: usize,
+        /// The receive, while armed (or ended, until the next arm replaces it).
+        recv: Option<MultiRecv>,
+        /// A receive is armed and has not ended.
+        armed: bool,
+        /// Backpressure asked the armed receive to stop.
+        stopping: bool,
+        /// The stream ended (end of stream, an error) or the kernel refused: never arm
+        /// again.
+        finished: bool,
+        /// The last receive ended with `ENOBUFS`: arm again only once the ring got a buffer
+        /// back (its return count moved past this).
+        no_buffers: Option<(Arc<BufRing>, u64)>,
+        /// A poll-path read found the socket empty: the mode is engaged.
+        engaged: bool,
+        /// The socket is gone or handed over: results go back at once.
+        shut: bool,
+        waiters: Vec<Waker>,
+    }
+
+    /// A stream socket's queue of received buffers (see the module documentation).
+    #[derive(Debug, Default)]
+    pub(crate) struct RecvQueue {
+        /// False while nothing is queued and nothing armed: the other read paths' check is
+        /// one atomic load.
+        busy: AtomicBool,
+        state: Mutex<State>,
+    }
+
+    impl State {
+        fn busy(&self) -> bool {
+            self.armed || !self.items.is_empty()
         }
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let answer = match state.items.front_mut() {
-            Some(Item::Data { buf, start }) => {
-                let (used, result) = f(&buf.bytes()[*start..]);
-                if consume {
-                    *start += used;
-                    if *start >= buf.bytes().len() {
-                        state.items.pop_front();
-                        state.buffers -= 1;
-                        QUEUED.fetch_sub(1, Ordering::Relaxed);
-                    }
-                }
-                Queued::Taken(Ok(result))
-            }
-            Some(Item::EndOfStream) => {
-                let (_, result) = f(&[]);
-                if consume {
-                    state.items.pop_front();
-                }
-                Queued::Taken(Ok(result))
-            }
-            Some(Item::Error(errno)) => {
-                let errno = *errno;
-                if consume {
-                    state.items.pop_front();
-                }
-                Queued::Taken(Err(io::Error::from_raw_os_error(errno)))
-            }
-            None if state.armed => {
-                if let Some(cx) = cx
-                    && !state.waiters.iter().any(|w| w.will_wake(cx.waker()))
-                {
-                    state.waiters.push(cx.waker().clone());
-                }
-                Queued::Armed
-            }
-            None => Queued::Idle,
-        };
-        self.update_busy(state);
-        answer
     }
 
-    /// Arms a receive on `fd` when the mode is engaged, the queue is empty and nothing
-    /// forbids it; `Ok(true)` when one is armed now.
-    fn try_arm(self: &Arc<Self>, fd: std::os::fd::RawFd) -> io::Result<bool> {
-        let old = {
-            let mut state = self.lock();
-            if !state.engaged
-                || state.finished
-                || state.shut
-                || state.armed
-                || !state.items.is_empty()
-            {
-                return Ok(false);
+    impl RecvQueue {
+        fn lock(&self) -> crate::loom::MutexGuard<'_, State> {
+            lock(&self.state)
+        }
+
+        fn update_busy(&self, state: &State) {
+            self.busy.store(state.busy(), Ordering::Release);
+        }
+
+        /// Hands the front item to `f` (bytes from its start: `f` returns how many it
+        /// used, `consume` takes them).
+        fn front<R>(
+            &self,
+            cx: Option<&mut Context<'_>>,
+            consume: bool,
+            f: impl FnOnce(&[u8]) -> (usize, R),
+        ) -> Queued<R> {
+            if !self.busy.load(Ordering::Acquire) {
+                return Queued::Idle;
             }
-            if let Some((ring, seen)) = &state.no_buffers {
-                if ring.returns() == *seen {
-                    FALLBACKS.fetch_add(1, Ordering::Relaxed);
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let answer = match state.items.front_mut() {
+                Some(Item::Data { buf, start }) => {
+                    let (used, result) = f(&buf.bytes()[*start..]);
+                    if consume {
+                        *start += used;
+                        if *start >= buf.bytes().len() {
+                            state.items.pop_front();
+                            state.buffers -= 1;
+                            QUEUED.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                    Queued::Taken(Ok(result))
+                }
+                Some(Item::EndOfStream) => {
+                    let (_, result) = f(&[]);
+                    if consume {
+                        state.items.pop_front();
+                    }
+                    Queued::Taken(Ok(result))
+                }
+                Some(Item::Error(errno)) => {
+                    let errno = *errno;
+                    if consume {
+                        state.items.pop_front();
+                    }
+                    Queued::Taken(Err(io::Error::from_raw_os_error(errno)))
+                }
+                None if state.armed => {
+                    if let Some(cx) = cx
+                        && !state.waiters.iter().any(|w| w.will_wake(cx.waker()))
+                    {
+                        state.waiters.push(cx.waker().clone());
+                    }
+                    Queued::Armed
+                }
+                None => Queued::Idle,
+            };
+            self.update_busy(state);
+            answer
+        }
+
+        /// Arms a receive on `fd` when the mode is engaged, the queue is empty and nothing
+        /// forbids it. `Ok(true)`: the queue decides the read now (a receive is armed, by
+        /// this call or another reader, or something is queued); `Ok(false)`: read from
+        /// the socket.
+        fn try_arm(self: &Arc<Self>, fd: std::os::fd::RawFd) -> io::Result<bool> {
+            {
+                let mut state = self.lock();
+                if state.armed || !state.items.is_empty() {
+                    return Ok(true);
+                }
+                if !state.engaged || state.finished || state.shut {
                     return Ok(false);
                 }
-                state.no_buffers = None;
+                if let Some((ring, seen)) = &state.no_buffers {
+                    if ring.returns() == *seen {
+                        FALLBACKS.fetch_add(1, Ordering::Relaxed);
+                        return Ok(false);
+                    }
+                    state.no_buffers = None;
+                }
+                state.armed = true;
+                state.stopping = false;
+                self.update_busy(&state);
             }
+            // Submitted outside the lock: a full submission queue makes the ring reap
+            // completions, whose sinks may be this queue.
             let sink: Arc<dyn RecvEvents> = self.clone();
-            let recv = MultiRecv::arm(fd, sink, current_runtime_ring)?;
+            let recv = match MultiRecv::arm(fd, sink, current_runtime_ring) {
+                Ok(recv) => recv,
+                Err(error) => {
+                    let mut state = self.lock();
+                    state.armed = false;
+                    self.update_busy(&state);
+                    return Err(error);
+                }
+            };
             ARMED.fetch_add(1, Ordering::Relaxed);
-            state.armed = true;
-            state.stopping = false;
-            let old = state.recv.replace(recv);
-            self.update_busy(&state);
-            old
-        };
-        // An ended receive: dropping it cancels nothing.
-        drop(old);
-        Ok(true)
-    }
-
-    /// The socket is gone or handed over: cancels the receive and gives the queued
-    /// buffers back. Returns how many bytes were queued and whether a receive was
-    /// still armed.
-    pub(in crate::net) fn shut(&self) -> (usize, bool) {
-        let (recv, items, armed) = {
-            let mut state = self.lock();
-            state.shut = true;
-            let armed = state.armed;
-            state.armed = false;
-            QUEUED.fetch_sub(state.buffers as u64, Ordering::Relaxed);
-            state.buffers = 0;
-            let items = std::mem::take(&mut state.items);
-            self.update_busy(&state);
-            (state.recv.take(), items, armed)
-        };
-        drop(recv);
-        let bytes = items
-            .iter()
-            .map(|item| match item {
-                Item::Data { buf, start } => buf.bytes().len() - start,
-                _ => 0,
-            })
-            .sum();
-        drop(items);
-        (bytes, armed)
-    }
-
-    fn wake(&self, waiters: Vec<Waker>) {
-        waiters.into_iter().for_each(Waker::wake);
-    }
-}
-
-impl RecvEvents for RecvQueue {
-    fn received(&self, buf: RingBuf) {
-        let waiters = {
-            let mut state = self.lock();
-            if state.shut {
-                drop(state);
-                drop(buf);
-                return;
-            }
-            state.items.push_back(Item::Data { buf, start: 0 });
-            state.buffers += 1;
-            QUEUED.fetch_add(1, Ordering::Relaxed);
-            if state.buffers >= QUEUE_LIMIT && state.armed && !state.stopping {
-                state.stopping = true;
-                STOPPED.fetch_add(1, Ordering::Relaxed);
-                if let Some(recv) = &state.recv {
-                    recv.cancel();
+            let old = {
+                let mut state = self.lock();
+                if state.shut {
+                    // Handed over meanwhile: cancel at once (dropped below).
+                    Some(recv)
+                } else {
+                    if state.stopping {
+                        // Backpressure came before the handle was stored.
+                        recv.cancel();
+                    }
+                    state.recv.replace(recv)
                 }
-            }
-            self.update_busy(&state);
-            std::mem::take(&mut state.waiters)
-        };
-        self.wake(waiters);
-    }
-
-    fn ended(&self, end: RecvEnd) {
-        let waiters = {
-            let mut state = self.lock();
-            state.armed = false;
-            match end {
-                RecvEnd::EndOfStream => {
-                    state.finished = true;
-                    state.items.push_back(Item::EndOfStream);
-                }
-                RecvEnd::Error(error) => {
-                    state.finished = true;
-                    state
-                        .items
-                        .push_back(Item::Error(error.raw_os_error().unwrap_or(libc::EIO)));
-                }
-                RecvEnd::NoBuffers(ring, seen) => state.no_buffers = Some((ring, seen)),
-                RecvEnd::Cancelled => {}
-                RecvEnd::Unsupported => state.finished = true,
-            }
-            if state.shut {
-                // `shut` emptied the queue; only the end can have come since.
-                state.items.clear();
-            }
-            self.update_busy(&state);
-            std::mem::take(&mut state.waiters)
-        };
-        self.wake(waiters);
-    }
-}
-
-impl Socket {
-    /// The socket's queue, when the mode was ever set up on it.
-    fn recv_queue(&self) -> Option<&Arc<RecvQueue>> {
-        match &self.state().source {
-            IoSource::Uring => self.state().readiness[Direction::Read as usize].recv_queue(),
-            IoSource::Mio(_) => None,
+            };
+            // An ended receive (dropping it cancels nothing), or the one just armed on a
+            // socket that was shut meanwhile (dropping it cancels it).
+            drop(old);
+            Ok(true)
         }
-    }
 
-    /// The queue's part of `try_take_kept`: `copy` gets the front bytes.
-    pub(in crate::net) fn take_queued(&self, copy: impl FnOnce(&[u8]) -> usize) -> Queued<usize> {
-        match self.recv_queue() {
-            Some(queue) => queue.front(None, true, |bytes| {
-                let count = copy(bytes);
-                (count, count)
-            }),
-            None => Queued::Idle,
-        }
-    }
-
-    /// The queue's part of `peek`: copies the front bytes, leaves them queued.
-    pub(in crate::net) fn peek_queued(&self, buf: &mut [MaybeUninit<u8>]) -> Queued<usize> {
-        match self.recv_queue() {
-            Some(queue) => queue.front(None, false, |bytes| {
-                let count = copy_to_uninit(bytes, buf);
-                (count, count)
-            }),
-            None => Queued::Idle,
-        }
-    }
-
-    /// The queue's part of read readiness (`poll_kept_read`): something queued is
-    /// readable now; armed and empty: wait for the queue (`cx` listed).
-    pub(in crate::net) fn poll_queued_read(&self, cx: &mut Context<'_>) -> Option<KeptRead> {
-        let queue = self.recv_queue()?;
-        match queue.front(Some(cx), false, |_| (0, ())) {
-            Queued::Taken(_) => Some(KeptRead::Kept),
-            Queued::Armed => Some(KeptRead::Settling),
-            Queued::Idle => None,
-        }
-    }
-
-    /// For the owned-buffer reads (`read_owned`, `read_pooled`, ...): the next bytes
-    /// kept for the stream, at most `room` of them (queued ones first, then those of a
-    /// cancelled read); waits while a receive is armed with nothing queued, or a
-    /// cancelled read is in the kernel. An empty result is the end of stream.
-    pub(in crate::net) fn poll_take_read(
-        &self,
-        cx: &mut Context<'_>,
-        room: usize,
-    ) -> Poll<io::Result<Option<Received>>> {
-        if let Some(queue) = self.recv_queue() {
-            match queue.front(Some(cx), true, |bytes| {
-                let count = bytes.len().min(room);
-                (count, bytes[..count].to_vec())
-            }) {
-                Queued::Taken(result) => {
-                    return Poll::Ready(result.map(|data| Some(Received { data, from: None })));
-                }
-                Queued::Armed => return Poll::Pending,
-                Queued::Idle => {}
-            }
-        }
-        self.state().reads.poll_take(cx).map(Ok)
-    }
-
-    /// The bytes queued and whether a receive is armed, when the socket is handed
-    /// over: the receive is cancelled and the queue given back.
-    pub(in crate::net) fn shut_recv_queue(&self) -> (usize, bool) {
-        self.recv_queue().map_or((0, false), |queue| queue.shut())
-    }
-
-    /// Bytes queued now (`into_fd` refuses while there are any).
-    pub(in crate::net) fn queued_bytes(&self) -> usize {
-        self.recv_queue().map_or(0, |queue| {
-            queue
-                .lock()
-                .items
+        /// The socket is gone or handed over: cancels the receive and gives the queued
+        /// buffers back. Returns how many bytes were queued and whether a receive was
+        /// still armed.
+        pub(in crate::net) fn shut(&self) -> (usize, bool) {
+            let (recv, items, armed) = {
+                let mut state = self.lock();
+                state.shut = true;
+                let armed = state.armed;
+                state.armed = false;
+                QUEUED.fetch_sub(state.buffers as u64, Ordering::Relaxed);
+                state.buffers = 0;
+                let items = std::mem::take(&mut state.items);
+                self.update_busy(&state);
+                (state.recv.take(), items, armed)
+            };
+            drop(recv);
+            let bytes = items
                 .iter()
                 .map(|item| match item {
                     Item::Data { buf, start } => buf.bytes().len() - start,
                     _ => 0,
                 })
-                .sum()
-        })
-    }
+                .sum();
+            drop(items);
+            (bytes, armed)
+        }
 
-    /// The poll-path read of a stream (`AsyncRead::poll_read`): with the mode enabled
-    /// on io_uring, queued bytes first, arming the multishot receive when the socket
-    /// was found empty (see the module documentation); otherwise `poll_recv`.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>> {
-        let queue = match &self.state().source {
-            IoSource::Uring if self.state().kind == Kind::Stream && !buf.is_empty() => self
-                .state()
-                .readiness[Direction::Read as usize]
-                .recv_queue_or_init(enabled),
-            _ => None,
-        };
-        let Some(queue) = queue else {
-            return self.poll_recv(cx, buf);
-        };
-        ready!(crate::task::coop::poll_proceed(cx));
-        let readiness = &self.state().readiness[Direction::Read as usize];
-        let len = buf.len();
-        loop {
-            match self.try_take_kept(|bytes| copy_to_uninit(bytes, buf)) {
-                Ok(Some(count)) => return Poll::Ready(Ok(count)),
-                Ok(None) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    match self.poll_kept_read(cx, true) {
-                        KeptRead::Settling => return Poll::Pending,
-                        KeptRead::Kept | KeptRead::None => continue,
-                    }
-                }
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-            // Nothing queued, armed or kept.
-            if queue.try_arm(self.fd())? {
-                readiness.disarm();
-                continue;
-            }
-            let tick = match readiness.ready_tick() {
-                Some(tick) => tick,
-                None => ready!(readiness.poll_ready(cx, self.fd(), Direction::Read.poll_events()))?,
-            };
-            match recv_uninit(self, buf, false) {
-                Ok(count) => {
-                    if count > 0 && count < len {
-                        readiness.clear(tick);
-                    }
-                    return Poll::Ready(Ok(count));
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    readiness.clear(tick);
-                    queue.lock().engaged = true;
-                }
-                Err(error) => return Poll::Ready(Err(error)),
+        /// Wakes what [`take_waiters`] took.
+        fn wake(&self, waiters: Woken) {
+            match waiters {
+                Woken::None => {}
+                Woken::One(waker) => waker.wake(),
+                Woken::Many(wakers) => wakers.into_iter().for_each(Waker::wake),
             }
         }
     }
-}
 
-/// Whether this thread's runtime enables the mode (read once per socket).
-fn enabled() -> bool {
-    crate::runtime::context::with_io(|handle| handle.is_some_and(|handle| handle.recv_multishot()))
-}
+    /// Waiters taken to wake outside the lock. The common case, one reader, keeps the
+    /// list's allocation for the next wait.
+    enum Woken {
+        None,
+        One(Waker),
+        Many(Vec<Waker>),
+    }
+
+    fn take_waiters(state: &mut State) -> Woken {
+        match state.waiters.len() {
+            0 => Woken::None,
+            1 => state.waiters.pop().map_or(Woken::None, Woken::One),
+            _ => Woken::Many(std::mem::take(&mut state.waiters)),
+        }
+    }
+
+    impl RecvEvents for RecvQueue {
+        fn received(&self, buf: RingBuf) {
+            let waiters = {
+                let mut state = self.lock();
+                if state.shut {
+                    drop(state);
+                    drop(buf);
+                    return;
+                }
+                state.items.push_back(Item::Data { buf, start: 0 });
+                state.buffers += 1;
+                QUEUED.fetch_add(1, Ordering::Relaxed);
+                if state.buffers >= QUEUE_LIMIT && state.armed && !state.stopping {
+                    state.stopping = true;
+                    STOPPED.fetch_add(1, Ordering::Relaxed);
+                    if let Some(recv) = &state.recv {
+                        recv.cancel();
+                    }
+                }
+                self.update_busy(&state);
+                take_waiters(&mut state)
+            };
+            self.wake(waiters);
+        }
+
+        fn ended(&self, end: RecvEnd) {
+            let waiters = {
+                let mut state = self.lock();
+                state.armed = false;
+                match end {
+                    RecvEnd::EndOfStream => {
+                        state.finished = true;
+                        state.items.push_back(Item::EndOfStream);
+                    }
+                    RecvEnd::Error(error) => {
+                        state.finished = true;
+                        state
+                            .items
+                            .push_back(Item::Error(error.raw_os_error().unwrap_or(libc::EIO)));
+                    }
+                    RecvEnd::NoBuffers(ring, seen) => state.no_buffers = Some((ring, seen)),
+                    RecvEnd::Cancelled => {}
+                    RecvEnd::Unsupported => state.finished = true,
+                }
+                if state.shut {
+                    // `shut` emptied the queue; only the end can have come since.
+                    state.items.clear();
+                }
+                self.update_busy(&state);
+                take_waiters(&mut state)
+            };
+            self.wake(waiters);
+        }
+    }
+
+    impl Socket {
+        /// The socket's queue, when the mode was ever set up on it.
+        fn recv_queue(&self) -> Option<&Arc<RecvQueue>> {
+            match &self.state().source {
+                IoSource::Uring => self.state().readiness[Direction::Read as usize].recv_queue(),
+                IoSource::Mio(_) => None,
+            }
+        }
+
+        /// The queue's part of `try_take_kept`: `copy` gets the front bytes.
+        pub(in crate::net) fn take_queued(
+            &self,
+            copy: impl FnOnce(&[u8]) -> usize,
+        ) -> Queued<usize> {
+            match self.recv_queue() {
+                Some(queue) => queue.front(None, true, |bytes| {
+                    let count = copy(bytes);
+                    (count, count)
+                }),
+                None => Queued::Idle,
+            }
+        }
+
+        /// The queue's part of `peek`: copies the front bytes, leaves them queued.
+        pub(in crate::net) fn peek_queued(&self, buf: &mut [MaybeUninit<u8>]) -> Queued<usize> {
+            match self.recv_queue() {
+                Some(queue) => queue.front(None, false, |bytes| {
+                    let count = copy_to_uninit(bytes, buf);
+                    (count, count)
+                }),
+                None => Queued::Idle,
+            }
+        }
+
+        /// The queue's part of read readiness (`poll_kept_read`): something queued is
+        /// readable now; armed and empty: wait for the queue (`cx` listed).
+        pub(in crate::net) fn poll_queued_read(&self, cx: &mut Context<'_>) -> Option<KeptRead> {
+            let queue = self.recv_queue()?;
+            match queue.front(Some(cx), false, |_| (0, ())) {
+                Queued::Taken(_) => Some(KeptRead::Kept),
+                Queued::Armed => Some(KeptRead::Settling),
+                Queued::Idle => None,
+            }
+        }
+
+        /// For the owned-buffer reads (`read_owned`, `read_pooled`, ...): the next bytes
+        /// kept for the stream, at most `room` of them (queued ones first, then those of a
+        /// cancelled read); waits while a receive is armed with nothing queued, or a
+        /// cancelled read is in the kernel. An empty result is the end of stream.
+        pub(in crate::net) fn poll_take_read(
+            &self,
+            cx: &mut Context<'_>,
+            room: usize,
+        ) -> Poll<io::Result<Option<Received>>> {
+            if let Some(queue) = self.recv_queue() {
+                match queue.front(Some(cx), true, |bytes| {
+                    let count = bytes.len().min(room);
+                    (count, bytes[..count].to_vec())
+                }) {
+                    Queued::Taken(result) => {
+                        return Poll::Ready(result.map(|data| Some(Received { data, from: None })));
+                    }
+                    Queued::Armed => return Poll::Pending,
+                    Queued::Idle => {}
+                }
+            }
+            self.state().reads.poll_take(cx).map(Ok)
+        }
+
+        /// The bytes queued and whether a receive is armed, when the socket is handed
+        /// over: the receive is cancelled and the queue given back.
+        pub(in crate::net) fn shut_recv_queue(&self) -> (usize, bool) {
+            self.recv_queue().map_or((0, false), |queue| queue.shut())
+        }
+
+        /// Bytes queued now (`into_fd` refuses while there are any).
+        pub(in crate::net) fn queued_bytes(&self) -> usize {
+            self.recv_queue().map_or(0, |queue| {
+                queue
+                    .lock()
+                    .items
+                    .iter()
+                    .map(|item| match item {
+                        Item::Data { buf, start } => buf.bytes().len() - start,
+                        _ => 0,
+                    })
+                    .sum()
+            })
+        }
+
+        /// The poll-path read of a stream (`AsyncRead::poll_read`): with the mode enabled
+        /// on io_uring, queued bytes first, arming the multishot receive when the socket
+        /// was found empty (see the module documentation); otherwise `poll_recv`.
+        pub(crate) fn poll_read_stream(
+            &self,
+            cx: &mut Context<'_>,
+            buf: &mut [MaybeUninit<u8>],
+        ) -> Poll<io::Result<usize>> {
+            let queue = match &self.state().source {
+                IoSource::Uring if self.state().kind == Kind::Stream && !buf.is_empty() => {
+                    self.state().readiness[Direction::Read as usize].recv_queue_or_init(enabled)
+                }
+                _ => None,
+            };
+            let Some(queue) = queue else {
+                return self.poll_recv(cx, buf);
+            };
+            ready!(crate::task::coop::poll_proceed(cx));
+            // Steady state: one lock takes the queued bytes, or lists the reader while the
+            // receive is armed.
+            match queue.front(Some(cx), true, |bytes| {
+                let count = copy_to_uninit(bytes, buf);
+                (count, count)
+            }) {
+                Queued::Taken(result) => return Poll::Ready(result),
+                Queued::Armed => return Poll::Pending,
+                Queued::Idle => {}
+            }
+            let readiness = &self.state().readiness[Direction::Read as usize];
+            let len = buf.len();
+            loop {
+                match self.try_take_kept(|bytes| copy_to_uninit(bytes, buf)) {
+                    Ok(Some(count)) => return Poll::Ready(Ok(count)),
+                    Ok(None) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        match self.poll_kept_read(cx, true) {
+                            KeptRead::Settling => return Poll::Pending,
+                            KeptRead::Kept | KeptRead::None => continue,
+                        }
+                    }
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+                // Nothing queued, armed or kept.
+                if queue.try_arm(self.fd())? {
+                    readiness.disarm();
+                    continue;
+                }
+                let tick = match readiness.ready_tick() {
+                    Some(tick) => tick,
+                    None => {
+                        ready!(readiness.poll_ready(cx, self.fd(), Direction::Read.poll_events()))?
+                    }
+                };
+                match recv_uninit(self, buf, false) {
+                    Ok(count) => {
+                        if count > 0 && count < len {
+                            readiness.clear(tick);
+                        }
+                        return Poll::Ready(Ok(count));
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        readiness.clear(tick);
+                        queue.lock().engaged = true;
+                    }
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+            }
+        }
+    }
+
+    /// Whether this thread's runtime enables the mode (read once per socket).
+    fn enabled() -> bool {
+        crate::runtime::context::with_io(|handle| {
+            handle.is_some_and(|handle| handle.recv_multishot())
+        })
+    }
 }
 
 /// Without io_uring there is never a queue: every hook leaves the read to the socket.

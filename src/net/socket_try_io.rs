@@ -23,9 +23,9 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
+use super::recv_queue::Queued;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
-use super::recv_queue::Queued;
 use super::socket::{Kind, Socket};
 use super::socket_ready::{Direction, Seen};
 use crate::driver::mio::Ready as MioReady;

@@ -260,7 +260,10 @@ impl DirectionReadiness {
 
     /// The queue, set up at the first call (`enabled` says whether the runtime wants
     /// it; asked once).
-    pub(crate) fn recv_queue_or_init(&self, enabled: impl FnOnce() -> bool) -> Option<&Arc<RecvQueue>> {
+    pub(crate) fn recv_queue_or_init(
+        &self,
+        enabled: impl FnOnce() -> bool,
+    ) -> Option<&Arc<RecvQueue>> {
         self.recv_queue
             .get_or_init(|| enabled().then(|| Arc::new(RecvQueue::default())))
             .as_ref()

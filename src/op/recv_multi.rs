@@ -48,7 +48,9 @@ static SHAPE: std::sync::Mutex<Option<(usize, usize)>> = std::sync::Mutex::new(N
 /// Sets the group's shape for this process (tests of exhaustion: a tiny ring); only
 /// before the first multishot receive. Returns whether it took effect.
 pub(crate) fn set_group_shape(count: usize, size: usize) -> bool {
-    *SHAPE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((count, size));
+    *SHAPE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((count, size));
     true
 }
 
@@ -118,18 +120,15 @@ struct Cell {
     fd: RawFd,
     /// Who owns the request now (for the cancel); touched at start, end and drop.
     phase: Mutex<Phase>,
-    /// The ring of buffers the SQE selects from (set by `start`, on the ring's
-    /// thread); `None` also when the group could not be registered there.
-    ring: Mutex<Option<Arc<BufRing>>>,
+    /// The ring of buffers the SQE selects from (set once by `start`, on the ring's
+    /// thread, before the SQE exists); unset when the group could not be registered
+    /// there.
+    ring: OnceLock<Arc<BufRing>>,
     flags: AtomicU8,
     sink: Arc<dyn RecvEvents>,
 }
 
 impl Cell {
-    fn ring(&self) -> Option<Arc<BufRing>> {
-        lock(&self.ring).clone()
-    }
-
     fn end(&self, end: RecvEnd) {
         {
             let mut phase = lock(&self.phase);
@@ -160,20 +159,25 @@ impl Completion for Cell {
             ring_id,
             user_data,
         };
-        let ring = group().ok().and_then(|group| BufRing::for_sqe(group).ok().flatten());
+        let ring = group()
+            .ok()
+            .and_then(|group| BufRing::for_sqe(group).ok().flatten());
         let entry = match &ring {
-            Some(ring) => io_uring::opcode::RecvMulti::new(io_uring::types::Fd(self.fd), ring.bgid())
-                .build(),
+            Some(ring) => {
+                io_uring::opcode::RecvMulti::new(io_uring::types::Fd(self.fd), ring.bgid()).build()
+            }
             // Nothing to select from on this ring: a NOP completes at once, and
             // `complete` reports the request unsupported (no ring recorded).
             None => io_uring::opcode::Nop::new().build(),
         };
-        *lock(&self.ring) = ring;
+        if let Some(ring) = ring {
+            let _ = self.ring.set(ring);
+        }
         Some(entry.user_data(user_data))
     }
 
     fn complete(&self, result: i32, flags: u32, more: bool) {
-        let Some(ring) = self.ring() else {
+        let Some(ring) = self.ring.get() else {
             if !more {
                 self.end(RecvEnd::Unsupported);
             }
@@ -188,7 +192,9 @@ impl Completion for Cell {
                 // Nobody will read it: the buffer goes back now.
                 drop(buf);
             } else {
-                self.flags.fetch_or(DELIVERED, Ordering::AcqRel);
+                if self.flags.load(Ordering::Relaxed) & DELIVERED == 0 {
+                    self.flags.fetch_or(DELIVERED, Ordering::AcqRel);
+                }
                 self.sink.received(buf);
             }
         }
@@ -201,7 +207,7 @@ impl Completion for Cell {
             result if -result == libc::ENOBUFS => {
                 crate::driver::uring::buf_ring::note_exhausted();
                 let seen = ring.returns();
-                RecvEnd::NoBuffers(ring, seen)
+                RecvEnd::NoBuffers(ring.clone(), seen)
             }
             result if -result == libc::ECANCELED => RecvEnd::Cancelled,
             result
@@ -250,7 +256,7 @@ impl MultiRecv {
         let cell = Arc::new(Cell {
             fd,
             phase: Mutex::new(Phase::Queued),
-            ring: Mutex::new(None),
+            ring: OnceLock::new(),
             flags: AtomicU8::new(0),
             sink,
         });
