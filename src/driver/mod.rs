@@ -398,7 +398,13 @@ impl Handle {
 
     /// Whether stream poll-path reads use a multishot receive (see
     /// [`RingConfig::recv_multishot`]).
-    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    #[cfg_attr(
+        any(
+            not(ringtide_uring),
+            not(any(feature = "tokio-io", feature = "futures-io"))
+        ),
+        allow(dead_code, reason = "read by the AsyncRead impls on io_uring")
+    )]
     pub(crate) fn recv_multishot(&self) -> bool {
         self.config.recv_multishot
     }

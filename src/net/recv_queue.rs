@@ -127,6 +127,7 @@ pub(crate) use uring::{QUEUE_LIMIT, RecvQueue, counts};
 /// What the queue says to a read.
 pub(super) enum Queued<R> {
     /// The front item answered: bytes copied (`Ok(0)`: end of stream) or the error.
+    #[cfg_attr(not(ringtide_uring), allow(dead_code, reason = "io_uring only"))]
     Taken(io::Result<R>),
     /// Nothing queued but a receive is armed: the bytes come through the queue.
     #[cfg_attr(not(ringtide_uring), allow(dead_code, reason = "io_uring only"))]
@@ -208,6 +209,10 @@ mod uring {
         /// back (its return count moved past this).
         no_buffers: Option<(Arc<BufRing>, u64)>,
         /// A poll-path read found the socket empty: the mode is engaged.
+        #[cfg_attr(
+            not(any(feature = "tokio-io", feature = "futures-io")),
+            allow(dead_code, reason = "used by the AsyncRead impls")
+        )]
         engaged: bool,
         /// The socket is gone or handed over: results go back at once.
         shut: bool,
@@ -296,6 +301,10 @@ mod uring {
         /// forbids it. `Ok(true)`: the queue decides the read now (a receive is armed, by
         /// this call or another reader, or something is queued); `Ok(false)`: read from
         /// the socket.
+        #[cfg_attr(
+            not(any(feature = "tokio-io", feature = "futures-io")),
+            allow(dead_code, reason = "used by the AsyncRead impls")
+        )]
         fn try_arm(self: &Arc<Self>, fd: std::os::fd::RawFd) -> io::Result<bool> {
             {
                 let mut state = self.lock();
@@ -549,6 +558,10 @@ mod uring {
         /// The poll-path read of a stream (`AsyncRead::poll_read`): with the mode enabled
         /// on io_uring, queued bytes first, arming the multishot receive when the socket
         /// was found empty (see the module documentation); otherwise `poll_recv`.
+        #[cfg_attr(
+            not(any(feature = "tokio-io", feature = "futures-io")),
+            allow(dead_code, reason = "used by the AsyncRead impls")
+        )]
         pub(crate) fn poll_read_stream(
             &self,
             cx: &mut Context<'_>,
@@ -617,6 +630,10 @@ mod uring {
     }
 
     /// Whether this thread's runtime enables the mode (read once per socket).
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead impls")
+    )]
     fn enabled() -> bool {
         crate::runtime::context::with_io(|handle| {
             handle.is_some_and(|handle| handle.recv_multishot())
@@ -655,6 +672,10 @@ impl Socket {
         0
     }
 
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io")),
+        allow(dead_code, reason = "used by the AsyncRead impls")
+    )]
     pub(crate) fn poll_read_stream(
         &self,
         cx: &mut Context<'_>,
