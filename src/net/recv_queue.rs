@@ -639,6 +639,111 @@ mod uring {
             handle.is_some_and(|handle| handle.recv_multishot())
         })
     }
+
+    #[cfg(all(test, loom))]
+    mod loom_tests {
+        //! Models of the queue's protocol: the ring thread's pushes and ends racing a
+        //! reader's take-or-wait and the socket's shut. Buffers come from a ring
+        //! registered nowhere (`BufRing::unregistered`), taken as a CQE naming them
+        //! would; its return count proves every buffer went back.
+
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+
+        use super::*;
+
+        #[derive(Default)]
+        struct Wakes(AtomicUsize);
+
+        impl Wake for Wakes {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        /// Buffer `bid` of `ring`, holding 4 bytes, as a CQE would hand it over.
+        fn filled(ring: &Arc<BufRing>, bid: u16) -> RingBuf {
+            ring.take(4, (u32::from(bid) << 16) | 1).expect("a buffer")
+        }
+
+        fn armed_queue() -> Arc<RecvQueue> {
+            let queue = Arc::new(RecvQueue::default());
+            {
+                let mut state = queue.lock();
+                state.armed = true;
+                queue.update_busy(&state);
+            }
+            queue
+        }
+
+        fn take(queue: &RecvQueue, cx: &mut Context<'_>) -> Queued<usize> {
+            queue.front(Some(cx), true, |bytes| (bytes.len(), bytes.len()))
+        }
+
+        /// A buffer (then the receive's end) arrives while the reader takes or waits:
+        /// the reader gets the bytes now, or is woken and gets them next; the buffer
+        /// goes back to its ring once taken.
+        #[test]
+        fn loom_a_buffer_racing_a_waiting_reader_is_taken_or_wakes_it() {
+            loom::model(|| {
+                let ring = BufRing::unregistered(2, 8).unwrap();
+                let queue = armed_queue();
+                let buf = filled(&ring, 0);
+                let kernel = {
+                    let queue = queue.clone();
+                    loom::thread::spawn(move || {
+                        queue.received(buf);
+                        queue.ended(RecvEnd::Cancelled);
+                    })
+                };
+                let wakes = Arc::new(Wakes::default());
+                let waker = Waker::from(wakes.clone());
+                let mut cx = Context::from_waker(&waker);
+                let first = take(&queue, &mut cx);
+                kernel.join().unwrap();
+                match first {
+                    Queued::Taken(result) => assert_eq!(result.unwrap(), 4),
+                    Queued::Armed => {
+                        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "lost wake-up");
+                        match take(&queue, &mut cx) {
+                            Queued::Taken(result) => assert_eq!(result.unwrap(), 4),
+                            _ => panic!("woken, but nothing queued"),
+                        }
+                    }
+                    Queued::Idle => panic!("the queue lost the buffer"),
+                }
+                assert!(matches!(take(&queue, &mut cx), Queued::Idle));
+                assert_eq!(ring.returns(), 1, "the taken buffer went back");
+            });
+        }
+
+        /// The socket is shut while buffers and the end arrive: every buffer goes
+        /// back to the ring (queued ones by the shut, later ones on arrival), and
+        /// nothing is left queued.
+        #[test]
+        fn loom_shut_racing_arrivals_returns_every_buffer() {
+            loom::model(|| {
+                let ring = BufRing::unregistered(2, 8).unwrap();
+                let queue = armed_queue();
+                let bufs = [filled(&ring, 0), filled(&ring, 1)];
+                let kernel = {
+                    let queue = queue.clone();
+                    loom::thread::spawn(move || {
+                        for buf in bufs {
+                            queue.received(buf);
+                        }
+                        queue.ended(RecvEnd::EndOfStream);
+                    })
+                };
+                let (bytes, _) = queue.shut();
+                kernel.join().unwrap();
+                assert!(bytes <= 8);
+                assert_eq!(ring.returns(), 2, "a buffer was stranded");
+                assert!(queue.lock().items.is_empty());
+                assert!(!queue.busy.load(Ordering::SeqCst));
+            });
+        }
+    }
 }
 
 /// Without io_uring there is never a queue: every hook leaves the read to the socket.
