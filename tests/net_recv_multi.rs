@@ -152,6 +152,38 @@ fn receive_buffer(stream: &TcpStream) -> usize {
     value as usize
 }
 
+/// Runs `body(runtime, backend)` on io_uring (mode on) and mio, current-thread and 2
+/// workers, in a child process of its own: for tests that read process-wide gauges,
+/// which other tests of the same process (`cargo test` runs them in threads) move.
+fn in_child_process(test: &str, body: impl Fn(Runtime, Backend)) {
+    const CHILD: &str = "RINGTIDE_RECV_MULTI_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let output = rt_common::run_child_test(test, &[(CHILD, "1")], Duration::from_secs(120));
+        assert!(
+            output.status.success(),
+            "child failed\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+    let backends: &[Backend] = if cfg!(target_os = "linux") {
+        &[Backend::IoUring, Backend::Mio]
+    } else {
+        &[Backend::Mio]
+    };
+    for &backend in backends {
+        for workers in [0, 2] {
+            let runtime = rt_common::backend_builder(backend, workers)
+                .uring_recv_multishot(true)
+                .build()
+                .expect("runtime builds");
+            assert_eq!(runtime.backend(), backend);
+            body(runtime, backend);
+        }
+    }
+}
+
 /// Reads exactly `len` bytes through the poll path.
 async fn read_rest<R: tokio::io::AsyncRead + Unpin>(stream: &mut R, len: usize) -> Vec<u8> {
     let mut rest = vec![0u8; len];
@@ -351,8 +383,16 @@ queue_test! {
             engage_then_send(&mut server, &mut client, b"first", backend).await;
             assert_eq!(read_rest(&mut server, 5).await, b"first");
             let std_stream = server.into_std().unwrap();
-            // Give the cancellation a round of the ring before the peer sends.
-            ringtide::task::yield_now().await;
+            // Bytes a receive takes before its cancellation lands are lost (documented):
+            // wait until the runtime has no request left in the kernel (the receive's
+            // final CQE came) before the peer sends.
+            let handle = ringtide::runtime::Handle::current();
+            let mut yields = 0u64;
+            while handle.metrics().io().in_flight > 0 {
+                yields += 1;
+                assert!(yields < 10_000_000, "the cancelled receive never ended");
+                ringtide::task::yield_now().await;
+            }
             client.write_all(b"second").await.unwrap();
             let got = ringtide::task::spawn_blocking(move || {
                 use std::io::Read;
@@ -363,8 +403,6 @@ queue_test! {
             })
             .await
             .unwrap();
-            // A receive whose cancellation had not landed may have taken the bytes
-            // (documented); io_uring's multishot cancel lands within the yield here.
             assert_eq!(&got.unwrap(), b"second");
         });
     }
@@ -405,65 +443,76 @@ queue_test! {
     }
 }
 
-queue_test! {
-    /// A slow reader: the peer sends 2 MiB while nobody reads. The queue stops at its
-    /// limit (io_uring: backpressure counted), then every byte is read in order.
-    fn backpressure_bounds_the_queue_and_loses_nothing(rt, backend) {
-        rt.block_on(async move {
-            let (mut client, mut server) = tcp_pair().await;
-            engage_then_send(&mut server, &mut client, b"go", backend).await;
-            let stopped_before = ringtide::__private::recv_multishot_counts().1;
-            let total = 2 << 20;
-            let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
-            let sent = data.clone();
-            let writer = ringtide::spawn(async move {
-                client.write_all(&sent).await.unwrap();
-                client
-            });
-            if backend == Backend::IoUring {
-                // Wait (yielding) until the queue stopped the receive.
-                let mut yields = 0u64;
-                while ringtide::__private::recv_multishot_counts().1 == stopped_before {
-                    yields += 1;
-                    assert!(yields < 50_000_000, "the queue never stopped its receive");
-                    ringtide::task::yield_now().await;
+/// A slow reader: the peer sends 2 MiB while nobody reads. The queue stops at its
+/// limit (io_uring: backpressure counted), then every byte is read in order.
+#[test]
+fn backpressure_bounds_the_queue_and_loses_nothing() {
+    in_child_process(
+        "backpressure_bounds_the_queue_and_loses_nothing",
+        |rt, backend| {
+            rt.block_on(async move {
+                let (mut client, mut server) = tcp_pair().await;
+                engage_then_send(&mut server, &mut client, b"go", backend).await;
+                let stopped_before = ringtide::__private::recv_multishot_counts().1;
+                let total = 2 << 20;
+                let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+                let sent = data.clone();
+                let writer = ringtide::spawn(async move {
+                    client.write_all(&sent).await.unwrap();
+                    client
+                });
+                if backend == Backend::IoUring {
+                    // Wait (yielding) until the queue stopped the receive.
+                    let mut yields = 0u64;
+                    while ringtide::__private::recv_multishot_counts().1 == stopped_before {
+                        yields += 1;
+                        assert!(yields < 50_000_000, "the queue never stopped its receive");
+                        ringtide::task::yield_now().await;
+                    }
+                    // Bounded: the limit, plus what the kernel filled from the socket's
+                    // receive buffer before the cancel landed (at most SO_RCVBUF bytes, in
+                    // buffers of at least 1 KiB on loopback).
+                    let queued = ringtide::__private::recv_multishot_counts().3 as usize;
+                    let bound = ringtide::__private::recv_multishot_queue_limit()
+                        + receive_buffer(&server) / 1024;
+                    assert!(queued <= bound, "{queued} buffers queued, bound {bound}");
                 }
-                // Bounded: the limit, plus what the kernel filled from the socket's
-                // receive buffer before the cancel landed (at most SO_RCVBUF bytes, in
-                // buffers of at least 1 KiB on loopback).
-                let queued = ringtide::__private::recv_multishot_counts().3 as usize;
-                let bound = ringtide::__private::recv_multishot_queue_limit()
-                    + receive_buffer(&server) / 1024;
-                assert!(queued <= bound, "{queued} buffers queued, bound {bound}");
-            }
-            assert_eq!(read_rest(&mut server, 2).await, b"go");
-            let got = read_rest(&mut server, total).await;
-            assert!(got == data, "the bytes differ");
-            drop(writer.await.unwrap());
-        });
-    }
+                assert_eq!(read_rest(&mut server, 2).await, b"go");
+                let got = read_rest(&mut server, total).await;
+                assert!(got == data, "the bytes differ");
+                drop(writer.await.unwrap());
+            });
+        },
+    );
 }
 
-queue_test! {
-    /// A stream dropped with buffers queued gives them back to the ring at once.
-    fn a_closed_stream_returns_its_queued_buffers(rt, backend) {
-        rt.block_on(async move {
-            for _ in 0..20 {
-                let (mut client, mut server) = tcp_pair().await;
-                engage_then_send(&mut server, &mut client, &[7u8; 40_000], backend).await;
-                if backend == Backend::IoUring {
-                    assert!(ringtide::__private::recv_multishot_counts().3 > 0, "nothing queued");
+/// A stream dropped with buffers queued gives them back to the ring at once.
+#[test]
+fn a_closed_stream_returns_its_queued_buffers() {
+    in_child_process(
+        "a_closed_stream_returns_its_queued_buffers",
+        |rt, backend| {
+            rt.block_on(async move {
+                for _ in 0..20 {
+                    let (mut client, mut server) = tcp_pair().await;
+                    engage_then_send(&mut server, &mut client, &[7u8; 40_000], backend).await;
+                    if backend == Backend::IoUring {
+                        assert!(
+                            ringtide::__private::recv_multishot_counts().3 > 0,
+                            "nothing queued"
+                        );
+                    }
+                    drop(server);
+                    assert_eq!(
+                        ringtide::__private::recv_multishot_counts().3,
+                        0,
+                        "the dropped stream's buffers went back"
+                    );
+                    drop(client);
                 }
-                drop(server);
-                assert_eq!(
-                    ringtide::__private::recv_multishot_counts().3,
-                    0,
-                    "the dropped stream's buffers went back"
-                );
-                drop(client);
-            }
-        });
-    }
+            });
+        },
+    );
 }
 
 queue_test! {

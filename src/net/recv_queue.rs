@@ -108,6 +108,9 @@
 //! 5% of the server's samples. So the mode ships off by default: the readiness path
 //! (one multishot `POLL_ADD` per direction, `net::uring_readiness`) is the faster
 //! poll path here. Writes already go out inline (`send` with `MSG_DONTWAIT`, no SQE).
+//! Memory is a second cost: the kernel picks the ring's buffers in turn, so once
+//! traffic has cycled through them all, each worker ring keeps its 1024 × 16 KiB
+//! (16 MiB) resident; the readiness path reads into the caller's buffer.
 
 use std::io;
 #[cfg(not(ringtide_uring))]
