@@ -159,6 +159,36 @@ pub mod __private {
         0
     }
 
+    /// Multishot receive counts of this process so far (`net::recv_queue`, io_uring
+    /// only; all 0 elsewhere): `(receives armed, receives stopped by backpressure,
+    /// poll-path reads that fell back to readiness + recv for want of buffers, buffers
+    /// queued in streams now)`.
+    pub fn recv_multishot_counts() -> (u64, u64, u64, u64) {
+        #[cfg(ringtide_uring)]
+        return crate::net::recv_queue::counts();
+        #[cfg(not(ringtide_uring))]
+        (0, 0, 0, 0)
+    }
+
+    /// Sets the shape (`count` buffers of `size` bytes per ring) of the process-wide
+    /// buffer group of multishot receives; only before the first one (tests of a tiny
+    /// ring). No-op without io_uring.
+    pub fn set_recv_multishot_group_shape(count: usize, size: usize) {
+        #[cfg(ringtide_uring)]
+        crate::op::recv_multi::set_group_shape(count, size);
+        #[cfg(not(ringtide_uring))]
+        let _ = (count, size);
+    }
+
+    /// How many buffers one stream's multishot receive queues before it stops
+    /// (backpressure).
+    pub fn recv_multishot_queue_limit() -> usize {
+        #[cfg(ringtide_uring)]
+        return crate::net::recv_queue::QUEUE_LIMIT;
+        #[cfg(not(ringtide_uring))]
+        8
+    }
+
     /// Test-only fault injection for the io_uring probe (see `driver::uring::probe`,
     /// "Test-only override"): pretend an opcode or feature is missing, and count the
     /// fallbacks that ran because of it. Process-wide and permanent: for child

@@ -137,8 +137,8 @@ usage: ringtide-bench [--smoke | --full] [--only LIST] [--runs N] [--out DIR]
                and the SVG plots go
                (default: bench/results/<mode>)
   --servers LIST  comma-separated network servers (pingpong, echo): ringtide-io_uring,
-               ringtide-io_uring-poll, ringtide-mio, ringtide-mio-poll, tokio, monoio,
-               raw-io_uring (default: all)
+               ringtide-io_uring-poll, ringtide-io_uring-poll-recvmulti, ringtide-mio,
+               ringtide-mio-poll, tokio, monoio, raw-io_uring (default: all)
   --connections LIST  ping-pong connection counts, e.g. 16,256 (default: the mode's)
   --sizes LIST ping-pong message sizes in bytes, e.g. 100,1024 (default: the mode's)
   --help       this text";

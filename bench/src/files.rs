@@ -206,7 +206,9 @@ pub fn run(
             io::ErrorKind::Unsupported,
             "io_uring is Linux only",
         )),
-        Implementation::RingtideUringPoll | Implementation::RingtideMioPoll => Err(io::Error::new(
+        Implementation::RingtideUringPoll
+        | Implementation::RingtideUringPollMulti
+        | Implementation::RingtideMioPoll => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "the poll-trait servers are network-only",
         )),

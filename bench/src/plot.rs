@@ -18,6 +18,7 @@ fn color(implementation: Implementation) -> RGBColor {
         Implementation::Monoio => RGBColor(214, 39, 40),
         Implementation::RawUring => RGBColor(148, 103, 189),
         Implementation::RingtideUringPoll => RGBColor(23, 190, 207),
+        Implementation::RingtideUringPollMulti => RGBColor(0, 128, 128),
         Implementation::RingtideMioPoll => RGBColor(188, 189, 34),
     }
 }

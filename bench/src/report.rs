@@ -21,6 +21,9 @@ pub enum Implementation {
     /// ringtide on io_uring through tokio's `AsyncRead`/`AsyncWrite` (feature
     /// `tokio-io`) instead of the owned-buffer traits: the poll path.
     RingtideUringPoll,
+    /// The io_uring poll path with `Builder::uring_recv_multishot(true)`: reads copy
+    /// out of a per-stream queue a multishot receive fills.
+    RingtideUringPollMulti,
     /// ringtide on mio through tokio's `AsyncRead`/`AsyncWrite`.
     RingtideMioPoll,
 }
@@ -38,9 +41,10 @@ impl Implementation {
     /// Every network server, in table order: [`ALL`](Self::ALL) and the poll-trait
     /// servers (the echo loop over tokio's `AsyncReadExt`/`AsyncWriteExt` on ringtide's
     /// streams), which only the network workloads run.
-    pub const NETWORK: [Implementation; 7] = [
+    pub const NETWORK: [Implementation; 8] = [
         Implementation::RingtideUring,
         Implementation::RingtideUringPoll,
+        Implementation::RingtideUringPollMulti,
         Implementation::RingtideMio,
         Implementation::RingtideMioPoll,
         Implementation::Tokio,
@@ -56,6 +60,9 @@ impl Implementation {
             Implementation::Monoio => "monoio",
             Implementation::RawUring => "raw io_uring",
             Implementation::RingtideUringPoll => "ringtide io_uring (poll traits)",
+            Implementation::RingtideUringPollMulti => {
+                "ringtide io_uring (poll traits, multishot recv)"
+            }
             Implementation::RingtideMioPoll => "ringtide mio (poll traits)",
         }
     }
@@ -69,6 +76,7 @@ impl Implementation {
             Implementation::Monoio => "monoio",
             Implementation::RawUring => "raw-io_uring",
             Implementation::RingtideUringPoll => "ringtide-io_uring-poll",
+            Implementation::RingtideUringPollMulti => "ringtide-io_uring-poll-recvmulti",
             Implementation::RingtideMioPoll => "ringtide-mio-poll",
         }
     }

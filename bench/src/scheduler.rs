@@ -138,7 +138,9 @@ pub fn run(
                 window,
             ))
         }
-        Implementation::RingtideUringPoll | Implementation::RingtideMioPoll => Err(format!(
+        Implementation::RingtideUringPoll
+        | Implementation::RingtideUringPollMulti
+        | Implementation::RingtideMioPoll => Err(format!(
             "{} is a network server only",
             implementation.name()
         )),

@@ -135,6 +135,9 @@ pub(crate) struct RingConfig {
     /// Streams' and datagram sockets' plain owned-buffer sends of at least this many
     /// bytes go out as zero-copy sends (`SEND_ZC`); `None` (the default): never.
     pub(crate) send_zc_threshold: Option<usize>,
+    /// Whether stream poll-path reads use a multishot receive into a provided-buffer
+    /// ring (`net::recv_queue`); off by default.
+    pub(crate) recv_multishot: bool,
 }
 
 impl Default for RingConfig {
@@ -148,6 +151,7 @@ impl Default for RingConfig {
             inline_file_io: true,
             // Measured on loopback (`benches/send_zc.rs`): zero copy never paid there.
             send_zc_threshold: None,
+            recv_multishot: false,
         }
     }
 }
@@ -390,6 +394,19 @@ impl Handle {
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     pub(crate) fn inline_file_io(&self) -> bool {
         self.config.inline_file_io
+    }
+
+    /// Whether stream poll-path reads use a multishot receive (see
+    /// [`RingConfig::recv_multishot`]).
+    #[cfg_attr(
+        any(
+            not(ringtide_uring),
+            not(any(feature = "tokio-io", feature = "futures-io"))
+        ),
+        allow(dead_code, reason = "read by the AsyncRead impls on io_uring")
+    )]
+    pub(crate) fn recv_multishot(&self) -> bool {
+        self.config.recv_multishot
     }
 
     /// From which size owned-buffer sends use zero copy (see

@@ -56,6 +56,7 @@ mod poll_accept;
 pub(crate) mod poll_io;
 pub(crate) mod pooled_read;
 mod raw_handle;
+pub(crate) mod recv_queue;
 pub(crate) mod socket;
 mod socket_datagram;
 mod socket_fd;

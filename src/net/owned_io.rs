@@ -61,9 +61,14 @@ impl Socket {
         if buf.bytes_total() == offset && self.state().kind == Kind::Stream {
             return (Ok(0), buf);
         }
-        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
-            let count = self.hand_out(kept, &mut buf, offset);
-            return (Ok(count), buf);
+        let room = buf.bytes_total() - offset;
+        match poll_fn(|cx| self.poll_take_read(cx, room)).await {
+            Ok(Some(kept)) => {
+                let count = self.hand_out(kept, &mut buf, offset);
+                return (Ok(count), buf);
+            }
+            Ok(None) => {}
+            Err(error) => return (Err(error), buf),
         }
         if self.state().kind == Kind::Datagram {
             let receive = RecvMsg::new(self.fd.share(), vec![buf], true);
@@ -107,13 +112,21 @@ impl Socket {
         if bufs.iter().all(|buf| buf.bytes_total() == 0) {
             return (Ok(0), bufs);
         }
-        if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
-            let first = bufs
-                .iter_mut()
-                .find(|buf| buf.bytes_total() > 0)
-                .expect("checked above");
-            let count = self.hand_out(kept, first, 0);
-            return (Ok(count), bufs);
+        let room = bufs
+            .iter()
+            .find(|buf| buf.bytes_total() > 0)
+            .map_or(0, |buf| buf.bytes_total());
+        match poll_fn(|cx| self.poll_take_read(cx, room)).await {
+            Ok(Some(kept)) => {
+                let first = bufs
+                    .iter_mut()
+                    .find(|buf| buf.bytes_total() > 0)
+                    .expect("checked above");
+                let count = self.hand_out(kept, first, 0);
+                return (Ok(count), bufs);
+            }
+            Ok(None) => {}
+            Err(error) => return (Err(error), bufs),
         }
         let (result, bufs) =
             op::run(self.source(), RecvMsg::new(self.fd.share(), bufs, false)).await;

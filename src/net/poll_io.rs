@@ -72,9 +72,10 @@
 //! the owned io_uring path is at 1.38 there too, so it is the ring side, not the poll
 //! layer); mio ≤ 1.0× tokio — met except 16/1 KiB (1.16, within this run's spread) and
 //! 256/100 B (1.07). The syscall count is tokio's (2.04–2.27 per request, was 3.9–4.0
-//! on io_uring, 3.0–3.1 on mio). Going below tokio needs the `recv` gone: a multishot
-//! `RECV` into a provided-buffer ring (`driver::uring::buf_ring`) with a per-socket
-//! queue, so `poll_read` is a copy (next step, not done).
+//! on io_uring, 3.0–3.1 on mio). The `recv` can go: `Builder::uring_recv_multishot`
+//! makes `poll_read` a copy out of a per-stream queue that a multishot `RECV` into a
+//! provided-buffer ring fills (`net::recv_queue`); measured, it saves the syscall but
+//! not CPU, so it is off by default (numbers in `net::recv_queue`).
 //!
 //! # Why readiness on io_uring, not an internal owned buffer
 //!
@@ -121,7 +122,7 @@ pub(crate) fn tokio_poll_read(
     // SAFETY: `poll_recv` only writes initialised bytes into the slice; it never
     // de-initialises any.
     let unfilled = unsafe { buf.unfilled_mut() };
-    let count = ready!(socket.poll_recv(cx, unfilled))?;
+    let count = ready!(socket.poll_read_stream(cx, unfilled))?;
     // SAFETY: `poll_recv` initialised the first `count` bytes of the unfilled part.
     unsafe { buf.assume_init(count) };
     buf.advance(count);
@@ -143,7 +144,7 @@ pub(crate) fn futures_poll_read(
             buf.len(),
         )
     };
-    socket.poll_recv(cx, buf)
+    socket.poll_read_stream(cx, buf)
 }
 
 /// `poll_shutdown`/`poll_close`: `shutdown(SHUT_WR)`. A stream that is no longer

@@ -35,7 +35,7 @@ impl Socket {
     /// One pooled read (see the module doc).
     pub(crate) async fn recv_pooled(&self, pool: &BufPool) -> io::Result<PooledBuf> {
         loop {
-            if let Some(kept) = poll_fn(|cx| self.state().reads.poll_take(cx)).await {
+            if let Some(kept) = poll_fn(|cx| self.poll_take_read(cx, pool.buffer_size())).await? {
                 return Ok(PooledBuf::from_vec(kept.data));
             }
             let read = RecvPooled::new(self.fd.share(), pool.shared().clone());

@@ -250,6 +250,8 @@ impl Socket {
     pub(crate) fn into_owned_fd(self) -> OwnedSocket {
         #[cfg(ringtide_uring)]
         self.accept_stream.disarm();
+        // The multishot receive's queue (`net::recv_queue`): cancelled, buffers back.
+        let (queued, receiving) = self.shut_recv_queue();
         let owner = self.fd;
         let state = owner.state();
         // Drop what is kept now, and say so: the caller loses it.
@@ -275,6 +277,15 @@ impl Socket {
                     break;
                 }
             }
+        }
+        if queued > 0 || receiving {
+            crate::trace::event!(
+                warn,
+                "ringtide: fd {} handed over with its multishot receive armed: dropped {} \
+                 queued byte(s); what it takes before its cancellation lands is lost",
+                owner.raw(),
+                queued
+            );
         }
         for (index, what) in ["read", "accept"].into_iter().enumerate() {
             if kept[index] > 0 {
@@ -314,6 +325,14 @@ impl Socket {
     /// here): see `into_owned_fd`.
     pub(crate) fn into_fd(self) -> io::Result<OwnedSocket> {
         if self.state().kind == Kind::Stream {
+            let queued = self.queued_bytes();
+            if queued > 0 {
+                return Err(io::Error::other(format!(
+                    "cannot hand the stream over: {queued} bytes that the multishot receive \
+                     took from the kernel are queued for the next read and would be lost; \
+                     read them first (the stream is closed)"
+                )));
+            }
             let mut cx = Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(Some(kept)) = self.state().reads.poll_take(&mut cx) {
                 let count = kept.data.len();

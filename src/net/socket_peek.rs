@@ -17,6 +17,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
+use super::recv_queue::Queued;
 use super::socket::Socket;
 use super::socket_ready::{Direction, Seen};
 use super::socket_try_io::{copy_to_uninit, recv_uninit};
@@ -62,6 +63,12 @@ impl Socket {
     /// `WouldBlock` while a cancelled read is in the kernel. Says whether the socket
     /// answered (its readiness is cleared only on the socket's own `WouldBlock`).
     fn peek_seen(&self, buf: &mut [MaybeUninit<u8>]) -> (io::Result<usize>, Seen) {
+        // The multishot receive's queue holds the next bytes (`net::recv_queue`).
+        match self.peek_queued(buf) {
+            Queued::Taken(result) => return (result, Seen::Nothing),
+            Queued::Armed => return (Err(io::ErrorKind::WouldBlock.into()), Seen::Nothing),
+            Queued::Idle => {}
+        }
         let mut cx = Context::from_waker(Waker::noop());
         match self
             .state()

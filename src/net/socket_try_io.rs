@@ -23,6 +23,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
+use super::recv_queue::Queued;
 #[cfg(not(ringtide_uring))]
 use super::socket::no_runtime;
 use super::socket::{Kind, Socket};
@@ -200,11 +201,22 @@ impl Socket {
         &self,
         copy: impl FnOnce(&[u8]) -> usize,
     ) -> io::Result<Option<usize>> {
+        // Bytes the multishot receive queued come before anything else
+        // (`net::recv_queue`); while it is armed, they come only through the queue.
+        let mut copy = Some(copy);
+        match self.take_queued(|bytes| copy.take().map_or(0, |copy| copy(bytes))) {
+            Queued::Taken(result) => return result.map(Some),
+            Queued::Armed => return Err(io::ErrorKind::WouldBlock.into()),
+            Queued::Idle => {}
+        }
         let mut cx = Context::from_waker(Waker::noop());
         let kept: Received = match self.state().reads.poll_take(&mut cx) {
             Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
             Poll::Ready(None) => return Ok(None),
             Poll::Ready(Some(kept)) => kept,
+        };
+        let Some(copy) = copy else {
+            return Ok(None);
         };
         let count = copy(&kept.data);
         if count < kept.data.len() && self.state().kind == Kind::Stream {
@@ -221,6 +233,9 @@ impl Socket {
     pub(super) fn poll_kept_read(&self, cx: &mut Context<'_>, wanted: bool) -> KeptRead {
         if !wanted {
             return KeptRead::None;
+        }
+        if let Some(queued) = self.poll_queued_read(cx) {
+            return queued;
         }
         match self.state().reads.poll_front(cx, |_| ()) {
             Poll::Pending => KeptRead::Settling,

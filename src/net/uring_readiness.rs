@@ -56,6 +56,8 @@ use crate::loom::{Mutex, MutexGuard, lock};
 use crate::op::poll_multi::{MultiPoll, PollEvents};
 use crate::op::route::current_runtime_ring;
 
+use super::recv_queue::RecvQueue;
+
 /// The readiness word: a readiness event came since the last clear.
 const READY: u64 = 1;
 /// The readiness word: never cleared yet, so syscalls are tried before any wait.
@@ -76,6 +78,9 @@ pub(crate) struct Tick(u64);
 #[derive(Debug)]
 pub(crate) struct DirectionReadiness {
     shared: Arc<Shared>,
+    /// Reading a stream: the queue of the multishot receive (`net::recv_queue`), set up
+    /// by the first poll-path read; `None` inside when the runtime does not enable it.
+    recv_queue: std::sync::OnceLock<Option<Arc<RecvQueue>>>,
 }
 
 /// The direction's readiness, waiters and multishot poll; the poll's sink.
@@ -153,6 +158,7 @@ impl Default for DirectionReadiness {
                 closing: AtomicU32::new(0),
                 state: Mutex::new(State::default()),
             }),
+            recv_queue: std::sync::OnceLock::new(),
         }
     }
 }
@@ -247,6 +253,37 @@ impl DirectionReadiness {
         Waker::from(self.shared.clone())
     }
 
+    /// The multishot receive's queue, once a poll-path read set it up.
+    pub(crate) fn recv_queue(&self) -> Option<&Arc<RecvQueue>> {
+        self.recv_queue.get().and_then(Option::as_ref)
+    }
+
+    /// The queue, set up at the first call (`enabled` says whether the runtime wants
+    /// it; asked once).
+    pub(crate) fn recv_queue_or_init(
+        &self,
+        enabled: impl FnOnce() -> bool,
+    ) -> Option<&Arc<RecvQueue>> {
+        self.recv_queue
+            .get_or_init(|| enabled().then(|| Arc::new(RecvQueue::default())))
+            .as_ref()
+    }
+
+    /// A multishot receive now carries the direction's events: the `POLL_ADD` (if
+    /// armed) is cancelled, and every waiter is woken to re-check (each then waits on
+    /// the receive's queue). The next wait for the socket itself arms a new one.
+    pub(crate) fn disarm(&self) {
+        let poll = {
+            let mut state = self.lock();
+            if state.poll.is_none() {
+                return;
+            }
+            state.poll.take()
+        };
+        drop(poll);
+        self.shared.wake_all();
+    }
+
     /// A waiter, for a future to keep across its polls.
     pub(crate) fn waiter(&self) -> Waiter<'_> {
         Waiter {
@@ -269,6 +306,11 @@ impl Drop for DirectionReadiness {
         // `Shared → poll → sink → Shared` ends here.
         let poll = self.lock().poll.take();
         drop(poll);
+        // The queue's receive holds the queue as its sink: cancelling it ends that
+        // cycle too, and queued buffers go back to their ring.
+        if let Some(queue) = self.recv_queue() {
+            queue.shut();
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) mod poll_multi;
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod recv_msg;
+#[cfg(ringtide_uring)]
+pub(crate) mod recv_multi;
 pub(crate) mod recv_pooled;
 #[cfg(ringtide_uring)]
 pub(crate) mod route;

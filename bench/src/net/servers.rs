@@ -35,11 +35,20 @@ pub fn start(implementation: Implementation, threads: usize) -> std::io::Result<
         Implementation::RingtideMio => {
             ringtide(listeners, threads, ringtide::runtime::Backend::Mio)?
         }
-        Implementation::RingtideUringPoll => {
-            ringtide_poll(listeners, threads, ringtide::runtime::Backend::IoUring)?
-        }
+        Implementation::RingtideUringPoll => ringtide_poll(
+            listeners,
+            threads,
+            ringtide::runtime::Backend::IoUring,
+            false,
+        )?,
+        Implementation::RingtideUringPollMulti => ringtide_poll(
+            listeners,
+            threads,
+            ringtide::runtime::Backend::IoUring,
+            true,
+        )?,
         Implementation::RingtideMioPoll => {
-            ringtide_poll(listeners, threads, ringtide::runtime::Backend::Mio)?
+            ringtide_poll(listeners, threads, ringtide::runtime::Backend::Mio, false)?
         }
         Implementation::Tokio => tokio(listeners, threads)?,
         #[cfg(target_os = "linux")]
@@ -135,17 +144,24 @@ fn ringtide_poll(
     listeners: Vec<TcpListener>,
     threads: usize,
     backend: ringtide::runtime::Backend,
+    recv_multishot: bool,
 ) -> std::io::Result<(Box<dyn Send>, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let runtime = ringtide::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .backend(backend)
+        .uring_recv_multishot(recv_multishot)
         .enable_all()
         .build()?;
     let description = format!(
-        "Runtime::backend() = {}, {threads} worker(s), tokio's AsyncRead/AsyncWrite",
-        runtime.backend()
+        "Runtime::backend() = {}, {threads} worker(s), tokio's AsyncRead/AsyncWrite{}",
+        runtime.backend(),
+        if recv_multishot {
+            ", uring_recv_multishot(true)"
+        } else {
+            ""
+        }
     );
     for listener in listeners {
         listener.set_nonblocking(true)?;

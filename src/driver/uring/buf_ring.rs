@@ -413,6 +413,14 @@ impl BufRing {
         };
     }
 
+    /// A ring of `count` buffers of `size` bytes registered nowhere, for models of
+    /// code that holds [`RingBuf`]s: [`take`](BufRing::take) hands out its buffers as a
+    /// CQE naming them would.
+    #[cfg(test)]
+    pub(crate) fn unregistered(count: u16, size: u32) -> io::Result<Arc<BufRing>> {
+        BufRing::new(u16::MAX, count, size).map(Arc::new)
+    }
+
     /// The group id.
     pub(crate) fn bgid(&self) -> u16 {
         self.bgid
