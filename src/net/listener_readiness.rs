@@ -48,6 +48,12 @@
 //! `accept4` that finds nothing; per connection an `accept4` on the worker where the
 //! multishot accept read the peer's address back with `getpeername` instead.
 //!
+//! The epoll fd closes with the listener, just after the drop asked the ring to
+//! cancel the `POLL_ADD`. Where the request's SQE was queued but not yet read by the
+//! kernel, the kernel then finds the number closed (the request fails), or taken by a
+//! new fd: that file is polled until the cancellation, queued right behind, ends the
+//! request, and its CQE goes to a handle that is gone. Harmless either way.
+//!
 //! What stays: the `POLL_ADD` on the epoll fd lingers for the same few ms after the
 //! process died, harmlessly. Listeners made to accept in the ring (the hidden
 //! `uring_multishot_accept` builder knob), and listeners whose epoll instance could not
@@ -151,6 +157,9 @@ impl ListenerReadiness {
     /// Accepts a connection from `listener` (the fd registered in this instance),
     /// waiting for one as long as needed; any number of tasks may wait at once.
     pub(crate) async fn accept(&self, listener: RawFd) -> io::Result<Accepted> {
+        // One unit of the task's cooperative budget, as every other I/O wait spends:
+        // a task accepting from a listener that always has connections queued yields.
+        poll_fn(crate::task::coop::poll_proceed).await;
         let mut replaced = false;
         loop {
             let readiness = self.readiness();
@@ -189,6 +198,7 @@ impl ListenerReadiness {
         cx: &mut Context<'_>,
         listener: RawFd,
     ) -> Poll<io::Result<Accepted>> {
+        ready!(crate::task::coop::poll_proceed(cx));
         let mut replaced = false;
         loop {
             let readiness = self.readiness();
