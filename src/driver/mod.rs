@@ -127,8 +127,15 @@ pub(crate) struct RingConfig {
     /// the path of kernels before 5.11).
     pub(crate) without_ext_arg: bool,
     /// Whether listeners may use multishot accept (the hidden builder knob that lets
-    /// tests force the single-accept path).
+    /// tests force the single-accept path). Only read when `accept_in_ring` is set.
     pub(crate) multishot_accept: bool,
+    /// Whether listeners accept through ring requests on the listening socket
+    /// (multishot or single `ACCEPT`) rather than through readiness of a per-listener
+    /// epoll instance and `accept4` (`net::listener_readiness`). Off by default: a
+    /// request on the listener keeps its socket, and the port, alive after the
+    /// process died, until the kernel has torn the ring down. The hidden builder knob
+    /// `uring_multishot_accept` turns it on, for tests and benches of that path.
+    pub(crate) accept_in_ring: bool,
     /// Whether file ops that have a non-blocking form try it inline before the ring
     /// (`OpCode::NOWAIT_BEFORE_RING`; the hidden builder knob lets tests force the ring).
     pub(crate) inline_file_io: bool,
@@ -148,6 +155,7 @@ impl Default for RingConfig {
             detach_deadline: Duration::from_millis(500),
             without_ext_arg: false,
             multishot_accept: true,
+            accept_in_ring: false,
             inline_file_io: true,
             // Measured on loopback (`benches/send_zc.rs`): zero copy never paid there.
             send_zc_threshold: None,
@@ -421,6 +429,13 @@ impl Handle {
     #[cfg_attr(not(ringtide_uring), allow(dead_code))]
     pub(crate) fn multishot_accept(&self) -> bool {
         self.config.multishot_accept
+    }
+
+    /// Whether listeners of this runtime accept through ring requests on the
+    /// listening socket (see [`RingConfig::accept_in_ring`]).
+    #[cfg_attr(not(ringtide_uring), allow(dead_code))]
+    pub(crate) fn accept_in_ring(&self) -> bool {
+        self.config.accept_in_ring
     }
 
     /// The backend selected at build time (even when I/O is disabled).

@@ -1,4 +1,11 @@
-//! A listener's multishot accept (io_uring, Linux 5.19+): [`AcceptStream`], the slot
+//! A listener's accept on io_uring. By default it holds the listener's
+//! [`ListenerReadiness`] (an epoll instance polled by the ring, then `accept4`: no
+//! ring request pins the listening socket, so its port is free when the process
+//! dies; see `net::listener_readiness`). Where the runtime asks for accepts in the
+//! ring (the hidden `uring_multishot_accept` knob), or the epoll instance cannot be
+//! made, the rest of this module applies.
+//!
+//! The listener's multishot accept (io_uring, Linux 5.19+): [`AcceptStream`], the slot
 //! holding the armed request (and the single accept that `poll_accept` keeps in flight
 //! where multishot accept is not used), `Socket::accept_multishot`, which arms it and takes the
 //! connections it accepted, and the process-wide `KERNEL_LACKS_MULTISHOT_ACCEPT` flag,
@@ -26,13 +33,15 @@
 
 use std::io;
 #[cfg(ringtide_uring)]
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 #[cfg(ringtide_uring)]
 use std::{
     future::poll_fn,
     task::{Poll, ready},
 };
 
+#[cfg(ringtide_uring)]
+use super::listener_readiness::ListenerReadiness;
 use super::socket::Socket;
 #[cfg(ringtide_uring)]
 use super::socket::SocketState;
@@ -85,14 +94,43 @@ pub(crate) struct AcceptStream {
     /// False: this listener uses single accepts (the runtime was built without
     /// multishot accept, or the kernel turned out not to have it).
     multishot: std::sync::atomic::AtomicBool,
+    /// io_uring listeners, by default: connections come through readiness of a
+    /// per-listener epoll instance and `accept4`, with no ring request on the
+    /// listener (`net::listener_readiness`); the slots above stay empty. `None`: the
+    /// runtime asked for accepts in the ring, the epoll instance could not be made,
+    /// or the socket is no io_uring listener.
+    by_readiness: Option<ListenerReadiness>,
 }
 
 #[cfg(ringtide_uring)]
 impl AcceptStream {
-    pub(super) fn new(fd: RawFd, listener: bool) -> AcceptStream {
-        let enabled =
-            crate::runtime::context::with_io(|handle| handle.is_none_or(Handle::multishot_accept));
+    /// The slot of socket `fd`; `uring_listener`: an io_uring listener, which gets a
+    /// [`ListenerReadiness`] unless the runtime asked for accepts in the ring (then,
+    /// or when the epoll instance cannot be made, the ring's accepts are used).
+    pub(super) fn new(fd: BorrowedFd<'_>, listener: bool, uring_listener: bool) -> AcceptStream {
+        let (enabled, in_ring) = crate::runtime::context::with_io(|handle| {
+            (
+                handle.is_none_or(Handle::multishot_accept),
+                handle.is_some_and(Handle::accept_in_ring),
+            )
+        });
+        let by_readiness = (uring_listener && !in_ring)
+            .then(|| ListenerReadiness::new(fd))
+            .and_then(|made| {
+                made.inspect_err(|error| {
+                    crate::trace::event!(
+                        warn,
+                        "ringtide: listener fd {}: no epoll instance for its readiness \
+                         ({error}); it accepts through the ring, which keeps its port \
+                         taken for a few ms after the process died",
+                        fd.as_raw_fd()
+                    );
+                })
+                .ok()
+            });
+        let fd = fd.as_raw_fd();
         AcceptStream {
+            by_readiness,
             slot: std::sync::Mutex::new(None),
             poll_single: std::sync::Mutex::new(None),
             fd,
@@ -103,6 +141,12 @@ impl AcceptStream {
                     && !KERNEL_LACKS_MULTISHOT_ACCEPT.load(std::sync::atomic::Ordering::Relaxed),
             ),
         }
+    }
+
+    /// How this listener waits for connections when no ring request is used: see
+    /// `net::listener_readiness`.
+    pub(super) fn by_readiness(&self) -> Option<&ListenerReadiness> {
+        self.by_readiness.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<MultishotAccept>> {

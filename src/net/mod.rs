@@ -51,6 +51,8 @@
 mod accept_stream;
 mod addr;
 mod connect;
+#[cfg(ringtide_uring)]
+mod listener_readiness;
 mod owned_io;
 mod poll_accept;
 pub(crate) mod poll_io;

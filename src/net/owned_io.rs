@@ -37,6 +37,13 @@ impl Socket {
     /// Accepts one connection and reports the peer's address; a connection kept from a
     /// cancelled accept comes first.
     pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
+        #[cfg(ringtide_uring)]
+        if let Some(readiness) = self.accept_stream.by_readiness() {
+            // `accept4` without `SOCK_NONBLOCK`: blocking, as io_uring wants it.
+            let accepted = readiness.accept(self.fd()).await?;
+            let socket = Socket::with_mode(accepted.fd, Kind::Stream, Some(false))?;
+            return Ok((socket, accepted.peer));
+        }
         let accepted = match self.accept_multishot().await {
             Some(accepted) => accepted?,
             None => match poll_fn(|cx| self.state().accepts.poll_take(cx)).await {

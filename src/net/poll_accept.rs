@@ -7,7 +7,11 @@
 //! * mio: a non-blocking `accept4` once the listener is readable; the waker goes to
 //!   the read direction's one `poll_*` slot (as tokio's), so only the task of the last
 //!   call is woken. (`accept()` futures wait as listed waiters instead, all woken.)
-//! * io_uring with multishot accept: the listener's armed multishot request (shared
+//! * io_uring, by default: a non-blocking `accept4` once the listener's epoll
+//!   instance, polled by the ring, is readable (`net::listener_readiness`); the waker
+//!   goes to that readiness' one `poll_*` slot, so only the task of the last call is
+//!   woken. No ring request holds the listening socket.
+//! * io_uring with multishot accept (asked for): the listener's armed multishot request (shared
 //!   with `accept()`; every polling task is woken by the next connection).
 //! * io_uring with single accepts: connections kept from cancelled accepts first, then
 //!   one `ACCEPT` kept in flight in the listener's `AcceptStream` between polls (the
@@ -42,27 +46,42 @@ impl Socket {
                 let accepted = ready!(self.poll_io(cx, Direction::Read, || accept_now(self.fd())))?;
                 (accepted, Some(true))
             }
-            // Accepted by the ring: blocking, as io_uring wants it (checked anyway).
-            IoSource::Uring => (ready!(self.poll_accept_uring(cx))?, None),
+            IoSource::Uring => ready!(self.poll_accept_uring(cx))?,
         };
         let socket = Socket::with_mode(accepted.fd, Kind::Stream, nonblocking)?;
         Poll::Ready(Ok((socket, accepted.peer)))
     }
 
+    /// io_uring: a connection and whether it is known to be non-blocking (`None`:
+    /// unknown, checked by `with_mode`; every one comes blocking, as io_uring wants).
     #[cfg(ringtide_uring)]
-    fn poll_accept_uring(&self, cx: &mut Context<'_>) -> Poll<io::Result<Accepted>> {
-        if let Some(accepted) = ready!(self.poll_accept_multishot(cx)) {
-            return Poll::Ready(accepted);
+    fn poll_accept_uring(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Accepted, Option<bool>)>> {
+        if let Some(readiness) = self.accept_stream.by_readiness() {
+            // `accept4` without `SOCK_NONBLOCK`.
+            let accepted = ready!(readiness.poll_accept(cx, self.fd()))?;
+            return Poll::Ready(Ok((accepted, Some(false))));
         }
-        if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
-            return Poll::Ready(Ok(kept));
-        }
-        self.accept_stream
-            .poll_single(cx, || crate::op::accept::Accept::new(self.fd.share()))
+        let accepted = if let Some(accepted) = ready!(self.poll_accept_multishot(cx)) {
+            accepted
+        } else if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+            Ok(kept)
+        } else {
+            ready!(
+                self.accept_stream
+                    .poll_single(cx, || crate::op::accept::Accept::new(self.fd.share()))
+            )
+        };
+        Poll::Ready(accepted.map(|accepted| (accepted, None)))
     }
 
     #[cfg(not(ringtide_uring))]
-    fn poll_accept_uring(&self, _cx: &mut Context<'_>) -> Poll<io::Result<Accepted>> {
+    fn poll_accept_uring(
+        &self,
+        _cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Accepted, Option<bool>)>> {
         Poll::Ready(Err(super::socket::no_runtime()))
     }
 }

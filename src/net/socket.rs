@@ -158,7 +158,11 @@ impl Socket {
         let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream::new(fd.as_raw_io(), kind == Kind::Listener),
+            accept_stream: AcceptStream::new(
+                std::os::fd::AsFd::as_fd(&fd),
+                kind == Kind::Listener,
+                kind == Kind::Listener && matches!(source, IoSource::Uring),
+            ),
             fd: FdOwner::with_state(
                 // Listeners and datagram sockets close at once, so that their address is
                 // free when the drop returns (a test or a restart may bind it again

@@ -303,11 +303,16 @@ impl Builder {
         self
     }
 
-    /// Whether io_uring listeners use multishot accept when the kernel has it (default
-    /// `true`). Not API: lets ringtide's tests force the single-accept path.
+    /// Makes io_uring listeners accept through ring requests on the listening socket:
+    /// one multishot `ACCEPT` (`true`, where the kernel has it) or single `ACCEPT`s
+    /// (`false`). Not API: lets ringtide's tests and benches run those paths. By
+    /// default listeners wait on a per-listener epoll instance and call `accept4`, so
+    /// that no ring request keeps the listening socket (and its port) alive after the
+    /// process died (see `net::listener_readiness`).
     #[doc(hidden)]
     pub fn uring_multishot_accept(&mut self, enabled: bool) -> &mut Self {
         self.ring.multishot_accept = enabled;
+        self.ring.accept_in_ring = true;
         self
     }
 

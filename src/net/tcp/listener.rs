@@ -40,9 +40,16 @@ use crate::sys::socket::cloexec_type;
 /// unless its fd may have duplicates: one made with [`from_std`](TcpListener::from_std)
 /// (the std listener may have been cloned) or whose fd was lent out through `AsFd` or
 /// `AsRawFd`, here or on the [`TcpSocket`](crate::net::TcpSocket) it came from. A
-/// duplicate goes on listening; on io_uring the dropped listener's own accept request
-/// then ends shortly after the drop (when its cancellation lands), and a connection
-/// that request takes meanwhile is closed.
+/// duplicate goes on listening.
+///
+/// # Restarts
+///
+/// No request in the kernel holds the listening socket, on either backend (on io_uring
+/// the ring polls an epoll instance the listener is registered in, then `accept4`
+/// takes the connection): when the process exits or is killed, even with tasks waiting
+/// in `accept`, the port is free by the time its parent has reaped it, so a supervisor
+/// can start the server again at once. The cost is one more fd per listener on
+/// io_uring.
 pub struct TcpListener {
     pub(in crate::net) socket: Socket,
 }

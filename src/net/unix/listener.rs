@@ -46,10 +46,11 @@ use crate::sys::socket::cloexec_type;
 /// Dropping the listener stops listening at once (connection attempts are refused),
 /// unless its fd may have duplicates: one made with
 /// [`from_std`](UnixListener::from_std) (the std listener may have been cloned) or
-/// whose fd was lent out through `AsFd` or `AsRawFd`. A duplicate goes on listening; on
-/// io_uring the dropped listener's own accept request then ends shortly after the drop
-/// (when its cancellation lands), and a connection that request takes meanwhile is
-/// closed.
+/// whose fd was lent out through `AsFd` or `AsRawFd`. A duplicate goes on listening.
+///
+/// As with [`TcpListener`](crate::net::TcpListener), no request in the kernel holds
+/// the listening socket: an abstract name is free again once the process has exited
+/// (a path name stays taken by its file until it is removed, on every runtime).
 pub struct UnixListener {
     socket: Socket,
 }
