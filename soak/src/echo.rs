@@ -4,7 +4,7 @@
 //!
 //! Timeline: the server's baseline (listening, no connection) → ramp-up (every slot
 //! connected once) → steady state for `duration`, with the server's resident memory
-//! taken after `warmup` and again at the end → stop (each slot finishes its message and
+//! taken after `warmup` (half the run) and again at the end → stop (each slot finishes its message and
 //! closes) → wait for the server to have no connection left and its descriptors back to
 //! the baseline (at most 10 s) → the server's stdin closed, its exit awaited.
 
