@@ -7,7 +7,8 @@
 # tasks/timers/ops left at the end).
 #
 #   ./ci/soak.sh            60 s per backend and workload (about 5 minutes)
-#   ./ci/soak.sh --ci       5 s per backend and workload (about 35 s after the build)
+#   ./ci/soak.sh --ci       5 s per backend and workload (about 30 s after the build;
+#                           memory growth is reported there, judged from 30 s runs)
 #   ./ci/soak.sh --help     every option (duration, connections, backends, workloads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
