@@ -35,6 +35,11 @@ echo "== benchmark suite, smoke version (bench/: a release build, then a few sec
 # committed bench/results/).
 cargo run --release -p ringtide-bench -- --smoke --out target/bench-smoke
 
+echo "== soak and churn, CI version (soak/: a release build, then 5 s per backend and workload)"
+# 10 000 churning connections against the ringtide echo server on each backend, and the
+# mixed timers/blocking/abort workload; fails on any error, leak or RSS growth > 10 %.
+./ci/soak.sh --ci --out target/soak-ci
+
 echo "== loom"
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" RUSTFLAGS="--cfg loom" \
     cargo test --release --lib --target-dir target/loom -- loom_

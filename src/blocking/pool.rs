@@ -357,7 +357,11 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
-            if !shared.queue.is_empty() || shared.shutdown {
+            // A spawn's wake-up is consumed by whichever idle thread wakes first, even
+            // when its job is gone (a busy thread finishing its own job took it):
+            // left unconsumed, it would mark an idle thread as claimed until its
+            // keep-alive ran out, and every spawn meanwhile would start a new thread.
+            if shared.num_notified > 0 || !shared.queue.is_empty() || shared.shutdown {
                 shared.num_idle -= 1;
                 shared.num_notified = shared.num_notified.saturating_sub(1);
                 inner.num_idle.store(shared.num_idle, Ordering::Relaxed);
