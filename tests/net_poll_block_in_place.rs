@@ -5,11 +5,10 @@
 //! both workers spun at 100 % CPU in `poll_recv` (`recv` → `EAGAIN` → readiness still
 //! set → `recv` again) and the echo never finished.
 //!
-//! The io_uring tests are `#[ignore]`d until the fix lands (they hang for the
-//! watchdog's 40 s): `cargo nextest run --all-features --test net_poll_block_in_place
-//! --run-ignored all`. The fix that makes them pass (tried, not committed: the file is
-//! another branch's): in `uring_readiness.rs`'s `poll_event`, a `-ECANCELED` result
-//! ends the request (the next wait re-arms it) instead of setting CLOSED.
+//! The fix: in `uring_readiness.rs`'s `poll_event`, a `-ECANCELED` result (the
+//! retired ring cancelled the request) ends the request, and the next wait re-arms it
+//! on its own ring, instead of marking the direction CLOSED for good. Before it, the
+//! io_uring cases hung until the watchdog.
 //!
 //! Both backends (one test each, so the failing one is named), a multi-thread runtime
 //! of 2 workers, under a watchdog (the spin never yields, so the 10 s `timeout` inside
@@ -144,7 +143,6 @@ fn poll_echoes_while_blocking_in_place(backend: Backend) {
 }
 
 #[test]
-#[ignore = "known bug: the ring retired by block_in_place cancels the multishot POLL_ADD and its -ECANCELED CQE sets CLOSED for good (src/net/uring_readiness.rs, poll_event); remove with the fix"]
 fn a_pending_poll_read_survives_block_in_place_on_io_uring() {
     pending_poll_read_then_block_in_place(Backend::IoUring);
 }
@@ -155,7 +153,6 @@ fn a_pending_poll_read_survives_block_in_place_on_mio() {
 }
 
 #[test]
-#[ignore = "known bug: the ring retired by block_in_place cancels the multishot POLL_ADD and its -ECANCELED CQE sets CLOSED for good (src/net/uring_readiness.rs, poll_event); remove with the fix"]
 fn poll_echoes_finish_while_another_task_blocks_in_place_on_io_uring() {
     poll_echoes_while_blocking_in_place(Backend::IoUring);
 }

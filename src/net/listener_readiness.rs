@@ -33,10 +33,13 @@
 //!                 ├─ a connection, or an error (EMFILE, EINVAL, ...) ──► it
 //!                 └─ EAGAIN ──► clear the readiness (unless an event came) and loop
 //!                               · still ready at the same tick after the clear: the
-//!                                 POLL_ADD ended with an error (a retired ring), which
-//!                                 marks it closed for good: a fresh readiness replaces
-//!                                 it, once per call; a second time fails the call
+//!                                 POLL_ADD failed for good (an error on the epoll fd):
+//!                                 the accept fails with that said, never spins
 //! ```
+//!
+//! A request cancelled because its ring went away (the runtime dropped, or the worker
+//! retired its ring under `block_in_place`) only ends (`-ECANCELED` is not an error of
+//! the fd): the next wait arms a new one on the waiting task's ring.
 //!
 //! Cancel safe with nothing to keep: `accept4` runs on the task, so a dropped future
 //! has taken no connection. Every waiting task is woken by each event (as with the
@@ -64,7 +67,6 @@
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use socket2::SockAddrStorage;
@@ -79,19 +81,8 @@ use crate::op::socket_address::sock_addr;
 pub(crate) struct ListenerReadiness {
     /// The epoll instance the listener is registered in; the ring polls this fd.
     epoll: OwnedFd,
-    /// The readiness of `epoll`; replaced when its request ended with an error.
-    current: Mutex<Arc<DirectionReadiness>>,
-}
-
-/// What [`ListenerReadiness::found_nothing`] did.
-#[derive(Debug, PartialEq, Eq)]
-enum AfterNothing {
-    /// The readiness is cleared (or an event came since): wait on it.
-    Wait,
-    /// It was closed for good and this call replaced it.
-    Replaced,
-    /// It was closed for good and another call had replaced it already.
-    Stale,
+    /// The readiness of `epoll`.
+    readiness: DirectionReadiness,
 }
 
 impl ListenerReadiness {
@@ -125,33 +116,19 @@ impl ListenerReadiness {
         socket2::SockRef::from(&listener).set_nonblocking(true)?;
         Ok(ListenerReadiness {
             epoll,
-            current: Mutex::new(Arc::default()),
+            readiness: DirectionReadiness::default(),
         })
     }
 
-    fn readiness(&self) -> Arc<DirectionReadiness> {
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// After an `accept4` started at `tick` found nothing: clears the readiness, or
-    /// replaces it when it is closed for good (see the module documentation).
-    fn found_nothing(&self, readiness: &Arc<DirectionReadiness>, tick: Tick) -> AfterNothing {
-        readiness.clear(tick);
-        if readiness.ready_tick() != Some(tick) {
-            return AfterNothing::Wait;
+    /// After an `accept4` started at `tick` found nothing: clears the readiness; an
+    /// error when it stays ready at the same tick (closed for good: waiting again would
+    /// spin).
+    fn found_nothing(&self, tick: Tick) -> io::Result<()> {
+        self.readiness.clear(tick);
+        if self.readiness.ready_tick() == Some(tick) {
+            return Err(readiness_failed());
         }
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if Arc::ptr_eq(&current, readiness) {
-            *current = Arc::default();
-            #[cfg(all(test, not(loom)))]
-            tests::REPLACED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            AfterNothing::Replaced
-        } else {
-            AfterNothing::Stale
-        }
+        Ok(())
     }
 
     /// Accepts a connection from `listener` (the fd registered in this instance),
@@ -160,34 +137,21 @@ impl ListenerReadiness {
         // One unit of the task's cooperative budget, as every other I/O wait spends:
         // a task accepting from a listener that always has connections queued yields.
         poll_fn(crate::task::coop::poll_proceed).await;
-        let mut replaced = false;
+        let mut waiter = self.readiness.waiter();
         loop {
-            let readiness = self.readiness();
-            let mut waiter = readiness.waiter();
-            let cleared = loop {
-                let tick = match readiness.ready_tick() {
-                    Some(tick) => tick,
-                    None => {
-                        poll_fn(|cx| waiter.poll_ready(cx, self.epoll.as_raw_fd(), libc::POLLIN))
-                            .await?;
-                        readiness.tick()
-                    }
-                };
-                match accept_now(listener) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    other => return other,
-                }
-                match self.found_nothing(&readiness, tick) {
-                    AfterNothing::Wait => {}
-                    other => break other,
+            let tick = match self.readiness.ready_tick() {
+                Some(tick) => tick,
+                None => {
+                    poll_fn(|cx| waiter.poll_ready(cx, self.epoll.as_raw_fd(), libc::POLLIN))
+                        .await?;
+                    self.readiness.tick()
                 }
             };
-            if cleared == AfterNothing::Replaced {
-                if replaced {
-                    return Err(readiness_ended());
-                }
-                replaced = true;
+            match accept_now(listener) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
             }
+            self.found_nothing(tick)?;
         }
     }
 
@@ -199,30 +163,27 @@ impl ListenerReadiness {
         listener: RawFd,
     ) -> Poll<io::Result<Accepted>> {
         ready!(crate::task::coop::poll_proceed(cx));
-        let mut replaced = false;
         loop {
-            let readiness = self.readiness();
-            let tick = match readiness.ready_tick() {
+            let tick = match self.readiness.ready_tick() {
                 Some(tick) => tick,
-                None => ready!(readiness.poll_ready(cx, self.epoll.as_raw_fd(), libc::POLLIN))?,
+                None => ready!(self.readiness.poll_ready(
+                    cx,
+                    self.epoll.as_raw_fd(),
+                    libc::POLLIN
+                ))?,
             };
             match accept_now(listener) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 other => return Poll::Ready(other),
             }
-            if self.found_nothing(&readiness, tick) == AfterNothing::Replaced {
-                if replaced {
-                    return Poll::Ready(Err(readiness_ended()));
-                }
-                replaced = true;
-            }
+            self.found_nothing(tick)?;
         }
     }
 }
 
-/// The error of an accept whose fresh readiness request ended with an error too.
-fn readiness_ended() -> io::Error {
-    io::Error::other("the ring ended the listener's readiness request twice (is it shutting down?)")
+/// The error of an accept whose readiness request failed for good.
+fn readiness_failed() -> io::Error {
+    io::Error::other("the listener's readiness request on its epoll instance failed")
 }
 
 /// One `accept4` on the non-blocking `listener`: a close-on-exec, blocking connection
@@ -261,13 +222,9 @@ fn accept_now(listener: RawFd) -> io::Result<Accepted> {
 mod tests {
     use std::future::Future as _;
     use std::pin::pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use crate::net::TcpListener;
-    use crate::runtime::{Backend, Builder, Runtime};
-
-    /// Readinesses replaced because their request ended with an error.
-    pub(super) static REPLACED: AtomicUsize = AtomicUsize::new(0);
+    use crate::runtime::{Backend, Builder, Handle, Runtime};
 
     fn uring() -> Runtime {
         Builder::new_current_thread()
@@ -278,10 +235,10 @@ mod tests {
     }
 
     /// A listener whose readiness request was armed on a runtime that is gone (its
-    /// ring ended the request with `-ECANCELED`, which marks the readiness closed for
-    /// good) still accepts on the next runtime: the closed readiness is replaced.
+    /// ring ended the request with `-ECANCELED`) still accepts on the next runtime, and
+    /// a wait there arms a new request on the new ring.
     #[test]
-    fn a_readiness_ended_by_a_retired_ring_is_replaced() {
+    fn a_readiness_ended_by_a_dropped_runtime_is_armed_again() {
         let first = uring();
         let listener = first.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -295,25 +252,26 @@ mod tests {
             listener
         });
         drop(first);
-        let before = REPLACED.load(Ordering::SeqCst);
         let second = uring();
         second.block_on(async {
             let address = listener.local_addr().unwrap();
             let client = std::net::TcpStream::connect(address).unwrap();
             let (_, peer) = listener.accept().await.unwrap();
             assert_eq!(peer, client.local_addr().unwrap());
-            // And a wait on the new readiness works too.
+            // A wait on this runtime: nothing is queued, so the accept must arm a new
+            // request on this ring (the first one ended with its ring).
+            let submitted = Handle::current().metrics().io().submitted;
             let late = crate::spawn(async move {
                 let (_, peer) = listener.accept().await.unwrap();
                 peer
             });
             crate::task::yield_now().await;
+            assert!(
+                Handle::current().metrics().io().submitted > submitted,
+                "the waiting accept armed nothing on the new ring"
+            );
             let client = std::net::TcpStream::connect(address).unwrap();
             assert_eq!(late.await.unwrap(), client.local_addr().unwrap());
         });
-        assert!(
-            REPLACED.load(Ordering::SeqCst) > before,
-            "the closed readiness was not replaced"
-        );
     }
 }

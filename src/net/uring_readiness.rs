@@ -21,8 +21,10 @@
 //!   waiter / poll_* caller finds no READY ──► lock, list itself, arm the multishot if
 //!                                             none is (or it ended), re-check, Pending
 //!   CQE (ring thread) ──► tick += 1, READY on (and CLOSED, for good, on a hang-up,
-//!                         an error or, reading, the peer's end of stream); lock, take
-//!                         every waiter, wake them
+//!                         an error other than -ECANCELED or, reading, the peer's end
+//!                         of stream); lock, take every waiter, wake them. A cancelled
+//!                         request (-ECANCELED: its ring retired) only ends: the next
+//!                         wait arms a new one
 //! ```
 //!
 //! * Waiters ([`Waiter`], held by `readable()`/`writable()` futures) report `Ready`
@@ -126,8 +128,14 @@ impl Shared {
 impl PollEvents for Shared {
     fn poll_event(&self, result: i32, _more: bool) {
         // Any CQE counts, an error too (the fd is gone, ...): the syscall that follows
-        // reports it. An ended request is re-armed by the next wait.
-        let closed = result < 0 || result as u32 & self.closing.load(Ordering::Acquire) != 0;
+        // reports it. An ended request is re-armed by the next wait. `-ECANCELED` says
+        // nothing about the socket: the request was cancelled (the ring retired, e.g.
+        // under `block_in_place`, or the runtime went away, or the direction disarmed
+        // it), so it wakes the waiters, whose next wait arms a new one on their ring;
+        // marking it closed would leave every later syscall's `EAGAIN` looking ready
+        // (a busy loop).
+        let closed = (result < 0 && result != -libc::ECANCELED)
+            || (result >= 0 && result as u32 & self.closing.load(Ordering::Acquire) != 0);
         let flags = if closed { READY | CLOSED } else { READY };
         let _ = self
             .word
