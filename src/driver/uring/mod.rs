@@ -193,11 +193,15 @@ impl Driver {
             if sleep {
                 ring.wait(timeout);
                 shared.end_park();
+                ring.reap();
             } else {
-                shared.take_token();
+                if timeout == Some(Duration::ZERO) {
+                    // A failed `begin_park` consumed the token already.
+                    shared.take_token();
+                }
+                // Reaps what the poll (if it entered the kernel) made available.
                 ring.poll_nowait();
             }
-            ring.reap();
             ring.drain_remote(shared);
             buf_ring::sweep_this_thread();
             true

@@ -123,7 +123,10 @@ impl RingShared {
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             Ok(_) => true,
             Err(_) => {
-                self.state.store(EMPTY, SeqCst);
+                // A read-modify-write, so it also synchronizes with an unpark that
+                // came after the failed exchange (a plain store would drop its token
+                // without seeing what it published).
+                self.state.swap(EMPTY, SeqCst);
                 false
             }
         }
@@ -154,6 +157,14 @@ impl RingShared {
         lock(&self.remote).push(request);
         self.has_remote.store(true, SeqCst);
         self.unpark();
+    }
+
+    /// Whether requests may be queued (a plain load; [`take_remote`] takes them).
+    ///
+    /// [`take_remote`]: RingShared::take_remote
+    #[inline]
+    pub(crate) fn has_remote(&self) -> bool {
+        self.has_remote.load(SeqCst)
     }
 
     pub(crate) fn take_remote(&self) -> Vec<RemoteRequest> {

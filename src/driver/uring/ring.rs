@@ -27,6 +27,18 @@
 //! and [`TIMEOUT_USER_DATA`] (the TIMEOUT bounding a timed park where the kernel has
 //! no `IORING_FEAT_EXT_ARG`).
 //!
+//! # Registered ring fd
+//!
+//! The thread that enables a ring (the one that keeps it) registers the ring's fd in its
+//! own table of ring fds (`IORING_REGISTER_RING_FDS`, 5.18+), and enters the ring by that
+//! index with `IORING_ENTER_REGISTERED_RING`: the kernel then skips the fd lookup and
+//! the file reference count (`fget`/`fput`) on every `io_uring_enter`. The table is per
+//! thread, which is why only the thread that registered may use the index; a ring never
+//! leaves that thread's thread-local, and dropping it there unregisters it. Where the
+//! kernel refuses (older kernels, a full table) and in SQPOLL mode, enters pass the fd.
+//! The `io_uring` crate's own registration lives in a short-lived `Submitter`, so the
+//! ring makes these few syscalls itself.
+//!
 //! # Parking
 //!
 //! A timed park passes its timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`, 5.11+).
@@ -87,9 +99,14 @@ pub(crate) const TIMEOUT_USER_DATA: u64 = u64::MAX - 2;
 
 /// `IORING_ENTER_GETEVENTS`.
 const GETEVENTS: u32 = 1;
-
-/// CQEs taken out of the completion queue per batch.
-const REAP_BATCH: usize = 64;
+/// `IORING_ENTER_EXT_ARG`: the argument is an `io_uring_getevents_arg`.
+const EXT_ARG: u32 = 8;
+/// `IORING_ENTER_REGISTERED_RING`: the fd argument is an index into the thread's table
+/// of registered ring fds.
+const REGISTERED_RING: u32 = 16;
+/// `IORING_REGISTER_RING_FDS` and `IORING_UNREGISTER_RING_FDS`.
+const REGISTER_RING_FDS: libc::c_uint = 20;
+const UNREGISTER_RING_FDS: libc::c_uint = 21;
 
 /// How long a ring that its thread is about to leave for good (thread exit) waits for
 /// the last cancelled ops before it leaks them (see "Stranded ops" in the module doc).
@@ -154,10 +171,13 @@ pub(crate) struct Ring {
     detach_deadline: Duration,
     /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
     disabled: bool,
-    /// CQEs copied out of the completion queue, reused between reaps.
-    reaped: Vec<(u64, i32, u32)>,
     /// SQEs were queued since the last `io_uring_enter`.
     unsubmitted: bool,
+    /// The ring's index in its thread's table of registered ring fds
+    /// (`IORING_REGISTER_RING_FDS`, see "Registered ring fd" in the module doc); `None`
+    /// where the kernel refused (before 5.18, or the table's 16 slots are taken) or the
+    /// ring polls in SQPOLL mode.
+    registered: Option<u32>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -204,17 +224,24 @@ impl Ring {
             park_timeout: Box::new(types::Timespec::new()),
             detach_deadline: config.detach_deadline,
             disabled,
-            reaped: Vec::with_capacity(REAP_BATCH),
             unsubmitted: false,
+            registered: None,
         })
     }
 
     /// Enables a ring created disabled; the calling thread becomes its single issuer.
     /// A no-op for a ring that is enabled already.
+    ///
+    /// Also registers the ring's fd in the calling thread's table of ring fds (see
+    /// "Registered ring fd" in the module doc): the thread that enables a ring is the
+    /// one that keeps it (in its thread-local) and enters it from then on.
     pub(crate) fn enable(&mut self) -> io::Result<()> {
         if self.disabled {
             self.uring.submitter().register_enable_rings()?;
             self.disabled = false;
+        }
+        if self.registered.is_none() && !self.uring.params().is_setup_sqpoll() {
+            self.registered = register_ring_fd(self.uring.as_raw_fd());
         }
         Ok(())
     }
@@ -455,6 +482,10 @@ impl Ring {
     /// Drains the attached core's remote queue: ops handed over by threads without a
     /// ring and cancellations requested by other threads.
     pub(crate) fn drain_remote(&mut self, shared: &Arc<RingShared>) {
+        if !shared.has_remote() {
+            // The usual case, checked inline: nothing queued.
+            return;
+        }
         for request in shared.take_remote() {
             match request {
                 RemoteRequest::Submit(target) => self.submit(target),
@@ -505,21 +536,26 @@ impl Ring {
 
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.unsubmitted = false;
-        let result = match timeout {
-            Some(timeout) => {
-                let timespec = types::Timespec::from(timeout);
-                let args = types::SubmitArgs::new().timespec(&timespec);
-                self.uring.submitter().submit_with_args(want, &args)
-            }
-            None if want > 0 => self.uring.submit_and_wait(want),
-            None => {
-                let to_submit = self.uring.submission().len() as u32;
-                // SAFETY: no argument is passed; GETEVENTS with `min_complete` 0 only
-                // runs deferred completions, it never blocks.
-                unsafe {
-                    self.uring
-                        .submitter()
-                        .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
+        let result = if let Some(index) = self.registered {
+            let to_submit = self.uring.submission().len() as u32;
+            enter_registered(index, to_submit, want as u32, timeout)
+        } else {
+            match timeout {
+                Some(timeout) => {
+                    let timespec = types::Timespec::from(timeout);
+                    let args = types::SubmitArgs::new().timespec(&timespec);
+                    self.uring.submitter().submit_with_args(want, &args)
+                }
+                None if want > 0 => self.uring.submit_and_wait(want),
+                None => {
+                    let to_submit = self.uring.submission().len() as u32;
+                    // SAFETY: no argument is passed; GETEVENTS with `min_complete` 0
+                    // only runs deferred completions, it never blocks.
+                    unsafe {
+                        self.uring
+                            .submitter()
+                            .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
+                    }
                 }
             }
         };
@@ -533,39 +569,37 @@ impl Ring {
     }
 
     /// Dispatches every available CQE. Returns how many were seen.
+    ///
+    /// CQEs are taken one at a time (each take reads the queue's tail and publishes
+    /// its head: a few loads and a store), because dispatching one may push an SQE
+    /// (re-arming the eventfd read), which needs the ring; copying batches out first
+    /// cost more than that for the usual one or two CQEs per reap.
     pub(crate) fn reap(&mut self) -> usize {
         let mut seen = 0;
-        let mut batch = std::mem::take(&mut self.reaped);
         loop {
-            batch.clear();
-            batch.extend(
-                self.uring
-                    .completion()
-                    .take(REAP_BATCH)
-                    .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
-            );
-            let count = batch.len();
-            for &(user_data, result, flags) in &batch {
-                self.dispatch(user_data, result, flags);
-            }
-            seen += count;
-            if count < REAP_BATCH {
+            let Some(cqe) = self.uring.completion().next() else {
                 // CQEs the kernel kept aside because the CQ was full (FEAT_NODROP)
                 // come back with one more GETEVENTS enter.
-                let overflow = self.uring.submission().cq_overflow();
-                if !overflow {
+                if !self.uring.submission().cq_overflow() {
                     break;
                 }
                 self.enter(0, None);
                 // What the flush moved into the queue are the completions the kernel
                 // had held back.
                 let flushed = self.uring.completion().len() as u64;
+                if flushed == 0 {
+                    // Nothing came back (the flag is stale, or the enter failed): the
+                    // next reap looks again, rather than spinning here.
+                    break;
+                }
                 if let Some(shared) = &self.attached {
                     bump(&shared.metrics.cq_overflow, flushed);
                 }
-            }
+                continue;
+            };
+            seen += 1;
+            self.dispatch(cqe.user_data(), cqe.result(), cqe.flags());
         }
-        self.reaped = batch;
         if seen > 0 {
             if let Some(shared) = &self.attached {
                 bump(&shared.metrics.completed, seen as u64);
@@ -618,6 +652,12 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         self.detach();
+        // The ring lives in the thread-local of the thread that registered it, so this
+        // runs on that thread: free the slot in its table (which would otherwise keep
+        // the ring's file open until the thread exits). Later enters use the fd.
+        if let Some(index) = self.registered.take() {
+            unregister_ring_fd(self.uring.as_raw_fd(), index);
+        }
         if !self.settle(SETTLE_LIMIT) {
             crate::trace::event!(
                 error,
@@ -643,6 +683,122 @@ impl Drop for Ring {
 /// plain load and store suffice: no locked read-modify-write on the hot path.
 fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+/// `struct io_uring_rsrc_update`, the argument of `IORING_(UN)REGISTER_RING_FDS`.
+#[repr(C)]
+struct RingFdUpdate {
+    offset: u32,
+    reserved: u32,
+    data: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    seconds: i64,
+    nanoseconds: i64,
+}
+
+/// `struct io_uring_getevents_arg`, the argument of an `IORING_ENTER_EXT_ARG` enter.
+#[repr(C)]
+struct GetEventsArg {
+    sigmask: u64,
+    sigmask_size: u32,
+    min_wait_microseconds: u32,
+    timespec: u64,
+}
+
+/// Registers `fd` in the calling thread's table of ring fds, in a slot the kernel
+/// picks; returns the slot, or `None` when the kernel refuses (before 5.18, or the
+/// table is full): the caller then keeps entering with the fd.
+fn register_ring_fd(fd: std::os::fd::RawFd) -> Option<u32> {
+    let mut update = RingFdUpdate {
+        offset: u32::MAX,
+        reserved: 0,
+        data: fd as u64,
+    };
+    // SAFETY: `io_uring_register` reads and writes the one live `RingFdUpdate` passed
+    // (count 1) during the call; `fd` is the caller's open ring.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            REGISTER_RING_FDS,
+            &mut update as *mut RingFdUpdate,
+            1,
+        )
+    };
+    (result == 1).then_some(update.offset)
+}
+
+/// Frees slot `index` of the calling thread's table of ring fds.
+fn unregister_ring_fd(fd: std::os::fd::RawFd, index: u32) {
+    let update = RingFdUpdate {
+        offset: index,
+        reserved: 0,
+        data: 0,
+    };
+    // SAFETY: as in `register_ring_fd`; the kernel only reads the update.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            UNREGISTER_RING_FDS,
+            &update as *const RingFdUpdate,
+            1,
+        )
+    };
+}
+
+/// `io_uring_enter` on the ring in slot `index` of this thread's table of registered
+/// ring fds: submits `to_submit` SQEs, runs deferred completions (GETEVENTS) and waits
+/// for `want` completions, at most `timeout` (`IORING_FEAT_EXT_ARG`) when given.
+fn enter_registered(
+    index: u32,
+    to_submit: u32,
+    want: u32,
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    let mut flags = REGISTERED_RING | GETEVENTS;
+    let timespec;
+    let arg;
+    let (arg_pointer, arg_size): (*const GetEventsArg, usize) = match timeout {
+        Some(timeout) => {
+            timespec = KernelTimespec {
+                seconds: timeout.as_secs().min(i64::MAX as u64) as i64,
+                nanoseconds: i64::from(timeout.subsec_nanos()),
+            };
+            arg = GetEventsArg {
+                sigmask: 0,
+                sigmask_size: 0,
+                min_wait_microseconds: 0,
+                timespec: &timespec as *const KernelTimespec as u64,
+            };
+            flags |= EXT_ARG;
+            (&arg, std::mem::size_of::<GetEventsArg>())
+        }
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: `index` is this thread's registration of the ring (see `Ring::enable`);
+    // the argument, when passed, is a live `io_uring_getevents_arg` whose timespec
+    // pointer points at a live local, both read by the kernel during the call only.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            index,
+            to_submit,
+            want,
+            flags,
+            arg_pointer,
+            arg_size,
+        )
+    };
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result as usize)
+    }
 }
 
 fn user_data(key: usize, generation: u32) -> u64 {
