@@ -37,6 +37,8 @@
 //!                `uring_more_completion`: a zero-copy send records it, others log it)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
+//!   InFlight, SQE not yet taken by the kernel ──ring broken (`io_uring_enter` fails for
+//!                good, see `ring`)──► Completed(-errno), as if its CQE said so
 //!   Abandoned, or detached (no future: `submit_detached`) ──ring retired──► the op's
 //!                `complete_abandoned(-ECANCELED)`: nobody resubmits it, so it gets its
 //!                final result like any other abandoned op (a socket's count of

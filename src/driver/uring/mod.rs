@@ -108,6 +108,10 @@ impl Driver {
                 *ring = Some(new);
             }
             let ring = ring.as_mut().expect("just created");
+            if ring.is_broken() {
+                // See `ring`, "Broken ring": it runs no more ops.
+                return Err(io::Error::other("this thread's ring is broken"));
+            }
             if let Some(attached) = ring.attached() {
                 if Arc::ptr_eq(attached, shared) {
                     return Ok(());
@@ -184,8 +188,9 @@ impl Driver {
             let mut ring = ring.borrow_mut();
             let Some(ring) = ring
                 .as_mut()
-                .filter(|r| r.attached().is_some_and(|a| Arc::ptr_eq(a, shared)))
+                .filter(|r| r.attached().is_some_and(|a| Arc::ptr_eq(a, shared)) && !r.is_broken())
             else {
+                // A broken ring (see `ring`, "Broken ring") cannot be waited in either.
                 return false;
             };
             ring.drain_remote(shared);

@@ -123,10 +123,7 @@ impl RingShared {
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             Ok(_) => true,
             Err(_) => {
-                // A read-modify-write, so it also synchronizes with an unpark that
-                // came after the failed exchange (a plain store would drop its token
-                // without seeing what it published).
-                self.state.swap(EMPTY, SeqCst);
+                self.state.store(EMPTY, SeqCst);
                 false
             }
         }

@@ -48,6 +48,23 @@
 //! completion arrives, so the park returns on either, and it never outlives the next
 //! completion.
 //!
+//! # Broken ring
+//!
+//! An `io_uring_enter` that fails with anything but a transient error (a timeout, a
+//! signal, a full completion queue, `EAGAIN`) will fail again: a seccomp filter
+//! installed after the runtime started (`EPERM`, `ENOSYS`), a ring the kernel refuses.
+//! Retrying would spin and leave every op waiting forever, so the ring *breaks*: it is
+//! never entered again, and
+//!
+//! * the ops whose SQEs the kernel has not taken (the ring remembers the `user_data` of
+//!   the SQEs it queued since the last enter) fail with the enter's errno, and so does
+//!   every op submitted to it later; their memory is free (the kernel never saw it);
+//! * its core is marked ringless, so other threads route no ops to it, and the core's
+//!   thread parks on the eventfd (see `Driver::park`);
+//! * ops the kernel already took stay in the table: they can never complete (their
+//!   completions need an enter), and their memory is leaked with the ring, never freed.
+//!   A detach or settle does not wait for them.
+//!
 //! # Detach (retire)
 //!
 //! Detaching marks every in-flight entry as retiring and submits an ASYNC_CANCEL for
@@ -178,6 +195,11 @@ pub(crate) struct Ring {
     /// where the kernel refused (before 5.18, or the table's 16 slots are taken) or the
     /// ring polls in SQPOLL mode.
     registered: Option<u32>,
+    /// `user_data` of the SQEs pushed and not yet taken by the kernel, oldest first
+    /// (trimmed after each enter): what fails if the ring breaks (see "Broken ring").
+    queued: Vec<u64>,
+    /// The errno of the `io_uring_enter` that failed for good (see "Broken ring").
+    broken: Option<i32>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -210,6 +232,8 @@ impl Ring {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (uring, setup, disabled) = build_uring(config, disabled)?;
         let ext_arg = super::probe::ext_arg(uring.params()) && !config.without_ext_arg;
+        // Never more than the submission queue holds.
+        let queued = Vec::with_capacity(uring.params().sq_entries() as usize);
         Ok(Ring {
             uring,
             id: NEXT_ID.fetch_add(1, Relaxed),
@@ -226,6 +250,8 @@ impl Ring {
             disabled,
             unsubmitted: false,
             registered: None,
+            queued,
+            broken: None,
         })
     }
 
@@ -295,7 +321,7 @@ impl Ring {
             self.push_cancel(EVENTFD_USER_DATA);
         }
         let deadline = Instant::now() + self.detach_deadline;
-        if self.detach_deadline.is_zero() {
+        if self.detach_deadline.is_zero() && self.broken.is_none() {
             // Hand the cancellations to the kernel without collecting any completion
             // (with DEFER_TASKRUN none is posted before the next GETEVENTS): the ops
             // stay in flight, as if the kernel had not honoured the cancel in time.
@@ -303,6 +329,7 @@ impl Ring {
             self.unsubmitted = false;
         }
         while (self.eventfd_armed || self.in_flight.iter().any(|(_, e)| e.retiring))
+            && self.broken.is_none()
             && Instant::now() < deadline
         {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -351,10 +378,14 @@ impl Ring {
         if self.in_flight.is_empty() && !self.eventfd_armed {
             return true;
         }
+        if self.broken.is_some() {
+            // What the kernel holds can no longer come back.
+            return false;
+        }
         let start = Instant::now();
         let mut last_cancel = start;
         self.reap_detached();
-        while !self.in_flight.is_empty() || self.eventfd_armed {
+        while (!self.in_flight.is_empty() || self.eventfd_armed) && self.broken.is_none() {
             let now = Instant::now();
             if now.duration_since(start) >= limit {
                 return false;
@@ -392,8 +423,7 @@ impl Ring {
         )
         .build()
         .user_data(EVENTFD_USER_DATA);
-        self.push(entry);
-        self.eventfd_armed = true;
+        self.eventfd_armed = self.push(entry);
     }
 
     /// Submits an op's cell: builds its SQE and records it as in flight.
@@ -424,6 +454,11 @@ impl Ring {
             // The future went away before the op was submitted.
             return;
         };
+        if let Some(errno) = self.broken {
+            // The kernel will never see it: it fails with the enter's error.
+            target.complete(-errno, 0, false);
+            return;
+        }
         entry.insert(InFlight {
             target,
             generation,
@@ -431,7 +466,11 @@ impl Ring {
         });
         bump(&shared.metrics.submitted, 1);
         shared.publish_in_flight(self.in_flight.len());
-        self.push(sqe);
+        if !self.push(sqe) {
+            // The ring broke while making room for this SQE, which never reached
+            // the kernel.
+            self.fail_never_submitted(user_data);
+        }
     }
 
     /// Asks the kernel to cancel `user_data` if it is still in flight on this ring.
@@ -454,29 +493,99 @@ impl Ring {
     }
 
     /// Queues an SQE. A full submission queue is flushed to the kernel and the push
-    /// retried; it is never reported as an error.
-    fn push(&mut self, entry: squeue::Entry) {
+    /// retried. Returns false only when the ring is broken (see "Broken ring"): the
+    /// SQE was not queued.
+    fn push(&mut self, entry: squeue::Entry) -> bool {
         loop {
+            if self.broken.is_some() {
+                return false;
+            }
             // SAFETY: every SQE pushed here points only into memory that outlives its
             // completion: op cells held by the in-flight table (or leaked), or the
             // eventfd buffer (leaked if still armed when the ring goes away).
             if unsafe { self.uring.submission().push(&entry) }.is_ok() {
+                self.queued.push(entry.get_user_data());
                 self.unsubmitted = true;
-                return;
+                return true;
             }
             SQ_FULL_FLUSHES.fetch_add(1, Relaxed);
-            match self.uring.submit() {
+            let result = self.uring.submit();
+            self.forget_submitted();
+            match result {
                 Ok(_) => {}
-                Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
-                    // The completion queue is full: make room, then retry.
+                Err(error) if is_transient(&error) => {
+                    // A full completion queue (EBUSY), a signal: make room, retry.
                     self.reap();
                 }
-                Err(_) => {
-                    // EINTR and friends: retry after reaping.
-                    self.reap();
-                }
+                Err(error) => self.break_ring(&error),
             }
         }
+    }
+
+    /// Drops from [`queued`](Ring::queued) what the kernel has taken: it keeps the
+    /// SQEs still in the submission queue, the newest ones.
+    fn forget_submitted(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let left = self.uring.submission().len();
+        if left == 0 {
+            self.queued.clear();
+            return;
+        }
+        let taken = self.queued.len().saturating_sub(left);
+        self.queued.drain(..taken);
+    }
+
+    /// `io_uring_enter` failed with an error no retry will fix (the process was put
+    /// under a seccomp filter that denies it, say): see "Broken ring" in the module
+    /// doc. The ring is never entered again, the SQEs the kernel has not taken fail
+    /// their ops with the error, and so does every op submitted from now on.
+    fn break_ring(&mut self, error: &io::Error) {
+        if self.broken.is_some() {
+            return;
+        }
+        let errno = error.raw_os_error().unwrap_or(libc::EIO);
+        self.broken = Some(errno);
+        crate::trace::event!(
+            error,
+            "ringtide: io_uring_enter failed ({error}); this thread's ring is out of \
+             service: its queued ops and every later op on it fail with that error, and \
+             the {} ops the kernel already holds stay with it (never freed)",
+            self.in_flight.len().saturating_sub(self.queued.len())
+        );
+        if let Some(shared) = &self.attached {
+            // Other threads route no more ops here.
+            shared.set_ringless(true);
+        }
+        for user_data in std::mem::take(&mut self.queued) {
+            match user_data {
+                EVENTFD_USER_DATA => self.eventfd_armed = false,
+                CANCEL_USER_DATA | TIMEOUT_USER_DATA => {}
+                user_data => self.fail_never_submitted(user_data),
+            }
+        }
+    }
+
+    /// Ends the in-flight entry `user_data`, whose SQE the kernel never took, with the
+    /// broken ring's error.
+    fn fail_never_submitted(&mut self, user_data: u64) {
+        let key = (user_data & u64::from(u32::MAX)) as usize;
+        let generation = (user_data >> 32) as u32;
+        if !matches!(self.in_flight.get(key), Some(e) if e.generation == generation) {
+            return;
+        }
+        let entry = self.in_flight.remove(key);
+        if let Some(shared) = &self.attached {
+            shared.publish_in_flight(self.in_flight.len());
+        }
+        let errno = self.broken.unwrap_or(libc::EIO);
+        entry.target.complete(-errno, 0, false);
+    }
+
+    /// The ring broke (see "Broken ring"): it runs no more ops.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.is_some()
     }
 
     /// Drains the attached core's remote queue: ops handed over by threads without a
@@ -536,9 +645,18 @@ impl Ring {
 
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.unsubmitted = false;
+        if self.broken.is_some() {
+            // Never again: the kernel would take SQEs whose ops have failed already.
+            return;
+        }
         let result = if let Some(index) = self.registered {
             let to_submit = self.uring.submission().len() as u32;
-            enter_registered(index, to_submit, want as u32, timeout)
+            let result = enter_registered(index, to_submit, want as u32, timeout);
+            if matches!(result, Ok(submitted) if submitted == to_submit as usize) {
+                // Everything queued was taken (the usual case, with SUBMIT_ALL).
+                self.queued.clear();
+            }
+            result
         } else {
             match timeout {
                 Some(timeout) => {
@@ -559,11 +677,10 @@ impl Ring {
                 }
             }
         };
+        self.forget_submitted();
         if let Err(error) = result {
-            match error.raw_os_error() {
-                // Timeout, signal, or a full CQ (reaped next): all just mean "go on".
-                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
-                _ => crate::trace::event!(error, "ringtide: io_uring_enter failed: {error}"),
+            if !is_transient(&error) {
+                self.break_ring(&error);
             }
         }
     }
@@ -799,6 +916,15 @@ fn enter_registered(
     } else {
         Ok(result as usize)
     }
+}
+
+/// An `io_uring_enter` error that only means "go on": a timeout, a signal, a full
+/// completion queue (reaped next), a transient shortage.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+    )
 }
 
 fn user_data(key: usize, generation: u32) -> u64 {
