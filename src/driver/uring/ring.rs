@@ -59,6 +59,8 @@
 //! * the ops whose SQEs the kernel has not taken (the ring remembers the `user_data` of
 //!   the SQEs it queued since the last enter) fail with the enter's errno, and so does
 //!   every op submitted to it later; their memory is free (the kernel never saw it);
+//!   ops without a future get `-ECANCELED` ("never ran", see `cell`), so a detached
+//!   CLOSE still closes its fd;
 //! * its core is marked ringless, so other threads route no ops to it, and the core's
 //!   thread parks on the eventfd (see `Driver::park`);
 //! * ops the kernel already took stay in the table: they can never complete (their
@@ -456,7 +458,7 @@ impl Ring {
         };
         if let Some(errno) = self.broken {
             // The kernel will never see it: it fails with the enter's error.
-            target.complete(-errno, 0, false);
+            target.fail_unsubmitted(errno);
             return;
         }
         entry.insert(InFlight {
@@ -580,7 +582,7 @@ impl Ring {
             shared.publish_in_flight(self.in_flight.len());
         }
         let errno = self.broken.unwrap_or(libc::EIO);
-        entry.target.complete(-errno, 0, false);
+        entry.target.fail_unsubmitted(errno);
     }
 
     /// The ring broke (see "Broken ring"): it runs no more ops.
