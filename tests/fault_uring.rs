@@ -8,14 +8,20 @@
 //!   task's `JoinError`, its ops are cancelled (nothing is left in flight), the other
 //!   tasks' ops complete, and the runtime keeps working;
 //! * the `block_on` future panicking with ops in flight: the panic reaches the caller,
-//!   and the runtime works afterwards.
+//!   and the runtime works afterwards;
+//! * `io_uring_enter` denied (a seccomp filter installed while the runtime runs, in a
+//!   child process) on the thread whose ring runs the ops: the ring breaks instead of
+//!   retrying forever: the next ops fail with `EPERM`, nothing hangs, and the runtime
+//!   shuts down. On mio the same workload, under the same filter, just works.
 
 #![cfg(target_os = "linux")]
 
 mod fault_common;
 mod rt_common;
 
-use fault_common::{pipe, round_trips};
+use fault_common::{
+    IO_URING_ENTER, child_role, deny_syscalls, pipe, report, round_trips, run_child, skip,
+};
 use ringtide::runtime::Backend;
 
 async fn yield_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -152,4 +158,87 @@ backend_test! {
         }));
         round_trips(&rt);
     }
+}
+
+/// Ops on the current thread's runtime once `io_uring_enter` is denied there: each
+/// one's result, as `ok` or the errno. A nop and a pipe read run first, unfiltered.
+async fn ops_after_enter_is_denied(backend: Backend) -> Result<Vec<String>, String> {
+    use std::io::Write as _;
+    let (reader, writer) = pipe();
+    writer.get_ref().write_all(b"x").unwrap();
+    let (count, _) = reader.read_owned(vec![0u8; 1]).await;
+    assert_eq!(count.unwrap(), 1, "{backend}: before the filter");
+    ringtide::io::nop().await.expect("nop before the filter");
+    deny_syscalls(&[(IO_URING_ENTER, libc::EPERM)])?;
+    let outcome = |result: std::io::Result<usize>| match result {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => format!("errno{}", error.raw_os_error().unwrap_or(-1)),
+    };
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        results.push(outcome(ringtide::io::nop().await.map(|()| 0)));
+        writer.get_ref().write_all(b"y").unwrap();
+        let (count, _) = reader.read_owned(vec![0u8; 1]).await;
+        results.push(outcome(count));
+    }
+    Ok(results)
+}
+
+/// The child's scenario: on a fresh thread per runtime (the filter stays with the
+/// thread that installed it and the threads it starts), a current-thread runtime
+/// (filtered in `block_on`) and a 1-worker runtime (filtered in a task, on the
+/// worker), on each backend.
+fn enter_denied_while_running() -> Option<String> {
+    let mut summary = Vec::new();
+    for backend in [Backend::IoUring, Backend::Mio] {
+        for workers in [0, 1] {
+            let results = std::thread::spawn(move || {
+                let rt = rt_common::backend_runtime(backend, workers);
+                let results = if workers == 0 {
+                    rt.block_on(ops_after_enter_is_denied(backend))
+                } else {
+                    rt.block_on(async move {
+                        ringtide::spawn(ops_after_enter_is_denied(backend))
+                            .await
+                            .unwrap()
+                    })
+                };
+                // Shutting down with a broken ring must not hang either.
+                drop(rt);
+                results
+            })
+            .join()
+            .unwrap();
+            let results = match results {
+                Ok(results) => results,
+                Err(why) => {
+                    skip(&why);
+                    return None;
+                }
+            };
+            let expected = if backend == Backend::IoUring {
+                format!("errno{}", libc::EPERM)
+            } else {
+                "ok".to_owned()
+            };
+            assert!(
+                results.iter().all(|result| *result == expected),
+                "{backend} with {workers} workers: {results:?}"
+            );
+            summary.push(format!("{backend}/{workers}:{}", results.join(",")));
+        }
+    }
+    Some(summary.join(" "))
+}
+
+#[test]
+fn enter_denied_while_running_fails_the_ops_instead_of_hanging() {
+    const NAME: &str = "enter_denied_while_running_fails_the_ops_instead_of_hanging";
+    if child_role().is_some() {
+        if let Some(result) = enter_denied_while_running() {
+            report(&result);
+        }
+        return;
+    }
+    run_child(NAME, "child");
 }

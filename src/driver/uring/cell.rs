@@ -37,6 +37,10 @@
 //!                `uring_more_completion`: a zero-copy send records it, others log it)
 //!   InFlight ──ring retired (its thread gave up its core), CQE is -ECANCELED──► Retired
 //!   Retired ──next poll──► Queued on the current thread's ring (resubmitted)
+//!   InFlight, SQE not yet taken by the kernel ──ring broken (`io_uring_enter` fails for
+//!                good, see `ring`)──► Completed(-errno), as if its CQE said so; without
+//!                a future (abandoned, detached): `complete_abandoned(-ECANCELED)`, as
+//!                for a retired op
 //!   Abandoned, or detached (no future: `submit_detached`) ──ring retired──► the op's
 //!                `complete_abandoned(-ECANCELED)`: nobody resubmits it, so it gets its
 //!                final result like any other abandoned op (a socket's count of
@@ -81,6 +85,13 @@ pub(crate) trait Completion: Send + Sync {
     /// reached a ring; the future's next poll submits it again (and reports why that
     /// fails).
     fn not_submitted(&self);
+    /// The op's SQE never reached the kernel and never will: its ring broke (see
+    /// `ring`, "Broken ring"). A waiting future gets `-errno` as its result; an op
+    /// without one (detached, or abandoned) gets `-ECANCELED`, "never ran", as from a
+    /// retired ring (a CLOSE that never ran closes its fd).
+    fn fail_unsubmitted(&self, errno: i32) {
+        self.complete(-errno, 0, false);
+    }
 }
 
 enum State {
@@ -202,6 +213,32 @@ impl<T: OpCode> Completion for OpCell<T> {
 
     fn not_submitted(&self) {
         self.never_ran();
+    }
+
+    fn fail_unsubmitted(&self, errno: i32) {
+        let waker = {
+            let mut state = lock(&self.state);
+            match std::mem::replace(&mut *state, State::Completed { result: -errno }) {
+                State::Queued { waker } | State::InFlight { waker, .. } if !self.detached => waker,
+                State::Queued { .. } | State::InFlight { .. } | State::Abandoned => {
+                    *state = State::Abandoned;
+                    drop(state);
+                    // SAFETY: the kernel never saw the value (its SQE was not
+                    // submitted) and no future exists to touch it.
+                    if let Some(op) = unsafe { &mut *self.op.get() } {
+                        op.complete_abandoned(-libc::ECANCELED);
+                    }
+                    None
+                }
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -631,6 +668,9 @@ mod tests {
     struct Abandonable {
         pending: std::sync::Arc<AtomicUsize>,
         finished: std::sync::Arc<AtomicUsize>,
+        /// Besides `-ECANCELED` ("never ran"), the final result may be `-EPERM`: a
+        /// broken ring's error that the future was dropped before collecting.
+        allow_eperm: bool,
     }
 
     impl OpCode for Abandonable {
@@ -644,7 +684,10 @@ mod tests {
             self.pending.fetch_add(1, SeqCst);
         }
         fn complete_abandoned(&mut self, result: i32) {
-            assert_eq!(result, -libc::ECANCELED);
+            assert!(
+                result == -libc::ECANCELED || (self.allow_eperm && result == -libc::EPERM),
+                "unexpected final result {result}"
+            );
             self.finished.fetch_add(1, SeqCst);
         }
         fn readiness(&self) -> Readiness {
@@ -657,15 +700,27 @@ mod tests {
     }
 
     fn abandonable(detached: bool) -> (Arc<OpCell<Abandonable>>, Abandonable) {
+        abandonable_with(detached, false)
+    }
+
+    fn abandonable_with(
+        detached: bool,
+        allow_eperm: bool,
+    ) -> (Arc<OpCell<Abandonable>>, Abandonable) {
         let pending = std::sync::Arc::new(AtomicUsize::new(0));
         let finished = std::sync::Arc::new(AtomicUsize::new(0));
         let probe = Abandonable {
             pending: pending.clone(),
             finished: finished.clone(),
+            allow_eperm,
         };
         let cell = Arc::new(OpCell {
             state: Mutex::new(State::Queued { waker: None }),
-            op: UnsafeCell::new(Some(Abandonable { pending, finished })),
+            op: UnsafeCell::new(Some(Abandonable {
+                pending,
+                finished,
+                allow_eperm,
+            })),
             detached,
         });
         (cell, probe)
@@ -702,6 +757,95 @@ mod tests {
                 counted, finished,
                 "an op counted as abandoned never got its final result"
             );
+        });
+    }
+
+    #[test]
+    fn loom_broken_ring_racing_drop_gives_one_final_result() {
+        // The ring breaks (the op's SQE never reached the kernel) while the future is
+        // dropped: whichever comes first, the op gets its final result exactly once.
+        loom::model(|| {
+            let owner = Arc::new(RingShared::new().unwrap());
+            let (cell, probe) = abandonable_with(false, true);
+            *lock(&cell.state) = State::Queued {
+                waker: Some(Waker::noop().clone()),
+            };
+            assert!(cell.start(&owner, 1, 42).is_some());
+            let ring: Arc<dyn Completion> = cell.clone();
+            let future = UringOp {
+                cell: Some(cell),
+                op: None,
+                route: || None,
+            };
+            let kernel = loom::thread::spawn(move || {
+                ring.fail_unsubmitted(libc::EPERM);
+                drop(ring);
+            });
+            drop(future);
+            kernel.join().unwrap();
+            // Dropped first: counted as abandoned in flight, then `-ECANCELED`. Failed
+            // first: the future held an uncollected `-EPERM`, which its drop hands to
+            // `complete_abandoned`. Either way exactly one final result.
+            let counted = probe.pending.load(SeqCst);
+            let finished = probe.finished.load(SeqCst);
+            assert!(counted <= 1);
+            assert_eq!(finished, 1, "the op's final result was lost or doubled");
+        });
+    }
+
+    #[test]
+    fn loom_broken_ring_gives_a_detached_op_never_ran() {
+        // No future: the op learns it never ran (`-ECANCELED`, which
+        // `Abandonable` asserts), so a detached CLOSE would close its fd.
+        loom::model(|| {
+            let owner = Arc::new(RingShared::new().unwrap());
+            let (cell, probe) = abandonable(true);
+            assert!(cell.start(&owner, 1, 42).is_some());
+            let ring: Arc<dyn Completion> = cell;
+            let kernel = loom::thread::spawn(move || {
+                ring.fail_unsubmitted(libc::EPERM);
+                drop(ring);
+            });
+            kernel.join().unwrap();
+            assert_eq!(probe.finished.load(SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn loom_broken_ring_racing_poll_hands_the_error_to_the_future() {
+        loom::model(|| {
+            let drops = std::sync::Arc::new(AtomicUsize::new(0));
+            let wakes = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            // Never in the kernel: the value may be freed at any time.
+            let done = std::sync::Arc::new(AtomicUsize::new(1));
+            let (mut future, ring) = in_flight(&drops, &done, &waker);
+            let kernel = loom::thread::spawn(move || {
+                ring.fail_unsubmitted(libc::EPERM);
+                drop(ring);
+            });
+            let mut cx = Context::from_waker(&waker);
+            let first = Pin::new(&mut future).poll(&mut cx);
+            kernel.join().unwrap();
+            let result = match first {
+                Poll::Ready((op, result)) => {
+                    drop(op);
+                    result
+                }
+                Poll::Pending => {
+                    assert!(wakes.0.load(SeqCst) >= 1, "lost wake-up");
+                    match Pin::new(&mut future).poll(&mut cx) {
+                        Poll::Ready((op, result)) => {
+                            drop(op);
+                            result
+                        }
+                        Poll::Pending => panic!("woken but not ready"),
+                    }
+                }
+            };
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EPERM));
+            drop(future);
+            assert_eq!(drops.load(SeqCst), 1);
         });
     }
 

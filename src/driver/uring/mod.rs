@@ -108,6 +108,10 @@ impl Driver {
                 *ring = Some(new);
             }
             let ring = ring.as_mut().expect("just created");
+            if ring.is_broken() {
+                // See `ring`, "Broken ring": it runs no more ops.
+                return Err(io::Error::other("this thread's ring is broken"));
+            }
             if let Some(attached) = ring.attached() {
                 if Arc::ptr_eq(attached, shared) {
                     return Ok(());
@@ -184,8 +188,9 @@ impl Driver {
             let mut ring = ring.borrow_mut();
             let Some(ring) = ring
                 .as_mut()
-                .filter(|r| r.attached().is_some_and(|a| Arc::ptr_eq(a, shared)))
+                .filter(|r| r.attached().is_some_and(|a| Arc::ptr_eq(a, shared)) && !r.is_broken())
             else {
+                // A broken ring (see `ring`, "Broken ring") cannot be waited in either.
                 return false;
             };
             ring.drain_remote(shared);
@@ -193,11 +198,15 @@ impl Driver {
             if sleep {
                 ring.wait(timeout);
                 shared.end_park();
+                ring.reap();
             } else {
-                shared.take_token();
+                if timeout == Some(Duration::ZERO) {
+                    // A failed `begin_park` consumed the token already.
+                    shared.take_token();
+                }
+                // Reaps what the poll (if it entered the kernel) made available.
                 ring.poll_nowait();
             }
-            ring.reap();
             ring.drain_remote(shared);
             buf_ring::sweep_this_thread();
             true

@@ -156,6 +156,14 @@ impl RingShared {
         self.unpark();
     }
 
+    /// Whether requests may be queued (a plain load; [`take_remote`] takes them).
+    ///
+    /// [`take_remote`]: RingShared::take_remote
+    #[inline]
+    pub(crate) fn has_remote(&self) -> bool {
+        self.has_remote.load(SeqCst)
+    }
+
     pub(crate) fn take_remote(&self) -> Vec<RemoteRequest> {
         // A plain load first: the queue is almost always empty.
         if !self.has_remote.load(SeqCst) || !self.has_remote.swap(false, SeqCst) {

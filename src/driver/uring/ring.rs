@@ -27,6 +27,18 @@
 //! and [`TIMEOUT_USER_DATA`] (the TIMEOUT bounding a timed park where the kernel has
 //! no `IORING_FEAT_EXT_ARG`).
 //!
+//! # Registered ring fd
+//!
+//! The thread that enables a ring (the one that keeps it) registers the ring's fd in its
+//! own table of ring fds (`IORING_REGISTER_RING_FDS`, 5.18+), and enters the ring by that
+//! index with `IORING_ENTER_REGISTERED_RING`: the kernel then skips the fd lookup and
+//! the file reference count (`fget`/`fput`) on every `io_uring_enter`. The table is per
+//! thread, which is why only the thread that registered may use the index; a ring never
+//! leaves that thread's thread-local, and dropping it there unregisters it. Where the
+//! kernel refuses (older kernels, a full table) and in SQPOLL mode, enters pass the fd.
+//! The `io_uring` crate's own registration lives in a short-lived `Submitter`, so the
+//! ring makes these few syscalls itself.
+//!
 //! # Parking
 //!
 //! A timed park passes its timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`, 5.11+).
@@ -35,6 +47,25 @@
 //! count of one instead: it completes when the time is up or as soon as any other
 //! completion arrives, so the park returns on either, and it never outlives the next
 //! completion.
+//!
+//! # Broken ring
+//!
+//! An `io_uring_enter` that fails with anything but a transient error (a timeout, a
+//! signal, a full completion queue, `EAGAIN`) will fail again: a seccomp filter
+//! installed after the runtime started (`EPERM`, `ENOSYS`), a ring the kernel refuses.
+//! Retrying would spin and leave every op waiting forever, so the ring *breaks*: it is
+//! never entered again, and
+//!
+//! * the ops whose SQEs the kernel has not taken (the ring remembers the `user_data` of
+//!   the SQEs it queued since the last enter) fail with the enter's errno, and so does
+//!   every op submitted to it later; their memory is free (the kernel never saw it);
+//!   ops without a future get `-ECANCELED` ("never ran", see `cell`), so a detached
+//!   CLOSE still closes its fd;
+//! * its core is marked ringless, so other threads route no ops to it, and the core's
+//!   thread parks on the eventfd (see `Driver::park`);
+//! * ops the kernel already took stay in the table: they can never complete (their
+//!   completions need an enter), and their memory is leaked with the ring, never freed.
+//!   A detach or settle does not wait for them.
 //!
 //! # Detach (retire)
 //!
@@ -87,9 +118,14 @@ pub(crate) const TIMEOUT_USER_DATA: u64 = u64::MAX - 2;
 
 /// `IORING_ENTER_GETEVENTS`.
 const GETEVENTS: u32 = 1;
-
-/// CQEs taken out of the completion queue per batch.
-const REAP_BATCH: usize = 64;
+/// `IORING_ENTER_EXT_ARG`: the argument is an `io_uring_getevents_arg`.
+const EXT_ARG: u32 = 8;
+/// `IORING_ENTER_REGISTERED_RING`: the fd argument is an index into the thread's table
+/// of registered ring fds.
+const REGISTERED_RING: u32 = 16;
+/// `IORING_REGISTER_RING_FDS` and `IORING_UNREGISTER_RING_FDS`.
+const REGISTER_RING_FDS: libc::c_uint = 20;
+const UNREGISTER_RING_FDS: libc::c_uint = 21;
 
 /// How long a ring that its thread is about to leave for good (thread exit) waits for
 /// the last cancelled ops before it leaks them (see "Stranded ops" in the module doc).
@@ -154,10 +190,18 @@ pub(crate) struct Ring {
     detach_deadline: Duration,
     /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
     disabled: bool,
-    /// CQEs copied out of the completion queue, reused between reaps.
-    reaped: Vec<(u64, i32, u32)>,
     /// SQEs were queued since the last `io_uring_enter`.
     unsubmitted: bool,
+    /// The ring's index in its thread's table of registered ring fds
+    /// (`IORING_REGISTER_RING_FDS`, see "Registered ring fd" in the module doc); `None`
+    /// where the kernel refused (before 5.18, or the table's 16 slots are taken) or the
+    /// ring polls in SQPOLL mode.
+    registered: Option<u32>,
+    /// `user_data` of the SQEs pushed and not yet taken by the kernel, oldest first
+    /// (trimmed after each enter): what fails if the ring breaks (see "Broken ring").
+    queued: Vec<u64>,
+    /// The errno of the `io_uring_enter` that failed for good (see "Broken ring").
+    broken: Option<i32>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -190,6 +234,8 @@ impl Ring {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (uring, setup, disabled) = build_uring(config, disabled)?;
         let ext_arg = super::probe::ext_arg(uring.params()) && !config.without_ext_arg;
+        // Never more than the submission queue holds.
+        let queued = Vec::with_capacity(uring.params().sq_entries() as usize);
         Ok(Ring {
             uring,
             id: NEXT_ID.fetch_add(1, Relaxed),
@@ -204,17 +250,26 @@ impl Ring {
             park_timeout: Box::new(types::Timespec::new()),
             detach_deadline: config.detach_deadline,
             disabled,
-            reaped: Vec::with_capacity(REAP_BATCH),
             unsubmitted: false,
+            registered: None,
+            queued,
+            broken: None,
         })
     }
 
     /// Enables a ring created disabled; the calling thread becomes its single issuer.
     /// A no-op for a ring that is enabled already.
+    ///
+    /// Also registers the ring's fd in the calling thread's table of ring fds (see
+    /// "Registered ring fd" in the module doc): the thread that enables a ring is the
+    /// one that keeps it (in its thread-local) and enters it from then on.
     pub(crate) fn enable(&mut self) -> io::Result<()> {
         if self.disabled {
             self.uring.submitter().register_enable_rings()?;
             self.disabled = false;
+        }
+        if self.registered.is_none() && !self.uring.params().is_setup_sqpoll() {
+            self.registered = register_ring_fd(self.uring.as_raw_fd());
         }
         Ok(())
     }
@@ -268,7 +323,7 @@ impl Ring {
             self.push_cancel(EVENTFD_USER_DATA);
         }
         let deadline = Instant::now() + self.detach_deadline;
-        if self.detach_deadline.is_zero() {
+        if self.detach_deadline.is_zero() && self.broken.is_none() {
             // Hand the cancellations to the kernel without collecting any completion
             // (with DEFER_TASKRUN none is posted before the next GETEVENTS): the ops
             // stay in flight, as if the kernel had not honoured the cancel in time.
@@ -276,6 +331,7 @@ impl Ring {
             self.unsubmitted = false;
         }
         while (self.eventfd_armed || self.in_flight.iter().any(|(_, e)| e.retiring))
+            && self.broken.is_none()
             && Instant::now() < deadline
         {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -324,10 +380,14 @@ impl Ring {
         if self.in_flight.is_empty() && !self.eventfd_armed {
             return true;
         }
+        if self.broken.is_some() {
+            // What the kernel holds can no longer come back.
+            return false;
+        }
         let start = Instant::now();
         let mut last_cancel = start;
         self.reap_detached();
-        while !self.in_flight.is_empty() || self.eventfd_armed {
+        while (!self.in_flight.is_empty() || self.eventfd_armed) && self.broken.is_none() {
             let now = Instant::now();
             if now.duration_since(start) >= limit {
                 return false;
@@ -365,8 +425,7 @@ impl Ring {
         )
         .build()
         .user_data(EVENTFD_USER_DATA);
-        self.push(entry);
-        self.eventfd_armed = true;
+        self.eventfd_armed = self.push(entry);
     }
 
     /// Submits an op's cell: builds its SQE and records it as in flight.
@@ -397,6 +456,11 @@ impl Ring {
             // The future went away before the op was submitted.
             return;
         };
+        if let Some(errno) = self.broken {
+            // The kernel will never see it: it fails with the enter's error.
+            target.fail_unsubmitted(errno);
+            return;
+        }
         entry.insert(InFlight {
             target,
             generation,
@@ -404,7 +468,11 @@ impl Ring {
         });
         bump(&shared.metrics.submitted, 1);
         shared.publish_in_flight(self.in_flight.len());
-        self.push(sqe);
+        if !self.push(sqe) {
+            // The ring broke while making room for this SQE, which never reached
+            // the kernel.
+            self.fail_never_submitted(user_data);
+        }
     }
 
     /// Asks the kernel to cancel `user_data` if it is still in flight on this ring.
@@ -427,34 +495,108 @@ impl Ring {
     }
 
     /// Queues an SQE. A full submission queue is flushed to the kernel and the push
-    /// retried; it is never reported as an error.
-    fn push(&mut self, entry: squeue::Entry) {
+    /// retried. Returns false only when the ring is broken (see "Broken ring"): the
+    /// SQE was not queued.
+    fn push(&mut self, entry: squeue::Entry) -> bool {
         loop {
+            if self.broken.is_some() {
+                return false;
+            }
             // SAFETY: every SQE pushed here points only into memory that outlives its
             // completion: op cells held by the in-flight table (or leaked), or the
             // eventfd buffer (leaked if still armed when the ring goes away).
             if unsafe { self.uring.submission().push(&entry) }.is_ok() {
+                self.queued.push(entry.get_user_data());
                 self.unsubmitted = true;
-                return;
+                return true;
             }
             SQ_FULL_FLUSHES.fetch_add(1, Relaxed);
-            match self.uring.submit() {
+            let result = self.uring.submit();
+            self.forget_submitted();
+            match result {
                 Ok(_) => {}
-                Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
-                    // The completion queue is full: make room, then retry.
+                Err(error) if is_transient(&error) => {
+                    // A full completion queue (EBUSY), a signal: make room, retry.
                     self.reap();
                 }
-                Err(_) => {
-                    // EINTR and friends: retry after reaping.
-                    self.reap();
-                }
+                Err(error) => self.break_ring(&error),
             }
         }
+    }
+
+    /// Drops from [`queued`](Ring::queued) what the kernel has taken: it keeps the
+    /// SQEs still in the submission queue, the newest ones.
+    fn forget_submitted(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let left = self.uring.submission().len();
+        if left == 0 {
+            self.queued.clear();
+            return;
+        }
+        let taken = self.queued.len().saturating_sub(left);
+        self.queued.drain(..taken);
+    }
+
+    /// `io_uring_enter` failed with an error no retry will fix (the process was put
+    /// under a seccomp filter that denies it, say): see "Broken ring" in the module
+    /// doc. The ring is never entered again, the SQEs the kernel has not taken fail
+    /// their ops with the error, and so does every op submitted from now on.
+    fn break_ring(&mut self, error: &io::Error) {
+        if self.broken.is_some() {
+            return;
+        }
+        let errno = error.raw_os_error().unwrap_or(libc::EIO);
+        self.broken = Some(errno);
+        crate::trace::event!(
+            error,
+            "ringtide: io_uring_enter failed ({error}); this thread's ring is out of \
+             service: its queued ops and every later op on it fail with that error, and \
+             the {} ops the kernel already holds stay with it (never freed)",
+            self.in_flight.len().saturating_sub(self.queued.len())
+        );
+        if let Some(shared) = &self.attached {
+            // Other threads route no more ops here.
+            shared.set_ringless(true);
+        }
+        for user_data in std::mem::take(&mut self.queued) {
+            match user_data {
+                EVENTFD_USER_DATA => self.eventfd_armed = false,
+                CANCEL_USER_DATA | TIMEOUT_USER_DATA => {}
+                user_data => self.fail_never_submitted(user_data),
+            }
+        }
+    }
+
+    /// Ends the in-flight entry `user_data`, whose SQE the kernel never took, with the
+    /// broken ring's error.
+    fn fail_never_submitted(&mut self, user_data: u64) {
+        let key = (user_data & u64::from(u32::MAX)) as usize;
+        let generation = (user_data >> 32) as u32;
+        if !matches!(self.in_flight.get(key), Some(e) if e.generation == generation) {
+            return;
+        }
+        let entry = self.in_flight.remove(key);
+        if let Some(shared) = &self.attached {
+            shared.publish_in_flight(self.in_flight.len());
+        }
+        let errno = self.broken.unwrap_or(libc::EIO);
+        entry.target.fail_unsubmitted(errno);
+    }
+
+    /// The ring broke (see "Broken ring"): it runs no more ops.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.is_some()
     }
 
     /// Drains the attached core's remote queue: ops handed over by threads without a
     /// ring and cancellations requested by other threads.
     pub(crate) fn drain_remote(&mut self, shared: &Arc<RingShared>) {
+        if !shared.has_remote() {
+            // The usual case, checked inline: nothing queued.
+            return;
+        }
         for request in shared.take_remote() {
             match request {
                 RemoteRequest::Submit(target) => self.submit(target),
@@ -505,67 +647,78 @@ impl Ring {
 
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.unsubmitted = false;
-        let result = match timeout {
-            Some(timeout) => {
-                let timespec = types::Timespec::from(timeout);
-                let args = types::SubmitArgs::new().timespec(&timespec);
-                self.uring.submitter().submit_with_args(want, &args)
+        if self.broken.is_some() {
+            // Never again: the kernel would take SQEs whose ops have failed already.
+            return;
+        }
+        let result = if let Some(index) = self.registered {
+            let to_submit = self.uring.submission().len() as u32;
+            let result = enter_registered(index, to_submit, want as u32, timeout);
+            if matches!(result, Ok(submitted) if submitted == to_submit as usize) {
+                // Everything queued was taken (the usual case, with SUBMIT_ALL).
+                self.queued.clear();
             }
-            None if want > 0 => self.uring.submit_and_wait(want),
-            None => {
-                let to_submit = self.uring.submission().len() as u32;
-                // SAFETY: no argument is passed; GETEVENTS with `min_complete` 0 only
-                // runs deferred completions, it never blocks.
-                unsafe {
-                    self.uring
-                        .submitter()
-                        .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
+            result
+        } else {
+            match timeout {
+                Some(timeout) => {
+                    let timespec = types::Timespec::from(timeout);
+                    let args = types::SubmitArgs::new().timespec(&timespec);
+                    self.uring.submitter().submit_with_args(want, &args)
+                }
+                None if want > 0 => self.uring.submit_and_wait(want),
+                None => {
+                    let to_submit = self.uring.submission().len() as u32;
+                    // SAFETY: no argument is passed; GETEVENTS with `min_complete` 0
+                    // only runs deferred completions, it never blocks.
+                    unsafe {
+                        self.uring
+                            .submitter()
+                            .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
+                    }
                 }
             }
         };
+        self.forget_submitted();
         if let Err(error) = result {
-            match error.raw_os_error() {
-                // Timeout, signal, or a full CQ (reaped next): all just mean "go on".
-                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
-                _ => crate::trace::event!(error, "ringtide: io_uring_enter failed: {error}"),
+            if !is_transient(&error) {
+                self.break_ring(&error);
             }
         }
     }
 
     /// Dispatches every available CQE. Returns how many were seen.
+    ///
+    /// CQEs are taken one at a time (each take reads the queue's tail and publishes
+    /// its head: a few loads and a store), because dispatching one may push an SQE
+    /// (re-arming the eventfd read), which needs the ring; copying batches out first
+    /// cost more than that for the usual one or two CQEs per reap.
     pub(crate) fn reap(&mut self) -> usize {
         let mut seen = 0;
-        let mut batch = std::mem::take(&mut self.reaped);
         loop {
-            batch.clear();
-            batch.extend(
-                self.uring
-                    .completion()
-                    .take(REAP_BATCH)
-                    .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
-            );
-            let count = batch.len();
-            for &(user_data, result, flags) in &batch {
-                self.dispatch(user_data, result, flags);
-            }
-            seen += count;
-            if count < REAP_BATCH {
+            let Some(cqe) = self.uring.completion().next() else {
                 // CQEs the kernel kept aside because the CQ was full (FEAT_NODROP)
                 // come back with one more GETEVENTS enter.
-                let overflow = self.uring.submission().cq_overflow();
-                if !overflow {
+                if !self.uring.submission().cq_overflow() {
                     break;
                 }
                 self.enter(0, None);
                 // What the flush moved into the queue are the completions the kernel
                 // had held back.
                 let flushed = self.uring.completion().len() as u64;
+                if flushed == 0 {
+                    // Nothing came back (the flag is stale, or the enter failed): the
+                    // next reap looks again, rather than spinning here.
+                    break;
+                }
                 if let Some(shared) = &self.attached {
                     bump(&shared.metrics.cq_overflow, flushed);
                 }
-            }
+                continue;
+            };
+            seen += 1;
+            self.dispatch(cqe.user_data(), cqe.result(), cqe.flags());
         }
-        self.reaped = batch;
         if seen > 0 {
             if let Some(shared) = &self.attached {
                 bump(&shared.metrics.completed, seen as u64);
@@ -618,6 +771,12 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         self.detach();
+        // The ring lives in the thread-local of the thread that registered it, so this
+        // runs on that thread: free the slot in its table (which would otherwise keep
+        // the ring's file open until the thread exits). Later enters use the fd.
+        if let Some(index) = self.registered.take() {
+            unregister_ring_fd(self.uring.as_raw_fd(), index);
+        }
         if !self.settle(SETTLE_LIMIT) {
             crate::trace::event!(
                 error,
@@ -643,6 +802,131 @@ impl Drop for Ring {
 /// plain load and store suffice: no locked read-modify-write on the hot path.
 fn bump(counter: &std::sync::atomic::AtomicU64, by: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+/// `struct io_uring_rsrc_update`, the argument of `IORING_(UN)REGISTER_RING_FDS`.
+#[repr(C)]
+struct RingFdUpdate {
+    offset: u32,
+    reserved: u32,
+    data: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    seconds: i64,
+    nanoseconds: i64,
+}
+
+/// `struct io_uring_getevents_arg`, the argument of an `IORING_ENTER_EXT_ARG` enter.
+#[repr(C)]
+struct GetEventsArg {
+    sigmask: u64,
+    sigmask_size: u32,
+    min_wait_microseconds: u32,
+    timespec: u64,
+}
+
+/// Registers `fd` in the calling thread's table of ring fds, in a slot the kernel
+/// picks; returns the slot, or `None` when the kernel refuses (before 5.18, or the
+/// table is full): the caller then keeps entering with the fd.
+fn register_ring_fd(fd: std::os::fd::RawFd) -> Option<u32> {
+    let mut update = RingFdUpdate {
+        offset: u32::MAX,
+        reserved: 0,
+        data: fd as u64,
+    };
+    // SAFETY: `io_uring_register` reads and writes the one live `RingFdUpdate` passed
+    // (count 1) during the call; `fd` is the caller's open ring.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            REGISTER_RING_FDS,
+            &mut update as *mut RingFdUpdate,
+            1,
+        )
+    };
+    (result == 1).then_some(update.offset)
+}
+
+/// Frees slot `index` of the calling thread's table of ring fds.
+fn unregister_ring_fd(fd: std::os::fd::RawFd, index: u32) {
+    let update = RingFdUpdate {
+        offset: index,
+        reserved: 0,
+        data: 0,
+    };
+    // SAFETY: as in `register_ring_fd`; the kernel only reads the update.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            UNREGISTER_RING_FDS,
+            &update as *const RingFdUpdate,
+            1,
+        )
+    };
+}
+
+/// `io_uring_enter` on the ring in slot `index` of this thread's table of registered
+/// ring fds: submits `to_submit` SQEs, runs deferred completions (GETEVENTS) and waits
+/// for `want` completions, at most `timeout` (`IORING_FEAT_EXT_ARG`) when given.
+fn enter_registered(
+    index: u32,
+    to_submit: u32,
+    want: u32,
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    let mut flags = REGISTERED_RING | GETEVENTS;
+    let timespec;
+    let arg;
+    let (arg_pointer, arg_size): (*const GetEventsArg, usize) = match timeout {
+        Some(timeout) => {
+            timespec = KernelTimespec {
+                seconds: timeout.as_secs().min(i64::MAX as u64) as i64,
+                nanoseconds: i64::from(timeout.subsec_nanos()),
+            };
+            arg = GetEventsArg {
+                sigmask: 0,
+                sigmask_size: 0,
+                min_wait_microseconds: 0,
+                timespec: &timespec as *const KernelTimespec as u64,
+            };
+            flags |= EXT_ARG;
+            (&arg, std::mem::size_of::<GetEventsArg>())
+        }
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: `index` is this thread's registration of the ring (see `Ring::enable`);
+    // the argument, when passed, is a live `io_uring_getevents_arg` whose timespec
+    // pointer points at a live local, both read by the kernel during the call only.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            index,
+            to_submit,
+            want,
+            flags,
+            arg_pointer,
+            arg_size,
+        )
+    };
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result as usize)
+    }
+}
+
+/// An `io_uring_enter` error that only means "go on": a timeout, a signal, a full
+/// completion queue (reaped next), a transient shortage.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+    )
 }
 
 fn user_data(key: usize, generation: u32) -> u64 {
