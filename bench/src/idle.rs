@@ -613,13 +613,29 @@ pub struct IdleSample {
     pub rss_per_connection: f64,
 }
 
+/// Why a measurement gave no sample.
+#[derive(Debug)]
+pub enum Failure {
+    /// The server could not start here (e.g. no io_uring): noted, the suite goes on.
+    Skipped(String),
+    /// The server misbehaved (a lost or wrong echo, a hang): the suite fails.
+    Failed(String),
+}
+
 /// One measurement of `variant` (see the module doc).
 pub fn measure(
     variant: Variant,
     settings: &plan::Idle,
     split: &cpu::Split,
+) -> Result<(IdleSample, String), Failure> {
+    let server = IdleServer::spawn(variant, settings, split).map_err(Failure::Skipped)?;
+    measure_on(server, settings).map_err(Failure::Failed)
+}
+
+fn measure_on(
+    mut server: IdleServer,
+    settings: &plan::Idle,
 ) -> Result<(IdleSample, String), String> {
-    let mut server = IdleServer::spawn(variant, settings, split)?;
     std::thread::sleep(settings.settle);
     let baseline = server.memory()?;
     let connections = settings.connections;
@@ -778,7 +794,9 @@ pub fn load_average() -> String {
 
 /// Runs the workload: `runs` rounds over every variant, rotated, counted on `progress`.
 /// Returns the Markdown (table and notes) and writes `idle.md` and `idle.json` into
-/// `out`; any failed measurement makes it an error (after writing what was measured).
+/// `out`. A variant whose server cannot start here is skipped (noted); any other failed
+/// measurement (a wrong or missing echo) makes it an error, after writing what was
+/// measured.
 pub fn run(
     settings: &plan::Idle,
     runs: usize,
@@ -791,6 +809,7 @@ pub fn run(
     let mut rounds: Vec<Vec<Option<IdleSample>>> = Vec::new();
     let mut descriptions = vec![String::new(); Variant::ALL.len()];
     let mut failures = Vec::new();
+    let mut skipped = Vec::new();
     for round in 0..runs {
         let mut samples = vec![None; Variant::ALL.len()];
         for index in rotation(round, Variant::ALL.len()) {
@@ -807,7 +826,14 @@ pub fn run(
                     samples[index] = Some(sample);
                     descriptions[index] = description;
                 }
-                Err(error) => {
+                Err(Failure::Skipped(error)) => {
+                    let note = format!("idle: {} skipped: {error}", variant.name());
+                    if !skipped.contains(&note) {
+                        progress.suspend(|| println!("  {note}"));
+                        skipped.push(note);
+                    }
+                }
+                Err(Failure::Failed(error)) => {
                     let note = format!("idle: {} failed: {error}", variant.name());
                     progress.suspend(|| println!("  {note}"));
                     failures.push(note);
@@ -831,8 +857,8 @@ pub fn run(
             summary.description
         ));
     }
-    for failure in &failures {
-        text.push_str(&format!("{failure}\n"));
+    for note in skipped.iter().chain(&failures) {
+        text.push_str(&format!("{note}\n"));
     }
     std::fs::create_dir_all(out).map_err(|error| format!("creating {}: {error}", out.display()))?;
     let report = IdleReport {

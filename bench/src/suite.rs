@@ -88,7 +88,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             Workload::Scheduler => suite.scheduler(),
             Workload::Files => suite.files()?,
             Workload::Timers => suite.timers(),
-            Workload::Idle => suite.idle(&options.out),
+            Workload::Idle => suite.idle(&options.out)?,
         }
     }
     suite.progress.finish_and_clear();
@@ -104,7 +104,11 @@ pub fn run(options: &Options) -> Result<(), String> {
         Some(idle) => format!("{notes}\n{idle}"),
         None => notes,
     };
-    println!("\n{table}\n{notes}");
+    if suite.cases.is_empty() {
+        println!("\n{notes}");
+    } else {
+        println!("\n{table}\n{notes}");
+    }
     println!(
         "throughput: the median of the runs (min–max); × tokio, × raw: the median (min–max) of \
          the per-round ratios; CPU µs/op: the server's (getrusage in the server process) for \
@@ -435,18 +439,18 @@ impl Suite {
     }
 
     /// Server memory with idle connections: its own table (`idle.md`, `idle.json`).
-    fn idle(&mut self, out: &Path) {
+    /// A wrong or lost echo fails the suite: the workload checks, not only measures.
+    fn idle(&mut self, out: &Path) -> Result<(), String> {
         let settings = self.settings.idle.clone();
-        match idle::run(
+        let table = idle::run(
             &settings,
             self.settings.runs,
             &self.split,
             out,
             &self.progress,
-        ) {
-            Ok(table) => self.idle = Some(table),
-            Err(error) => self.notes.push(error),
-        }
+        )?;
+        self.idle = Some(table);
+        Ok(())
     }
 
     fn timers(&mut self) {
