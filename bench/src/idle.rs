@@ -958,6 +958,50 @@ mod tests {
         assert_eq!(message(0, 1, 1024).len(), 1024);
     }
 
+    /// A loopback server that echoes every connection's bytes, flipping one byte of
+    /// connection `corrupt`'s second message.
+    fn echo_server(corrupt: usize) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (index, stream) in listener.incoming().enumerate() {
+                let mut stream = stream.unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 64];
+                    for round in 1.. {
+                        if stream.read_exact(&mut buf).is_err() {
+                            return;
+                        }
+                        if index == corrupt && round == 2 {
+                            buf[7] ^= 1;
+                        }
+                        if stream.write_all(&buf).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_wrong_echo_fails_the_check_and_right_ones_pass() {
+        let addr = echo_server(1);
+        let mut streams: Vec<TcpStream> = (0..3).map(|_| connect(addr).unwrap()).collect();
+        exchange(&mut streams, 0, 1, 64).expect("the warm-up echoes are right");
+        let error = exchange(&mut streams, 0, 2, 64).unwrap_err();
+        assert_eq!(error, "connection 1: the echo differs from the message");
+        // A server that closes instead of echoing is an error too, not a hang.
+        drop(streams);
+        let closing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closing.local_addr().unwrap();
+        let mut stream = [connect(addr).unwrap()];
+        drop(closing.accept().unwrap());
+        let error = exchange(&mut stream, 0, 1, 64).unwrap_err();
+        assert!(error.starts_with("connection 0:"), "{error}");
+    }
+
     #[test]
     fn variants_round_trip_through_their_keys() {
         for variant in Variant::ALL {
