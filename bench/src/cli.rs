@@ -46,15 +46,18 @@ pub enum Workload {
     Files,
     /// Timer wake-ups and `timeout` arm/disarm (in-process).
     Timers,
+    /// Server memory with 10 000 idle connections, each with a read pending.
+    Idle,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::PingPong,
         Workload::Echo,
         Workload::Scheduler,
         Workload::Files,
         Workload::Timers,
+        Workload::Idle,
     ];
 
     /// The name used by `--only`, in file names and in the JSON.
@@ -65,6 +68,7 @@ impl Workload {
             Workload::Scheduler => "scheduler",
             Workload::Files => "files",
             Workload::Timers => "timers",
+            Workload::Idle => "idle",
         }
     }
 
@@ -129,9 +133,11 @@ usage: ringtide-bench [--smoke | --full] [--only LIST] [--runs N] [--out DIR]
 
   (no flag)    the short version: ping-pong, scheduler and file reads, 5 runs each
   --full       every workload and case (ping-pong up to 1000 connections, fixed-rate
-               echo with latency percentiles, timers), longer windows
+               echo with latency percentiles, timers, idle-connection memory), longer
+               windows
   --smoke      a few seconds per workload, 2 runs: checks the suite end to end (CI)
-  --only LIST  comma-separated workloads: pingpong, echo, scheduler, files, timers
+  --only LIST  comma-separated workloads: pingpong, echo, scheduler, files, timers,
+               idle (server RSS with 10 000 idle connections)
   --runs N     measured runs per figure (at least 1; the default is 5, smoke 2)
   --out DIR    where results.json, results.csv, table.txt, table.md, summary.md
                and the SVG plots go
@@ -323,7 +329,7 @@ mod tests {
     #[test]
     fn full_and_smoke_run_every_workload_into_their_own_folder() {
         let full = options(&["--full"]);
-        assert_eq!((full.mode, full.workloads.len()), (Mode::Full, 5));
+        assert_eq!((full.mode, full.workloads.len()), (Mode::Full, 6));
         assert_eq!(full.out, Path::new("/results/full"));
         let smoke = options(&["--smoke"]);
         assert_eq!(smoke.mode, Mode::Smoke);

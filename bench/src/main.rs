@@ -17,6 +17,8 @@
 //! * `scheduler`: the five scheduler workloads, ringtide and tokio in-process.
 //! * `files`: 4 KiB random reads at QD1 / QD32 and 4 KiB whole-file reads.
 //! * `timers` (`--full`): 10 000 tasks sleeping 1 ms in a loop; `timeout` arm/disarm.
+//! * `idle` (`--full`, or `--only idle`): server RSS with 10 000 idle connections, each
+//!   with a read pending: `read_pooled` against a 4 KiB buffer per connection ([`idle`]).
 //!
 //! HTTP/1.1 is not part of the suite yet (no hyper server here).
 //!
@@ -50,6 +52,7 @@
 mod cli;
 mod cpu;
 mod files;
+mod idle;
 /// Used by the build script (`#[path]`); compiled here for its tests.
 #[cfg(test)]
 mod lockfile;
@@ -66,6 +69,10 @@ mod timers;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Ok(key) = std::env::var(idle::ROLE_ENV) {
+        idle::serve(&key);
+        return ExitCode::SUCCESS;
+    }
     if let Ok(key) = std::env::var(net::ROLE_ENV) {
         net::control::serve(&key);
         return ExitCode::SUCCESS;

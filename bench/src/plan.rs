@@ -15,6 +15,7 @@ pub struct Settings {
     pub scheduler: Scheduler,
     pub files: Files,
     pub timers: Timers,
+    pub idle: Idle,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +64,18 @@ pub struct Timers {
     pub window: Duration,
 }
 
+#[derive(Clone, Debug)]
+pub struct Idle {
+    /// Idle connections held open, each with a read pending.
+    pub connections: usize,
+    /// Bytes of each connection's warm-up message (and of the check after the idle phase).
+    pub message: usize,
+    /// Buffers of the pooled variants' one `BufPool` (4 KiB each).
+    pub pool_buffers: usize,
+    /// Wait before each memory reading, so the server is idle when it is read.
+    pub settle: Duration,
+}
+
 impl Settings {
     /// The settings for `options` on a machine with `cpus` usable CPUs.
     pub fn new(options: &Options, cpus: usize) -> Settings {
@@ -98,6 +111,12 @@ impl Settings {
                     workers: cpus,
                     window: ms(60),
                 },
+                idle: Idle {
+                    connections: 300,
+                    message: 1024,
+                    pool_buffers: 256,
+                    settle: ms(50),
+                },
             },
             Mode::Short => Settings {
                 runs: 5,
@@ -128,6 +147,12 @@ impl Settings {
                     workers: cpus,
                     window: ms(300),
                 },
+                idle: Idle {
+                    connections: 10_000,
+                    message: 1024,
+                    pool_buffers: 256,
+                    settle: ms(300),
+                },
             },
             Mode::Full => Settings {
                 runs: 5,
@@ -157,6 +182,12 @@ impl Settings {
                     tasks: 10_000,
                     workers: cpus,
                     window: ms(1000),
+                },
+                idle: Idle {
+                    connections: 10_000,
+                    message: 1024,
+                    pool_buffers: 256,
+                    settle: ms(500),
                 },
             },
         };
@@ -210,6 +241,17 @@ mod tests {
             settings(&["--full"], 2).runs >= 5,
             "full: median of at least 5 runs"
         );
+    }
+
+    #[test]
+    fn idle_holds_ten_thousand_connections_and_smoke_a_few_hundred() {
+        for mode in [&[][..], &["--full"]] {
+            let idle = settings(mode, 2).idle;
+            assert_eq!(idle.connections, 10_000, "{mode:?}: issue 17's count");
+            assert!(idle.message <= 4096 && idle.pool_buffers < idle.connections);
+        }
+        let smoke = settings(&["--smoke"], 2);
+        assert!(smoke.idle.connections <= 500 && smoke.runs >= 2);
     }
 
     #[test]

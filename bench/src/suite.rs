@@ -13,7 +13,7 @@ use crate::net::control::ServerProcess;
 use crate::plan::Settings;
 use crate::report::{CaseReport, CaseResult, Implementation, Report, Sample};
 use crate::stats::rotation;
-use crate::{cpu, files, net, plot, report, scheduler, system, timers};
+use crate::{cpu, files, idle, net, plot, report, scheduler, system, timers};
 
 /// Said in every report: what the suite does not (yet) measure.
 const NOT_YET: &str = "HTTP/1.1 (hyper on each runtime) is not in the suite yet.";
@@ -26,6 +26,8 @@ struct Suite {
     progress: ProgressBar,
     cases: Vec<CaseResult>,
     notes: Vec<String>,
+    /// The `idle` workload's table (it reports memory, not throughput).
+    idle: Option<String>,
 }
 
 /// Runs the suite for `options`.
@@ -78,6 +80,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         progress,
         cases: Vec::new(),
         notes: Vec::new(),
+        idle: None,
     };
     for &workload in &options.workloads {
         match workload {
@@ -85,6 +88,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             Workload::Scheduler => suite.scheduler(),
             Workload::Files => suite.files()?,
             Workload::Timers => suite.timers(),
+            Workload::Idle => suite.idle(&options.out)?,
         }
     }
     suite.progress.finish_and_clear();
@@ -96,7 +100,15 @@ pub fn run(options: &Options) -> Result<(), String> {
         .iter()
         .map(|note| format!("note: {note}\n"))
         .collect();
-    println!("\n{table}\n{notes}");
+    let notes = match &suite.idle {
+        Some(idle) => format!("{notes}\n{idle}"),
+        None => notes,
+    };
+    if suite.cases.is_empty() {
+        println!("\n{notes}");
+    } else {
+        println!("\n{table}\n{notes}");
+    }
     println!(
         "throughput: the median of the runs (min–max); × tokio, × raw: the median (min–max) of \
          the per-round ratios; CPU µs/op: the server's (getrusage in the server process) for \
@@ -190,6 +202,7 @@ fn steps(settings: &Settings, workloads: &[Workload], servers: usize) -> u64 {
             Workload::Timers => {
                 timers::Case::ALL.len() * (runs + 1) * timers::IMPLEMENTATIONS.len()
             }
+            Workload::Idle => runs * idle::Variant::ALL.len(),
         } as u64)
         .sum()
 }
@@ -425,6 +438,21 @@ impl Suite {
         Ok(())
     }
 
+    /// Server memory with idle connections: its own table (`idle.md`, `idle.json`).
+    /// A wrong or lost echo fails the suite: the workload checks, not only measures.
+    fn idle(&mut self, out: &Path) -> Result<(), String> {
+        let settings = self.settings.idle.clone();
+        let table = idle::run(
+            &settings,
+            self.settings.runs,
+            &self.split,
+            out,
+            &self.progress,
+        )?;
+        self.idle = Some(table);
+        Ok(())
+    }
+
     fn timers(&mut self) {
         let settings = self.settings.timers.clone();
         for case in timers::Case::ALL {
@@ -483,5 +511,7 @@ mod tests {
             steps(&settings, &[Workload::Scheduler, Workload::Timers], 7),
             5 * 2 * 3 + 2 * 3 * 4
         );
+        // idle: 2 runs × 7 variants, whatever the network servers.
+        assert_eq!(steps(&settings, &[Workload::Idle], 7), 14);
     }
 }

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::socket::Socket;
 use crate::io::{BufPool, PooledBuf};
-use crate::op;
 use crate::op::recv_pooled::{PooledRecv, RecvPooled};
 
 /// How many times pooled reads waited for a buffer to come back, process-wide (tests
@@ -39,7 +38,7 @@ impl Socket {
                 return Ok(PooledBuf::from_vec(kept.data));
             }
             let read = RecvPooled::new(self.fd.share(), pool.shared().clone());
-            match op::run(self.source(), read).await {
+            match crate::op::recv_pooled::run(self.source(), read).await {
                 PooledRecv::Data(buf) => return Ok(buf),
                 PooledRecv::Failed(error) => return Err(error),
                 PooledRecv::Exhausted(wait) => {
@@ -56,7 +55,10 @@ impl Socket {
                         );
                     }
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
-                    let (result, buf) = self.recv(Vec::with_capacity(pool.buffer_size()), 0).await;
+                    // Boxed: an owned read's future is large, and every pending pooled
+                    // read would carry its room otherwise (see `op::recv_pooled`).
+                    let (result, buf) =
+                        Box::pin(self.recv(Vec::with_capacity(pool.buffer_size()), 0)).await;
                     result?;
                     return Ok(PooledBuf::from_vec(buf));
                 }

@@ -191,53 +191,62 @@ async fn run_readiness<T: OpCode>(
                 let result = op.attempt();
                 return op.complete(result);
             };
-            let requested = op.stream_read_len();
             let direction = if matches!(readiness, Readiness::Read(_)) {
                 mio::Direction::Read
             } else {
                 mio::Direction::Write
             };
-            // Writes (and zero-length reads, which must never wait) try first: a socket
-            // is usually writable. Reads go by the readiness state, which a short read
-            // cleared, so a read usually costs one syscall.
-            if matches!(direction, mio::Direction::Write) || requested == Some(0) {
-                match registration.try_io(|| op.attempt()) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    result => return op.complete(result),
-                }
-            }
-            // A listed waiter, not the registration's one `poll_*` slot: other tasks
-            // may wait for the same direction (several `accept`s on one listener), and
-            // every one is woken.
-            // A short read shows the source drained only where readiness comes from real
-            // edges (epoll, kqueue); on Windows the readiness stays until a
-            // `WouldBlock` (see `driver::mio`'s `Registration::short_read_drains`).
-            let short_read_drains = registration.short_read_drains();
-            let mut waiter = registration.waiter(direction);
-            let result = poll_fn(|cx| {
-                std::task::ready!(coop::poll_proceed(cx));
-                loop {
-                    let event = std::task::ready!(waiter.poll_ready(cx))?;
-                    match registration.try_io(|| op.attempt()) {
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                            registration.clear_readiness(event);
-                        }
-                        Ok(read)
-                            if short_read_drains
-                                && read > 0
-                                && requested.is_some_and(|len| read < len) =>
-                        {
-                            registration.clear_readiness(event);
-                            return std::task::Poll::Ready(Ok(read));
-                        }
-                        result => return std::task::Poll::Ready(result),
-                    }
-                }
-            })
-            .await;
-            op.complete(result)
+            run_ready(registration, op, direction).await
         }
     }
+}
+
+/// The readiness half's wait-and-retry loop for an fd op in `direction` on
+/// `registration` (ops that keep their futures small call it directly:
+/// `op::recv_pooled`).
+pub(crate) async fn run_ready<T: OpCode>(
+    registration: &mio::Registration,
+    mut op: T,
+    direction: mio::Direction,
+) -> T::Output {
+    let requested = op.stream_read_len();
+    // Writes (and zero-length reads, which must never wait) try first: a socket
+    // is usually writable. Reads go by the readiness state, which a short read
+    // cleared, so a read usually costs one syscall.
+    if matches!(direction, mio::Direction::Write) || requested == Some(0) {
+        match registration.try_io(|| op.attempt()) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            result => return op.complete(result),
+        }
+    }
+    // A listed waiter, not the registration's one `poll_*` slot: other tasks
+    // may wait for the same direction (several `accept`s on one listener), and
+    // every one is woken.
+    // A short read shows the source drained only where readiness comes from real
+    // edges (epoll, kqueue); on Windows the readiness stays until a
+    // `WouldBlock` (see `driver::mio`'s `Registration::short_read_drains`).
+    let short_read_drains = registration.short_read_drains();
+    let mut waiter = registration.waiter(direction);
+    let result = poll_fn(|cx| {
+        std::task::ready!(coop::poll_proceed(cx));
+        loop {
+            let event = std::task::ready!(waiter.poll_ready(cx))?;
+            match registration.try_io(|| op.attempt()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    registration.clear_readiness(event);
+                }
+                Ok(read)
+                    if short_read_drains && read > 0 && requested.is_some_and(|len| read < len) =>
+                {
+                    registration.clear_readiness(event);
+                    return std::task::Poll::Ready(Ok(read));
+                }
+                result => return std::task::Poll::Ready(result),
+            }
+        }
+    })
+    .await;
+    op.complete(result)
 }
 
 /// Runs `op`'s syscall on the blocking pool; gives the op back with the result.
