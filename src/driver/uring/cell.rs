@@ -216,29 +216,7 @@ impl<T: OpCode> Completion for OpCell<T> {
     }
 
     fn fail_unsubmitted(&self, errno: i32) {
-        let waker = {
-            let mut state = lock(&self.state);
-            match std::mem::replace(&mut *state, State::Completed { result: -errno }) {
-                State::Queued { waker } | State::InFlight { waker, .. } if !self.detached => waker,
-                State::Queued { .. } | State::InFlight { .. } | State::Abandoned => {
-                    *state = State::Abandoned;
-                    drop(state);
-                    // SAFETY: the kernel never saw the value (its SQE was not
-                    // submitted) and no future exists to touch it.
-                    if let Some(op) = unsafe { &mut *self.op.get() } {
-                        op.complete_abandoned(-libc::ECANCELED);
-                    }
-                    None
-                }
-                other => {
-                    *state = other;
-                    None
-                }
-            }
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.end_unrun(State::Completed { result: -errno });
     }
 }
 
@@ -250,9 +228,17 @@ impl<T: OpCode> OpCell<T> {
     /// must learn it (a stream read uncounts itself from the socket's abandoned reads,
     /// a detached CLOSE closes its fd) or later ops wait for a result that never comes.
     fn never_ran(&self) {
+        self.end_unrun(State::Retired);
+    }
+
+    /// Ends an op the kernel does not hold (never submitted, or its final CQE came):
+    /// a future waiting for it gets `next` (`Retired`: resubmit it; `Completed`: its
+    /// result) and is woken; without a future, `complete_abandoned(-ECANCELED)` is the
+    /// op's final result (see [`never_ran`](OpCell::never_ran)).
+    fn end_unrun(&self, next: State) {
         let waker = {
             let mut state = lock(&self.state);
-            match std::mem::replace(&mut *state, State::Retired) {
+            match std::mem::replace(&mut *state, next) {
                 State::Queued { waker } | State::InFlight { waker, .. } if !self.detached => waker,
                 State::Queued { .. } | State::InFlight { .. } | State::Abandoned => {
                     *state = State::Abandoned;
