@@ -6,7 +6,7 @@
 //! option is ignored there: the same ordering must hold), current-thread and 2
 //! workers. io_uring runs also prove through `__private` counters that the queue ran.
 
-#![cfg(feature = "tokio-io")]
+#![cfg(all(target_os = "linux", feature = "tokio-io"))]
 
 mod rt_common;
 
