@@ -562,7 +562,16 @@ mod tests {
             op: UnsafeCell::new(Some(Counted(drops.clone(), kernel_done.clone()))),
             detached: false,
         });
-        assert!(cell.start(&owner, 1, 42).is_some());
+        submitted(&owner, cell)
+    }
+
+    /// Starts `cell` on `owner` (state `InFlight`, as after `Ring::submit`): the future
+    /// that awaits it and the ring's reference.
+    fn submitted<T: OpCode>(
+        owner: &Arc<RingShared>,
+        cell: Arc<OpCell<T>>,
+    ) -> (UringOp<T>, Arc<dyn Completion>) {
+        assert!(cell.start(owner, 1, 42).is_some());
         let ring: Arc<dyn Completion> = cell.clone();
         let future = UringOp {
             cell: Some(cell),
@@ -723,13 +732,7 @@ mod tests {
             *lock(&cell.state) = State::Queued {
                 waker: Some(Waker::noop().clone()),
             };
-            assert!(cell.start(&owner, 1, 42).is_some());
-            let ring: Arc<dyn Completion> = cell.clone();
-            let future = UringOp {
-                cell: Some(cell),
-                op: None,
-                route: || None,
-            };
+            let (future, ring) = submitted(&owner, cell);
             let kernel = loom::thread::spawn(move || {
                 ring.retire();
                 drop(ring);
@@ -756,13 +759,7 @@ mod tests {
             *lock(&cell.state) = State::Queued {
                 waker: Some(Waker::noop().clone()),
             };
-            assert!(cell.start(&owner, 1, 42).is_some());
-            let ring: Arc<dyn Completion> = cell.clone();
-            let future = UringOp {
-                cell: Some(cell),
-                op: None,
-                route: || None,
-            };
+            let (future, ring) = submitted(&owner, cell);
             let kernel = loom::thread::spawn(move || {
                 ring.fail_unsubmitted(libc::EPERM);
                 drop(ring);
