@@ -31,14 +31,13 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::error_log::ErrorLog;
 use crate::pattern::{Checksum, Pattern, Random};
 
 /// Chunk of a write or a read.
 const CHUNK: usize = 4096;
 /// Source addresses the slots spread over.
 const SOURCE_ADDRESSES: u32 = 8;
-/// How many error messages the report keeps.
-const ERROR_SAMPLES: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -77,8 +76,7 @@ pub struct ClientShared {
     pub half_closes_verified: AtomicU64,
     pub resets_caused: AtomicU64,
     pub plain_closes: AtomicU64,
-    pub errors: AtomicU64,
-    error_samples: Mutex<Vec<String>>,
+    errors: ErrorLog,
     latency: Mutex<Option<Histogram<u64>>>,
 }
 
@@ -118,11 +116,7 @@ impl ClientShared {
     }
 
     fn error(&self, what: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut samples = self.error_samples.lock().expect("not poisoned");
-        if samples.len() < ERROR_SAMPLES {
-            samples.push(what);
-        }
+        self.errors.record(what);
     }
 
     pub fn report(&self) -> ClientReport {
@@ -138,8 +132,8 @@ impl ClientShared {
             half_closes_verified: load(&self.half_closes_verified),
             resets_caused: load(&self.resets_caused),
             plain_closes: load(&self.plain_closes),
-            errors: load(&self.errors),
-            error_samples: self.error_samples.lock().expect("not poisoned").clone(),
+            errors: self.errors.count(),
+            error_samples: self.errors.samples(),
             latency_p50_us: latency.value_at_quantile(0.5),
             latency_p99_us: latency.value_at_quantile(0.99),
             latency_p999_us: latency.value_at_quantile(0.999),

@@ -18,6 +18,7 @@
 
 mod client;
 mod echo;
+mod error_log;
 mod mixed;
 mod pattern;
 mod process;

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::client::exchange;
+use crate::error_log::ErrorLog;
 use crate::pattern::{Checksum, Pattern, Random};
 use crate::process::{self, ProcessSample};
 use crate::server::{self, is_reset};
@@ -71,7 +72,6 @@ const WARM_UP_FRACTION: f64 = 0.5;
 const BLOCK_IN_PLACE: u64 = 2;
 /// How long one step may take before it counts as a hang.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-const ERROR_SAMPLES: usize = 8;
 
 /// What the child prints as `RESULT <json>`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -130,17 +130,12 @@ struct Counters {
     timeouts_elapsed: AtomicU64,
     interval_ticks: AtomicU64,
     aborted_sleepers: AtomicU64,
-    errors: AtomicU64,
-    error_samples: std::sync::Mutex<Vec<String>>,
+    errors: ErrorLog,
 }
 
 impl Counters {
     fn error(&self, what: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut samples = self.error_samples.lock().expect("not poisoned");
-        if samples.len() < ERROR_SAMPLES {
-            samples.push(what);
-        }
+        self.errors.record(what);
     }
 }
 
@@ -302,8 +297,8 @@ pub fn run() -> std::io::Result<()> {
     report.timeouts_elapsed = load(&counters.timeouts_elapsed);
     report.interval_ticks = load(&counters.interval_ticks);
     report.aborted_sleepers = load(&counters.aborted_sleepers);
-    report.errors = load(&counters.errors);
-    report.error_samples = counters.error_samples.lock().expect("not poisoned").clone();
+    report.errors = counters.errors.count();
+    report.error_samples = counters.errors.samples();
     println!(
         "RESULT {}",
         serde_json::to_string(&report).map_err(std::io::Error::other)?

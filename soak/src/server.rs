@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error_log::ErrorLog;
 use crate::process::{self, ProcessSample};
 
 /// Selects the role of a re-executed soak process: `echo-server` or `mixed`.
@@ -29,8 +30,6 @@ pub const BACKEND_ENV: &str = "RINGTIDE_SOAK_BACKEND";
 pub const WORKERS_ENV: &str = "RINGTIDE_SOAK_WORKERS";
 /// The echo buffer of each connection.
 const BUFFER: usize = 4096;
-/// How many error messages the stats carry (the count covers all).
-const ERROR_SAMPLES: usize = 8;
 
 /// The server's counters, as the `STATS` answer carries them.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -71,18 +70,13 @@ struct Counters {
     poll: AtomicU64,
     clean: AtomicU64,
     resets: AtomicU64,
-    errors: AtomicU64,
+    errors: ErrorLog,
     bytes: AtomicU64,
-    error_samples: std::sync::Mutex<Vec<String>>,
 }
 
 impl Counters {
     fn error(&self, what: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut samples = self.error_samples.lock().expect("not poisoned");
-        if samples.len() < ERROR_SAMPLES {
-            samples.push(what);
-        }
+        self.errors.record(what);
     }
 
     /// How a connection ended.
@@ -184,8 +178,8 @@ fn stats(runtime: &ringtide::runtime::Runtime, counters: &Counters, workers: usi
         poll_api_connections: counters.poll.load(Ordering::Relaxed),
         clean_closes: counters.clean.load(Ordering::Relaxed),
         resets: counters.resets.load(Ordering::Relaxed),
-        errors: counters.errors.load(Ordering::Relaxed),
-        error_samples: counters.error_samples.lock().expect("not poisoned").clone(),
+        errors: counters.errors.count(),
+        error_samples: counters.errors.samples(),
         bytes_echoed: counters.bytes.load(Ordering::Relaxed),
         alive_tasks: metrics.num_alive_tasks(),
         io_in_flight: io.in_flight,
