@@ -195,7 +195,7 @@ pub mod __private {
     /// processes of tests.
     #[cfg(ringtide_uring)]
     pub use crate::driver::uring::probe::{
-        Pretend, PretendedFeature, pretend_missing, pretended_fallbacks,
+        Pretend, PretendedFeature, multishot_accept_fallbacks, pretend_missing, pretended_fallbacks,
     };
 
     /// How often an io_uring submission queue was full and flushed to make room

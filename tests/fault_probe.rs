@@ -14,6 +14,13 @@
 //!   file-system workload gives the right results on io_uring, and the override's
 //!   counter proves each of those opcodes took its readiness/blocking fallback. The
 //!   same workload runs on mio for parity.
+//! * Multishot accept rejected by the kernel at run time (`EINVAL`, as before Linux
+//!   5.19; the probe does not check it): a listener made to accept in the ring (the
+//!   hidden `uring_multishot_accept` knob) switches to single accepts and takes every
+//!   connection, `accept` and `poll_accept`; the fallback ran once (its counter), and
+//!   listeners made afterwards use single accepts from the start. The kernel really
+//!   fails the SQE: under the override it carries an accept flag the kernel does not
+//!   know. The same workload runs on mio for parity.
 
 #![cfg(all(target_os = "linux", feature = "io-uring"))]
 
@@ -41,6 +48,7 @@ fn pretend(role: &str) -> String {
                 "NODROP" => PretendedFeature::NoDrop,
                 "FAST_POLL" => PretendedFeature::FastPoll,
                 "EXT_ARG" => PretendedFeature::ExtArg,
+                "MULTISHOT_ACCEPT" => PretendedFeature::MultishotAccept,
                 other => panic!("unknown feature {other}"),
             };
             pretend_missing(Pretend::Feature(feature));
@@ -322,4 +330,108 @@ fn every_optional_opcode_missing_takes_its_fallback() {
         "optional",
     )
     .expect("the override cannot be skipped");
+}
+
+/// Accepts `CONNECTIONS` connections on a new listener of the current runtime, half
+/// with `accept` and half with `poll_accept`, each checked by its peer address and one
+/// byte echoed back.
+async fn accept_workload() {
+    const CONNECTIONS: usize = 6;
+    let listener = ringtide::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    for index in 0..CONNECTIONS {
+        // Queued before the first accept, and arriving while one waits.
+        let client = if index % 3 == 0 {
+            Some(ringtide::net::TcpStream::connect(address).await.unwrap())
+        } else {
+            None
+        };
+        let connect = ringtide::spawn(async move {
+            match client {
+                Some(client) => client,
+                None => ringtide::net::TcpStream::connect(address).await.unwrap(),
+            }
+        });
+        let (mut server, peer) = if index % 2 == 0 {
+            listener.accept().await.unwrap()
+        } else {
+            std::future::poll_fn(|cx| listener.poll_accept(cx))
+                .await
+                .unwrap()
+        };
+        let mut client = connect.await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap(), "connection {index}");
+        let (written, _) = client.write_owned(vec![index as u8]).await;
+        assert_eq!(written.unwrap(), 1);
+        let (read, buf) = server.read_owned(vec![0u8; 1]).await;
+        assert_eq!(read.unwrap(), 1);
+        assert_eq!(buf, [index as u8]);
+    }
+}
+
+#[test]
+fn multishot_accept_rejected_at_run_time_falls_back_to_single_accepts() {
+    if let Some(role) = child_role() {
+        pretend(&role);
+        let mut ran = Vec::new();
+        for (index, workers) in [0, 2].into_iter().enumerate() {
+            let rt = rt_common::backend_builder(Backend::IoUring, workers)
+                .uring_multishot_accept(true)
+                .build()
+                .unwrap();
+            assert_eq!(rt.backend(), Backend::IoUring);
+            rt.block_on(accept_workload());
+            rt.block_on(async { ringtide::spawn(accept_workload()).await.unwrap() });
+            // The first listener of the process met the kernel's EINVAL and switched;
+            // every later one starts with single accepts (the kernel lacks it).
+            assert_eq!(
+                ringtide::__private::multishot_accept_fallbacks(),
+                1,
+                "io_uring with {workers} workers (runtime {index})"
+            );
+            ran.push(format!("io_uring/{workers}"));
+        }
+        // Parity: the same workload on mio, which has no multishot accept.
+        for workers in [0, 2] {
+            let rt = rt_common::backend_runtime(Backend::Mio, workers);
+            rt.block_on(accept_workload());
+            rt.block_on(async { ringtide::spawn(accept_workload()).await.unwrap() });
+            ran.push(format!("mio/{workers}"));
+        }
+        assert_eq!(ringtide::__private::multishot_accept_fallbacks(), 1);
+        report(&format!(
+            "one fallback to single accepts; accepted on {}",
+            ran.join(", ")
+        ));
+        return;
+    }
+    run_child(
+        "multishot_accept_rejected_at_run_time_falls_back_to_single_accepts",
+        "feature:MULTISHOT_ACCEPT",
+    )
+    .expect("the override cannot be skipped");
+}
+
+/// Without the override, multishot accept in the ring takes connections and never
+/// falls back (the kernel here has it: the probe passed on Linux 5.19+), so the
+/// fallback above is the override's doing.
+#[test]
+fn multishot_accept_in_the_ring_needs_no_fallback_here() {
+    if child_role().is_some() {
+        let rt = rt_common::backend_builder(Backend::IoUring, 2)
+            .uring_multishot_accept(true)
+            .build()
+            .unwrap();
+        rt.block_on(accept_workload());
+        assert_eq!(ringtide::__private::multishot_accept_fallbacks(), 0);
+        report("no fallback");
+        return;
+    }
+    run_child(
+        "multishot_accept_in_the_ring_needs_no_fallback_here",
+        "plain",
+    )
+    .expect("nothing to skip");
 }

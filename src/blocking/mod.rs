@@ -4,4 +4,5 @@ mod pool;
 
 pub(crate) use pool::{
     BlockingPool, Callback, Mandatory, SpawnError, Spawner, ThreadConfig, ThreadNameFn,
+    closure_returned,
 };

@@ -8,10 +8,34 @@
 //!
 //! # Growth and keep-alive
 //!
-//! A spawn wakes an idle thread if one is waiting and not already claimed by an earlier
-//! spawn; otherwise it starts a new thread, up to the cap (the workers plus
-//! `max_blocking_threads`). Past the cap, jobs queue. An idle thread exits after
+//! A spawn queues its job, then makes sure a thread is coming for it. *Coming* threads
+//! are those that will look at the queue without running user code first: idle
+//! threads already woken (`num_notified`), threads being started (`num_starting`), and
+//! threads whose closure has just returned and that are on their way back to the
+//! queue (`num_finishing`, reported by [`closure_returned`] from the closure's task).
+//! Each of them takes a queued job, if there is one, when it gets there. So:
+//!
+//! ```text
+//!   spawn: push the job
+//!     queued jobs <= coming threads ──► done (one of them takes it)
+//!     an idle thread not yet woken ───► wake it   (num_notified += 1)
+//!     below the cap ──────────────────► start one (num_starting += 1)
+//!     else ───────────────────────────► it waits for a running job to end
+//! ```
+//!
+//! Counting the coming threads is what keeps the pool from over-spawning: before, a
+//! spawn that landed while a thread was on its way back from its job (its `JoinHandle`
+//! woken, the awaiting task already spawning the next job), or while a woken idle
+//! thread had not yet run, started one more thread, and 64 tasks each running one short
+//! job at a time grew the pool to 130-360 threads. A thread that is running a closure
+//! is never counted: the closure may block for as long as it likes (waiting for another
+//! job, say), so a job never waits for it while the pool is below its cap. The cap is
+//! the workers plus `max_blocking_threads`. An idle thread exits after
 //! `thread_keep_alive` without work.
+//!
+//! The counts live under the pool's mutex, as does the queue; idle threads wait on a
+//! condvar. `tests/rt_blocking_reuse.rs` measures the peak and stresses the protocol
+//! with jobs that wait for each other.
 //!
 //! # Shutdown order
 //!
@@ -101,6 +125,10 @@ struct Shared {
     num_idle: usize,
     /// Idle threads already signalled for a queued job.
     num_notified: usize,
+    /// Threads started and not yet at the queue.
+    num_starting: usize,
+    /// Threads whose closure returned and that are on their way back to the queue.
+    num_finishing: usize,
     /// Mandatory (worker) jobs started; they raise the thread cap by one each.
     num_mandatory: usize,
     shutdown: bool,
@@ -140,8 +168,56 @@ pub(crate) enum Mandatory {
     No,
 }
 
+/// What a pool thread knows about itself.
+struct ThisThread {
+    inner: Arc<Inner>,
+    /// Counted in the pool's `num_finishing`.
+    finishing: bool,
+}
+
 thread_local! {
-    static CURRENT_POOL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Set on pool threads, for the whole life of the thread.
+    static THIS_THREAD: std::cell::RefCell<Option<ThisThread>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether this thread is one of `inner`'s threads.
+fn is_thread_of(inner: &Arc<Inner>) -> bool {
+    THIS_THREAD.with(|this| {
+        this.borrow()
+            .as_ref()
+            .is_some_and(|this| Arc::ptr_eq(&this.inner, inner))
+    })
+}
+
+/// Called by a blocking task right after its closure returned: this thread is on its
+/// way back to the queue and will take a queued job without running user code first,
+/// so spawns from now on count it as coming instead of starting another thread.
+///
+/// (What runs between here and the queue: the task's completion, i.e. the runtime's
+/// `on_task_terminate` callback, the wake-up of the `JoinHandle`, or the drop of a
+/// result nobody waits for.) Does nothing on other threads.
+pub(crate) fn closure_returned() {
+    THIS_THREAD.with(|this| {
+        let mut this = this.borrow_mut();
+        let Some(this) = this.as_mut() else { return };
+        if this.finishing {
+            return;
+        }
+        this.finishing = true;
+        lock(&this.inner.shared).num_finishing += 1;
+    });
+}
+
+/// Back at the queue (the pool's lock held): this thread no longer counts as coming.
+fn back_at_queue(shared: &mut Shared) {
+    THIS_THREAD.with(|this| {
+        if let Some(this) = this.borrow_mut().as_mut()
+            && std::mem::take(&mut this.finishing)
+        {
+            shared.num_finishing -= 1;
+        }
+    });
 }
 
 impl BlockingPool {
@@ -154,6 +230,8 @@ impl BlockingPool {
                         num_threads: 0,
                         num_idle: 0,
                         num_notified: 0,
+                        num_starting: 0,
+                        num_finishing: 0,
                         num_mandatory: 0,
                         shutdown: false,
                         next_thread_id: 0,
@@ -196,7 +274,7 @@ impl BlockingPool {
         drop(handle);
 
         // A pool thread shutting its own pool down must not wait for itself.
-        let own = usize::from(CURRENT_POOL.with(|p| p.get()) == Arc::as_ptr(inner) as usize);
+        let own = usize::from(is_thread_of(inner));
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut shared = lock(&inner.shared);
         while shared.num_threads > own {
@@ -252,6 +330,10 @@ impl Spawner {
         self.inner
             .queue_depth
             .store(shared.queue.len(), Ordering::Relaxed);
+        let coming = shared.num_notified + shared.num_starting + shared.num_finishing;
+        if shared.queue.len() <= coming {
+            return Ok(());
+        }
         if shared.num_idle > shared.num_notified {
             shared.num_notified += 1;
             self.inner.work_available.notify_one();
@@ -267,6 +349,7 @@ impl Spawner {
         match self.start_thread(id) {
             Ok(()) => {
                 shared.num_threads += 1;
+                shared.num_starting += 1;
                 self.inner
                     .num_threads
                     .store(shared.num_threads, Ordering::Relaxed);
@@ -316,7 +399,12 @@ impl Spawner {
 }
 
 fn run_thread(inner: Arc<Inner>, _id: usize) {
-    CURRENT_POOL.with(|p| p.set(Arc::as_ptr(&inner) as usize));
+    THIS_THREAD.with(|this| {
+        *this.borrow_mut() = Some(ThisThread {
+            inner: inner.clone(),
+            finishing: false,
+        });
+    });
     let handle = lock(&inner.handle).clone();
     let _enter = handle.as_ref().map(context::set_current);
     if let Some(on_start) = &inner.config.on_start {
@@ -324,6 +412,7 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
     }
 
     let mut shared = lock(&inner.shared);
+    shared.num_starting -= 1;
     'outer: loop {
         while let Some(job) = shared.queue.pop_front() {
             inner
@@ -337,6 +426,7 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
             // Panics are caught inside the task harness; nothing unwinds here.
             runnable.run();
             shared = lock(&inner.shared);
+            back_at_queue(&mut shared);
             if mandatory {
                 shared.num_mandatory -= 1;
             }
@@ -387,10 +477,13 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
     // before the thread counts as gone, so a runtime's shutdown, which waits for that
     // count, leaves nothing of it behind.
     crate::driver::settle_this_thread(true);
+    let this = THIS_THREAD.with(|this| this.borrow_mut().take());
     let mut shared = lock(&inner.shared);
     shared.num_threads -= 1;
     inner
         .num_threads
         .store(shared.num_threads, Ordering::Relaxed);
     inner.thread_exited.notify_all();
+    drop(shared);
+    drop(this);
 }

@@ -276,6 +276,7 @@ impl Socket {
                         // A kernel without multishot accept: single accepts.
                         KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
                         self.accept_stream.multishot.store(false, Relaxed);
+                        crate::driver::uring::probe::note_multishot_accept_fallback();
                         return Poll::Ready(None);
                     }
                     return Poll::Ready(Some(Err(error)));

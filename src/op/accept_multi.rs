@@ -46,7 +46,7 @@ impl<S: KeepsAccepts> OpCode for AcceptMulti<S> {
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.fd.raw()))
-            .flags(libc::SOCK_CLOEXEC)
+            .flags(crate::driver::uring::probe::multishot_accept_flags())
             .build()
     }
 

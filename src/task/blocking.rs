@@ -32,7 +32,11 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
             .func
             .take()
             .expect("a blocking task is polled once and completes");
-        Poll::Ready(func())
+        let output = func();
+        // This pool thread is on its way back to the queue: spawns from now on can
+        // count on it instead of starting another thread.
+        crate::blocking::closure_returned();
+        Poll::Ready(output)
     }
 }
 

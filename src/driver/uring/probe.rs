@@ -32,7 +32,10 @@
 //! [`pretend_missing`] makes the probe and [`supports`] report an opcode or a feature
 //! as missing, so that tests run every fallback path on a kernel that has everything.
 //! It is reachable only through `ringtide::__private` (hidden, not API) and is meant
-//! for child processes of tests: it is process-wide and permanent.
+//! for child processes of tests: it is process-wide and permanent. Multishot accept is
+//! not probed (a listener finds out from the kernel's `EINVAL`), so pretending it is
+//! missing makes the kernel reject it for real: its SQEs carry an accept flag the
+//! kernel does not know ([`multishot_accept_flags`]).
 
 use std::io;
 use std::sync::OnceLock;
@@ -161,11 +164,17 @@ pub enum PretendedFeature {
     FastPoll,
     /// `IORING_FEAT_EXT_ARG` (optional: timed parks queue a TIMEOUT SQE instead).
     ExtArg,
+    /// Multishot accept (Linux 5.19), which the probe does not check: the kernel is
+    /// made to reject every multishot accept at run time with `EINVAL`, as a kernel
+    /// before 5.19 does, so listeners accepting in the ring (the hidden
+    /// `uring_multishot_accept` knob) switch to single accepts (`net::accept_stream`).
+    MultishotAccept,
 }
 
 static PRETEND_NO_NODROP: AtomicBool = AtomicBool::new(false);
 static PRETEND_NO_FAST_POLL: AtomicBool = AtomicBool::new(false);
 static PRETEND_NO_EXT_ARG: AtomicBool = AtomicBool::new(false);
+static PRETEND_NO_MULTISHOT_ACCEPT: AtomicBool = AtomicBool::new(false);
 static PRETENDED_OPCODES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 /// Per opcode: how often [`supports`] said no because of the override, i.e. how often
 /// an op took its fallback path for it.
@@ -190,7 +199,39 @@ pub fn pretend_missing(what: Pretend) {
         Pretend::Feature(PretendedFeature::NoDrop) => PRETEND_NO_NODROP.store(true, Relaxed),
         Pretend::Feature(PretendedFeature::FastPoll) => PRETEND_NO_FAST_POLL.store(true, Relaxed),
         Pretend::Feature(PretendedFeature::ExtArg) => PRETEND_NO_EXT_ARG.store(true, Relaxed),
+        Pretend::Feature(PretendedFeature::MultishotAccept) => {
+            PRETEND_NO_MULTISHOT_ACCEPT.store(true, Relaxed);
+        }
     }
+}
+
+/// The `accept_flags` of a multishot accept SQE: `SOCK_CLOEXEC`, plus, under the
+/// test-only override of [`PretendedFeature::MultishotAccept`], a flag `accept4` does
+/// not know, so that the kernel itself fails the request with `EINVAL` when it reads
+/// the SQE, the error an older kernel gives for a multishot accept.
+pub(crate) fn multishot_accept_flags() -> libc::c_int {
+    const UNKNOWN_ACCEPT_FLAG: libc::c_int = 1;
+    if PRETEND_NO_MULTISHOT_ACCEPT.load(Relaxed) {
+        libc::SOCK_CLOEXEC | UNKNOWN_ACCEPT_FLAG
+    } else {
+        libc::SOCK_CLOEXEC
+    }
+}
+
+/// How often a listener accepting in the ring switched to single accepts because
+/// the kernel rejected its multishot accept (`net::accept_stream`).
+static MULTISHOT_ACCEPT_FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one listener switching from multishot to single accepts.
+pub(crate) fn note_multishot_accept_fallback() {
+    MULTISHOT_ACCEPT_FALLBACKS.fetch_add(1, Relaxed);
+}
+
+/// Test-only: how often a listener switched from its multishot accept to single
+/// accepts because the kernel rejected the multishot accept with `EINVAL` (really, or
+/// under [`PretendedFeature::MultishotAccept`]); process-wide.
+pub fn multishot_accept_fallbacks() -> u64 {
+    MULTISHOT_ACCEPT_FALLBACKS.load(Relaxed)
 }
 
 /// Test-only: how often an op fell back because `opcode` was pretended missing.
