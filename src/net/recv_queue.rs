@@ -257,6 +257,9 @@ mod uring {
             if !self.busy.load(Ordering::Acquire) {
                 return Queued::Idle;
             }
+            // A buffer read to its end goes back to its ring after the lock is released
+            // (declared first, so dropped last).
+            let mut _used_up = None;
             let mut guard = self.lock();
             let state = &mut *guard;
             let answer = match state.items.front_mut() {
@@ -265,7 +268,7 @@ mod uring {
                     if consume {
                         *start += used;
                         if *start >= buf.bytes().len() {
-                            state.items.pop_front();
+                            _used_up = state.items.pop_front();
                             state.buffers -= 1;
                             QUEUED.fetch_sub(1, Ordering::Relaxed);
                         }

@@ -100,33 +100,40 @@ struct Shared {
 struct State {
     /// The multishot `POLL_ADD`, once a wait armed it.
     poll: Option<MultiPoll>,
+    /// `poll` is armed and has not ended: a wait checks this (the lock's cache line)
+    /// instead of the request's cell. Set when armed; cleared by a final CQE and by
+    /// the disarm. (A dropped request's final CQE racing its drop on another thread
+    /// may clear it for a newer request: the next wait then arms one more, redundant
+    /// request, cancelling the newer one; no event is lost, the wait re-checks.)
+    poll_live: bool,
     /// The waiter futures.
     waiters: WaiterList,
     /// The one `poll_*`-style caller.
     poller: Option<Waker>,
 }
 
-impl State {
-    /// Takes every waiter to wake.
-    fn take_all(&mut self, batch: &mut WakeBatch) {
-        if let Some(waker) = self.poller.take() {
-            batch.push(waker);
-        }
-        self.waiters.take_all(batch);
-    }
-}
-
 impl Shared {
-    /// Takes every waiter and wakes it, outside the lock.
-    fn wake_all(&self) {
+    /// Takes every waiter and wakes it, outside the lock (the `poll_*` caller, the
+    /// common one, first and without the batch). `ended`: the request's final CQE.
+    fn wake_all(&self, ended: bool) {
         let mut batch = WakeBatch::new();
-        lock(&self.state).take_all(&mut batch);
+        let poller = {
+            let mut state = lock(&self.state);
+            if ended {
+                state.poll_live = false;
+            }
+            state.waiters.take_all(&mut batch);
+            state.poller.take()
+        };
+        if let Some(waker) = poller {
+            waker.wake();
+        }
         batch.wake_all();
     }
 }
 
 impl PollEvents for Shared {
-    fn poll_event(&self, result: i32, _more: bool) {
+    fn poll_event(&self, result: i32, more: bool) {
         // Any CQE counts, an error too (the fd is gone, ...): the syscall that follows
         // reports it. An ended request is re-armed by the next wait. `-ECANCELED` says
         // nothing about the socket: the request was cancelled (the ring retired, e.g.
@@ -142,7 +149,7 @@ impl PollEvents for Shared {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
                 Some((word + (1 << TICK_SHIFT)) | flags)
             });
-        self.wake_all();
+        self.wake_all(!more);
     }
 }
 
@@ -150,11 +157,11 @@ impl PollEvents for Shared {
 /// [`DirectionReadiness::waker`]).
 impl Wake for Shared {
     fn wake(self: Arc<Self>) {
-        self.wake_all();
+        self.wake_all(false);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_all();
+        self.wake_all(false);
     }
 }
 
@@ -206,7 +213,7 @@ impl DirectionReadiness {
     /// Arms the multishot `POLL_ADD` for `events` on `fd` if none is (or the last one
     /// ended). Only a failure to submit at all is an error.
     fn arm(&self, state: &mut State, fd: RawFd, events: libc::c_short) -> io::Result<()> {
-        if state.poll.as_ref().is_some_and(|poll| !poll.ended()) {
+        if state.poll_live {
             return Ok(());
         }
         // An ended request is dropped here: it has no CQE left, so nothing to cancel.
@@ -218,6 +225,7 @@ impl DirectionReadiness {
         self.shared.closing.store(closing, Ordering::Release);
         let sink: Arc<dyn PollEvents> = self.shared.clone();
         state.poll = Some(MultiPoll::arm(fd, events, sink, current_runtime_ring)?);
+        state.poll_live = true;
         Ok(())
     }
 
@@ -286,10 +294,11 @@ impl DirectionReadiness {
             if state.poll.is_none() {
                 return;
             }
+            state.poll_live = false;
             state.poll.take()
         };
         drop(poll);
-        self.shared.wake_all();
+        self.shared.wake_all(false);
     }
 
     /// A waiter, for a future to keep across its polls.
@@ -312,7 +321,11 @@ impl Drop for DirectionReadiness {
     fn drop(&mut self) {
         // Cancels the request (outside the lock), which releases its sink: the cycle
         // `Shared → poll → sink → Shared` ends here.
-        let poll = self.lock().poll.take();
+        let poll = {
+            let mut state = self.lock();
+            state.poll_live = false;
+            state.poll.take()
+        };
         drop(poll);
         // The queue's receive holds the queue as its sink: cancelling it ends that
         // cycle too, and queued buffers go back to their ring.
