@@ -7,8 +7,11 @@
 //! # When the mode engages and ends
 //!
 //! * Engages: the first time a poll-path read (`Socket::poll_read_stream`) finds the
-//!   socket empty (`recv` says `EAGAIN`). A stream whose reads always find data never
-//!   arms anything. Arming disarms the read direction's multishot `POLL_ADD`
+//!   socket empty: `recv` says `EAGAIN`, or the read would wait for readiness (a short
+//!   read drained the socket). A stream whose reads always find data never arms
+//!   anything. (Engaging on `EAGAIN` alone left a stream whose first read found data
+//!   on the readiness path for good: in a ping-pong that was up to every connection,
+//!   by timing, so earlier measurements of the mode mixed the two paths.) Arming disarms the read direction's multishot `POLL_ADD`
 //!   (`net::uring_readiness`), whose events the receive now carries.
 //! * Re-arms: a poll-path read that finds the queue empty and nothing armed arms a new
 //!   receive, unless the last one ended for good (end of stream, an error, the kernel
@@ -363,6 +366,17 @@ mod uring {
             Ok(true)
         }
 
+        /// A poll-path read found the socket empty: the mode engages. Returns whether it
+        /// was not engaged before (then the caller tries to arm).
+        #[cfg_attr(
+            not(any(feature = "tokio-io", feature = "futures-io")),
+            allow(dead_code, reason = "used by the AsyncRead impls")
+        )]
+        fn engage(&self) -> bool {
+            let mut state = self.lock();
+            !std::mem::replace(&mut state.engaged, true)
+        }
+
         /// The socket is gone or handed over: cancels the receive and gives the queued
         /// buffers back. Returns how many bytes were queued and whether a receive was
         /// still armed.
@@ -614,6 +628,9 @@ mod uring {
                 }
                 let tick = match readiness.ready_tick() {
                     Some(tick) => tick,
+                    // The socket was found drained (a short read cleared the readiness):
+                    // engage, as for an `EAGAIN`, and arm instead of waiting.
+                    None if queue.engage() => continue,
                     None => {
                         ready!(readiness.poll_ready(cx, self.fd(), Direction::Read.poll_events()))?
                     }
@@ -627,7 +644,7 @@ mod uring {
                     }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         readiness.clear(tick);
-                        queue.lock().engaged = true;
+                        queue.engage();
                     }
                     Err(error) => return Poll::Ready(Err(error)),
                 }
