@@ -108,6 +108,10 @@ struct State {
     poll_live: bool,
     /// The waiter futures.
     waiters: WaiterList,
+    /// A waiter future listed itself since the last wake (set on every listing, not
+    /// cleared when one leaves): a wake with none skips the list and its batch, the
+    /// `poll_*` path's common case.
+    waiters_listed: bool,
     /// The one `poll_*`-style caller.
     poller: Option<Waker>,
 }
@@ -116,19 +120,25 @@ impl Shared {
     /// Takes every waiter and wakes it, outside the lock (the `poll_*` caller, the
     /// common one, first and without the batch). `ended`: the request's final CQE.
     fn wake_all(&self, ended: bool) {
-        let mut batch = WakeBatch::new();
+        let mut batch = None;
         let poller = {
             let mut state = lock(&self.state);
             if ended {
                 state.poll_live = false;
             }
-            state.waiters.take_all(&mut batch);
+            if std::mem::take(&mut state.waiters_listed) {
+                let mut taken = WakeBatch::new();
+                state.waiters.take_all(&mut taken);
+                batch = Some(taken);
+            }
             state.poller.take()
         };
         if let Some(waker) = poller {
             waker.wake();
         }
-        batch.wake_all();
+        if let Some(batch) = batch {
+            batch.wake_all();
+        }
     }
 }
 
@@ -365,6 +375,7 @@ impl Waiter<'_> {
             return Poll::Ready(Ok(()));
         }
         state.waiters.register(&mut self.key, cx.waker());
+        state.waiters_listed = true;
         self.listed_at = Some(word >> TICK_SHIFT);
         if let Err(error) = self.readiness.arm(&mut state, fd, events) {
             self.unlist(&mut state);
