@@ -269,10 +269,10 @@ queue_test! {
                 server.write_all(&buf[..read]).await.unwrap();
             }
             client.join().unwrap();
+            // (The count is process-wide: on mio nothing is asserted, as other tests of
+            // this binary may arm receives meanwhile under `cargo test`.)
             if backend == Backend::IoUring {
                 assert!(armed() > before, "the waiting read armed no multishot receive");
-            } else {
-                assert_eq!(armed(), before, "mio never arms one");
             }
         });
     }
