@@ -39,6 +39,10 @@
 //!   sets READY before it takes the list under the same mutex: a waiter that found
 //!   READY unset and listed itself is either seen by that take or sees the bit on its
 //!   re-check. Wakers run after the lock is released.
+//! * Two flags beside the lock keep the common case on one cache line: `poll_live`
+//!   (the multishot is armed and not ended: a wait does not look at the request's
+//!   cell) and `waiters_listed` (a waiter future listed itself since the last wake: a
+//!   wake without one skips the list and its batch, the `poll_*` path's case).
 //! * A dropped waiter takes itself off the list. Dropping the socket drops the
 //!   multishot handle, which cancels the request; the request's sink (an `Arc` of the
 //!   direction) is the only cycle, and that drop breaks it.

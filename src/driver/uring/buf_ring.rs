@@ -36,8 +36,8 @@
 //! tail (a release store the kernel pairs with an acquire load). Tasks move between
 //! workers, so a buffer may be dropped on any thread, and two returns may race. No
 //! lock is taken (the return runs once per received buffer on the poll path's
-//! multishot receive; two mutexes here were about a fifth of that mode's user-space
-//! cost):
+//! multishot receive; with two mutexes it was 0.95% of an echo server's samples in
+//! that mode, 0.51% now, `perf record`, 256 connections × 100 B):
 //!
 //! ```text
 //!   reserved: the next free slot (wrapping u16)   published: the kernel's tail
