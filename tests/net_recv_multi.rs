@@ -233,6 +233,52 @@ queue_test! {
 }
 
 queue_test! {
+    /// The first bytes are in the socket before the first read (so no read ever sees
+    /// `EAGAIN`): the read that then has to wait engages the mode all the same, and the
+    /// echo goes through the queue.
+    fn a_stream_whose_first_read_finds_data_engages_when_it_must_wait(rt, backend) {
+        rt.block_on(async move {
+            // The client is a blocking std socket on its own thread, so that only the
+            // server's reads can arm a receive.
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let client = std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut client = std::net::TcpStream::connect(address).unwrap();
+                client.set_read_timeout(Some(HANG)).unwrap();
+                let mut reply = [0u8; 100];
+                for round in 0..50usize {
+                    let message = [round as u8; 100];
+                    client.write_all(&message).unwrap();
+                    client.read_exact(&mut reply).unwrap();
+                    assert_eq!(reply, message, "round {round}");
+                }
+            });
+            let (mut server, _) = listener.accept().await.unwrap();
+            // The first message is in the socket before the first read.
+            server.readable().await.unwrap();
+            let before = armed();
+            // Each read is short (the buffer is larger than a message), so it clears
+            // the readiness and the next read waits instead of trying a `recv`.
+            let mut buf = [0u8; 4096];
+            loop {
+                let read = timeout(HANG, server.read(&mut buf)).await.unwrap().unwrap();
+                if read == 0 {
+                    break;
+                }
+                server.write_all(&buf[..read]).await.unwrap();
+            }
+            client.join().unwrap();
+            // (The count is process-wide: on mio nothing is asserted, as other tests of
+            // this binary may arm receives meanwhile under `cargo test`.)
+            if backend == Backend::IoUring {
+                assert!(armed() > before, "the waiting read armed no multishot receive");
+            }
+        });
+    }
+}
+
+queue_test! {
     /// Reads dropped while waiting (before and after bytes are queued) lose nothing,
     /// and a read with a small buffer leaves the rest of a queued buffer for the next.
     fn dropped_reads_lose_no_bytes(rt, backend) {

@@ -77,6 +77,29 @@
 //! provided-buffer ring fills (`net::recv_queue`); measured, it saves the syscall but
 //! not CPU, so it is off by default (numbers in `net::recv_queue`).
 //!
+//! # Numbers now, and what limits them (issue 17, goal 1)
+//!
+//! A later quieter run (`bench/scripts/perf_pingpong.py`, same method, 5 interleaved
+//! repeats, load average 4.5–7.2; table in `net::recv_queue`): server CPU per request
+//! × tokio, io_uring poll path 0.98 / 0.99 / 1.00 / 1.01 (16 conns 100 B, 16 × 1 KiB,
+//! 256 × 100 B, 256 × 1 KiB), mio poll path 0.99 / 1.02 / 1.01 / 1.03, the raw io_uring
+//! loop 0.94 / 0.95 / 0.89 / 0.93. The target (≤ 0.95× tokio) is missed. The profile
+//! split (`perf record -g`, cpu-clock, 256 × 100 B) says why: the kernel is 89% of the
+//! server's samples on ringtide's poll path and 91% on tokio (tokio's `epoll_wait` is
+//! 10.7% of its samples; ringtide's `io_uring_enter`, with the multishot `POLL_ADD`s'
+//! task work, 3.4%, but its `sendto`/`recvfrom` cost that much more, within a run's
+//! noise); user space is 11% against tokio's 9%. The `send` (62% of the samples, the
+//! loopback delivery to the client included) and the `recv` (19%) are the same
+//! syscalls for both, so 5% less CPU than tokio needs user space at about half of
+//! tokio's; the raw loop gets there by batching every `send` and `recv` into one
+//! `io_uring_enter` per loop turn, which a `poll_write` that must say how many bytes
+//! it wrote cannot do without write-behind (rejected below). Of ringtide's user-space
+//! share, the largest items are the task machinery (`async_task` run/wake, the
+//! harness, about 2%), the readiness event and wait (`poll_event`, the poll cell,
+//! `poll_ready`, `wake_all`: about 2.6%), and libc's cancellation-point wrappers
+//! around `send`/`recv` (`__pthread_{en,dis}able_asynccancel`, 1.5%, tokio pays them
+//! too).
+
 //! # Why readiness on io_uring, not an internal owned buffer
 //!
 //! The alternative is completion-based: `poll_read` keeps an io_uring `RECV` into a

@@ -7,8 +7,11 @@
 //! # When the mode engages and ends
 //!
 //! * Engages: the first time a poll-path read (`Socket::poll_read_stream`) finds the
-//!   socket empty (`recv` says `EAGAIN`). A stream whose reads always find data never
-//!   arms anything. Arming disarms the read direction's multishot `POLL_ADD`
+//!   socket empty: `recv` says `EAGAIN`, or the read would wait for readiness (a short
+//!   read drained the socket). A stream whose reads always find data never arms
+//!   anything. (Engaging on `EAGAIN` alone left a stream whose first read found data
+//!   on the readiness path for good: in a ping-pong that was up to every connection,
+//!   by timing, so earlier measurements of the mode mixed the two paths.) Arming disarms the read direction's multishot `POLL_ADD`
 //!   (`net::uring_readiness`), whose events the receive now carries.
 //! * Re-arms: a poll-path read that finds the queue empty and nothing armed arms a new
 //!   receive, unless the last one ended for good (end of stream, an error, the kernel
@@ -67,50 +70,56 @@
 //! Server syscalls and CPU per request from `perf stat -p <server>` (tracepoints
 //! `raw_syscalls:sys_enter`, `syscalls:sys_enter_recvfrom`,
 //! `syscalls:sys_enter_io_uring_enter`, task-clock; the suite's server binary in its
-//! server role, one worker pinned to CPU 0; a Python ping-pong client pinned to CPU 1,
-//! 16 × 1000 or 256 × 100 round trips), servers interleaved, 5 repeats, medians
-//! (min–max). "recvmulti" is the poll path with `uring_recv_multishot(true)`.
-//! 2-core VM, load average 1.9–2.5 during the run (the other helpers were idle).
+//! server role, one worker pinned to CPU 0; the Python ping-pong client of
+//! `bench/scripts/perf_pingpong.py` pinned to CPU 1, 16 × 1000 or 256 × 100 round
+//! trips), servers interleaved, 5 repeats, medians (min–max). "recvmulti" is the poll
+//! path with `uring_recv_multishot(true)`; "before" rows are the build before the
+//! lock-free buffer return and the engagement fix (5d39875), in the same run. 2-core
+//! VM shared with other helpers, load average 4.5–7.2 during the run.
 //!
 //! | case | server | syscalls/req | recv/req | CPU µs/req | × tokio |
 //! |---|---|---|---|---|---|
-//! | 16 conns, 100 B | io_uring poll | 2.38 | 1.00 | 3.87 (3.83–3.94) | 1.00 |
-//! | 16 conns, 100 B | io_uring poll recvmulti | 1.40 | 0.00 | 3.97 (3.83–4.01) | 1.03 |
-//! | 16 conns, 100 B | mio poll | 2.41 | 1.00 | 3.91 (3.91–3.94) | 1.01 |
-//! | 16 conns, 100 B | tokio | 2.40 | 1.00 | 3.87 (3.87–3.92) | 1.00 |
-//! | 16 conns, 100 B | raw io_uring | 0.42 | 0.00 | 3.69 (3.61–3.76) | 0.95 |
-//! | 16 conns, 1 KiB | io_uring poll | 2.40 | 1.00 | 3.94 (3.89–4.04) | 0.98 |
-//! | 16 conns, 1 KiB | io_uring poll recvmulti | 1.36 | 0.00 | 4.11 (4.01–4.13) | 1.02 |
-//! | 16 conns, 1 KiB | mio poll | 2.42 | 1.00 | 3.97 (3.93–4.03) | 0.99 |
-//! | 16 conns, 1 KiB | tokio | 2.38 | 1.00 | 4.03 (3.97–4.17) | 1.00 |
-//! | 16 conns, 1 KiB | raw io_uring | 0.42 | 0.00 | 3.77 (3.68–3.83) | 0.94 |
-//! | 256 conns, 100 B | io_uring poll | 2.08 | 1.00 | 3.64 (3.60–3.71) | 1.00 |
-//! | 256 conns, 100 B | io_uring poll recvmulti | 1.07 | 0.00 | 3.71 (3.68–3.75) | 1.02 |
-//! | 256 conns, 100 B | mio poll | 2.06 | 1.00 | 3.67 (3.65–3.70) | 1.01 |
-//! | 256 conns, 100 B | tokio | 2.06 | 1.00 | 3.64 (3.58–3.68) | 1.00 |
-//! | 256 conns, 100 B | raw io_uring | 0.06 | 0.00 | 3.17 (3.17–3.30) | 0.87 |
-//! | 256 conns, 1 KiB | io_uring poll | 2.07 | 1.00 | 3.77 (3.73–3.81) | 1.01 |
-//! | 256 conns, 1 KiB | io_uring poll recvmulti | 1.06 | 0.00 | 3.85 (3.79–3.95) | 1.03 |
-//! | 256 conns, 1 KiB | mio poll | 2.05 | 1.00 | 3.76 (3.71–3.86) | 1.01 |
-//! | 256 conns, 1 KiB | tokio | 2.06 | 1.00 | 3.72 (3.66–3.73) | 1.00 |
-//! | 256 conns, 1 KiB | raw io_uring | 0.05 | 0.00 | 3.38 (3.31–3.40) | 0.91 |
+//! | 16 conns, 100 B | io_uring poll | 2.39 | 1.00 | 3.85 (3.74–4.30) | 0.98 |
+//! | 16 conns, 100 B | io_uring poll recvmulti, before | 1.37 | 0.00 | 3.92 (3.82–4.00) | 1.00 |
+//! | 16 conns, 100 B | io_uring poll recvmulti | 1.37 | 0.00 | 3.90 (3.84–4.46) | 0.99 |
+//! | 16 conns, 100 B | tokio | 2.39 | 1.00 | 3.92 (3.87–3.95) | 1.00 |
+//! | 16 conns, 100 B | raw io_uring | 0.40 | 0.00 | 3.69 (3.61–3.96) | 0.94 |
+//! | 16 conns, 1 KiB | io_uring poll | 2.42 | 1.00 | 3.89 (3.88–4.04) | 0.99 |
+//! | 16 conns, 1 KiB | io_uring poll recvmulti, before | 1.41 | 0.00 | 3.96 (3.91–4.13) | 1.01 |
+//! | 16 conns, 1 KiB | io_uring poll recvmulti | 1.40 | 0.00 | 4.06 (3.78–4.17) | 1.04 |
+//! | 16 conns, 1 KiB | tokio | 2.40 | 1.00 | 3.91 (3.87–4.21) | 1.00 |
+//! | 16 conns, 1 KiB | raw io_uring | 0.44 | 0.00 | 3.72 (3.68–4.10) | 0.95 |
+//! | 256 conns, 100 B | io_uring poll | 2.07 | 1.00 | 3.46 (3.33–3.51) | 1.00 |
+//! | 256 conns, 100 B | io_uring poll recvmulti, before | 1.08 | 0.00 | 3.49 (3.44–3.56) | 1.01 |
+//! | 256 conns, 100 B | io_uring poll recvmulti | 1.06 | 0.00 | 3.42 (3.38–3.50) | 0.99 |
+//! | 256 conns, 100 B | tokio | 2.05 | 1.00 | 3.45 (3.38–3.54) | 1.00 |
+//! | 256 conns, 100 B | raw io_uring | 0.06 | 0.00 | 3.06 (2.99–3.17) | 0.89 |
+//! | 256 conns, 1 KiB | io_uring poll | 2.07 | 1.00 | 3.51 (3.45–3.74) | 1.01 |
+//! | 256 conns, 1 KiB | io_uring poll recvmulti, before | 1.07 | 0.00 | 3.82 (3.59–4.12) | 1.10 |
+//! | 256 conns, 1 KiB | io_uring poll recvmulti | 1.07 | 0.00 | 3.61 (3.52–3.89) | 1.04 |
+//! | 256 conns, 1 KiB | tokio | 2.05 | 1.00 | 3.47 (3.39–3.53) | 1.00 |
+//! | 256 conns, 1 KiB | raw io_uring | 0.07 | 0.00 | 3.22 (3.10–4.49) | 0.93 |
 //!
-//! The `recv` is gone (1.06–1.40 syscalls per request instead of 2.07–2.40: the
+//! The `recv` is gone (1.06–1.40 syscalls per request instead of 2.07–2.42: the
 //! `send`, and `io_uring_enter` when the worker parks), but the server CPU per request
-//! is 2–4% higher than the readiness path's (a first run, before the reader's fast
-//! path took one lock instead of three and a wake stopped allocating, was 4–6%
-//! higher). A profile (`perf record`, 256 conns × 100 B) shows why: the kernel's
-//! multishot receive does the work the `recv` syscall did (the same
-//! `tcp_recvmsg_locked` and copy, run from io_uring's task work, plus the buffer
-//! selection), and a syscall entry on this machine is cheap, while user space adds
-//! the queue (a lock per push and per take), the buffer's return to the ring (two
-//! locks) and a second copy (kernel → ring buffer → caller's buffer); together about
-//! 5% of the server's samples. So the mode ships off by default: the readiness path
-//! (one multishot `POLL_ADD` per direction, `net::uring_readiness`) is the faster
-//! poll path here. Writes already go out inline (`send` with `MSG_DONTWAIT`, no SQE).
-//! Memory is a second cost: the kernel picks the ring's buffers in turn, so once
-//! traffic has cycled through them all, each worker ring keeps its 1024 × 16 KiB
-//! (16 MiB) resident; the readiness path reads into the caller's buffer.
+//! is level with the readiness path's at best (0.99–1.04× tokio against 0.98–1.01×).
+//! A profile (`perf record -g`, cpu-clock, 256 conns × 100 B, `PERF_OUT=` mode of the
+//! script) shows why: the kernel is 89% of the server's samples either way, and the
+//! multishot receive does the work the `recv` syscall did (`io_uring_enter` 23.7% of
+//! the samples, of which `io_recv` 19.6%, against `recvfrom` 19.0% + `io_uring_enter`
+//! 3.4% on the readiness path: the same `tcp_recvmsg_locked` and copy, run from
+//! io_uring's task work, plus the buffer selection), while a syscall entry on this
+//! machine is cheap. User space is 10.9% of the samples with the mode, 10.8% without:
+//! the queue (a lock per push and per take: `front` 2.2%, `received` 1.2%) and the
+//! second copy (kernel → ring buffer → caller's buffer) cost what the saved `recv`
+//! wrapper and readiness bookkeeping did. The buffer's return to the ring, two
+//! mutexes before (0.95% of the samples), is lock-free now (0.51%,
+//! `driver::uring::buf_ring`). So the mode ships off by default: the readiness path
+//! (one multishot `POLL_ADD` per direction, `net::uring_readiness`) is as fast here
+//! and reads into the caller's buffer. Writes already go out inline (`send` with
+//! `MSG_DONTWAIT`, no SQE). Memory is a second cost: the kernel picks the ring's
+//! buffers in turn, so once traffic has cycled through them all, each worker ring
+//! keeps its 1024 × 16 KiB (16 MiB) resident.
 
 use std::io;
 #[cfg(not(ringtide_uring))]
@@ -257,6 +266,9 @@ mod uring {
             if !self.busy.load(Ordering::Acquire) {
                 return Queued::Idle;
             }
+            // A buffer read to its end goes back to its ring after the lock is released
+            // (declared first, so dropped last).
+            let mut _used_up = None;
             let mut guard = self.lock();
             let state = &mut *guard;
             let answer = match state.items.front_mut() {
@@ -265,7 +277,7 @@ mod uring {
                     if consume {
                         *start += used;
                         if *start >= buf.bytes().len() {
-                            state.items.pop_front();
+                            _used_up = state.items.pop_front();
                             state.buffers -= 1;
                             QUEUED.fetch_sub(1, Ordering::Relaxed);
                         }
@@ -358,6 +370,17 @@ mod uring {
             // socket that was shut meanwhile (dropping it cancels it).
             drop(old);
             Ok(true)
+        }
+
+        /// A poll-path read found the socket empty: the mode engages. Returns whether it
+        /// was not engaged before (then the caller tries to arm).
+        #[cfg_attr(
+            not(any(feature = "tokio-io", feature = "futures-io")),
+            allow(dead_code, reason = "used by the AsyncRead impls")
+        )]
+        fn engage(&self) -> bool {
+            let mut state = self.lock();
+            !std::mem::replace(&mut state.engaged, true)
         }
 
         /// The socket is gone or handed over: cancels the receive and gives the queued
@@ -611,6 +634,9 @@ mod uring {
                 }
                 let tick = match readiness.ready_tick() {
                     Some(tick) => tick,
+                    // The socket was found drained (a short read cleared the readiness):
+                    // engage, as for an `EAGAIN`, and arm instead of waiting.
+                    None if queue.engage() => continue,
                     None => {
                         ready!(readiness.poll_ready(cx, self.fd(), Direction::Read.poll_events()))?
                     }
@@ -624,7 +650,7 @@ mod uring {
                     }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         readiness.clear(tick);
-                        queue.lock().engaged = true;
+                        queue.engage();
                     }
                     Err(error) => return Poll::Ready(Err(error)),
                 }

@@ -39,6 +39,10 @@
 //!   sets READY before it takes the list under the same mutex: a waiter that found
 //!   READY unset and listed itself is either seen by that take or sees the bit on its
 //!   re-check. Wakers run after the lock is released.
+//! * Two flags beside the lock keep the common case on one cache line: `poll_live`
+//!   (the multishot is armed and not ended: a wait does not look at the request's
+//!   cell) and `waiters_listed` (a waiter future listed itself since the last wake: a
+//!   wake without one skips the list and its batch, the `poll_*` path's case).
 //! * A dropped waiter takes itself off the list. Dropping the socket drops the
 //!   multishot handle, which cancels the request; the request's sink (an `Arc` of the
 //!   direction) is the only cycle, and that drop breaks it.
@@ -100,33 +104,50 @@ struct Shared {
 struct State {
     /// The multishot `POLL_ADD`, once a wait armed it.
     poll: Option<MultiPoll>,
+    /// `poll` is armed and has not ended: a wait checks this (the lock's cache line)
+    /// instead of the request's cell. Set when armed; cleared by a final CQE and by
+    /// the disarm. (A dropped request's final CQE racing its drop on another thread
+    /// may clear it for a newer request: the next wait then arms one more, redundant
+    /// request, cancelling the newer one; no event is lost, the wait re-checks.)
+    poll_live: bool,
     /// The waiter futures.
     waiters: WaiterList,
+    /// A waiter future listed itself since the last wake (set on every listing, not
+    /// cleared when one leaves): a wake with none skips the list and its batch, the
+    /// `poll_*` path's common case.
+    waiters_listed: bool,
     /// The one `poll_*`-style caller.
     poller: Option<Waker>,
 }
 
-impl State {
-    /// Takes every waiter to wake.
-    fn take_all(&mut self, batch: &mut WakeBatch) {
-        if let Some(waker) = self.poller.take() {
-            batch.push(waker);
-        }
-        self.waiters.take_all(batch);
-    }
-}
-
 impl Shared {
-    /// Takes every waiter and wakes it, outside the lock.
-    fn wake_all(&self) {
-        let mut batch = WakeBatch::new();
-        lock(&self.state).take_all(&mut batch);
-        batch.wake_all();
+    /// Takes every waiter and wakes it, outside the lock (the `poll_*` caller, the
+    /// common one, first and without the batch). `ended`: the request's final CQE.
+    fn wake_all(&self, ended: bool) {
+        let mut batch = None;
+        let poller = {
+            let mut state = lock(&self.state);
+            if ended {
+                state.poll_live = false;
+            }
+            if std::mem::take(&mut state.waiters_listed) {
+                let mut taken = WakeBatch::new();
+                state.waiters.take_all(&mut taken);
+                batch = Some(taken);
+            }
+            state.poller.take()
+        };
+        if let Some(waker) = poller {
+            waker.wake();
+        }
+        if let Some(batch) = batch {
+            batch.wake_all();
+        }
     }
 }
 
 impl PollEvents for Shared {
-    fn poll_event(&self, result: i32, _more: bool) {
+    fn poll_event(&self, result: i32, more: bool) {
         // Any CQE counts, an error too (the fd is gone, ...): the syscall that follows
         // reports it. An ended request is re-armed by the next wait. `-ECANCELED` says
         // nothing about the socket: the request was cancelled (the ring retired, e.g.
@@ -142,7 +163,7 @@ impl PollEvents for Shared {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
                 Some((word + (1 << TICK_SHIFT)) | flags)
             });
-        self.wake_all();
+        self.wake_all(!more);
     }
 }
 
@@ -150,11 +171,11 @@ impl PollEvents for Shared {
 /// [`DirectionReadiness::waker`]).
 impl Wake for Shared {
     fn wake(self: Arc<Self>) {
-        self.wake_all();
+        self.wake_all(false);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_all();
+        self.wake_all(false);
     }
 }
 
@@ -206,7 +227,7 @@ impl DirectionReadiness {
     /// Arms the multishot `POLL_ADD` for `events` on `fd` if none is (or the last one
     /// ended). Only a failure to submit at all is an error.
     fn arm(&self, state: &mut State, fd: RawFd, events: libc::c_short) -> io::Result<()> {
-        if state.poll.as_ref().is_some_and(|poll| !poll.ended()) {
+        if state.poll_live {
             return Ok(());
         }
         // An ended request is dropped here: it has no CQE left, so nothing to cancel.
@@ -218,6 +239,7 @@ impl DirectionReadiness {
         self.shared.closing.store(closing, Ordering::Release);
         let sink: Arc<dyn PollEvents> = self.shared.clone();
         state.poll = Some(MultiPoll::arm(fd, events, sink, current_runtime_ring)?);
+        state.poll_live = true;
         Ok(())
     }
 
@@ -286,10 +308,11 @@ impl DirectionReadiness {
             if state.poll.is_none() {
                 return;
             }
+            state.poll_live = false;
             state.poll.take()
         };
         drop(poll);
-        self.shared.wake_all();
+        self.shared.wake_all(false);
     }
 
     /// A waiter, for a future to keep across its polls.
@@ -312,7 +335,11 @@ impl Drop for DirectionReadiness {
     fn drop(&mut self) {
         // Cancels the request (outside the lock), which releases its sink: the cycle
         // `Shared → poll → sink → Shared` ends here.
-        let poll = self.lock().poll.take();
+        let poll = {
+            let mut state = self.lock();
+            state.poll_live = false;
+            state.poll.take()
+        };
         drop(poll);
         // The queue's receive holds the queue as its sink: cancelling it ends that
         // cycle too, and queued buffers go back to their ring.
@@ -352,6 +379,7 @@ impl Waiter<'_> {
             return Poll::Ready(Ok(()));
         }
         state.waiters.register(&mut self.key, cx.waker());
+        state.waiters_listed = true;
         self.listed_at = Some(word >> TICK_SHIFT);
         if let Err(error) = self.readiness.arm(&mut state, fd, events) {
             self.unlist(&mut state);
