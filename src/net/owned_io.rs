@@ -15,7 +15,7 @@ use std::io;
 
 use socket2::SockAddr;
 
-use super::socket::{Kind, Socket};
+use super::socket::{Kind, Socket, SocketState};
 use crate::driver::Backend;
 use crate::io::owned_loop;
 use crate::io::{BufResult, IoBuf, IoBufMut};
@@ -38,7 +38,10 @@ impl Socket {
     /// cancelled accept comes first.
     pub(crate) async fn accept_raw(&self) -> io::Result<(Socket, SockAddr)> {
         #[cfg(ringtide_uring)]
-        if let Some(readiness) = self.accept_stream.by_readiness() {
+        if let Some(readiness) = self
+            .accept_slot()
+            .and_then(super::accept_stream::AcceptStream::by_readiness)
+        {
             // `accept4` without `SOCK_NONBLOCK`: blocking, as io_uring wants it.
             let accepted = readiness.accept(self.fd()).await?;
             let socket = Socket::with_mode(accepted.fd, Kind::Stream, Some(false))?;
@@ -61,11 +64,16 @@ impl Socket {
         Ok((socket, accepted.peer))
     }
 
-    /// Reads into `buf[offset..]`. Kept bytes (or a kept datagram) from a cancelled
-    /// read come first. On a datagram socket, a zero-capacity buffer still takes (and
-    /// discards) one datagram, as `recv(2)` does.
-    pub(crate) async fn recv<B: IoBufMut>(&self, mut buf: B, offset: usize) -> BufResult<usize, B> {
-        if buf.bytes_total() == offset && self.state().kind == Kind::Stream {
+    /// A stream's read into `buf[offset..]` (`read_owned` and the reads built on it).
+    /// Kept bytes from a cancelled read come first. Its own path, without the datagram
+    /// branch of [`recv_one_datagram`](Socket::recv_one_datagram): a task stores the largest
+    /// future it awaits, and a datagram read's is several times a stream read's.
+    pub(crate) async fn recv_stream<B: IoBufMut>(
+        &self,
+        mut buf: B,
+        offset: usize,
+    ) -> BufResult<usize, B> {
+        if buf.bytes_total() == offset {
             return (Ok(0), buf);
         }
         let room = buf.bytes_total() - offset;
@@ -77,13 +85,26 @@ impl Socket {
             Ok(None) => {}
             Err(error) => return (Err(error), buf),
         }
-        if self.state().kind == Kind::Datagram {
-            let receive = RecvMsg::new(self.fd.share(), vec![buf], true);
-            let (result, mut bufs) = op::run(self.source(), receive).await;
-            let buf = bufs.pop().expect("one buffer in, one out");
-            return (result.map(|(count, _)| count), buf);
+        let reading = op::run(self.source(), Recv::new(self.fd.share(), buf, offset));
+        reading.await
+    }
+
+    /// A datagram socket's read of one datagram into `buf` (truncated to it, as
+    /// `recv(2)` does). A kept datagram from a cancelled read comes first. A
+    /// zero-capacity buffer still takes (and discards) one datagram.
+    pub(crate) async fn recv_one_datagram<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
+        match poll_fn(|cx| self.poll_take_read(cx, buf.bytes_total())).await {
+            Ok(Some(kept)) => {
+                let count = self.hand_out(kept, &mut buf, 0);
+                return (Ok(count), buf);
+            }
+            Ok(None) => {}
+            Err(error) => return (Err(error), buf),
         }
-        op::run(self.source(), Recv::new(self.fd.share(), buf, offset)).await
+        let receive = RecvMsg::new(self.fd.share(), vec![buf], true);
+        let (result, mut bufs) = op::run(self.source(), receive).await;
+        let buf = bufs.pop().expect("one buffer in, one out");
+        (result.map(|(count, _)| count), buf)
     }
 
     /// Copies a kept result into `buf[offset..]`; a stream puts back what did not fit.
@@ -108,7 +129,7 @@ impl Socket {
 
     /// Fills `buf` to its capacity; `UnexpectedEof` when the stream ends first.
     pub(crate) async fn recv_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        owned_loop::fill(buf, "stream", |buf, filled| self.recv(buf, filled)).await
+        owned_loop::fill(buf, "stream", |buf, filled| self.recv_stream(buf, filled)).await
     }
 
     /// Reads into `bufs` in order (a kept chunk fills the first buffer only).
@@ -162,25 +183,36 @@ impl Socket {
 
     /// Writes `buf[offset..bytes_init()]` once; returns how much was written. At or
     /// above the runtime's `uring_send_zc_threshold` (off by default), as
-    /// [`send_zc`](Socket::send_zc).
-    pub(crate) async fn send<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+    /// [`send_zc`](Socket::send_zc), boxed: a large send pays for the box, and a task
+    /// that writes does not carry the zero-copy path's room (a task stores the largest
+    /// future it awaits). Not an `async fn`, for the same reason: the future is
+    /// `op::run`'s alone, with no layer around it.
+    pub(crate) fn send<B: IoBuf>(
+        &self,
+        buf: B,
+        offset: usize,
+    ) -> op::run::Run<'_, Send<B, SocketState>> {
         #[cfg(ringtide_uring)]
         if self
             .state()
             .send_zc_threshold
             .is_some_and(|threshold| buf.bytes_init() - offset >= threshold)
         {
-            return self.send_zc(buf, offset).await;
+            return op::run::Run::boxed(self.send_zc(buf, offset));
         }
-        self.send_plain(buf, offset).await
+        self.send_plain(buf, offset)
     }
 
     /// [`send`](Socket::send) without zero copy.
-    async fn send_plain<B: IoBuf>(&self, buf: B, offset: usize) -> BufResult<usize, B> {
+    fn send_plain<B: IoBuf>(
+        &self,
+        buf: B,
+        offset: usize,
+    ) -> op::run::Run<'_, Send<B, SocketState>> {
         if buf.bytes_init() == offset && self.state().kind == Kind::Stream {
-            return (Ok(0), buf);
+            return op::run::Run::ready((Ok(0), buf));
         }
-        op::run(self.source(), Send::new(self.fd.share(), buf, offset)).await
+        op::run(self.source(), Send::new(self.fd.share(), buf, offset))
     }
 
     /// Writes all of `buf`'s initialised bytes.
@@ -205,7 +237,8 @@ impl Socket {
             .send_zc_threshold
             .is_some_and(|threshold| buf.bytes_init() >= threshold)
         {
-            return self.send_to_zc(buf, target).await;
+            let zero_copy = Box::pin(self.send_to_zc(buf, target));
+            return zero_copy.await;
         }
         self.send_to_plain(buf, target).await
     }

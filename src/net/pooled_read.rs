@@ -38,7 +38,8 @@ impl Socket {
                 return Ok(PooledBuf::from_vec(kept.data));
             }
             let read = RecvPooled::new(self.fd.share(), pool.shared().clone());
-            match crate::op::recv_pooled::run(self.source(), read).await {
+            let reading = crate::op::run(self.source(), read);
+            match reading.await {
                 PooledRecv::Data(buf) => return Ok(buf),
                 PooledRecv::Failed(error) => return Err(error),
                 PooledRecv::Exhausted(wait) => {
@@ -57,8 +58,9 @@ impl Socket {
                     FALLBACKS.fetch_add(1, Ordering::Relaxed);
                     // Boxed: an owned read's future is large, and every pending pooled
                     // read would carry its room otherwise (see `op::recv_pooled`).
-                    let (result, buf) =
-                        Box::pin(self.recv(Vec::with_capacity(pool.buffer_size()), 0)).await;
+                    let one_off =
+                        Box::pin(self.recv_stream(Vec::with_capacity(pool.buffer_size()), 0));
+                    let (result, buf) = one_off.await;
                     result?;
                     return Ok(PooledBuf::from_vec(buf));
                 }
@@ -87,11 +89,15 @@ macro_rules! impl_read_pooled {
             ///
             /// The socket's errors, as for
             /// [`read_owned`](crate::io::AsyncReadOwned::read_owned).
-            pub async fn read_pooled(
-                &self,
-                pool: &$crate::io::BufPool,
-            ) -> std::io::Result<$crate::io::PooledBuf> {
-                self.socket().recv_pooled(pool).await
+            // Not an `async fn`: that would wrap the read's future in one more layer,
+            // which a pending read (stored in its task) would carry.
+            pub fn read_pooled<'a>(
+                &'a self,
+                pool: &'a $crate::io::BufPool,
+            ) -> impl std::future::Future<Output = std::io::Result<$crate::io::PooledBuf>>
+            + Send
+            + 'a {
+                self.socket().recv_pooled(pool)
             }
         }
     };

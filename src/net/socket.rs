@@ -105,8 +105,10 @@ pub(crate) struct Socket {
     /// `SocketState`, because its op holds an `FdRef` to it (that would be a cycle);
     /// dropping the listener drops it, which cancels it. Declared before `fd`, so it is
     /// dropped first, while the fd is still open (its drop may shut the socket down).
+    /// Listeners only (`None` for every other socket): boxed, so that a stream, of
+    /// which a server holds thousands, does not carry a listener's 256 bytes.
     #[cfg(ringtide_uring)]
-    pub(super) accept_stream: AcceptStream,
+    pub(super) accept_stream: Option<Box<AcceptStream>>,
     pub(super) fd: FdOwner<SocketFd, SocketState>,
 }
 
@@ -158,11 +160,13 @@ impl Socket {
         let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream::new(
-                std::os::fd::AsFd::as_fd(&fd),
-                kind == Kind::Listener,
-                kind == Kind::Listener && matches!(source, IoSource::Uring),
-            ),
+            accept_stream: (kind == Kind::Listener).then(|| {
+                Box::new(AcceptStream::new(
+                    std::os::fd::AsFd::as_fd(&fd),
+                    true,
+                    matches!(source, IoSource::Uring),
+                ))
+            }),
             fd: FdOwner::with_state(
                 // Listeners and datagram sockets close at once, so that their address is
                 // free when the drop returns (a test or a restart may bind it again
@@ -222,8 +226,16 @@ impl Socket {
     /// the socket down (see `AcceptStream`).
     pub(crate) fn lend_fd(&self) -> BorrowedSocket<'_> {
         #[cfg(ringtide_uring)]
-        self.accept_stream.note_fd_lent();
+        if let Some(accept_stream) = self.accept_slot() {
+            accept_stream.note_fd_lent();
+        }
         self.as_fd()
+    }
+
+    /// A listener's accept slot (`None`: not a listener).
+    #[cfg(ringtide_uring)]
+    pub(super) fn accept_slot(&self) -> Option<&AcceptStream> {
+        self.accept_stream.as_deref()
     }
 
     /// The backend this socket runs on.
@@ -253,7 +265,9 @@ impl Socket {
     ///   read or accept in that state is logged as a warning.
     pub(crate) fn into_owned_fd(self) -> OwnedSocket {
         #[cfg(ringtide_uring)]
-        self.accept_stream.disarm();
+        if let Some(accept_stream) = self.accept_slot() {
+            accept_stream.disarm();
+        }
         // The multishot receive's queue (`net::recv_queue`): cancelled, buffers back.
         let (queued, receiving) = self.shut_recv_queue();
         let owner = self.fd;
