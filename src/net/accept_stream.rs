@@ -255,7 +255,7 @@ impl Socket {
         {
             return Poll::Ready(None);
         }
-        if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+        if let Some(kept) = ready!(self.state().accepts().poll_take(cx)) {
             return Poll::Ready(Some(Ok(kept)));
         }
         let mut slot = accept_stream.lock();

@@ -49,7 +49,7 @@ impl Socket {
         }
         let accepted = match self.accept_multishot().await {
             Some(accepted) => accepted?,
-            None => match poll_fn(|cx| self.state().accepts.poll_take(cx)).await {
+            None => match poll_fn(|cx| self.state().accepts().poll_take(cx)).await {
                 Some(kept) => kept,
                 None => op::run(self.source(), Accept::new(self.fd.share())).await?,
             },

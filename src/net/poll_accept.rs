@@ -71,7 +71,7 @@ impl Socket {
         }
         let accepted = if let Some(accepted) = ready!(self.poll_accept_multishot(cx)) {
             accepted
-        } else if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+        } else if let Some(kept) = ready!(self.state().accepts().poll_take(cx)) {
             Ok(kept)
         } else {
             ready!(

@@ -71,8 +71,10 @@ pub(crate) struct SocketState {
     pub(super) kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
     pub(super) reads: Leftovers<Received>,
-    /// Connections accepted by dropped `accept` futures.
-    pub(super) accepts: Leftovers<Accepted>,
+    /// Connections accepted by dropped `accept` futures: made on first use (by a
+    /// listener's accept), so that a stream, of which a server holds thousands, does not
+    /// carry a listener's 96 bytes. Read it through [`accepts`](SocketState::accepts).
+    accepts: std::sync::OnceLock<Box<Leftovers<Accepted>>>,
     /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
     pub(super) readiness: [super::uring_readiness::DirectionReadiness; 2],
@@ -92,9 +94,16 @@ impl KeepsReads for SocketState {
     }
 }
 
+impl SocketState {
+    /// The connections kept from dropped `accept` futures (made on first use).
+    pub(super) fn accepts(&self) -> &Leftovers<Accepted> {
+        self.accepts.get_or_init(Box::default)
+    }
+}
+
 impl KeepsAccepts for SocketState {
     fn late_accepts(&self) -> &Leftovers<Accepted> {
-        &self.accepts
+        self.accepts()
     }
 }
 
@@ -180,7 +189,7 @@ impl Socket {
                     source,
                     kind,
                     reads,
-                    accepts: Leftovers::default(),
+                    accepts: std::sync::OnceLock::new(),
                     #[cfg(ringtide_uring)]
                     readiness,
                     #[cfg(ringtide_uring)]
@@ -286,13 +295,16 @@ impl Socket {
                 }
             }
         }
-        loop {
-            match state.accepts.poll_take(&mut cx) {
-                Poll::Ready(Some(_)) => kept[1] += 1,
-                Poll::Ready(None) => break,
-                Poll::Pending => {
-                    pending[1] = true;
-                    break;
+        // Never made: nothing was ever kept, and nothing is in flight.
+        if let Some(accepts) = state.accepts.get() {
+            loop {
+                match accepts.poll_take(&mut cx) {
+                    Poll::Ready(Some(_)) => kept[1] += 1,
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {
+                        pending[1] = true;
+                        break;
+                    }
                 }
             }
         }
