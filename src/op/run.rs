@@ -136,6 +136,10 @@ impl<'a, T: OpCode> Run<'a, T> {
 
     /// A future that runs `future` in a box (a caller's rare path, returning the same
     /// future type).
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(dead_code, reason = "its one caller is the io_uring zero-copy send")
+    )]
     pub(crate) fn boxed(future: impl Future<Output = T::Output> + Send + 'a) -> Run<'a, T> {
         Run {
             state: State::Boxed(Box::pin(future)),
@@ -369,6 +373,13 @@ async fn retry_when_ready<T: OpCode>(
     }
 }
 
+/// A registration's listed waiter (the stand-in module names it at its top when mio is
+/// not compiled in).
+#[cfg(feature = "mio")]
+type Waiter<'a> = mio::registration::ReadinessWaiter<'a>;
+#[cfg(not(feature = "mio"))]
+type Waiter<'a> = mio::ReadinessWaiter<'a>;
+
 /// The readiness half's wait-and-retry loop for an fd op on a mio registration (see
 /// [`ReadyLoop::poll`]).
 pub(crate) struct ReadyLoop<'a, T: OpCode> {
@@ -378,7 +389,7 @@ pub(crate) struct ReadyLoop<'a, T: OpCode> {
     /// A listed waiter, not the registration's one `poll_*` slot: other tasks may wait
     /// for the same direction (several `accept`s on one listener), and every one is
     /// woken.
-    waiter: mio::registration::ReadinessWaiter<'a>,
+    waiter: Waiter<'a>,
     /// The length a stream read asks for (`OpCode::stream_read_len`).
     requested: Option<usize>,
     /// The syscall is tried before any wait (writes, zero-length reads); cleared once
