@@ -8,7 +8,7 @@
 //!
 //! The sizes are of types, the same on either backend at run time; they differ by
 //! Cargo features (io_uring compiled in or not), and the bounds hold for each. Measured
-//! with `--all-features` (bytes): `read_pooled` 184 (520 before), `read_owned` 224
+//! with `--all-features` (bytes): `read_pooled` 184 (520 before), `read_owned` 144
 //! (2000), `write_owned` 120 (704), `write_all_owned` 136 (928), `TcpStream` 16 (264).
 
 mod rt_common;
@@ -19,7 +19,7 @@ use ringtide::io::{AsyncReadOwned, AsyncWriteOwned, BufPool};
 use ringtide::net::{TcpListener, TcpStream};
 
 const READ_POOLED: usize = 200;
-const READ_OWNED: usize = 256;
+const READ_OWNED: usize = 160;
 const WRITE_OWNED: usize = 128;
 const WRITE_ALL_OWNED: usize = 160;
 const STREAM: usize = 16;
