@@ -42,6 +42,12 @@
 //! numbers include what their reads touched. Per connection: (RSS with the connections −
 //! baseline) / connections. Variants run interleaved (rotated each round); each figure is
 //! the median of the rounds, ratios to tokio taken within a round.
+//!
+//! Where the bytes go: the server's allocator counts its live heap blocks by size
+//! ([`heap_census`](crate::heap_census)), read (`HEAP`) with the baseline and again with
+//! the connections idle; each variant's note line lists what one idle connection adds
+//! (usable bytes × blocks per connection), next to the sizes of its task's future and
+//! of the pending read's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -182,7 +182,7 @@ impl Socket {
         #[cfg(ringtide_uring)]
         if self
             .state()
-            .send_zc_threshold
+            .send_zc_threshold()
             .is_some_and(|threshold| buf.bytes_init() - offset >= threshold)
         {
             return op::run::Run::boxed(self.send_zc(buf, offset));
@@ -225,7 +225,7 @@ impl Socket {
         #[cfg(ringtide_uring)]
         if self
             .state()
-            .send_zc_threshold
+            .send_zc_threshold()
             .is_some_and(|threshold| buf.bytes_init() >= threshold)
         {
             let zero_copy = Box::pin(self.send_to_zc(buf, target));

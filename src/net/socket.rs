@@ -83,9 +83,13 @@ pub(crate) struct SocketState {
     #[cfg(ringtide_uring)]
     pub(super) refuses_zero_copy: std::sync::atomic::AtomicBool,
     /// io_uring: plain sends of at least this many bytes go out zero-copy (the
-    /// runtime's `uring_send_zc_threshold`).
+    /// runtime's `uring_send_zc_threshold`); `usize::MAX` when it is off, a size no
+    /// send reaches (a buffer holds at most `isize::MAX` bytes). A plain number rather
+    /// than an `Option`: 8 bytes less in every socket's state, which puts it (with its
+    /// cell) in a smaller malloc size class. Read it through
+    /// [`send_zc_threshold`](SocketState::send_zc_threshold).
     #[cfg(ringtide_uring)]
-    pub(super) send_zc_threshold: Option<usize>,
+    send_zc_from: usize,
 }
 
 impl KeepsReads for SocketState {
@@ -95,6 +99,12 @@ impl KeepsReads for SocketState {
 }
 
 impl SocketState {
+    /// io_uring: the size from which plain sends go out zero-copy, if any.
+    #[cfg(ringtide_uring)]
+    pub(super) fn send_zc_threshold(&self) -> Option<usize> {
+        (self.send_zc_from != usize::MAX).then_some(self.send_zc_from)
+    }
+
     /// The connections kept from dropped `accept` futures (made on first use).
     pub(super) fn accepts(&self) -> &Leftovers<Accepted> {
         self.accepts.get_or_init(Box::default)
@@ -195,7 +205,7 @@ impl Socket {
                     #[cfg(ringtide_uring)]
                     refuses_zero_copy: std::sync::atomic::AtomicBool::new(false),
                     #[cfg(ringtide_uring)]
-                    send_zc_threshold,
+                    send_zc_from: send_zc_threshold.unwrap_or(usize::MAX),
                 },
             ),
         })
