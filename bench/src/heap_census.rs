@@ -3,9 +3,11 @@
 //! one with a count per size class on top, switched on by [`start`] (only the idle
 //! servers call it; every other process pays one relaxed load per allocation).
 //!
-//! A class is the usable size glibc's `malloc_usable_size` reports for the block (what
-//! the allocation really takes, less malloc's 8-byte header), in 16-byte steps up to
-//! [`LARGEST`]; larger blocks are counted together, with their bytes. The counts are
+//! A class is the usable size glibc's `malloc_usable_size` reports for the block,
+//! rounded up to 16 bytes, up to [`LARGEST`]; larger blocks are counted together, with
+//! their bytes. glibc's blocks are multiples of 16 bytes with an 8-byte header, so the
+//! usable size is 8 less than a multiple of 16, and its class is the block's whole
+//! size, header included: what the allocation really takes from the heap. The counts are
 //! signed: a block allocated before [`start`] and freed after counts −1, so only the
 //! difference between two [`snapshot`]s means anything, and that difference is exact.
 
@@ -149,7 +151,11 @@ mod tests {
         let before = parse("32:10 448:1").unwrap();
         let after = parse("32:30 448:21 8448:2").unwrap();
         let (rows, total) = per_connection(&before, &after, 20);
-        assert_eq!(rows, vec![(448, 1.0), (8448, 0.1), (32, 1.0)]);
+        assert_eq!(
+            rows,
+            vec![(8448, 0.1), (448, 1.0), (32, 1.0)],
+            "by bytes, largest first"
+        );
         assert!((total - (448.0 + 844.8 + 32.0)).abs() < 1e-9);
         assert!(parse("32:x").is_err());
         assert_eq!(parse("").unwrap(), vec![]);

@@ -46,8 +46,8 @@
 //! Where the bytes go: the server's allocator counts its live heap blocks by size
 //! ([`heap_census`](crate::heap_census)), read (`HEAP`) with the baseline and again with
 //! the connections idle; each variant's note line lists what one idle connection adds
-//! (usable bytes × blocks per connection), next to the sizes of its task's future and
-//! of the pending read's.
+//! (block size × blocks per connection), next to the sizes of its task's future and of
+//! the pending read's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -590,7 +590,7 @@ fn heap_text(before: &[(i64, i64)], after: &[(i64, i64)], connections: usize) ->
         .map(|(size, per)| format!("{size} B × {per:.2}"))
         .collect();
     format!(
-        "live heap per connection {total:.0} B usable (+8 B malloc header per block): {}",
+        "live heap per connection {total:.0} B (malloc blocks, headers included): {}",
         rows.join(", ")
     )
 }

@@ -54,30 +54,36 @@
 //!
 //! The suite's `idle` workload (`cargo run --release -p ringtide-bench -- --only idle`:
 //! 10 000 connections, each idle in a read after one 1 KiB echo; server RSS from
-//! `/proc`; 5 rounds, each of every variant, run alternately with the build before
-//! these changes; medians; 2 shared CPUs, load average 4.9–10.4):
+//! `/proc`; 5 rounds, each of every variant, alternating with a build from before these
+//! changes; medians; 2 shared CPUs, load average 2.4–4.4):
 //!
 //! | server (io_uring / mio) | RSS | per connection | × tokio's, per connection | × tokio's RSS |
 //! |---|---:|---:|---:|---:|
-//! | `read_pooled`, one `BufPool::new(256, 4096)` | 18.0 / 17.7 MiB | 1391 / 1367 B | 0.28 / 0.27 | 0.35 / 0.34 |
-//! | the same, write future boxed | 16.8 / 16.6 MiB | 1280 / 1269 B | 0.26 / 0.25 | 0.32 / 0.32 |
-//! | `read_owned`, a 4 KiB `Vec` per connection | 55.7 / 57.0 MiB | 5366 / 5495 B | 1.07 / 1.10 | 1.07 / 1.10 |
-//! | tokio, `AsyncReadExt::read`, 4 KiB per connection | 52.0 MiB | 4998 B | 1 | 1 |
+//! | `read_pooled`, one `BufPool::new(256, 4096)` | 16.3 / 16.1 MiB | 1202 / 1178 B | 0.24 / 0.24 | 0.31 / 0.31 |
+//! | `read_owned`, a 4 KiB `Vec` per connection | 53.7 / 55.0 MiB | 5120 / 5258 B | 1.03 / 1.06 | 1.03 / 1.05 |
+//! | tokio, `AsyncReadExt::read`, 4 KiB per connection | 52.1 MiB | 4968 B | 1 | 1 |
 //!
-//! The pooled rows were 2563 / 2519 B per connection (0.51×) before: a task stores the
-//! largest of its await points' futures, and the echo loop's was 1480 bytes (the
-//! `write_all_owned` future, 928; a pending pooled read's was 520, an owned read's
-//! 2000), with a 264-byte stream in it. `op::run` is now one hand-written future with
-//! its rare paths boxed, a stream read has no datagram branch, and a stream no
-//! listener's accept slot: the task future is 400 bytes (240 for the pending read, 344
-//! for the write, a 16-byte stream), see `op::run` and `tests/future_sizes.rs`. The
-//! per-connection target of issue 17 (0.3× tokio's) is met; the whole process's RSS,
-//! with the 4.4 MiB every server starts with and the pool's 1 MiB, is 0.35×. Where the
-//! rest goes (the bench's live-heap census, usable bytes of each block, io_uring): the
-//! task (512), the socket's shared state (256), its two readiness cells (2 × 128, also
-//! on mio, where they are never used), the op's cell (192; mio instead: the
-//! registration, 176 + 112), 8 bytes of malloc header per block, and the pool's touched
-//! buffers (about 105 B a connection at 10 000).
+//! The pooled rows were 2561 / 2519 B per connection (0.52×) before: a task stores the
+//! largest of its await points' futures, and the echo loop's was 1480 bytes (its
+//! `write_all_owned` future was 928, a pending pooled read's 520, an owned read's 2000),
+//! with a 264-byte stream in it. `op::run` is now one hand-written future with its rare
+//! paths boxed, and the stream futures on it are hand-written too (`read_pooled` 184
+//! bytes, `read_owned` 144, `write_all_owned` 136; see `op::run` and
+//! `tests/future_sizes.rs`); a stream read has no datagram branch and a stream no
+//! listener's accept slot (16 bytes). The echo task's future is 240 bytes. Issue 17's
+//! target, 0.3× tokio's, is met per connection; the whole process's RSS, with the
+//! 4.4 MiB every server starts with and the pool's 1 MiB, is 0.31×.
+//!
+//! Where an idle pooled connection's bytes go (the bench's live-heap census: malloc
+//! blocks, their 8-byte headers included; io_uring, mio alike but for the op cell):
+//!
+//! | block | bytes |
+//! |---|---:|
+//! | the task: async-task's header, the harness, the 240-byte echo future | 352 |
+//! | the socket's cell: its state (200) and fd, shared with its ops | 240 |
+//! | the socket's two io_uring readiness cells (`net::uring_readiness`; also made on mio, where they are never used) | 2 × 128 |
+//! | the pending op's cell (io_uring; mio instead: its registration, 176 + 112) | 192 |
+//! | total heap (RSS adds the pool's buffers the reads touched: 1 MiB, about 105 B a connection at 10 000) | 1120 |
 //!
 //! # Cancel safety
 //!
