@@ -42,6 +42,12 @@
 //! numbers include what their reads touched. Per connection: (RSS with the connections −
 //! baseline) / connections. Variants run interleaved (rotated each round); each figure is
 //! the median of the rounds, ratios to tokio taken within a round.
+//!
+//! Where the bytes go: the server's allocator counts its live heap blocks by size
+//! ([`heap_census`](crate::heap_census)), read (`HEAP`) with the baseline and again with
+//! the connections idle; each variant's note line lists what one idle connection adds
+//! (block size × blocks per connection), next to the sizes of its task's future and of
+//! the pending read's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -208,6 +214,7 @@ pub fn serve(key: &str) {
         .and_then(|count| count.parse().ok())
         .unwrap_or(256usize);
     cpu::raise_open_file_limit();
+    crate::heap_census::start();
     let started = match start(variant, threads, pool_buffers) {
         Ok(started) => started,
         Err(error) => {
@@ -221,6 +228,7 @@ pub fn serve(key: &str) {
         let Ok(line) = line else { break };
         let reply = match line.trim() {
             "COUNT" => format!("COUNT {}", ECHOES.load(Ordering::Acquire)),
+            "HEAP" => format!("HEAP {}", crate::heap_census::snapshot()),
             "SIZES" => match FUTURE_SIZES.get() {
                 Some((task, read)) => format!("SIZES {task} {read}"),
                 None => "SIZES 0 0".to_owned(),
@@ -521,6 +529,19 @@ impl IdleServer {
         parse_sizes(&line)
     }
 
+    /// `HEAP`: the server's live heap by allocation size (`heap_census`).
+    fn heap(&mut self) -> Result<Vec<(i64, i64)>, String> {
+        let input = self.input.as_mut().ok_or("the server was closed")?;
+        writeln!(input, "HEAP")
+            .and_then(|()| input.flush())
+            .map_err(|error| format!("writing to the server: {error}"))?;
+        let line = read_line(&mut self.output)?;
+        let census = line
+            .strip_prefix("HEAP")
+            .ok_or_else(|| format!("unexpected reply from the server: {line:?}"))?;
+        crate::heap_census::parse(census)
+    }
+
     fn memory(&self) -> Result<Memory, String> {
         memory_of(self.child.id())
     }
@@ -558,6 +579,20 @@ pub fn parse_sizes(line: &str) -> Result<(u64, u64), String> {
         Some(&[task, read]) => Ok((task, read)),
         _ => Err(format!("unexpected reply from the server: {line:?}")),
     }
+}
+
+/// The live heap an idle connection adds (`heap_census`): the total, then each
+/// allocation size with its blocks per connection.
+fn heap_text(before: &[(i64, i64)], after: &[(i64, i64)], connections: usize) -> String {
+    let (rows, total) = crate::heap_census::per_connection(before, after, connections);
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(size, per)| format!("{size} B × {per:.2}"))
+        .collect();
+    format!(
+        "live heap per connection {total:.0} B (malloc blocks, headers included): {}",
+        rows.join(", ")
+    )
 }
 
 /// Connection `index`'s message of `round` (1: warm-up, 2: the check): different for
@@ -638,6 +673,7 @@ fn measure_on(
 ) -> Result<(IdleSample, String), String> {
     std::thread::sleep(settings.settle);
     let baseline = server.memory()?;
+    let heap_before = server.heap()?;
     let connections = settings.connections;
     let mut streams: Vec<TcpStream> = Vec::with_capacity(connections);
     while streams.len() < connections {
@@ -651,6 +687,7 @@ fn measure_on(
     server.wait_for_echoes(connections as u64)?;
     std::thread::sleep(settings.settle);
     let loaded = server.memory()?;
+    let heap_loaded = server.heap()?;
     let (task, read) = server.future_sizes()?;
     for first in (0..connections).step_by(BATCH) {
         let end = (first + BATCH).min(connections);
@@ -666,6 +703,10 @@ fn measure_on(
     } else {
         format!("{}; connection task future {task} B", server.description)
     };
+    let description = format!(
+        "{description}; {}",
+        heap_text(&heap_before, &heap_loaded, connections)
+    );
     drop(server);
     Ok((
         IdleSample {

@@ -52,6 +52,7 @@
 mod cli;
 mod cpu;
 mod files;
+mod heap_census;
 mod idle;
 /// Used by the build script (`#[path]`); compiled here for its tests.
 #[cfg(test)]

@@ -54,24 +54,36 @@
 //!
 //! The suite's `idle` workload (`cargo run --release -p ringtide-bench -- --only idle`:
 //! 10 000 connections, each idle in a read after one 1 KiB echo; server RSS from
-//! `/proc`; median of 5 interleaved rounds; 2 shared CPUs, load average 5–6):
+//! `/proc`; 5 rounds, each of every variant, alternating with a build from before these
+//! changes; medians; 2 shared CPUs, load average 2.4–4.4):
 //!
-//! | server | RSS | per connection | × tokio's RSS |
-//! |---|---:|---:|---:|
-//! | `read_pooled`, one `BufPool::new(256, 4096)` (io_uring / mio) | 27.6 / 27.1 MiB | 2458 / 2416 B | 0.54 / 0.53 |
-//! | the same, write future boxed | 23.9 / 23.4 MiB | 2071 / 2025 B | 0.46 / 0.45 |
-//! | `read_owned`, a 4 KiB `Vec` per connection | 76.1 / 77.4 MiB | 7541 / 7675 B | 1.48 / 1.50 |
-//! | tokio, `AsyncReadExt::read`, 4 KiB per connection | 51.4 MiB | 4966 B | 1 |
+//! | server (io_uring / mio) | RSS | per connection | × tokio's, per connection | × tokio's RSS |
+//! |---|---:|---:|---:|---:|
+//! | `read_pooled`, one `BufPool::new(256, 4096)` | 16.3 / 16.1 MiB | 1202 / 1178 B | 0.24 / 0.24 | 0.31 / 0.31 |
+//! | `read_owned`, a 4 KiB `Vec` per connection | 53.7 / 55.0 MiB | 5120 / 5258 B | 1.03 / 1.06 | 1.03 / 1.05 |
+//! | tokio, `AsyncReadExt::read`, 4 KiB per connection | 52.1 MiB | 4968 B | 1 | 1 |
 //!
-//! Before pooled reads got their own small future (`op::recv_pooled::run`) a pending
-//! pooled read's future was 2096 bytes (it carried an owned read's room for the
-//! fallback, and `op::run`'s for every backend); it is 520 now, and the pooled row was
-//! 37.4 MiB (0.73×). What is left: the task stores the largest of its await points'
-//! futures, and an echo loop's `write_all_owned` future is larger
-//! than the pending read's, so the whole task future is 1416 bytes (1008 with the
-//! write boxed, against tokio's 88); the stream itself (232 bytes in the task), its
-//! shared state (256 bytes) and the op's cell on io_uring make most of the rest. The
-//! issue's target, 0.3× tokio's RSS, is not met.
+//! The pooled rows were 2561 / 2519 B per connection (0.52×) before: a task stores the
+//! largest of its await points' futures, and the echo loop's was 1480 bytes (its
+//! `write_all_owned` future was 928, a pending pooled read's 520, an owned read's 2000),
+//! with a 264-byte stream in it. `op::run` is now one hand-written future with its rare
+//! paths boxed, and the stream futures on it are hand-written too (`read_pooled` 184
+//! bytes, `read_owned` 144, `write_all_owned` 136; see `op::run` and
+//! `tests/future_sizes.rs`); a stream read has no datagram branch and a stream no
+//! listener's accept slot (16 bytes). The echo task's future is 240 bytes. Issue 17's
+//! target, 0.3× tokio's, is met per connection; the whole process's RSS, with the
+//! 4.4 MiB every server starts with and the pool's 1 MiB, is 0.31×.
+//!
+//! Where an idle pooled connection's bytes go (the bench's live-heap census: malloc
+//! blocks, their 8-byte headers included; io_uring, mio alike but for the op cell):
+//!
+//! | block | bytes |
+//! |---|---:|
+//! | the task: async-task's header, the harness, the 240-byte echo future | 352 |
+//! | the socket's cell: its state (200) and fd, shared with its ops | 240 |
+//! | the socket's two io_uring readiness cells (`net::uring_readiness`; also made on mio, where they are never used) | 2 × 128 |
+//! | the pending op's cell (io_uring; mio instead: its registration, 176 + 112) | 192 |
+//! | total heap (RSS adds the pool's buffers the reads touched: 1 MiB, about 105 B a connection at 10 000) | 1120 |
 //!
 //! # Cancel safety
 //!

@@ -68,7 +68,7 @@ macro_rules! impl_owned_io {
                 &mut self,
                 buf: B,
             ) -> impl std::future::Future<Output = $crate::io::BufResult<usize, B>> + Send {
-                self.socket().recv(buf, 0)
+                self.socket().recv_stream(buf, 0)
             }
 
             fn read_exact_owned<B: $crate::io::IoBufMut>(

@@ -38,13 +38,16 @@ where
     F: FnMut(B, usize) -> Fut,
     Fut: Future<Output = BufResult<usize, B>>,
 {
-    repeat(buf, B::bytes_init, step, || {
-        io::Error::new(
-            io::ErrorKind::WriteZero,
-            format!("the {what} accepted no more bytes"),
-        )
-    })
-    .await
+    repeat(buf, B::bytes_init, step, || write_zero(what)).await
+}
+
+/// `drain`'s error when a step writes nothing (for loops written out by hand, such as
+/// `net::owned_io`'s `SendAll`).
+pub(crate) fn write_zero(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WriteZero,
+        format!("the {what} accepted no more bytes"),
+    )
 }
 
 async fn repeat<B, F, Fut>(

@@ -248,15 +248,17 @@ impl Socket {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Option<io::Result<Accepted>>> {
         use std::sync::atomic::Ordering::Relaxed;
-        if !matches!(self.state().source, IoSource::Uring)
-            || !self.accept_stream.multishot.load(Relaxed)
+        let Some(accept_stream) = self.accept_slot() else {
+            return Poll::Ready(None);
+        };
+        if !matches!(self.state().source, IoSource::Uring) || !accept_stream.multishot.load(Relaxed)
         {
             return Poll::Ready(None);
         }
-        if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+        if let Some(kept) = ready!(self.state().accepts().poll_take(cx)) {
             return Poll::Ready(Some(Ok(kept)));
         }
-        let mut slot = self.accept_stream.lock();
+        let mut slot = accept_stream.lock();
         // At most one re-arm per poll: a request the kernel ended is replaced once.
         for _ in 0..2 {
             let stream = slot.get_or_insert_with(|| {
@@ -275,7 +277,7 @@ impl Socket {
                     if self.as_sock_ref().is_listener().unwrap_or(false) {
                         // A kernel without multishot accept: single accepts.
                         KERNEL_LACKS_MULTISHOT_ACCEPT.store(true, Relaxed);
-                        self.accept_stream.multishot.store(false, Relaxed);
+                        accept_stream.multishot.store(false, Relaxed);
                         crate::driver::uring::probe::note_multishot_accept_fallback();
                         return Poll::Ready(None);
                     }

@@ -242,7 +242,14 @@ mod tests {
         let first = uring();
         let listener = first.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            assert!(listener.socket.accept_stream.by_readiness().is_some());
+            assert!(
+                listener
+                    .socket
+                    .accept_slot()
+                    .unwrap()
+                    .by_readiness()
+                    .is_some()
+            );
             // One poll: nothing queued, so the accept arms the POLL_ADD and waits.
             {
                 let mut accept = pin!(listener.accept());

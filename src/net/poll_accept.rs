@@ -59,19 +59,23 @@ impl Socket {
         &self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(Accepted, Option<bool>)>> {
-        if let Some(readiness) = self.accept_stream.by_readiness() {
+        let Some(accept_stream) = self.accept_slot() else {
+            return Poll::Ready(Err(io::Error::other(
+                "accept on a socket that is not a listener",
+            )));
+        };
+        if let Some(readiness) = accept_stream.by_readiness() {
             // `accept4` without `SOCK_NONBLOCK`.
             let accepted = ready!(readiness.poll_accept(cx, self.fd()))?;
             return Poll::Ready(Ok((accepted, Some(false))));
         }
         let accepted = if let Some(accepted) = ready!(self.poll_accept_multishot(cx)) {
             accepted
-        } else if let Some(kept) = ready!(self.state().accepts.poll_take(cx)) {
+        } else if let Some(kept) = ready!(self.state().accepts().poll_take(cx)) {
             Ok(kept)
         } else {
             ready!(
-                self.accept_stream
-                    .poll_single(cx, || crate::op::accept::Accept::new(self.fd.share()))
+                accept_stream.poll_single(cx, || crate::op::accept::Accept::new(self.fd.share()))
             )
         };
         Poll::Ready(accepted.map(|accepted| (accepted, None)))

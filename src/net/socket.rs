@@ -71,8 +71,10 @@ pub(crate) struct SocketState {
     pub(super) kind: Kind,
     /// Reads whose futures were dropped after the kernel took the data.
     pub(super) reads: Leftovers<Received>,
-    /// Connections accepted by dropped `accept` futures.
-    pub(super) accepts: Leftovers<Accepted>,
+    /// Connections accepted by dropped `accept` futures: made on first use (by a
+    /// listener's accept), so that a stream, of which a server holds thousands, does not
+    /// carry a listener's 96 bytes. Read it through [`accepts`](SocketState::accepts).
+    accepts: std::sync::OnceLock<Box<Leftovers<Accepted>>>,
     /// io_uring: per direction, the `POLL_ADD` its waiters share.
     #[cfg(ringtide_uring)]
     pub(super) readiness: [super::uring_readiness::DirectionReadiness; 2],
@@ -81,9 +83,13 @@ pub(crate) struct SocketState {
     #[cfg(ringtide_uring)]
     pub(super) refuses_zero_copy: std::sync::atomic::AtomicBool,
     /// io_uring: plain sends of at least this many bytes go out zero-copy (the
-    /// runtime's `uring_send_zc_threshold`).
+    /// runtime's `uring_send_zc_threshold`); `usize::MAX` when it is off, a size no
+    /// send reaches (a buffer holds at most `isize::MAX` bytes). A plain number rather
+    /// than an `Option`: 8 bytes less in every socket's state, which puts it (with its
+    /// cell) in a smaller malloc size class. Read it through
+    /// [`send_zc_threshold`](SocketState::send_zc_threshold).
     #[cfg(ringtide_uring)]
-    pub(super) send_zc_threshold: Option<usize>,
+    send_zc_from: usize,
 }
 
 impl KeepsReads for SocketState {
@@ -92,9 +98,22 @@ impl KeepsReads for SocketState {
     }
 }
 
+impl SocketState {
+    /// io_uring: the size from which plain sends go out zero-copy, if any.
+    #[cfg(ringtide_uring)]
+    pub(super) fn send_zc_threshold(&self) -> Option<usize> {
+        (self.send_zc_from != usize::MAX).then_some(self.send_zc_from)
+    }
+
+    /// The connections kept from dropped `accept` futures (made on first use).
+    pub(super) fn accepts(&self) -> &Leftovers<Accepted> {
+        self.accepts.get_or_init(Box::default)
+    }
+}
+
 impl KeepsAccepts for SocketState {
     fn late_accepts(&self) -> &Leftovers<Accepted> {
-        &self.accepts
+        self.accepts()
     }
 }
 
@@ -105,8 +124,10 @@ pub(crate) struct Socket {
     /// `SocketState`, because its op holds an `FdRef` to it (that would be a cycle);
     /// dropping the listener drops it, which cancels it. Declared before `fd`, so it is
     /// dropped first, while the fd is still open (its drop may shut the socket down).
+    /// Listeners only (`None` for every other socket): boxed, so that a stream, of
+    /// which a server holds thousands, does not carry a listener's 256 bytes.
     #[cfg(ringtide_uring)]
-    pub(super) accept_stream: AcceptStream,
+    pub(super) accept_stream: Option<Box<AcceptStream>>,
     pub(super) fd: FdOwner<SocketFd, SocketState>,
 }
 
@@ -158,11 +179,13 @@ impl Socket {
         let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
-            accept_stream: AcceptStream::new(
-                std::os::fd::AsFd::as_fd(&fd),
-                kind == Kind::Listener,
-                kind == Kind::Listener && matches!(source, IoSource::Uring),
-            ),
+            accept_stream: (kind == Kind::Listener).then(|| {
+                Box::new(AcceptStream::new(
+                    std::os::fd::AsFd::as_fd(&fd),
+                    true,
+                    matches!(source, IoSource::Uring),
+                ))
+            }),
             fd: FdOwner::with_state(
                 // Listeners and datagram sockets close at once, so that their address is
                 // free when the drop returns (a test or a restart may bind it again
@@ -176,13 +199,13 @@ impl Socket {
                     source,
                     kind,
                     reads,
-                    accepts: Leftovers::default(),
+                    accepts: std::sync::OnceLock::new(),
                     #[cfg(ringtide_uring)]
                     readiness,
                     #[cfg(ringtide_uring)]
                     refuses_zero_copy: std::sync::atomic::AtomicBool::new(false),
                     #[cfg(ringtide_uring)]
-                    send_zc_threshold,
+                    send_zc_from: send_zc_threshold.unwrap_or(usize::MAX),
                 },
             ),
         })
@@ -222,8 +245,16 @@ impl Socket {
     /// the socket down (see `AcceptStream`).
     pub(crate) fn lend_fd(&self) -> BorrowedSocket<'_> {
         #[cfg(ringtide_uring)]
-        self.accept_stream.note_fd_lent();
+        if let Some(accept_stream) = self.accept_slot() {
+            accept_stream.note_fd_lent();
+        }
         self.as_fd()
+    }
+
+    /// A listener's accept slot (`None`: not a listener).
+    #[cfg(ringtide_uring)]
+    pub(super) fn accept_slot(&self) -> Option<&AcceptStream> {
+        self.accept_stream.as_deref()
     }
 
     /// The backend this socket runs on.
@@ -253,7 +284,9 @@ impl Socket {
     ///   read or accept in that state is logged as a warning.
     pub(crate) fn into_owned_fd(self) -> OwnedSocket {
         #[cfg(ringtide_uring)]
-        self.accept_stream.disarm();
+        if let Some(accept_stream) = self.accept_slot() {
+            accept_stream.disarm();
+        }
         // The multishot receive's queue (`net::recv_queue`): cancelled, buffers back.
         let (queued, receiving) = self.shut_recv_queue();
         let owner = self.fd;
@@ -272,13 +305,16 @@ impl Socket {
                 }
             }
         }
-        loop {
-            match state.accepts.poll_take(&mut cx) {
-                Poll::Ready(Some(_)) => kept[1] += 1,
-                Poll::Ready(None) => break,
-                Poll::Pending => {
-                    pending[1] = true;
-                    break;
+        // Never made: nothing was ever kept, and nothing is in flight.
+        if let Some(accepts) = state.accepts.get() {
+            loop {
+                match accepts.poll_take(&mut cx) {
+                    Poll::Ready(Some(_)) => kept[1] += 1,
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {
+                        pending[1] = true;
+                        break;
+                    }
                 }
             }
         }

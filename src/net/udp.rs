@@ -581,7 +581,7 @@ impl UdpSocket {
     ///
     /// As [`recv`](UdpSocket::recv).
     pub async fn recv_owned<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.recv(buf, 0).await
+        self.socket.recv_one_datagram(buf).await
     }
 
     /// The address this socket is bound to.

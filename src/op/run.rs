@@ -44,11 +44,38 @@
 //! from 0.66× to 0.87× at depth 32. An uncached read pays one failed `preadv2` (about a
 //! microsecond) before its SQE, small next to the device. The hidden builder knob
 //! `uring_inline_file_io(false)` turns it off (tests use it to keep ops in the ring).
+//!
+//! # A small future
+//!
+//! A task stores the largest of its await points' futures for its whole life, and a
+//! server holds thousands of tasks waiting in a read. So [`run`] returns a hand-written
+//! future, [`Run`], one state per path (an `async fn` would add a layer holding its
+//! arguments a second time, and keep each path's room side by side): the op's
+//! `UringOp` on io_uring, the readiness loop ([`ReadyLoop`]) on mio. The rare paths
+//! are boxed and pay one allocation each when they run: an opcode the kernel lacks,
+//! an `EAGAIN` from a non-blocking fd on io_uring (the `POLL_ADD` and the retry), and
+//! the blocking pool's round trip (about 25 µs, next to which the box is noise; the
+//! inline `RWF_NOWAIT` form still runs unboxed). Callers that box a path of their own
+//! build the box in its own statement: a temporary built in the statement that awaits
+//! keeps its room in the caller's future, moved out or not. The stream futures built
+//! on it (`read_pooled`, `read_owned`, `write_all_owned`) are written out by hand too,
+//! for the same reason. Measured (debug and release alike, `--all-features`;
+//! `tests/future_sizes.rs` pins the public ones):
+//!
+//! | future | before | after |
+//! |---|---:|---:|
+//! | `op::run` of a TCP `Send` | 448 B | 120 B |
+//! | `op::run` of a TCP `Recv` | 504 B | 128 B |
+//! | `op::run` of a `RecvPooled` | 424 B (its own cut-down `run`) | 168 B |
+//! | `TcpStream::read_pooled` | 520 B | 184 B |
+//! | `read_owned` on a `TcpStream` | 2000 B | 144 B |
+//! | `write_owned` on a `TcpStream` | 704 B | 120 B |
+//! | `write_all_owned` on a `TcpStream` | 928 B | 136 B |
 
-use std::future::poll_fn;
 use std::io;
 #[cfg(ringtide_uring)]
 use std::os::fd::RawFd;
+use std::task::{Context, Poll};
 
 use crate::driver::op::{IoSource, OpCode, Readiness};
 #[cfg(ringtide_uring)]
@@ -63,23 +90,197 @@ use crate::task::blocking::spawn_blocking;
 use crate::task::coop;
 
 /// Runs `op` to completion on the backend of `source` (an I/O object's registration),
-/// or of the current runtime when `source` is `None`.
-pub(crate) async fn run<T: OpCode>(source: Option<&IoSource>, op: T) -> T::Output {
+/// or of the current runtime when `source` is `None` (the runtime of the thread that
+/// first polls the future). Nothing runs before the first poll.
+pub(crate) fn run<T: OpCode>(source: Option<&IoSource>, op: T) -> Run<'_, T> {
+    Run {
+        state: State::Start { source, op },
+    }
+}
+
+/// The future of [`run`]: one state per path, the rare ones boxed (see "A small
+/// future" in the module docs).
+pub(crate) struct Run<'a, T: OpCode> {
+    state: State<'a, T>,
+}
+
+enum State<'a, T: OpCode> {
+    /// Not polled yet: the backend is picked at the first poll.
+    Start { source: Option<&'a IoSource>, op: T },
+    /// io_uring, an op marked `NOWAIT_BEFORE_RING`: its inline form first (after the
+    /// coop budget allows it), then the ring.
+    #[cfg(ringtide_uring)]
+    Inline(T),
+    /// io_uring: the op in the ring.
+    #[cfg(ringtide_uring)]
+    Ring(uring::cell::UringOp<T>),
+    /// mio: the readiness loop.
+    Ready(ReadyLoop<'a, T>),
+    /// An op without readiness: its inline form (after the coop budget allows it), then
+    /// the blocking pool.
+    Blocking(T),
+    /// A rare path, boxed.
+    Boxed(std::pin::Pin<Box<dyn Future<Output = T::Output> + Send + 'a>>),
+    /// The output, known before the first poll ([`Run::ready`]).
+    Finished(T::Output),
+    /// Completed (or a poll panicked midway).
+    Done,
+}
+
+impl<'a, T: OpCode> Run<'a, T> {
+    /// A future that completes with `output` at its first poll (a caller that needs no
+    /// op this time, returning the same future type).
+    pub(crate) fn ready(output: T::Output) -> Run<'a, T> {
+        Run {
+            state: State::Finished(output),
+        }
+    }
+
+    /// A future that runs `future` in a box (a caller's rare path, returning the same
+    /// future type).
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(dead_code, reason = "its one caller is the io_uring zero-copy send")
+    )]
+    pub(crate) fn boxed(future: impl Future<Output = T::Output> + Send + 'a) -> Run<'a, T> {
+        Run {
+            state: State::Boxed(Box::pin(future)),
+        }
+    }
+}
+
+// `Run` never pins the op or the output (it moves them between states), and its other
+// states are `Unpin` (`UringOp`, the readiness waiter, a box).
+impl<T: OpCode> Unpin for Run<'_, T> {}
+
+impl<T: OpCode> Future for Run<'_, T> {
+    type Output = T::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let state = &mut self.state;
+        loop {
+            match std::mem::replace(state, State::Done) {
+                State::Start { source, op } => match start(source, op) {
+                    Ok(next) => *state = next,
+                    Err(output) => return Poll::Ready(output),
+                },
+                #[cfg(ringtide_uring)]
+                State::Inline(mut op) => {
+                    if coop::poll_proceed(cx).is_pending() {
+                        *state = State::Inline(op);
+                        return Poll::Pending;
+                    }
+                    if let Some(result) = op.attempt_nowait() {
+                        return Poll::Ready(op.complete(result));
+                    }
+                    *state = State::Ring(uring::cell::UringOp::new(op, current_runtime_ring));
+                }
+                #[cfg(ringtide_uring)]
+                State::Ring(mut submitted) => {
+                    let Poll::Ready((op, result)) = std::pin::Pin::new(&mut submitted).poll(cx)
+                    else {
+                        *state = State::Ring(submitted);
+                        return Poll::Pending;
+                    };
+                    match retry_readiness(&result, op.readiness()) {
+                        // A non-blocking fd (set so by the user): rare, so boxed.
+                        Some((fd, events)) => {
+                            *state = State::Boxed(Box::pin(retry_when_ready(op, fd, events)));
+                        }
+                        None => return Poll::Ready(op.complete(result)),
+                    }
+                }
+                State::Ready(mut ready) => {
+                    let polled = ready.poll(cx);
+                    if polled.is_pending() {
+                        *state = State::Ready(ready);
+                    }
+                    return polled;
+                }
+                State::Blocking(mut op) => {
+                    if coop::poll_proceed(cx).is_pending() {
+                        *state = State::Blocking(op);
+                        return Poll::Pending;
+                    }
+                    if let Some(result) = op.attempt_nowait() {
+                        return Poll::Ready(op.complete(result));
+                    }
+                    *state = State::Boxed(Box::pin(run_on_pool(op)));
+                }
+                State::Boxed(mut future) => {
+                    let polled = future.as_mut().poll(cx);
+                    if polled.is_pending() {
+                        *state = State::Boxed(future);
+                    }
+                    return polled;
+                }
+                State::Finished(output) => return Poll::Ready(output),
+                State::Done => panic!("`op::run`'s future polled after it completed"),
+            }
+        }
+    }
+}
+
+/// The first poll: the path for `op` on the backend of `source` (or of this thread's
+/// runtime), or its output when it completes at once.
+fn start<T: OpCode>(source: Option<&IoSource>, mut op: T) -> Result<State<'_, T>, T::Output> {
     let backend = match source {
         Some(IoSource::Uring) => Some(Backend::IoUring),
         Some(IoSource::Mio(_)) => Some(Backend::Mio),
         None => context::with_io(|io| io.and_then(driver::Handle::backend)),
     };
     match backend {
-        Some(Backend::IoUring) => run_uring(op).await,
-        Some(Backend::Mio) => {
-            let registration = match source {
-                Some(IoSource::Mio(registration)) => Some(registration),
-                _ => None,
-            };
-            run_readiness(registration, op).await
+        #[cfg(ringtide_uring)]
+        Some(Backend::IoUring) => {
+            if !uring::probe::supports(T::OPCODE) {
+                // A kernel without the opcode: rare, so boxed.
+                return Ok(State::Boxed(Box::pin(run_readiness_on_uring(op))));
+            }
+            if T::NOWAIT_BEFORE_RING
+                && context::with_io(|io| io.is_none_or(crate::driver::Handle::inline_file_io))
+            {
+                // The inline form first, as on mio (see "The non-blocking form" above);
+                // it may complete every time, so it spends budget like any other ready
+                // I/O.
+                return Ok(State::Inline(op));
+            }
+            Ok(State::Ring(uring::cell::UringOp::new(
+                op,
+                current_runtime_ring,
+            )))
         }
-        _ => op.complete(Err(no_io_error())),
+        Some(Backend::Mio) => match op.readiness() {
+            Readiness::Immediate => {
+                let result = op.attempt();
+                Err(op.complete(result))
+            }
+            Readiness::Blocking => blocking(op),
+            readiness @ (Readiness::Read(_) | Readiness::Write(_)) => {
+                let Some(IoSource::Mio(registration)) = source else {
+                    // An fd op without a registration cannot wait: try once (nothing is
+                    // registered, so there is no readiness to keep).
+                    let result = op.attempt();
+                    return Err(op.complete(result));
+                };
+                let direction = if matches!(readiness, Readiness::Read(_)) {
+                    mio::Direction::Read
+                } else {
+                    mio::Direction::Write
+                };
+                Ok(State::Ready(ReadyLoop::new(registration, op, direction)))
+            }
+        },
+        _ => Err(op.complete(Err(no_io_error()))),
+    }
+}
+
+/// The start of an op that has no readiness (see [`State::Blocking`]), or its error
+/// outside a runtime with I/O.
+fn blocking<'a, T: OpCode>(op: T) -> Result<State<'a, T>, T::Output> {
+    if context::with_io(|io| io.is_some()) {
+        Ok(State::Blocking(op))
+    } else {
+        Err(op.complete(Err(no_io_error())))
     }
 }
 
@@ -88,43 +289,6 @@ pub(crate) fn no_io_error() -> io::Error {
         "this I/O operation needs a ringtide runtime with I/O enabled: call it from inside \
          a runtime built with `enable_io()` or `enable_all()`",
     )
-}
-
-#[cfg(ringtide_uring)]
-async fn run_uring<T: OpCode>(mut op: T) -> T::Output {
-    if !uring::probe::supports(T::OPCODE) {
-        return run_readiness_on_uring(op).await;
-    }
-    if T::NOWAIT_BEFORE_RING
-        && context::with_io(|io| io.is_none_or(crate::driver::Handle::inline_file_io))
-    {
-        // The inline form first, as on mio (see "The non-blocking form" above); it may
-        // complete every time, so it spends budget like any other ready I/O.
-        poll_fn(coop::poll_proceed).await;
-        if let Some(result) = op.attempt_nowait() {
-            return op.complete(result);
-        }
-    }
-    loop {
-        let (returned, result) = uring::cell::UringOp::new(op, current_runtime_ring).await;
-        op = returned;
-        match (&result, op.readiness()) {
-            // A non-blocking fd: the kernel reports EAGAIN instead of waiting. Wait for
-            // readiness, then let the ring try again.
-            (Err(error), Readiness::Read(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
-                poll_add(fd, libc::POLLIN).await;
-            }
-            (Err(error), Readiness::Write(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
-                poll_add(fd, libc::POLLOUT).await;
-            }
-            _ => return op.complete(result),
-        }
-    }
-}
-
-#[cfg(not(ringtide_uring))]
-async fn run_uring<T: OpCode>(op: T) -> T::Output {
-    op.complete(Err(no_io_error()))
 }
 
 /// The readiness half on an io_uring runtime, for opcodes the kernel lacks.
@@ -174,79 +338,128 @@ async fn poll_add(fd: RawFd, events: libc::c_short) {
     let _ = uring::cell::UringOp::new(PollAdd::new(fd, events), current_runtime_ring).await;
 }
 
-async fn run_readiness<T: OpCode>(
-    registration: Option<&mio::Registration>,
-    mut op: T,
-) -> T::Output {
-    match op.readiness() {
-        Readiness::Immediate => {
-            let result = op.attempt();
-            op.complete(result)
+/// What to wait for before the ring tries `result`'s op again: a non-blocking fd makes
+/// the kernel report `EAGAIN` instead of waiting.
+#[cfg(ringtide_uring)]
+fn retry_readiness(
+    result: &io::Result<usize>,
+    readiness: Readiness,
+) -> Option<(RawFd, libc::c_short)> {
+    match (result, readiness) {
+        (Err(error), Readiness::Read(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
+            Some((fd, libc::POLLIN))
         }
-        Readiness::Blocking => run_blocking(op).await,
-        readiness @ (Readiness::Read(_) | Readiness::Write(_)) => {
-            let Some(registration) = registration else {
-                // An fd op without a registration cannot wait: try once (nothing is
-                // registered, so there is no readiness to keep).
-                let result = op.attempt();
-                return op.complete(result);
-            };
-            let direction = if matches!(readiness, Readiness::Read(_)) {
-                mio::Direction::Read
-            } else {
-                mio::Direction::Write
-            };
-            run_ready(registration, op, direction).await
+        (Err(error), Readiness::Write(fd)) if error.kind() == io::ErrorKind::WouldBlock => {
+            Some((fd, libc::POLLOUT))
+        }
+        _ => None,
+    }
+}
+
+/// Waits for readiness (`POLL_ADD` of `events` on `fd`), then lets the ring try the op
+/// again, until it reports something other than `EAGAIN`.
+#[cfg(ringtide_uring)]
+async fn retry_when_ready<T: OpCode>(
+    mut op: T,
+    mut fd: RawFd,
+    mut events: libc::c_short,
+) -> T::Output {
+    loop {
+        poll_add(fd, events).await;
+        let (returned, result) = uring::cell::UringOp::new(op, current_runtime_ring).await;
+        op = returned;
+        match retry_readiness(&result, op.readiness()) {
+            Some(again) => (fd, events) = again,
+            None => return op.complete(result),
         }
     }
 }
 
-/// The readiness half's wait-and-retry loop for an fd op in `direction` on
-/// `registration` (ops that keep their futures small call it directly:
-/// `op::recv_pooled`).
-pub(crate) async fn run_ready<T: OpCode>(
-    registration: &mio::Registration,
-    mut op: T,
-    direction: mio::Direction,
-) -> T::Output {
-    let requested = op.stream_read_len();
-    // Writes (and zero-length reads, which must never wait) try first: a socket
-    // is usually writable. Reads go by the readiness state, which a short read
-    // cleared, so a read usually costs one syscall.
-    if matches!(direction, mio::Direction::Write) || requested == Some(0) {
-        match registration.try_io(|| op.attempt()) {
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            result => return op.complete(result),
+/// A registration's listed waiter (the stand-in module names it at its top when mio is
+/// not compiled in).
+#[cfg(feature = "mio")]
+type Waiter<'a> = mio::registration::ReadinessWaiter<'a>;
+#[cfg(not(feature = "mio"))]
+type Waiter<'a> = mio::ReadinessWaiter<'a>;
+
+/// The readiness half's wait-and-retry loop for an fd op on a mio registration (see
+/// [`ReadyLoop::poll`]).
+pub(crate) struct ReadyLoop<'a, T: OpCode> {
+    registration: &'a mio::Registration,
+    /// `None` once completed.
+    op: Option<T>,
+    /// A listed waiter, not the registration's one `poll_*` slot: other tasks may wait
+    /// for the same direction (several `accept`s on one listener), and every one is
+    /// woken.
+    waiter: Waiter<'a>,
+    /// The length a stream read asks for (`OpCode::stream_read_len`).
+    requested: Option<usize>,
+    /// The syscall is tried before any wait (writes, zero-length reads); cleared once
+    /// tried.
+    try_first: bool,
+    /// A short read shows the source drained only where readiness comes from real
+    /// edges (epoll, kqueue); on Windows the readiness stays until a `WouldBlock` (see
+    /// `driver::mio`'s `Registration::short_read_drains`).
+    short_read_drains: bool,
+}
+
+impl<'a, T: OpCode> ReadyLoop<'a, T> {
+    fn new(registration: &'a mio::Registration, op: T, direction: mio::Direction) -> Self {
+        let requested = op.stream_read_len();
+        ReadyLoop {
+            registration,
+            op: Some(op),
+            waiter: registration.waiter(direction),
+            requested,
+            // Writes (and zero-length reads, which must never wait) try first: a socket
+            // is usually writable. Reads go by the readiness state, which a short read
+            // cleared, so a read usually costs one syscall.
+            try_first: matches!(direction, mio::Direction::Write) || requested == Some(0),
+            short_read_drains: registration.short_read_drains(),
         }
     }
-    // A listed waiter, not the registration's one `poll_*` slot: other tasks
-    // may wait for the same direction (several `accept`s on one listener), and
-    // every one is woken.
-    // A short read shows the source drained only where readiness comes from real
-    // edges (epoll, kqueue); on Windows the readiness stays until a
-    // `WouldBlock` (see `driver::mio`'s `Registration::short_read_drains`).
-    let short_read_drains = registration.short_read_drains();
-    let mut waiter = registration.waiter(direction);
-    let result = poll_fn(|cx| {
-        std::task::ready!(coop::poll_proceed(cx));
-        loop {
-            let event = std::task::ready!(waiter.poll_ready(cx))?;
-            match registration.try_io(|| op.attempt()) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    registration.clear_readiness(event);
-                }
-                Ok(read)
-                    if short_read_drains && read > 0 && requested.is_some_and(|len| read < len) =>
-                {
-                    registration.clear_readiness(event);
-                    return std::task::Poll::Ready(Ok(read));
-                }
-                result => return std::task::Poll::Ready(result),
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let op = self
+            .op
+            .as_mut()
+            .expect("`op::run`'s readiness loop polled after it completed");
+        if std::mem::take(&mut self.try_first) {
+            match self.registration.try_io(|| op.attempt()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                result => return Poll::Ready(self.finish(result)),
             }
         }
-    })
-    .await;
-    op.complete(result)
+        std::task::ready!(coop::poll_proceed(cx));
+        let result = loop {
+            let event = match std::task::ready!(self.waiter.poll_ready(cx)) {
+                Ok(event) => event,
+                Err(error) => break Err(error),
+            };
+            match self.registration.try_io(|| op.attempt()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                }
+                Ok(read)
+                    if self.short_read_drains
+                        && read > 0
+                        && self.requested.is_some_and(|len| read < len) =>
+                {
+                    self.registration.clear_readiness(event);
+                    break Ok(read);
+                }
+                result => break result,
+            }
+        };
+        Poll::Ready(self.finish(result))
+    }
+
+    fn finish(&mut self, result: io::Result<usize>) -> T::Output {
+        self.op
+            .take()
+            .expect("the op is there until the loop completes")
+            .complete(result)
+    }
 }
 
 /// Runs `op`'s syscall on the blocking pool; gives the op back with the result.
@@ -264,19 +477,26 @@ async fn attempt_on_pool<T: OpCode>(op: T) -> (T, io::Result<usize>) {
     }
 }
 
+/// An op without readiness on an io_uring runtime whose kernel lacks its opcode: as
+/// on mio (the inline form, then the pool).
+#[cfg(ringtide_uring)]
 async fn run_blocking<T: OpCode>(mut op: T) -> T::Output {
-    let spawned = context::with_io(|io| io.is_some());
-    if !spawned {
+    if !context::with_io(|io| io.is_some()) {
         return op.complete(Err(no_io_error()));
     }
-    // The inline form first (see "The non-blocking form" in the module docs); it may
-    // complete every time, so it spends budget like any other ready I/O.
-    poll_fn(coop::poll_proceed).await;
+    std::future::poll_fn(coop::poll_proceed).await;
     if let Some(result) = op.attempt_nowait() {
         return op.complete(result);
     }
-    // The op moves to the pool thread and back; if this future is dropped, the closure
-    // still runs to completion and drops the op (and its buffers) there.
+    let on_pool = Box::pin(run_on_pool(op));
+    on_pool.await
+}
+
+/// Runs `op` on the blocking pool (boxed by its caller: the pool's round trip costs far
+/// more than the box). The op moves to the pool thread and back; if this future is
+/// dropped, the closure still runs to completion and drops the op (and its buffers)
+/// there.
+async fn run_on_pool<T: OpCode>(op: T) -> T::Output {
     let joined = spawn_blocking(move || {
         let mut op = op;
         let result = op.attempt();
