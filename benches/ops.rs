@@ -60,6 +60,9 @@
 //! warm-up and 0.5 s of measurement. Command-line options (`--sample-size`,
 //! `--measurement-time`, ...) override both.
 //!
+//! `RINGTIDE_OPS_PROBE=nop:20000` (or `nop_no_timer:N`, `pipe:N`) runs N ops once
+//! instead, for instruction counts under callgrind (see `probe`).
+//!
 //! The pipe groups are Unix only (`AsyncFd`, tokio's Unix pipes); elsewhere only `nop`
 //! runs.
 
@@ -70,7 +73,7 @@ use std::io::{PipeReader, PipeWriter, Write};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 #[cfg(unix)]
 use ringtide::io::AsyncFd;
 use ringtide::runtime::{Backend, Runtime};
@@ -606,4 +609,40 @@ criterion_group! {
     config = config();
     targets = nop
 }
-criterion_main!(benches);
+
+/// `RINGTIDE_OPS_PROBE=<case>:<count>`: instead of benchmarking, runs `count`
+/// sequential ops of `case` in one `block_on` on a current-thread io_uring runtime and
+/// exits, for instruction counts under `valgrind --tool=callgrind` (run it with two
+/// counts; the difference divided by the difference of the counts is the cost of one
+/// op, without the runtime's setup and teardown). Cases: `nop`, `nop_no_timer` (a
+/// runtime built with `enable_io()` only), `pipe` (the `pipe_read_1b` round trip).
+fn probe(spec: &str) {
+    let (case, count) = spec
+        .split_once(':')
+        .expect("RINGTIDE_OPS_PROBE is <case>:<count>");
+    let count: u64 = count.parse().expect("the probe's count is a number");
+    let mut builder = ringtide::runtime::Builder::new_current_thread();
+    builder.backend(Backend::IoUring);
+    if case == "nop_no_timer" {
+        builder.enable_io();
+    } else {
+        builder.enable_all();
+    }
+    let rt = builder.build().expect("an io_uring current-thread runtime");
+    let elapsed = match case {
+        "nop" | "nop_no_timer" => rt.block_on(ringtide_nops(count)),
+        #[cfg(unix)]
+        "pipe" => rt.block_on(ringtide_pipe_reads(count)),
+        other => panic!("unknown probe case {other:?} (nop, nop_no_timer, pipe)"),
+    };
+    println!("{case}: {count} ops in {elapsed:?}");
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("RINGTIDE_OPS_PROBE") {
+        probe(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
