@@ -63,6 +63,22 @@
 //! `RINGTIDE_OPS_PROBE=nop:20000` (or `nop_no_timer:N`, `pipe:N`) runs N ops once
 //! instead, for instruction counts under callgrind (see `probe`).
 //!
+//! # Per-op cost (latest figures)
+//!
+//! User-space instructions per op (callgrind, the probe's N = 40000 minus N = 20000,
+//! current-thread io_uring runtime; independent of the machine's load), before and
+//! after the timer's park fast path (`time::driver`) and the injector's look-first:
+//! `nop` 1824 → 1588, `nop` without the timer (`enable_io()` only) 1529 → 1489, the
+//! 1-byte pipe read 2081 → 1845. The timer's share of a park went from ~280 to ~85
+//! instructions (no clock read, no sleeper announcement, no deadline published while
+//! no timer is armed). Time ratios to `raw_io_uring` (`RINGTIDE_BENCH_QUICK=1`, the
+//! two binaries alternated 5 times, medians, 2-core VM at load 4–6.6, so they spread
+//! widely): nop current-thread 2.31× → 1.97×, 1 worker 2.10× → 1.96×; pipe read
+//! current-thread 1.63× → 1.47×, 1 worker 1.46× → 1.29×. The rest of the gap is spread
+//! over the op cell (an `Arc` allocation, its mutex, Arc and waker clones: the next
+//! candidates), the ring's submit and reap, and the scheduler's tick and park steps
+//! (see `notes/opcost2-readme.md`).
+//!
 //! The pipe groups are Unix only (`AsyncFd`, tokio's Unix pipes); elsewhere only `nop`
 //! runs.
 

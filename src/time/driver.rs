@@ -31,6 +31,9 @@
 //!   release it. With no timer armed in any shard it reads no clock and publishes no
 //!   deadline (it sleeps until unparked, its deadline stays unknown), and firing skips
 //!   every shard whose next expiration is "nothing pending" without reading the clock.
+//!   Measured with callgrind on `benches/ops.rs`'s probe (one `nop` per park): the
+//!   timer's part of a park went from ~280 instructions (sleeper announcement and
+//!   retraction, deadline stores, a clock read on every wake) to ~85.
 //! * **Earlier deadlines.** Registering (or resetting) a timer earlier than what the
 //!   keeper sleeps until unparks the keeper, which recomputes its timeout. The keeper
 //!   claims the role (its deadline is then unknown), then reads every shard's next
