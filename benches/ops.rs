@@ -60,6 +60,25 @@
 //! warm-up and 0.5 s of measurement. Command-line options (`--sample-size`,
 //! `--measurement-time`, ...) override both.
 //!
+//! `RINGTIDE_OPS_PROBE=nop:20000` (or `nop_no_timer:N`, `pipe:N`) runs N ops once
+//! instead, for instruction counts under callgrind (see `probe`).
+//!
+//! # Per-op cost (latest figures)
+//!
+//! User-space instructions per op (callgrind, the probe's N = 40000 minus N = 20000,
+//! current-thread io_uring runtime; independent of the machine's load), before and
+//! after the timer's park fast path (`time::driver`) and the injector's look-first:
+//! `nop` 1824 → 1588, `nop` without the timer (`enable_io()` only) 1529 → 1489, the
+//! 1-byte pipe read 2081 → 1845. The timer's share of a park went from ~280 to ~85
+//! instructions (no clock read, no sleeper announcement, no deadline published while
+//! no timer is armed). Time ratios to `raw_io_uring` (`RINGTIDE_BENCH_QUICK=1`, the
+//! two binaries alternated 5 times, medians, 2-core VM at load 4–6.6, so they spread
+//! widely): nop current-thread 2.31× → 1.97×, 1 worker 2.10× → 1.96×; pipe read
+//! current-thread 1.63× → 1.47×, 1 worker 1.46× → 1.29×. The rest of the gap is spread
+//! over the op cell (an `Arc` allocation, its mutex, Arc and waker clones: the next
+//! candidates), the ring's submit and reap, and the scheduler's tick and park steps
+//! (see `notes/opcost2-readme.md`).
+//!
 //! The pipe groups are Unix only (`AsyncFd`, tokio's Unix pipes); elsewhere only `nop`
 //! runs.
 
@@ -70,7 +89,7 @@ use std::io::{PipeReader, PipeWriter, Write};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 #[cfg(unix)]
 use ringtide::io::AsyncFd;
 use ringtide::runtime::{Backend, Runtime};
@@ -606,4 +625,40 @@ criterion_group! {
     config = config();
     targets = nop
 }
-criterion_main!(benches);
+
+/// `RINGTIDE_OPS_PROBE=<case>:<count>`: instead of benchmarking, runs `count`
+/// sequential ops of `case` in one `block_on` on a current-thread io_uring runtime and
+/// exits, for instruction counts under `valgrind --tool=callgrind` (run it with two
+/// counts; the difference divided by the difference of the counts is the cost of one
+/// op, without the runtime's setup and teardown). Cases: `nop`, `nop_no_timer` (a
+/// runtime built with `enable_io()` only), `pipe` (the `pipe_read_1b` round trip).
+fn probe(spec: &str) {
+    let (case, count) = spec
+        .split_once(':')
+        .expect("RINGTIDE_OPS_PROBE is <case>:<count>");
+    let count: u64 = count.parse().expect("the probe's count is a number");
+    let mut builder = ringtide::runtime::Builder::new_current_thread();
+    builder.backend(Backend::IoUring);
+    if case == "nop_no_timer" {
+        builder.enable_io();
+    } else {
+        builder.enable_all();
+    }
+    let rt = builder.build().expect("an io_uring current-thread runtime");
+    let elapsed = match case {
+        "nop" | "nop_no_timer" => rt.block_on(ringtide_nops(count)),
+        #[cfg(unix)]
+        "pipe" => rt.block_on(ringtide_pipe_reads(count)),
+        other => panic!("unknown probe case {other:?} (nop, nop_no_timer, pipe)"),
+    };
+    println!("{case}: {count} ops in {elapsed:?}");
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("RINGTIDE_OPS_PROBE") {
+        probe(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

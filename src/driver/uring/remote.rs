@@ -21,10 +21,11 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use super::cell::Completion;
 use super::ring::Ring;
+use crate::loom::atomic::AtomicUsize;
 use crate::loom::{Mutex, lock};
 
 thread_local! {
@@ -67,6 +68,10 @@ pub(crate) struct RingShared {
     /// remote queue, so no op may be routed here.
     ringless: AtomicBool,
     pub(crate) metrics: RingMetrics,
+    /// Loom models only: eventfd writes, as an atomic loom sees (a sleeping ring wakes
+    /// on the write; in the kernel that read is ordered after the write).
+    #[cfg(loom)]
+    eventfd_writes: AtomicUsize,
 }
 
 impl fmt::Debug for RingShared {
@@ -94,6 +99,8 @@ impl RingShared {
             current_ring: AtomicU64::new(0),
             ringless: AtomicBool::new(false),
             metrics: RingMetrics::default(),
+            #[cfg(loom)]
+            eventfd_writes: AtomicUsize::new(0),
         })
     }
 
@@ -106,6 +113,8 @@ impl RingShared {
     }
 
     fn write_eventfd(&self) {
+        #[cfg(loom)]
+        self.eventfd_writes.fetch_add(1, SeqCst);
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live local to an eventfd we own.
         let _ = unsafe {
@@ -119,19 +128,32 @@ impl RingShared {
 
     /// Moves `EMPTY → PARKED` before sleeping. Returns false (and consumes the token)
     /// when an unpark is pending: the caller must not sleep.
+    ///
+    /// The token is consumed with a swap, not a plain store: an unpark that lands
+    /// between the failed compare-exchange and the consumption (a second `NOTIFIED`,
+    /// which writes no eventfd) is then read by the swap, so what its unparker published
+    /// before unparking (a queued task, a remote request) is visible to the caller's
+    /// next look at its queues. A plain store would overwrite it without that edge: the
+    /// caller could miss the work and sleep on its next park with no token left
+    /// (`loom_begin_park_consumes_a_racing_unpark_with_its_work`). The swap runs only when
+    /// a token is pending, never on the path that sleeps.
     pub(crate) fn begin_park(&self) -> bool {
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             Ok(_) => true,
             Err(_) => {
-                self.state.store(EMPTY, SeqCst);
+                self.state.swap(EMPTY, SeqCst);
                 false
             }
         }
     }
 
     /// Back from sleeping (or from a non-blocking poll): consumes any token.
+    ///
+    /// A swap for the reason given at [`begin_park`](RingShared::begin_park): an
+    /// unpark after the one that woke the ring (which wrote no eventfd) is read, with
+    /// its work. On x86 a `SeqCst` store is an `xchg` anyway, so this costs the same.
     pub(crate) fn end_park(&self) {
-        self.state.store(EMPTY, SeqCst);
+        self.state.swap(EMPTY, SeqCst);
     }
 
     /// Consumes a pending token without parking. Returns whether there was one.
@@ -252,5 +274,62 @@ pub(crate) fn cancel(owner: &Arc<RingShared>, ring_id: u64, user_data: u64) {
         .unwrap_or(false);
     if !done {
         owner.push_remote(RemoteRequest::Cancel { ring_id, user_data });
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The park state machine (`EMPTY`/`PARKED`/`NOTIFIED`) against unparks that
+    //! publish work first, as every unparker does (a task pushed to a run queue, a
+    //! request to the remote queue).
+
+    use crate::loom::Arc;
+    use crate::loom::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
+
+    use super::*;
+
+    /// Two threads each publish a unit of work and unpark the core while it parks
+    /// once. Whatever the interleaving, no work is lost: when the core sleeps it is woken
+    /// (an eventfd write; the model waits for it), and after the park it sees both
+    /// units, or a token is left (once every unpark is done) so that its next park
+    /// returns at once. With a plain
+    /// store consuming the token (in `begin_park`'s failure path, or in `end_park`), an
+    /// unpark landing just before it is overwritten without the core acquiring that
+    /// unpark's work: loom finds that interleaving.
+    #[test]
+    fn loom_begin_park_consumes_a_racing_unpark_with_its_work() {
+        loom::model(|| {
+            let shared = Arc::new(RingShared::new().expect("eventfd"));
+            let work = Arc::new(AtomicUsize::new(0));
+            let unparkers: Vec<_> = (0..2)
+                .map(|_| {
+                    let shared = shared.clone();
+                    let work = work.clone();
+                    loom::thread::spawn(move || {
+                        work.fetch_add(1, Release);
+                        shared.unpark();
+                    })
+                })
+                .collect();
+            if work.load(Acquire) < 2 && shared.begin_park() {
+                // Asleep in the ring until the eventfd is written; the state says
+                // `PARKED`, so some unpark that comes later writes it.
+                while shared.eventfd_writes.load(Acquire) == 0 {
+                    loom::thread::yield_now();
+                }
+                shared.end_park();
+            }
+            // What the core's next look at its queues finds.
+            let seen = work.load(Acquire);
+            for unparker in unparkers {
+                unparker.join().unwrap();
+            }
+            // Every unpark has happened: one the core did not see the work of must
+            // have left its token.
+            assert!(
+                seen == 2 || shared.take_token(),
+                "after the park the core saw {seen} of 2 units, and no token is left"
+            );
+        });
     }
 }
