@@ -41,6 +41,18 @@ if [ ${#filters[@]} -eq 0 ]; then
         signal::slot::tests
         sync::budget::tests
         task::coop::tests
+        task::task_local::tests
+        driver::op::tests
+        driver::uring::buf_ring::tests::returns_wrap
+        net::recv_queue::uring::tests
+        op::leftovers::tests
+        op::file_offset::tests
+        op::send_zc::tests
+        io::buf_free_list::tests
+        io::shared_fd::tests
+        io::owned_loop::tests
+        io::interest::tests
+        sys::unix::path::tests
     )
 fi
 
@@ -49,5 +61,13 @@ fi
 # inside crossbeam, not in ringtide.
 # -Zmiri-permissive-provenance: crossbeam-epoch turns tagged integers back into
 # pointers (its documented design), which strict provenance would flag.
+# Skipped: the wheel's three randomised soaks: a million inserts and removes (did not
+# finish in 10 min under Miri), 10 000 timers checked against every advance (not in
+# 15 min), and the comparison with a model (100 000 random operations, the same scale;
+# not tried). Native runs and ASan cover them, and the wheel's other tests reach the
+# same slab and slot code.
 MIRIFLAGS="-Zmiri-permissive-provenance ${MIRIFLAGS:-}" \
-    cargo +nightly miri test --features bytes --lib --target-dir target/miri -- "${filters[@]}"
+    cargo +nightly miri test --features bytes --lib --target-dir target/miri -- "${filters[@]}" \
+    --skip time::wheel::tests::a_million_inserts_and_removes_leave_nothing \
+    --skip time::wheel::tests::fires_never_early_and_in_deadline_order \
+    --skip time::wheel::tests::matches_a_model_under_random_operations
