@@ -13,11 +13,11 @@
 # backend's readiness waiter lists, the op waiter slab, the signal slots, the coop
 # budgets, task-locals, the op cell's kernel-written slot, the provided-buffer ring's
 # entries and buffers against a model of the kernel's side (wrapping its slots; the
-# native run also wraps the 16-bit tail),
-# the multishot receive queue's bookkeeping (partial takes, end and error order,
-# backpressure, shut), the cancelled-read leftovers, the buffer free list, the shared
-# fd owner, the owned read/write loops, SEND_ZC's two-CQE bookkeeping (on a socketpair,
-# which Miri emulates), interests, file offsets and C paths. Not covered: anything that talks to the kernel (rings, sockets,
+# native run also wraps the 16-bit tail), the multishot receive queue's bookkeeping
+# (partial takes, end and error order, backpressure, shut), the cancelled-read
+# leftovers, the buffer free list, the shared fd owner, the owned read/write loops,
+# SEND_ZC's two-CQE bookkeeping (on a socketpair, which Miri emulates), interests, file
+# offsets and C paths. Not covered: anything that talks to the kernel (rings, sockets,
 # files, eventfds, the runtime itself), which Miri cannot run; ASan (ci/asan.sh) and the
 # integration tests cover those.
 #
