@@ -29,6 +29,12 @@ else
     cargo test --workspace --all-features
 fi
 
+echo "== AddressSanitizer, CI subset (nightly; the whole suite is ci/asan.sh)"
+# The lib's unit tests and the integration tests of the code that shares memory with the
+# kernel or other threads, on both backends (the list and its cost: ci/asan.sh). Prints
+# a SKIP line and passes when there is no nightly toolchain.
+./ci/asan.sh --ci
+
 echo "== benchmark suite, smoke version (bench/: a release build, then a few seconds per workload)"
 # Proves the suite runs end to end: every server process, the load generator, the
 # in-process workloads, the table, JSON, CSV and SVG output (into target/, not the

@@ -669,6 +669,123 @@ mod uring {
         })
     }
 
+    #[cfg(all(test, not(loom)))]
+    mod tests {
+        //! The queue's bookkeeping driven by hand (no socket, no ring: Miri runs these):
+        //! buffers from a ring registered nowhere, taken as a CQE naming them would.
+
+        use super::*;
+        use crate::test_support::counting_waker;
+
+        fn filled(ring: &Arc<BufRing>, bid: u16, len: i32) -> RingBuf {
+            ring.take(len, (u32::from(bid) << 16) | 1)
+                .expect("a buffer")
+        }
+
+        fn armed_queue() -> Arc<RecvQueue> {
+            let queue = Arc::new(RecvQueue::default());
+            {
+                let mut state = queue.lock();
+                state.armed = true;
+                queue.update_busy(&state);
+            }
+            queue
+        }
+
+        /// Takes at most `room` bytes of the front item.
+        fn take(queue: &RecvQueue, room: usize) -> Queued<Vec<u8>> {
+            queue.front(None, true, |bytes| {
+                let used = bytes.len().min(room);
+                (used, bytes[..used].to_vec())
+            })
+        }
+
+        fn taken(answer: Queued<Vec<u8>>) -> io::Result<Vec<u8>> {
+            match answer {
+                Queued::Taken(result) => result,
+                Queued::Armed => panic!("nothing taken: armed"),
+                Queued::Idle => panic!("nothing taken: idle"),
+            }
+        }
+
+        /// Partial takes walk a buffer's start, the buffer goes back once used up, and
+        /// the stream's end comes after the data before it, then the queue is idle.
+        #[test]
+        fn partial_takes_keep_order_and_the_end_comes_last() {
+            let ring = BufRing::unregistered(2, 8).unwrap();
+            let queue = armed_queue();
+            let (woken, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(matches!(
+                queue.front(Some(&mut cx), true, |_| (0, ())),
+                Queued::Armed
+            ));
+            queue.received(filled(&ring, 0, 5));
+            assert_eq!(woken.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+            queue.received(filled(&ring, 1, 3));
+            queue.ended(RecvEnd::EndOfStream);
+            // A peek (no consume) sees the front without moving it.
+            let peeked = queue.front(None, false, |bytes| (bytes.len(), bytes.len()));
+            assert!(matches!(peeked, Queued::Taken(Ok(5))));
+            assert_eq!(taken(take(&queue, 2)).unwrap().len(), 2);
+            assert_eq!(ring.returns(), 0, "a buffer partly taken stays queued");
+            assert_eq!(taken(take(&queue, 8)).unwrap().len(), 3);
+            assert_eq!(ring.returns(), 1, "used up: back in the ring");
+            assert_eq!(taken(take(&queue, 8)).unwrap().len(), 3);
+            assert_eq!(ring.returns(), 2);
+            assert!(taken(take(&queue, 8)).unwrap().is_empty(), "end of stream");
+            assert!(matches!(take(&queue, 8), Queued::Idle));
+            assert!(!queue.busy.load(std::sync::atomic::Ordering::SeqCst));
+            assert!(queue.lock().finished, "an ended stream never arms again");
+        }
+
+        /// An error is delivered after the data queued before it, once.
+        #[test]
+        fn an_error_comes_after_the_data_before_it() {
+            let ring = BufRing::unregistered(1, 8).unwrap();
+            let queue = armed_queue();
+            queue.received(filled(&ring, 0, 4));
+            queue.ended(RecvEnd::Error(io::Error::from_raw_os_error(
+                libc::ECONNRESET,
+            )));
+            assert_eq!(taken(take(&queue, 8)).unwrap().len(), 4);
+            let error = taken(take(&queue, 8)).unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::ECONNRESET));
+            assert!(matches!(take(&queue, 8), Queued::Idle));
+            assert_eq!(ring.returns(), 1);
+        }
+
+        /// Backpressure: the receive is asked to stop once `QUEUE_LIMIT` buffers are
+        /// queued (once); a shut then gives every queued buffer back and counts its
+        /// bytes, and buffers arriving after the shut go straight back.
+        #[test]
+        fn backpressure_stops_at_the_limit_and_a_shut_returns_every_buffer() {
+            let count = QUEUE_LIMIT as u16 + 1;
+            let ring = BufRing::unregistered(count, 8).unwrap();
+            let queue = armed_queue();
+            for bid in 0..QUEUE_LIMIT as u16 - 1 {
+                queue.received(filled(&ring, bid, 8));
+            }
+            assert!(!queue.lock().stopping, "below the limit");
+            queue.received(filled(&ring, QUEUE_LIMIT as u16 - 1, 8));
+            assert!(queue.lock().stopping, "the limit stops the receive");
+            assert_eq!(taken(take(&queue, 3)).unwrap().len(), 3);
+            let (bytes, armed) = queue.shut();
+            assert_eq!(bytes, QUEUE_LIMIT * 8 - 3);
+            assert!(armed);
+            assert_eq!(ring.returns(), QUEUE_LIMIT as u64);
+            queue.received(filled(&ring, QUEUE_LIMIT as u16, 8));
+            assert_eq!(
+                ring.returns(),
+                QUEUE_LIMIT as u64 + 1,
+                "late arrival returned"
+            );
+            queue.ended(RecvEnd::Cancelled);
+            assert!(queue.lock().items.is_empty());
+            assert!(matches!(take(&queue, 8), Queued::Idle));
+        }
+    }
+
     #[cfg(all(test, loom))]
     mod loom_tests {
         //! Models of the queue's protocol: the ring thread's pushes and ends racing a

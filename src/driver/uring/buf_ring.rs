@@ -951,6 +951,89 @@ mod tests {
         assert_eq!((ring.entries, ring.count), (4, 3));
     }
 
+    /// The kernel's half of a provided-buffer ring, for tests with no kernel (Miri
+    /// runs them): it selects entries from its private head up to the published tail,
+    /// writes the data into the entry's buffer and answers as a CQE would.
+    struct ModelKernel {
+        head: u16,
+    }
+
+    impl ModelKernel {
+        fn select(&mut self, ring: &BufRing, data: &[u8]) -> (i32, u32) {
+            // SAFETY: entry 0's `resv` is the tail (as in `publish`), read atomically as
+            // the kernel does.
+            let tail =
+                unsafe { &*std::ptr::addr_of!((*ring.entry_ptr(0)).resv).cast::<AtomicU16>() }
+                    .load(Ordering::Acquire);
+            if self.head == tail {
+                return (-libc::ENOBUFS, 0);
+            }
+            let entry = ring.entry_ptr(self.head & (ring.entries - 1));
+            // SAFETY: the entry lies between the head and the published tail, so it is
+            // written and belongs to the kernel's side until selected; its fields other
+            // than `resv` are never touched by the tail's atomic view.
+            let (addr, len, bid) = unsafe {
+                (
+                    std::ptr::addr_of!((*entry).addr).read(),
+                    std::ptr::addr_of!((*entry).len).read(),
+                    std::ptr::addr_of!((*entry).bid).read(),
+                )
+            };
+            let written = data.len().min(len as usize);
+            // SAFETY: `addr` is the buffer `bid` the ring put in this entry (`len`
+            // bytes inside its mapping), which no `RingBuf` holds while it is in the ring.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, written) };
+            self.head = self.head.wrapping_add(1);
+            (
+                written as i32,
+                CQE_F_BUFFER | (u32::from(bid) << CQE_BUFFER_SHIFT),
+            )
+        }
+    }
+
+    /// The ring's index arithmetic against a model of the kernel's side: entries wrap
+    /// around the power-of-two ring (3 buffers in 4 slots) and the 16-bit tail wraps
+    /// too; every buffer handed out is one nobody else holds, holds the bytes written
+    /// (at most its size), and comes back on drop; an empty ring is `ENOBUFS`.
+    #[test]
+    fn returns_wrap_the_ring_and_its_tail_and_never_hand_out_a_held_buffer() {
+        let ring = BufRing::unregistered(3, 8).unwrap();
+        assert_eq!(ring.entries, 4);
+        let mut kernel = ModelKernel { head: 0 };
+        // Miri is slow: enough rounds to wrap the slots many times; natively, enough to
+        // wrap the 16-bit tail as well.
+        let rounds: u32 = if cfg!(miri) { 40 } else { 70_000 };
+        let mut held: std::collections::VecDeque<RingBuf> = Default::default();
+        for round in 0..rounds {
+            let data: Vec<u8> = (0..(round % 12) as u8 + 1)
+                .map(|i| i ^ round as u8)
+                .collect();
+            let (result, flags) = kernel.select(&ring, &data);
+            let buf = ring.take(result, flags).expect("a buffer is free");
+            assert_eq!(buf.bytes(), &data[..data.len().min(8)], "round {round}");
+            assert!(
+                held.iter().all(|other| other.bid() != buf.bid()),
+                "round {round}: buffer {} handed out twice",
+                buf.bid()
+            );
+            held.push_back(buf);
+            if held.len() == 3 {
+                assert_eq!(
+                    kernel.select(&ring, b"x").0,
+                    -libc::ENOBUFS,
+                    "round {round}"
+                );
+                // Give back out of order now and then.
+                let index = (round % 3) as usize;
+                drop(held.remove(index));
+            }
+        }
+        let returned = ring.returns();
+        drop(held);
+        assert_eq!(ring.returns(), returned + 2);
+        assert_eq!(ring.returns(), u64::from(rounds));
+    }
+
     #[test]
     fn no_attached_ring_means_no_registration() {
         std::thread::spawn(|| {
