@@ -21,13 +21,17 @@ cargo clippy --no-default-features --features mio -- -D warnings
 echo "== tests"
 # Every feature: both backends plus `bytes`, `tokio-io` and `futures-io`, whose tests
 # (`tests/net_poll_io.rs`) compile only with them.
-if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --all-features --no-fail-fast
-    # nextest does not run doctests.
-    cargo test --workspace --all-features --doc
-else
-    cargo test --workspace --all-features
+# nextest runs each test in its own process, which the tests that read process-wide
+# counters (`ringtide::__private`, zero-copy and fallback counts) need: under plain
+# `cargo test` other tests in the same process move them too. So it is installed when
+# missing, not replaced.
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "== installing cargo-nextest (the test runner; one process per test)"
+    cargo install --locked cargo-nextest
 fi
+cargo nextest run --workspace --all-features --no-fail-fast
+# nextest does not run doctests.
+cargo test --workspace --all-features --doc
 
 echo "== AddressSanitizer, CI subset (nightly; the whole suite is ci/asan.sh)"
 # The lib's unit tests and the integration tests of the code that shares memory with the

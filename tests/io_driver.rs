@@ -53,9 +53,22 @@ fn exclusive_fds() -> std::sync::RwLockWriteGuard<'static, ()> {
     FD_COUNT.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Open file descriptors of this process.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+/// Every open descriptor of this process with what it refers to (`/proc/self/fd/N`'s
+/// link), for the message of a failed fd-count check: a leak names itself
+/// (`anon_inode:[io_uring]`, a pipe, a socket). The listing's own directory handle is
+/// one of the entries.
+fn fd_table() -> std::collections::BTreeMap<u32, String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path())
+                .map(|target| target.display().to_string())
+                .unwrap_or_else(|error| format!("(closed while listed: {error})"));
+            Some((fd, target))
+        })
+        .collect()
 }
 
 io_test! {
@@ -366,7 +379,7 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
     const ROUNDS: usize = 40;
     let ledger = Arc::new(Ledger::default());
     let _fds = exclusive_fds();
-    let fds_before = open_fds();
+    let fds_before = fd_table();
     // A dedicated thread, so its thread-local ring is closed when it ends.
     let thread_ledger = ledger.clone();
     std::thread::spawn(move || {
@@ -471,7 +484,12 @@ fn drop_in_flight_reads(backend: Backend, workers: usize) {
             "the kernel wrote into a released buffer"
         );
     }
-    assert_eq!(open_fds(), fds_before, "file descriptors leaked");
+    let fds_after = fd_table();
+    assert_eq!(
+        fds_after.len(),
+        fds_before.len(),
+        "file descriptors leaked: before {fds_before:?}, after {fds_after:?}"
+    );
 }
 
 #[test]

@@ -263,3 +263,71 @@ rt_test! {
         assert!(dropped.load(Ordering::SeqCst));
     }
 }
+
+/// Counts, in its destructor, that a runtime thread's thread-locals were destroyed.
+struct ThreadExitProbe(Arc<AtomicUsize>);
+
+impl Drop for ThreadExitProbe {
+    fn drop(&mut self) {
+        // Widens the window between a thread counting as gone and its thread-locals
+        // being destroyed, so a shutdown that does not join its threads returns before
+        // this count moves (it failed every time so). With the join the count is exact
+        // whatever the timing.
+        std::thread::sleep(Duration::from_millis(20));
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static EXIT_PROBE: std::cell::RefCell<Option<ThreadExitProbe>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+rt_test! {
+    /// When the runtime's drop returns, every thread it started (workers and blocking
+    /// threads) has finished, thread-locals included, as with tokio: a thread-local
+    /// holding a file or a connection is closed by then. Both backends.
+    fn drop_returns_after_its_threads_thread_locals_are_gone(flavor) {
+        for backend in [ringtide::runtime::Backend::IoUring, ringtide::runtime::Backend::Mio] {
+            let started = Arc::new(AtomicUsize::new(0));
+            let exited = Arc::new(AtomicUsize::new(0));
+            let rt = {
+                let started = started.clone();
+                let exited = exited.clone();
+                flavor
+                    .builder()
+                    .backend(backend)
+                    .on_thread_start(move || {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        EXIT_PROBE.with(|probe| {
+                            *probe.borrow_mut() = Some(ThreadExitProbe(exited.clone()));
+                        });
+                    })
+                    .build()
+                    .expect("failed to build the runtime")
+            };
+            // Two blocking threads at once: the first job waits for the second.
+            rt.block_on(async {
+                let (ready_tx, ready_rx) = mpsc::channel::<()>();
+                let first = task::spawn_blocking(move || {
+                    ready_rx.recv_timeout(REPORT_TIMEOUT).expect("the second job ran");
+                });
+                let second = task::spawn_blocking(move || ready_tx.send(()).unwrap());
+                second.await.unwrap();
+                first.await.unwrap();
+            });
+            let threads = started.load(Ordering::SeqCst);
+            assert!(
+                threads >= 2 + flavor.workers() - usize::from(flavor.is_current_thread()),
+                "{backend:?}: {threads} threads started"
+            );
+            drop(rt);
+            assert_eq!(
+                exited.load(Ordering::SeqCst),
+                started.load(Ordering::SeqCst),
+                "{backend:?}: the runtime's drop returned before its threads' thread-locals \
+                 were destroyed"
+            );
+        }
+    }
+}

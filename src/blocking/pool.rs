@@ -45,12 +45,19 @@
 //! 2. Threads exit when the queue is empty; running closures are never interrupted.
 //! 3. The caller waits until every thread has exited or the timeout passes, whichever
 //!    comes first; threads still running after the timeout are left detached.
+//! 4. When every thread exited in time, the caller joins them, as tokio does: a thread
+//!    counts as gone before its thread-locals are destroyed, so without the join a
+//!    user's thread-local (set up in `on_thread_start`, say) could still be alive,
+//!    holding a file or a connection, after the runtime's drop returned. A thread
+//!    that exits after its keep-alive detaches itself (drops its own handle); nobody
+//!    joins it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::task::harness::Runnable;
@@ -133,6 +140,8 @@ struct Shared {
     num_mandatory: usize,
     shutdown: bool,
     next_thread_id: usize,
+    /// The handles of the live threads, by id, for shutdown to join.
+    threads: HashMap<usize, JoinHandle<()>>,
 }
 
 struct Job {
@@ -235,6 +244,7 @@ impl BlockingPool {
                         num_mandatory: 0,
                         shutdown: false,
                         next_thread_id: 0,
+                        threads: HashMap::new(),
                     }),
                     work_available: Condvar::new(),
                     thread_exited: Condvar::new(),
@@ -298,6 +308,19 @@ impl BlockingPool {
                 }
             }
         }
+        // Every thread has left its loop; wait for each to finish its exit (its
+        // thread-locals' destructors). A pool thread shutting its own pool down skips
+        // itself.
+        let threads = std::mem::take(&mut shared.threads);
+        drop(shared);
+        let this_thread = std::thread::current().id();
+        for (_, thread) in threads {
+            if thread.thread().id() != this_thread {
+                // Panics are caught inside the task harness, and a panicking
+                // thread-local destructor aborts the process: there is no error here.
+                let _ = thread.join();
+            }
+        }
         true
     }
 }
@@ -347,7 +370,10 @@ impl Spawner {
         let id = shared.next_thread_id;
         shared.next_thread_id += 1;
         match self.start_thread(id) {
-            Ok(()) => {
+            Ok(thread) => {
+                // Inserted under the lock the new thread needs before it can exit, so
+                // it always finds its handle there.
+                shared.threads.insert(id, thread);
                 shared.num_threads += 1;
                 shared.num_starting += 1;
                 self.inner
@@ -372,14 +398,14 @@ impl Spawner {
         }
     }
 
-    fn start_thread(&self, id: usize) -> io::Result<()> {
+    fn start_thread(&self, id: usize) -> io::Result<JoinHandle<()>> {
         let config = &self.inner.config;
         let mut builder = std::thread::Builder::new().name((config.name)());
         if let Some(size) = config.stack_size {
             builder = builder.stack_size(size);
         }
         let inner = self.inner.clone();
-        builder.spawn(move || run_thread(inner, id)).map(drop)
+        builder.spawn(move || run_thread(inner, id))
     }
 
     /// Threads currently alive in the pool (workers included).
@@ -398,7 +424,7 @@ impl Spawner {
     }
 }
 
-fn run_thread(inner: Arc<Inner>, _id: usize) {
+fn run_thread(inner: Arc<Inner>, id: usize) {
     THIS_THREAD.with(|this| {
         *this.borrow_mut() = Some(ThisThread {
             inner: inner.clone(),
@@ -461,6 +487,8 @@ fn run_thread(inner: Arc<Inner>, _id: usize) {
                 shared.num_idle -= 1;
                 shared.num_notified = shared.num_notified.min(shared.num_idle);
                 inner.num_idle.store(shared.num_idle, Ordering::Relaxed);
+                // Nobody will join a thread that leaves on its own: detach it.
+                drop(shared.threads.remove(&id));
                 break 'outer;
             }
             // Spurious wake-up: keep waiting for the rest of the keep-alive.
