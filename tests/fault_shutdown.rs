@@ -192,11 +192,58 @@ fn after_shutdown(backend: Backend, workers: usize) {
         (backend, read) => panic!("{backend}/{workers}: a read after shutdown gave {read:?}"),
     }
     drop(writer);
-    // A timer panics with a message, as tokio's does.
+    // A timer that has to wait panics with a message saying so, as tokio's does (it
+    // used to hang on a multi-thread runtime: nothing fired it). One whose deadline
+    // passed completes: it needs nobody.
     let message = rt_common::expect_panic(|| {
-        handle.block_on(ringtide::time::sleep(Duration::from_millis(1)))
+        handle.block_on(async { ringtide::time::sleep(Duration::from_millis(1)).await })
     });
-    assert!(message.contains("runtime"), "{message}");
+    assert!(shutdown_message(&message), "{message}");
+    handle.block_on(async { ringtide::time::sleep(Duration::ZERO).await });
+}
+
+/// A timer waiting in `Handle::block_on` on another thread when the runtime shuts down
+/// is woken and panics (nothing would ever fire it), on both flavours and backends.
+fn timer_waiting_across_shutdown(backend: Backend, workers: usize) {
+    let rt = rt_common::backend_runtime(backend, workers);
+    let handle = rt.handle().clone();
+    let (report_tx, report_rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle.block_on(async { ringtide::time::sleep(Duration::from_secs(3600)).await })
+        }));
+        report_tx
+            .send(outcome.map_err(|payload| rt_common::panic_message(&*payload)))
+            .unwrap();
+    });
+    // Until the hour-long timer is in the wheel (bounded: the waiter may have failed).
+    let metrics = rt.metrics();
+    let deadline = std::time::Instant::now() + rt_common::TEST_TIMEOUT;
+    while metrics.timers() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiter's timer never registered"
+        );
+        std::thread::yield_now();
+    }
+    drop(rt);
+    let outcome = report_rx
+        .recv_timeout(rt_common::TEST_TIMEOUT)
+        .expect("the timer waiting across the shutdown returned (it used to wait for ever)");
+    let message = outcome.expect_err("the hour-long timer completed");
+    assert!(shutdown_message(&message), "{backend}/{workers}: {message}");
+    waiter.join().unwrap();
+}
+
+#[test]
+fn a_timer_waiting_across_the_shutdown_panics_instead_of_hanging() {
+    for (backend, workers) in CASES {
+        rt_common::with_timeout(
+            "timer_waiting_across_shutdown",
+            rt_common::TEST_TIMEOUT,
+            move || timer_waiting_across_shutdown(backend, workers),
+        );
+    }
 }
 
 fn shutdown_message(message: &str) -> bool {
@@ -238,9 +285,9 @@ fn tokio_block_on_after_shutdown_behaves_the_same() {
         let error = io.expect_err("tokio I/O after shutdown");
         assert!(shutdown_message(&error.to_string()), "{error}");
         let message = rt_common::expect_panic(|| {
-            handle.block_on(tokio::time::sleep(Duration::from_millis(1)))
+            handle.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await })
         });
-        assert!(message.contains("runtime"), "{message}");
+        assert!(shutdown_message(&message), "{message}");
     }
 }
 

@@ -12,6 +12,11 @@
 //! 3. The blocking pool stops: queued closures that never started are dropped, and the
 //!    runtime waits for the threads (workers included) to exit: without limit on drop
 //!    and `shutdown_timeout`'s limit otherwise; `shutdown_background` does not wait.
+//!    Threads that exited in time are joined, so their thread-locals are gone too.
+//! 4. The I/O driver and the timer learn that the runtime is gone: from then on a
+//!    `Handle::block_on` gets an error from I/O that would wait for readiness nobody
+//!    polls for (mio), and a panic from a timer that would wait (as in tokio); timers
+//!    already waiting are woken to see it.
 
 use std::fmt;
 use std::future::Future;
@@ -163,6 +168,12 @@ impl Runtime {
             // Then the I/O: a `Handle::block_on` after this gets errors, not a wait
             // for readiness nobody polls for.
             self.handle.inner.driver().io().runtime_shut_down();
+            // And the timers: nobody fires them now, so one that has to wait panics,
+            // as tokio's do, and one already waiting (a `Handle::block_on` elsewhere) is
+            // woken to see it.
+            if let Some(time) = self.handle.inner.driver().time() {
+                time.runtime_shut_down();
+            }
         }
         if refused {
             panic!(

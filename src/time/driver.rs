@@ -132,6 +132,9 @@ pub(crate) struct TimeHandle {
     sleepers: AtomicUsize,
     /// Per core: wakes it out of its park (built by the runtime from the core's driver).
     cores: Box<[Waker]>,
+    /// The runtime shut down: nobody fires timers any more (see
+    /// [`runtime_shut_down`](TimeHandle::runtime_shut_down)).
+    shut_down: AtomicBool,
 }
 
 impl std::fmt::Debug for TimeHandle {
@@ -164,6 +167,7 @@ impl TimeHandle {
             sleeping: cores.iter().map(|_| AtomicBool::new(false)).collect(),
             sleepers: AtomicUsize::new(0),
             cores,
+            shut_down: AtomicBool::new(false),
         }
     }
 
@@ -231,6 +235,29 @@ impl TimeHandle {
         };
         self.wake_keeper_before(deadline);
         TimerId { shard, key }
+    }
+
+    /// The runtime shut down (its workers are gone, nothing fires timers): a timer that
+    /// has to wait from now on panics (see `Sleep`), as tokio's do, instead of waiting
+    /// for ever. The timers already waiting are woken so that their futures see it.
+    ///
+    /// The flag is set before the shards are locked, and a future checks it after it
+    /// registered its waker under the shard's lock: either the waker is here to be
+    /// woken, or that check sees the flag.
+    pub(crate) fn runtime_shut_down(&self) {
+        self.shut_down.store(true, SeqCst);
+        let mut wakers = Vec::new();
+        for shard in self.shards.iter() {
+            lock(&shard.wheel).pending_wakers(&mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Whether [`runtime_shut_down`](TimeHandle::runtime_shut_down) was called.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(SeqCst)
     }
 
     /// Moves a timer to a new deadline.

@@ -21,6 +21,11 @@ use crate::time::driver::{TimeHandle, TimerId};
 /// `enable_all()`, as tokio does: call it from a task, inside `Runtime::block_on`, or
 /// after `Handle::enter` (so `runtime.block_on(sleep(..))` panics, since `sleep` runs
 /// before `block_on` enters; write `runtime.block_on(async { sleep(..).await })`).
+///
+/// The returned future panics when it has to wait after its runtime shut down (the
+/// `Runtime` was dropped or shut down; `Handle::block_on` still runs futures then), as
+/// tokio's does: nothing fires timers any more, so it would wait for ever. A sleep
+/// already waiting when the runtime shuts down is woken and panics so.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = Instant::now()
@@ -84,24 +89,43 @@ impl Future for Sleep {
         if let Some(key) = this.entry {
             // The clock first: a fired timer's deadline has passed, so the common case
             // (polled because it fired) needs no lock on the wheel.
-            return if Instant::now() >= this.deadline || this.time.poll_fired(key, cx) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            };
+            if Instant::now() >= this.deadline {
+                return Poll::Ready(());
+            }
+            // Shut down before the fired flag: the shutdown's wake-up is not a firing.
+            if this.time.is_shut_down() {
+                runtime_shut_down_panic();
+            }
+            if this.time.poll_fired(key, cx) {
+                return Poll::Ready(());
+            }
+        } else {
+            if Instant::now() >= this.deadline {
+                return Poll::Ready(());
+            }
+            let time = &this.time;
+            let key = time.register(
+                time.deadline_ms(this.deadline.into_std()),
+                cx.waker(),
+                current_core(time),
+            );
+            this.entry = Some(key);
         }
-        if Instant::now() >= this.deadline {
-            return Poll::Ready(());
+        // After the waker went in (see `TimeHandle::runtime_shut_down`).
+        if this.time.is_shut_down() {
+            runtime_shut_down_panic();
         }
-        let time = &this.time;
-        let key = time.register(
-            time.deadline_ms(this.deadline.into_std()),
-            cx.waker(),
-            current_core(time),
-        );
-        this.entry = Some(key);
         Poll::Pending
     }
+}
+
+#[cold]
+#[track_caller]
+fn runtime_shut_down_panic() -> ! {
+    panic!(
+        "a ringtide timer cannot wait after its runtime shut down (the `Runtime` was \
+         dropped or shut down, and nothing fires timers any more)"
+    )
 }
 
 impl Drop for Sleep {

@@ -266,6 +266,18 @@ impl Wheel {
         self.elapsed = now;
     }
 
+    /// Pushes a clone of every pending timer's waker into `wakers`, leaving the timers
+    /// as they are (a runtime's shutdown wakes their futures so that they see it).
+    pub(crate) fn pending_wakers(&self, wakers: &mut Vec<Waker>) {
+        for entry in &self.entries {
+            if let Some(timer) = &entry.timer
+                && matches!(timer.state, TimerState::Pending { .. })
+            {
+                wakers.push(timer.waker.clone());
+            }
+        }
+    }
+
     /// Pending (not fired, not removed) timers.
     #[cfg(test)]
     pub(crate) fn pending(&self) -> usize {
