@@ -4,8 +4,10 @@
 # runs to the end even when an earlier one failed; a summary with each step's result and
 # time is printed last, and the exit status is non-zero when any step failed.
 #
-#     ci/reliability.sh           # everything, full size (about 35 min built, more cold)
+#     ci/reliability.sh           # everything, full size
 #     ci/reliability.sh --ci      # the CI sizes: soak 5 s, the ASan subset, no TSan/Miri
+#                                 # (31 min from cold loom/ASan target dirs at load 7-9:
+#                                 # faults 52 s, soak 152 s, loom 508 s, ASan 1140 s)
 #     ci/reliability.sh STEP...   # some steps only: faults soak loom asan tsan miri
 #
 # Steps and what each runs (README, "Reliability", has what each proves and the latest
