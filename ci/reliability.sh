@@ -34,7 +34,7 @@ for arg in "$@"; do
         --ci) ci=1 ;;
         faults | soak | loom | asan | tsan | miri) steps+=("$arg") ;;
         -h | --help)
-            sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
             exit 0
             ;;
         *)
