@@ -80,9 +80,11 @@ pub(crate) trait OpCode: Send + 'static {
 
     /// io_uring half: the future was dropped while the kernel owns the op; its final
     /// CQE will reach [`complete_abandoned`](OpCode::complete_abandoned) later. Called
-    /// (under the op cell's lock) before the cancellation is sent, so it always runs
-    /// before that `complete_abandoned`; the default does nothing. Stream reads use it
-    /// to make the next read wait for the late bytes.
+    /// before the future publishes its drop to the op cell (and before the cancellation
+    /// is sent), so it always runs before that `complete_abandoned`, and never at the
+    /// same time as [`uring_more_completion`](OpCode::uring_more_completion) (the cell
+    /// serialises the two); the default does nothing. Stream reads use it to make the
+    /// next read wait for the late bytes.
     ///
     /// `self` is shared while the kernel may be writing into the op's memory. That is
     /// sound because no op keeps kernel-written memory where this reference reaches:

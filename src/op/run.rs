@@ -123,7 +123,7 @@ enum State<'a, T: OpCode> {
     Boxed(std::pin::Pin<Box<dyn Future<Output = T::Output> + Send + 'a>>),
     /// The output, known before the first poll ([`Run::ready`]).
     Finished(T::Output),
-    /// Completed (or a poll panicked midway).
+    /// Completed (or a poll panicked midway; a panic inside the ring op leaves `Ring`).
     Done,
 }
 
@@ -159,6 +159,26 @@ impl<T: OpCode> Future for Run<'_, T> {
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let state = &mut self.state;
         loop {
+            // The op in the ring, the common state: polled in place, not moved out and
+            // back as the other states are (that move copies the whole future twice
+            // per poll).
+            #[cfg(ringtide_uring)]
+            if let State::Ring(submitted) = state {
+                let Poll::Ready((op, result)) = std::pin::Pin::new(submitted).poll(cx) else {
+                    return Poll::Pending;
+                };
+                match retry_readiness(&result, op.readiness()) {
+                    // A non-blocking fd (set so by the user): rare, so boxed.
+                    Some((fd, events)) => {
+                        *state = State::Boxed(Box::pin(retry_when_ready(op, fd, events)));
+                        continue;
+                    }
+                    None => {
+                        *state = State::Done;
+                        return Poll::Ready(op.complete(result));
+                    }
+                }
+            }
             match std::mem::replace(state, State::Done) {
                 State::Start { source, op } => match start(source, op) {
                     Ok(next) => *state = next,
@@ -176,20 +196,7 @@ impl<T: OpCode> Future for Run<'_, T> {
                     *state = State::Ring(uring::cell::UringOp::new(op, current_runtime_ring));
                 }
                 #[cfg(ringtide_uring)]
-                State::Ring(mut submitted) => {
-                    let Poll::Ready((op, result)) = std::pin::Pin::new(&mut submitted).poll(cx)
-                    else {
-                        *state = State::Ring(submitted);
-                        return Poll::Pending;
-                    };
-                    match retry_readiness(&result, op.readiness()) {
-                        // A non-blocking fd (set so by the user): rare, so boxed.
-                        Some((fd, events)) => {
-                            *state = State::Boxed(Box::pin(retry_when_ready(op, fd, events)));
-                        }
-                        None => return Poll::Ready(op.complete(result)),
-                    }
-                }
+                State::Ring(_) => unreachable!("polled in place above"),
                 State::Ready(mut ready) => {
                     let polled = ready.poll(cx);
                     if polled.is_pending() {

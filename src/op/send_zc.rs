@@ -70,7 +70,8 @@ pub(crate) fn count_plain_fallback() {
 ///
 /// Atomics, because the op cell hands the `F_MORE` CQE (and the future's drop) to the
 /// op through a shared reference while the kernel owns the op; the final CQE's state
-/// change (under the cell's lock) orders these stores before the value is used again.
+/// change (a read-modify-write of the cell's state word, `AcqRel`) orders these stores
+/// before the value is used again.
 #[cfg(ringtide_uring)]
 #[derive(Debug)]
 pub(crate) struct ZeroCopyResult {
