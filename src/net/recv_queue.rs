@@ -320,7 +320,11 @@ mod uring {
             not(any(feature = "tokio-io", feature = "futures-io")),
             allow(dead_code, reason = "used by the AsyncRead impls")
         )]
-        fn try_arm(self: &Arc<Self>, fd: std::os::fd::RawFd) -> io::Result<bool> {
+        fn try_arm(
+            &self,
+            fd: std::os::fd::RawFd,
+            handle: impl FnOnce() -> Option<Arc<RecvQueue>>,
+        ) -> io::Result<bool> {
             {
                 let mut state = self.lock();
                 if state.armed || !state.items.is_empty() {
@@ -342,7 +346,7 @@ mod uring {
             }
             // Submitted outside the lock: a full submission queue makes the ring reap
             // completions, whose sinks may be this queue.
-            let sink: Arc<dyn RecvEvents> = self.clone();
+            let sink: Arc<dyn RecvEvents> = handle().expect("the socket holds its queue");
             let recv = match MultiRecv::arm(fd, sink, current_runtime_ring) {
                 Ok(recv) => recv,
                 Err(error) => {
@@ -493,7 +497,7 @@ mod uring {
 
     impl Socket {
         /// The socket's queue, when the mode was ever set up on it.
-        fn recv_queue(&self) -> Option<&Arc<RecvQueue>> {
+        fn recv_queue(&self) -> Option<&RecvQueue> {
             match &self.state().source {
                 IoSource::Uring => self.state().readiness[Direction::Read as usize].recv_queue(),
                 IoSource::Mio(_) => None,
@@ -594,8 +598,12 @@ mod uring {
             buf: &mut [MaybeUninit<u8>],
         ) -> Poll<io::Result<usize>> {
             let queue = match &self.state().source {
-                IoSource::Uring if self.state().kind == Kind::Stream && !buf.is_empty() => {
-                    self.state().readiness[Direction::Read as usize].recv_queue_or_init(enabled)
+                IoSource::Uring
+                    if self.state().recv_multishot
+                        && self.state().kind == Kind::Stream
+                        && !buf.is_empty() =>
+                {
+                    Some(self.state().readiness[Direction::Read as usize].recv_queue_or_init())
                 }
                 _ => None,
             };
@@ -628,7 +636,7 @@ mod uring {
                     Err(error) => return Poll::Ready(Err(error)),
                 }
                 // Nothing queued, armed or kept.
-                if queue.try_arm(self.fd())? {
+                if queue.try_arm(self.fd(), || readiness.recv_queue_arc())? {
                     readiness.disarm();
                     continue;
                 }
@@ -656,17 +664,6 @@ mod uring {
                 }
             }
         }
-    }
-
-    /// Whether this thread's runtime enables the mode (read once per socket).
-    #[cfg_attr(
-        not(any(feature = "tokio-io", feature = "futures-io")),
-        allow(dead_code, reason = "used by the AsyncRead impls")
-    )]
-    fn enabled() -> bool {
-        crate::runtime::context::with_io(|handle| {
-            handle.is_some_and(|handle| handle.recv_multishot())
-        })
     }
 
     #[cfg(all(test, not(loom)))]

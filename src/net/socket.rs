@@ -75,9 +75,15 @@ pub(crate) struct SocketState {
     /// listener's accept), so that a stream, of which a server holds thousands, does not
     /// carry a listener's 96 bytes. Read it through [`accepts`](SocketState::accepts).
     accepts: std::sync::OnceLock<Box<Leftovers<Accepted>>>,
-    /// io_uring: per direction, the `POLL_ADD` its waiters share.
+    /// io_uring: per direction, the `POLL_ADD` its waiters share; each made on its
+    /// direction's first readiness use (one pointer until then: owned-buffer ops and
+    /// the mio backend never use it).
     #[cfg(ringtide_uring)]
     pub(super) readiness: [super::uring_readiness::DirectionReadiness; 2],
+    /// io_uring: the runtime enables the multishot receive for the poll path
+    /// (`Builder::uring_recv_multishot`, read when the socket is made; `net::recv_queue`).
+    #[cfg(ringtide_uring)]
+    pub(super) recv_multishot: bool,
     /// io_uring: the kernel refused a zero-copy send on this socket (`EOPNOTSUPP`: not
     /// TCP/UDP over IP), so later ones go straight to a plain send (`owned_io`).
     #[cfg(ringtide_uring)]
@@ -95,6 +101,14 @@ pub(crate) struct SocketState {
 impl KeepsReads for SocketState {
     fn late_reads(&self) -> &Leftovers<Received> {
         &self.reads
+    }
+
+    /// The tasks waiting to read re-check (io_uring; on mio nothing is ever kept): read
+    /// readiness counts kept bytes. A read direction whose readiness was never made has
+    /// no task waiting on it.
+    fn read_kept(&self) {
+        #[cfg(ringtide_uring)]
+        self.readiness[Direction::Read as usize].wake();
     }
 }
 
@@ -146,6 +160,8 @@ impl Socket {
     ) -> io::Result<Socket> {
         #[cfg(ringtide_uring)]
         let mut send_zc_threshold = None;
+        #[cfg(ringtide_uring)]
+        let mut recv_multishot = false;
         let source = crate::runtime::context::with_io(|handle| {
             let handle = handle.ok_or_else(no_runtime)?;
             match handle.backend() {
@@ -156,6 +172,7 @@ impl Socket {
                     #[cfg(ringtide_uring)]
                     {
                         send_zc_threshold = handle.send_zc_threshold();
+                        recv_multishot = handle.recv_multishot();
                     }
                     Ok(IoSource::Uring)
                 }
@@ -169,14 +186,6 @@ impl Socket {
                 _ => Err(no_runtime()),
             }
         })?;
-        #[cfg(ringtide_uring)]
-        let readiness: [super::uring_readiness::DirectionReadiness; 2] = Default::default();
-        // A result kept by a cancelled read wakes the tasks waiting to read (io_uring;
-        // on mio nothing is ever kept).
-        #[cfg(ringtide_uring)]
-        let reads = Leftovers::with_keep_waker(readiness[Direction::Read as usize].waker());
-        #[cfg(not(ringtide_uring))]
-        let reads = Leftovers::default();
         Ok(Socket {
             #[cfg(ringtide_uring)]
             accept_stream: (kind == Kind::Listener).then(|| {
@@ -198,10 +207,12 @@ impl Socket {
                 SocketState {
                     source,
                     kind,
-                    reads,
+                    reads: Leftovers::default(),
                     accepts: std::sync::OnceLock::new(),
                     #[cfg(ringtide_uring)]
-                    readiness,
+                    readiness: Default::default(),
+                    #[cfg(ringtide_uring)]
+                    recv_multishot,
                     #[cfg(ringtide_uring)]
                     refuses_zero_copy: std::sync::atomic::AtomicBool::new(false),
                     #[cfg(ringtide_uring)]
@@ -407,4 +418,116 @@ pub(super) fn no_runtime() -> io::Error {
         "ringtide sockets must be created inside a ringtide runtime built with `enable_io()` \
          or `enable_all()`",
     )
+}
+
+#[cfg(all(test, not(loom), ringtide_uring))]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::OwnedFd;
+    use std::task::{Context, Poll};
+
+    use super::*;
+    use crate::runtime::Builder;
+
+    /// The bound of [`socket_state_stays_small`] (`--all-features`, 64-bit).
+    const SOCKET_STATE: usize = 152;
+
+    fn runtime(backend: Backend) -> crate::runtime::Runtime {
+        Builder::new_current_thread()
+            .backend(backend)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// The state every socket carries (in its fd owner's cell, one malloc block with
+    /// the fd): the bound keeps the idle-connection census honest (`bench -- --only
+    /// idle`: that block was 240 bytes with both readiness states inline, 192 since).
+    #[test]
+    fn socket_state_stays_small() {
+        let size = size_of::<SocketState>();
+        println!("SocketState: {size} bytes");
+        assert!(
+            size <= SOCKET_STATE,
+            "SocketState is {size} bytes, above {SOCKET_STATE}"
+        );
+    }
+
+    /// A direction's readiness state is made by its first readiness use, and by
+    /// nothing else: owned-buffer reads and writes make none (on either backend), a
+    /// send that finds room makes none, and a mio socket never makes one (its readiness
+    /// is its registration's).
+    #[test]
+    fn readiness_is_made_on_its_first_use_only_and_never_on_mio() {
+        for backend in [Backend::IoUring, Backend::Mio] {
+            runtime(backend).block_on(async {
+                let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+                let socket = Socket::new(OwnedFd::from(ours), Kind::Stream).unwrap();
+                let made =
+                    |direction: Direction| socket.state().readiness[direction as usize].is_made();
+                let (sent, _) = socket.send(b"ping".to_vec(), 0).await;
+                assert_eq!(sent.unwrap(), 4);
+                let mut got = [0; 4];
+                peer.read_exact(&mut got).unwrap();
+                peer.write_all(b"pong").unwrap();
+                let (read, buf) = socket.recv_stream(Vec::with_capacity(4), 0).await;
+                assert_eq!((read.unwrap(), &buf[..]), (4, &b"pong"[..]));
+                assert!(
+                    !made(Direction::Read) && !made(Direction::Write),
+                    "{backend}: owned-buffer I/O made readiness"
+                );
+
+                // The poll path's send finds room: the syscall runs, nothing is made.
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                assert!(matches!(
+                    socket.poll_send(&mut cx, b"x"),
+                    Poll::Ready(Ok(1))
+                ));
+                assert!(!made(Direction::Write), "{backend}: a send with room");
+
+                // The first wait makes the read side's (io_uring), and only that one.
+                peer.write_all(b"y").unwrap();
+                socket.ready(Direction::Read).await.unwrap();
+                assert_eq!(
+                    made(Direction::Read),
+                    backend == Backend::IoUring,
+                    "{backend}"
+                );
+                assert!(!made(Direction::Write), "{backend}");
+                let mut byte = [0; 1];
+                assert_eq!(socket.try_recv(&mut byte).unwrap(), 1);
+                let error = socket.try_recv(&mut byte).unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+                assert!(!made(Direction::Write), "{backend}");
+            });
+        }
+    }
+
+    /// io_uring: a first `try_recv` that finds nothing makes the read side's state, to
+    /// clear it (the next `poll_read` must wait); a `readable()` after it sees the
+    /// same state and waits, and is woken by the bytes.
+    #[test]
+    fn a_clear_on_first_use_makes_the_state_that_later_waits_use() {
+        runtime(Backend::IoUring).block_on(async {
+            let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let socket = Socket::new(OwnedFd::from(ours), Kind::Stream).unwrap();
+            let read = &socket.state().readiness[Direction::Read as usize];
+            assert!(read.ready_tick().is_some(), "never tried: ready");
+            let error = socket.try_recv(&mut [0; 4]).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+            assert!(read.is_made(), "the clear made it");
+            assert!(read.ready_tick().is_none(), "cleared: the next poll waits");
+            let (woken, waker) = crate::test_support::counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(socket.poll_ready(&mut cx, Direction::Read).is_pending());
+            peer.write_all(b"data").unwrap();
+            while woken.0.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                crate::task::yield_now().await;
+            }
+            assert!(matches!(
+                socket.poll_ready(&mut cx, Direction::Read),
+                Poll::Ready(Ok(()))
+            ));
+        });
+    }
 }

@@ -19,8 +19,9 @@
 //! for the socket. The reads that follow a readiness wait (`poll_recv`, `try_recv`,
 //! `poll_peek`) take or show those bytes first, so a readiness loop never waits on the
 //! socket for bytes that were already taken from it, nor spins on kept bytes it cannot
-//! see. Keeping a result wakes the direction's waiters (io_uring: the leftovers hold
-//! the direction's waker), so a wait already parked on the socket re-checks.
+//! see. Keeping a result wakes the direction's waiters (io_uring: the read op that
+//! keeps it tells the socket's state, `KeepsReads::read_kept`), so a wait already
+//! parked on the socket re-checks.
 
 use std::future::poll_fn;
 use std::io;

@@ -291,7 +291,7 @@ mod tests {
     use crate::net::socket::{Kind, Socket};
     use crate::net::socket_ready::Direction;
     use crate::op::leftovers::LeftoverTicket;
-    use crate::op::recv::Received;
+    use crate::op::recv::{KeepsReads, Received};
     use crate::runtime::{Backend, Builder};
     use crate::test_support::counting_waker;
 
@@ -401,7 +401,9 @@ mod tests {
             assert!(ready.as_mut().poll(&mut cx).is_pending());
             assert!(socket.poll_ready(&mut cx, Direction::Read).is_pending());
             // A read dropped after its completion keeps its bytes.
-            LeftoverTicket::default().complete_abandoned(&socket.state().reads, kept(b"kept"));
+            socket
+                .state()
+                .keep_late_read(&LeftoverTicket::default(), kept(b"kept"));
             assert!(woken.0.load(SeqCst) > 0, "keeping woke the parked waits");
             assert!(matches!(
                 readable.as_mut().poll(&mut cx),

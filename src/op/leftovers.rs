@@ -34,9 +34,9 @@
 //! Readiness waits look at the leftovers too (a stream's `readable()` must not wait for
 //! the socket while bytes are kept for the next read): [`Leftovers::poll_front`] reports
 //! the oldest kept result without taking it (and waits like `poll_take` while a
-//! cancelled op is in flight), and a [`Leftovers::with_keep_waker`] waker is woken
-//! whenever a result is kept, so a wait that was already parked on the socket hears of
-//! it.
+//! cancelled op is in flight), and handing a result over says whether it was kept
+//! ([`LeftoverTicket::complete_abandoned`]), so the owner can wake a wait that was
+//! already parked on the socket (`KeepsReads::read_kept`).
 //!
 //! Every late result kept here is also counted, process-wide and per path ([`LatePath`]):
 //! the path is rare and timing-dependent, so the cancel-safety tests read these counts
@@ -85,8 +85,6 @@ pub(crate) struct Leftovers<T> {
     /// False when `in_flight == 0` and `kept` is empty: the fast path takes no lock.
     busy: AtomicBool,
     state: Mutex<State<T>>,
-    /// Woken (outside the lock) each time a result is kept.
-    keep_waker: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -105,22 +103,6 @@ impl<T> Default for Leftovers<T> {
                 kept: VecDeque::new(),
                 waiters: Vec::new(),
             }),
-            keep_waker: None,
-        }
-    }
-}
-
-impl<T> Leftovers<T> {
-    /// Empty leftovers that wake `waker` each time a result is kept (the socket's
-    /// read-readiness waiters, so that a wait parked on the socket re-checks).
-    #[cfg_attr(
-        not(ringtide_uring),
-        allow(dead_code, reason = "only io_uring keeps results")
-    )]
-    pub(crate) fn with_keep_waker(waker: Waker) -> Self {
-        Leftovers {
-            keep_waker: Some(waker),
-            ..Leftovers::default()
         }
     }
 }
@@ -154,8 +136,8 @@ impl<T: LateResult> Leftovers<T> {
     }
 
     /// The final result of an op counted by [`note_abandoned`](Leftovers::note_abandoned)
-    /// (`None`: it produced nothing).
-    pub(crate) fn finish_abandoned(&self, result: Option<T>) {
+    /// (`None`: it produced nothing). Whether a result was kept.
+    pub(crate) fn finish_abandoned(&self, result: Option<T>) -> bool {
         if result.is_some() {
             count_late(T::SINGLE_SHOT);
         }
@@ -168,15 +150,7 @@ impl<T: LateResult> Leftovers<T> {
             std::mem::take(&mut state.waiters)
         };
         waiters.into_iter().for_each(Waker::wake);
-        if kept {
-            self.wake_keep_waker();
-        }
-    }
-
-    fn wake_keep_waker(&self) {
-        if let Some(waker) = &self.keep_waker {
-            waker.wake_by_ref();
-        }
+        kept
     }
 
     /// Keeps a result of a multishot op that nobody will take from it (its stream was
@@ -193,12 +167,9 @@ impl<T: LateResult> Leftovers<T> {
     }
 
     fn push_kept(&self, result: T) {
-        {
-            let mut state = self.lock();
-            state.kept.push_back(result);
-            self.update_busy(&state);
-        }
-        self.wake_keep_waker();
+        let mut state = self.lock();
+        state.kept.push_back(result);
+        self.update_busy(&state);
     }
 
     /// Puts back the unused part of a result taken with
@@ -277,16 +248,20 @@ impl LeftoverTicket {
         leftovers.note_abandoned();
     }
 
-    /// `OpCode::complete_abandoned`: hands the op's late result over.
+    /// `OpCode::complete_abandoned`: hands the op's late result over. Whether a result
+    /// was kept (the owner then wakes what waits for one, `KeepsReads::read_kept`).
     pub(crate) fn complete_abandoned<T: LateResult>(
         &self,
         leftovers: &Leftovers<T>,
         result: Option<T>,
-    ) {
+    ) -> bool {
         if self.counted.load(Ordering::Relaxed) {
-            leftovers.finish_abandoned(result);
+            leftovers.finish_abandoned(result)
         } else if let Some(result) = result {
             leftovers.keep_single_shot(result);
+            true
+        } else {
+            false
         }
     }
 }
@@ -358,25 +333,23 @@ mod tests {
     }
 
     #[test]
-    #[cfg(not(loom))]
-    fn front_is_seen_without_being_taken_and_keeping_wakes() {
-        let (woken, waker) = crate::test_support::counting_waker();
-        let leftovers = Leftovers::<u32>::with_keep_waker(waker);
+    fn front_is_seen_without_being_taken_and_a_hand_over_says_whether_it_kept() {
+        let leftovers = Leftovers::<u32>::default();
         let mut cx = Context::from_waker(Waker::noop());
         assert_eq!(
             leftovers.poll_front(&mut cx, |kept| *kept),
             Poll::Ready(None)
         );
-        leftovers.note_abandoned();
+        let ticket = LeftoverTicket::default();
+        ticket.abandoned_in_flight(&leftovers);
         assert_eq!(leftovers.poll_front(&mut cx, |kept| *kept), Poll::Pending);
-        // Settling with nothing kept wakes no one on the keep waker.
-        leftovers.finish_abandoned(None);
-        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
-        leftovers.keep(5);
-        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
-        leftovers.note_abandoned();
-        leftovers.finish_abandoned(Some(6));
-        assert_eq!(woken.0.load(Ordering::SeqCst), 2);
+        // Settling with nothing kept: nothing for the owner to wake.
+        assert!(!ticket.complete_abandoned(&leftovers, None));
+        assert!(!LeftoverTicket::default().complete_abandoned(&leftovers, None));
+        assert!(LeftoverTicket::default().complete_abandoned(&leftovers, Some(5)));
+        let ticket = LeftoverTicket::default();
+        ticket.abandoned_in_flight(&leftovers);
+        assert!(ticket.complete_abandoned(&leftovers, Some(6)));
         for _ in 0..2 {
             assert_eq!(
                 leftovers.poll_front(&mut cx, |kept| *kept),

@@ -39,6 +39,32 @@ pub(crate) trait KeepsReads: Send + Sync + 'static {
         )
     )]
     fn late_reads(&self) -> &Leftovers<Received>;
+
+    /// A cancelled read's result was just kept: the tasks waiting to read re-check
+    /// (read readiness counts kept bytes).
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(
+            dead_code,
+            reason = "only io_uring ops complete after their future is gone"
+        )
+    )]
+    fn read_kept(&self);
+
+    /// Hands a read op's late result over (`OpCode::complete_abandoned`): kept for the
+    /// next read, and [`read_kept`](KeepsReads::read_kept) told when it was.
+    #[cfg_attr(
+        not(ringtide_uring),
+        allow(
+            dead_code,
+            reason = "only io_uring ops complete after their future is gone"
+        )
+    )]
+    fn keep_late_read(&self, ticket: &LeftoverTicket, received: Option<Received>) {
+        if ticket.complete_abandoned(self.late_reads(), received) {
+            self.read_kept();
+        }
+    }
 }
 
 /// Receives up to `bytes_total() - offset` bytes into `buf[offset..]`.
@@ -106,8 +132,7 @@ impl<B: IoBufMut, S: KeepsReads> OpCode for Recv<B, S> {
                 from: None,
             }
         });
-        self.ticket
-            .complete_abandoned(self.fd.state().late_reads(), received);
+        self.fd.state().keep_late_read(&self.ticket, received);
     }
 
     // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.

@@ -152,8 +152,7 @@ impl<B: IoBufMut, S: KeepsReads> OpCode for RecvMsg<B, S> {
                 data: self.copy_received(result as usize),
                 from: self.sender(),
             });
-        self.ticket
-            .complete_abandoned(self.fd.state().late_reads(), received);
+        self.fd.state().keep_late_read(&self.ticket, received);
     }
 
     // `MSG_DONTWAIT`: never blocks, whatever the fd's mode.

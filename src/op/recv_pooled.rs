@@ -202,8 +202,7 @@ impl<S: KeepsReads> OpCode for RecvPooled<S> {
             }
             (None, _) => None,
         };
-        self.ticket
-            .complete_abandoned(self.fd.state().late_reads(), received);
+        self.fd.state().keep_late_read(&self.ticket, received);
     }
 
     #[cfg(ringtide_uring)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::blocking::{BlockingPool, Callback, ThreadConfig, ThreadNameFn};
 use crate::driver::{self, Backend, RingConfig};
-use crate::runtime::hooks::Hooks;
+use crate::runtime::hooks::{Hooks, TaskCallback};
 use crate::runtime::scheduler::{self, Common, Config, current_thread, multi_thread};
 use crate::runtime::{Handle, Id, Runtime, TaskMeta};
 
@@ -236,7 +236,8 @@ impl Builder {
     where
         F: Fn(&TaskMeta<'_>) + Send + Sync + 'static,
     {
-        self.hooks.task_terminate = Some(Arc::new(f));
+        let callback: TaskCallback = Arc::new(f);
+        self.hooks.task_terminate = Some(Arc::new(callback));
         self
     }
 

@@ -25,6 +25,11 @@ pub(crate) type Callback = Arc<dyn Fn() + Send + Sync>;
 /// A callback given a task's metadata (`on_task_spawn`, `on_task_terminate`).
 pub(crate) type TaskCallback = Arc<dyn Fn(&TaskMeta<'_>) + Send + Sync>;
 
+/// `on_task_terminate` as every task holds it, for as long as the task lives: one
+/// pointer (an `Arc` of the callback's `Arc`), not the two of a `dyn` pointer, so an
+/// idle task's allocation is 8 bytes smaller. Called through both, once per task.
+pub(crate) type TerminateCallback = Arc<TaskCallback>;
+
 /// What `on_task_spawn` and `on_task_terminate` callbacks learn about the task.
 ///
 /// ```
@@ -74,7 +79,7 @@ pub(crate) struct Hooks {
     pub(crate) before_park: Option<Callback>,
     pub(crate) after_unpark: Option<Callback>,
     pub(crate) task_spawn: Option<TaskCallback>,
-    pub(crate) task_terminate: Option<TaskCallback>,
+    pub(crate) task_terminate: Option<TerminateCallback>,
 }
 
 impl Hooks {
@@ -100,7 +105,7 @@ impl Hooks {
     }
 
     /// The callback each task calls when it terminates, if any.
-    pub(crate) fn terminate(&self) -> Option<TaskCallback> {
+    pub(crate) fn terminate(&self) -> Option<TerminateCallback> {
         self.task_terminate.clone()
     }
 }
@@ -113,5 +118,17 @@ impl fmt::Debug for Hooks {
             .field("on_task_spawn", &self.task_spawn.is_some())
             .field("on_task_terminate", &self.task_terminate.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every task holds its runtime's `on_task_terminate` (see [`TerminateCallback`]):
+    /// one pointer, `None` included, not a `dyn` pointer's two.
+    #[test]
+    fn a_task_s_terminate_callback_is_one_pointer() {
+        assert_eq!(size_of::<Option<TerminateCallback>>(), size_of::<usize>());
     }
 }

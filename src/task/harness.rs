@@ -54,7 +54,7 @@ use std::thread::{self, ThreadId};
 use async_task::{ScheduleInfo, WithInfo};
 
 use crate::runtime::TaskMeta;
-use crate::runtime::hooks::TaskCallback;
+use crate::runtime::hooks::TerminateCallback;
 use crate::task::current_id;
 use crate::task::header::Header;
 use crate::task::id::Id;
@@ -72,7 +72,7 @@ pin_project_lite::pin_project! {
         future: Option<F>,
         header: &'a Header,
         // The runtime's `on_task_terminate` callback.
-        on_terminate: Option<TaskCallback>,
+        on_terminate: Option<TerminateCallback>,
     }
 
     impl<F> PinnedDrop for Harness<'_, F> {
@@ -161,7 +161,7 @@ fn drop_future<F>(mut future: Pin<&mut Option<F>>, id: Id) -> Result<(), Box<dyn
 }
 
 /// Calls the runtime's `on_task_terminate` callback for task `id`, ignoring a panic.
-fn terminated(on_terminate: &Option<TaskCallback>, id: Id) {
+fn terminated(on_terminate: &Option<TerminateCallback>, id: Id) {
     if let Some(callback) = on_terminate {
         let _ = catch_unwind(AssertUnwindSafe(|| callback(&TaskMeta::new(id))));
     }
@@ -222,7 +222,7 @@ pub(crate) fn cancel(runnable: Runnable) {
 pub(crate) fn spawn<F, S>(
     future: F,
     owned: Option<&Arc<OwnedTasks>>,
-    on_terminate: Option<TaskCallback>,
+    on_terminate: Option<TerminateCallback>,
     schedule: S,
 ) -> (Option<Runnable>, JoinHandle<F::Output>)
 where
@@ -272,7 +272,7 @@ where
 unsafe fn spawn_unchecked<F, S>(
     future: F,
     owned: Option<&Arc<OwnedTasks>>,
-    on_terminate: Option<TaskCallback>,
+    on_terminate: Option<TerminateCallback>,
     schedule: S,
 ) -> (Option<Runnable>, JoinHandle<F::Output>)
 where
