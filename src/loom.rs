@@ -26,12 +26,15 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// [`with`](UnsafeCell::with) (shared) or [`with_mut`](UnsafeCell::with_mut)
 /// (exclusive), so under `--cfg loom` (where this is loom's checked cell) a model
 /// fails when two threads' accesses overlap without a happens-before edge between them.
-/// Outside loom both are a plain pointer to the contents.
+/// Outside loom both are a plain pointer to the contents. (Only the io_uring op cell
+/// uses it, so builds without io_uring leave it unused.)
 #[cfg(not(loom))]
+#[cfg_attr(not(ringtide_uring), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
+#[cfg_attr(not(ringtide_uring), allow(dead_code))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> UnsafeCell<T> {
         UnsafeCell(std::cell::UnsafeCell::new(value))
